@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers: monotonic time, files written whole or not at all, directories. */
+#ifndef IT_UTIL_H
+#define IT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CLOCK_MONOTONIC in milliseconds / nanoseconds. */
+int64_t now_ms(void);
+int64_t now_ns(void);
+/* Milliseconds from now until deadline, clamped to [0, INT32_MAX]; -1 for no deadline (deadline < 0). */
+int ms_until(int64_t deadline_ms);
+
+/* mkdir -p with the given mode for created directories. -errno on failure. */
+int mkdir_p(const char *path, unsigned mode);
+/* rm -rf; missing is not an error. */
+int rm_rf(const char *path);
+
+/*
+ * Write a file whole or not at all: data goes to "PATH.tmp.PID.N" in the
+ * same directory, is fsync'ed, then renamed over PATH. The temp file is
+ * removed on failure.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* Create a unique temp file next to 'path' (O_CLOEXEC, mode 0644); tmp gets its name. */
+int open_tmp_beside(const char *path, char *tmp, size_t tmpsz);
+
+/* Join a and b with one '/', into out (size outsz). -ENAMETOOLONG if it does not fit. */
+int path_join(char *out, size_t outsz, const char *a, const char *b);
+
+/* Parse a strictly decimal integer in [min,max]; false on junk or overflow. */
+bool parse_long(const char *s, long min, long max, long *out);
+/* Parse a duration "15", "15s", "500ms", "2m" into milliseconds. */
+bool parse_duration_ms(const char *s, int64_t *out);
+/* Parse a size "512", "512M", "1G" into mebibytes. */
+bool parse_size_mib(const char *s, long *out);
+
+/* SOURCE_DATE_EPOCH from the environment, or 'fallback' when unset; -1 if malformed. */
+int64_t source_date_epoch(int64_t fallback);
+
+#endif
