@@ -46,13 +46,32 @@ MAIN_SRC := src/main.c
 APPLIB_SRC := $(filter-out $(MAIN_SRC),$(APP_SRC))
 
 obj = $(patsubst %.c,$(O)/%.o,$(1))
-LIB_OBJS := $(call obj,$(COMMON_SRC) $(BUILDER_SRC) $(EXPECT_SRC) $(RUNNER_SRC) $(APPLIB_SRC))
-LIBIT := $(O)/libinitrd-test.a
 
+# One static library per module, so a test links only the modules it tests.
+LIB_common := $(O)/libcommon.a
+LIB_builder := $(O)/libbuilder.a
+LIB_expect := $(O)/libexpect.a
+LIB_runner := $(O)/librunner.a
+LIB_app := $(O)/libapp.a
+$(LIB_common): $(call obj,$(COMMON_SRC))
+$(LIB_builder): $(call obj,$(BUILDER_SRC))
+$(LIB_expect): $(call obj,$(EXPECT_SRC))
+$(LIB_runner): $(call obj,$(RUNNER_SRC))
+$(LIB_app): $(call obj,$(APPLIB_SRC))
+# Link order: dependents first.
+DEPS_common := $(LIB_common)
+DEPS_builder := $(LIB_builder) $(LIB_common)
+DEPS_expect := $(LIB_expect) $(LIB_common)
+DEPS_runner := $(LIB_runner) $(LIB_common)
+DEPS_app := $(LIB_app) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
+
+# tests/unit/check_<module>[_<part>].c links that module's libraries.
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+UNIT_NAMES := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
+UNIT_BINS := $(patsubst %,$(O)/tests/check_%,$(UNIT_NAMES))
 UNIT_HELPER_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(call obj,$(UNIT_HELPER_SRC))
+module_of = $(firstword $(subst _, ,$(1)))
 
 BIN := initrd-test
 
@@ -64,18 +83,22 @@ $(O)/%.o: %.c
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBIT): $(LIB_OBJS)
+$(O)/lib%.a:
+	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(call obj,$(MAIN_SRC)) $(LIBIT)
+$(BIN): $(call obj,$(MAIN_SRC)) $(DEPS_app)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBIT) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEPS_app) $(LIBS)
 
-$(O)/tests/check_%: $(O)/tests/unit/check_%.o $(UNIT_HELPER_OBJS) $(LIBIT)
-	@mkdir -p $(dir $@)
-	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIBIT) $(CHECK_LIBS) $(LIBS)
+define unit_rule
+$(O)/tests/check_$(1): $(O)/tests/unit/check_$(1).o $(UNIT_HELPER_OBJS) $$(DEPS_$(call module_of,$(1)))
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  LD      $$@")
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(ALL_LDFLAGS) -o $$@ $$< $(UNIT_HELPER_OBJS) $$(DEPS_$(call module_of,$(1))) $$(CHECK_LIBS) $$(LIBS)
+endef
+$(foreach n,$(UNIT_NAMES),$(eval $(call unit_rule,$(n))))
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/* Life cycle of struct build_config and struct build_result. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/builder.h"
+
+void build_config_init(struct build_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->compression = COMPRESS_GZIP;
+	c->source_date_epoch = -1;
+}
+
+static void user_release(struct user_spec *u)
+{
+	free(u->name);
+	free(u->password_hash);
+	free(u->shell);
+	free(u->home);
+	strlist_clear(&u->groups);
+	free(u->authorized_keys);
+}
+
+void build_config_release(struct build_config *c)
+{
+	strlist_clear(&c->repos);
+	free(c->arch);
+	free(c->cache_dir);
+	free(c->keys_dir);
+	strlist_clear(&c->packages);
+	for (size_t i = 0; i < c->nservices; i++) {
+		free(c->services[i].runlevel);
+		free(c->services[i].name);
+	}
+	free(c->services);
+	for (size_t i = 0; i < c->nifaces; i++) {
+		free(c->ifaces[i].name);
+		free(c->ifaces[i].method);
+		free(c->ifaces[i].address);
+		free(c->ifaces[i].gateway);
+	}
+	free(c->ifaces);
+	for (size_t i = 0; i < c->nusers; i++)
+		user_release(&c->users[i]);
+	free(c->users);
+	free(c->hostname);
+	strlist_clear(&c->consoles);
+	free(c->init);
+	free(c->root_password_hash);
+	strlist_clear(&c->overlays);
+	free(c->kernel_package);
+	free(c->kernel_image);
+	free(c->modules_dir);
+	strlist_clear(&c->modules);
+	free(c->output);
+	free(c->kernel_out);
+	free(c->rootfs_dir);
+	build_config_init(c);
+}
+
+void build_result_release(struct build_result *r)
+{
+	strlist_clear(&r->plan);
+	strlist_clear(&r->scripts_skipped);
+	free(r->kernel_version);
+	free(r->kernel_path);
+	memset(r, 0, sizeof(*r));
+}
