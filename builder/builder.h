@@ -94,6 +94,7 @@ void build_config_release(struct build_config *c);
 /* What a build reports back. */
 struct build_result {
 	struct strlist plan;          /* "name-version" in install order */
+	char *plan_text;              /* the plan for people: one package a line, sizes, repos */
 	struct strlist scripts_skipped;  /* "busybox-1.36.1-r15.post-install" */
 	char *kernel_version;         /* from the image header; NULL without a kernel */
 	char *kernel_path;            /* where the kernel image was placed */

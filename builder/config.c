@@ -62,6 +62,7 @@ void build_config_release(struct build_config *c)
 void build_result_release(struct build_result *r)
 {
 	strlist_clear(&r->plan);
+	free(r->plan_text);
 	strlist_clear(&r->scripts_skipped);
 	free(r->kernel_version);
 	free(r->kernel_path);

@@ -54,7 +54,8 @@ const char *it_strerror(int code);
 /* Record an error (if none yet) and return code, so callers can 'return it_error_set(...)'. */
 int it_error_set(struct it_error *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int it_error_setv(struct it_error *e, int code, const char *fmt, va_list ap);
+int it_error_setv(struct it_error *e, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 /* Attach a hint to the recorded error if it has none. */
 void it_error_hint(struct it_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void it_error_clear(struct it_error *e);

@@ -30,7 +30,8 @@ bool log_color(void)
 	return color;
 }
 
-static void vlog(const char *tag, const char *col, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+vlog(const char *tag, const char *col, const char *fmt, va_list ap)
 {
 	if (tag) {
 		if (log_color())

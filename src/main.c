@@ -11,6 +11,8 @@ static const struct cmd commands[] = {
 	{ "build", cmd_build, "build an Alpine initrd from APK repositories" },
 	{ "resolve", cmd_resolve, "print the install plan for packages, without building" },
 	{ "ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)" },
+	{ "run", cmd_run, "build, boot in qemu and check the console against a scenario" },
+	{ "replay", cmd_replay, "check a scenario's expectations against a recorded console log" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: MIT
+/* The build pipeline: indexes, resolution, downloads, the in-memory tree, configuration, cpio. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/apk.h"
+#include "builder/builder.h"
+#include "builder/cpio.h"
+#include "builder/fetch.h"
+#include "builder/index.h"
+#include "builder/kernel.h"
+#include "builder/resolve.h"
+#include "builder/rootfs.h"
+#include "builder/tree.h"
+#include "builder/trust.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Everything one build holds; released in reverse order by build_release(). */
+struct build {
+	const struct build_config *cfg;
+	struct build_result *res;
+	const char *arch;
+	char cache_dir[PATH_MAX];
+	char keys_dir[PATH_MAX];
+	struct apk_trust trust;
+	struct apk_db db;
+	struct apk_plan plan;
+	struct tree tree;
+	struct buf installed;       /* /lib/apk/db/installed */
+	struct rootfs_script *scripts;
+	size_t nscripts, scripts_alloc;
+	char **pkg_paths;           /* per plan entry: where its .apk is */
+	int64_t newest_build_time;
+	bool untrusted_warned;
+};
+
+const char *builder_default_cache_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *x = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+
+	if (x && x[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/initrd-test", x);
+	else if (home && home[0])
+		snprintf(dir, sizeof(dir), "%s/.cache/initrd-test", home);
+	else
+		snprintf(dir, sizeof(dir), "/tmp/initrd-test-cache-%ld", (long)getuid());
+	return dir;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *builder_default_keys_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("INITRD_TEST_KEYS");
+	char exe[PATH_MAX - 8];
+	ssize_t n;
+	char *slash;
+
+	if (env && env[0])
+		return env;
+	/* Beside the binary first: a build tree's own keys win over an older install. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(dir, sizeof(dir), "%s/keys", exe);
+			if (is_dir(dir))
+				return dir;
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s/keys", IT_DATADIR);
+	return dir;
+}
+
+/* The URL or path of a file under a repository: REPO/ARCH/NAME. */
+static int repo_file(char *out, size_t outsz, const char *repo, const char *arch, const char *name)
+{
+	size_t len = strlen(repo);
+	int n;
+
+	while (len > 1 && repo[len - 1] == '/')
+		len--;
+	n = snprintf(out, outsz, "%.*s/%s/%s", (int)len, repo, arch, name);
+	if (n < 0 || (size_t)n >= outsz)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void build_release(struct build *b)
+{
+	if (b->pkg_paths) {
+		for (size_t i = 0; i < b->plan.n; i++)
+			free(b->pkg_paths[i]);
+		free(b->pkg_paths);
+	}
+	free(b->scripts);
+	buf_release(&b->installed);
+	tree_release(&b->tree);
+	apk_plan_release(&b->plan);
+	apk_db_release(&b->db);
+	apk_trust_release(&b->trust);
+}
+
+static void warn_untrusted(struct build *b, const struct apk_verify *v)
+{
+	if (!v->untrusted)
+		return;
+	log_warn("UNTRUSTED: %s (accepted because of --allow-untrusted)", v->reason);
+	b->untrusted_warned = true;
+}
+
+/* Fetch, verify and parse every repository's APKINDEX.tar.gz, in priority order. */
+static int load_indexes(struct build *b, struct it_error *err)
+{
+	const struct build_config *cfg = b->cfg;
+	size_t n = cfg->repos.n;
+	struct fetch_req *reqs = NULL;
+	struct apk_check *checks = NULL;
+	char (*urls)[PATH_MAX] = NULL;
+	char (*paths)[PATH_MAX] = NULL;
+	struct fetch_opts fo;
+	int r = 0;
+
+	if (n == 0)
+		return it_error_set(err, -IT_EUSAGE, "no repository given");
+	reqs = calloc(n, sizeof(*reqs));
+	checks = calloc(n, sizeof(*checks));
+	urls = calloc(n, sizeof(*urls));
+	paths = calloc(n, sizeof(*paths));
+	if (!reqs || !checks || !urls || !paths) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fetch_req_init(&reqs[i]);
+		r = repo_file(urls[i], sizeof(urls[i]), cfg->repos.v[i], b->arch, "APKINDEX.tar.gz");
+		if (r == 0)
+			r = fetch_index_cache_path(paths[i], sizeof(paths[i]), b->cache_dir, urls[i]);
+		if (r < 0) {
+			it_error_set(err, r, "repository '%s': name too long", cfg->repos.v[i]);
+			goto out;
+		}
+		checks[i].trust = &b->trust;
+		reqs[i].url = urls[i];
+		reqs[i].cache_path = paths[i];
+		reqs[i].revalidate = true;
+		reqs[i].label = "APKINDEX";
+		reqs[i].verify = apk_check_index_download;
+		reqs[i].verify_ctx = &checks[i];
+	}
+	fetch_opts_init(&fo);
+	fo.cache_dir = b->cache_dir;
+	fo.offline = cfg->offline;
+	if (cfg->jobs > 0)
+		fo.max_parallel = cfg->jobs;
+	r = fetch_batch(&fo, reqs, n, err);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct apk_signed_index ix;
+
+		apk_signed_index_init(&ix);
+		r = apk_signed_index_open(reqs[i].path, &b->trust, NULL, &ix, err);
+		if (r < 0) {
+			if (fetch_is_remote(urls[i]))
+				it_error_hint(err, "the cached index may be damaged: remove '%s'",
+					      reqs[i].path);
+			apk_signed_index_release(&ix);
+			goto out;
+		}
+		warn_untrusted(b, &ix.verify);
+		r = apk_db_add_index_owned(&b->db, ix.apkindex, ix.apkindex_len, cfg->repos.v[i],
+					   urls[i], err);
+		ix.apkindex = NULL;
+		log_verbose("index %s: %s%s", urls[i], ix.description,
+			    reqs[i].outcome == FETCH_NOT_MODIFIED ? " (not modified)" : "");
+		apk_signed_index_release(&ix);
+		if (r < 0)
+			goto out;
+	}
+out:
+	if (reqs)
+		for (size_t i = 0; i < n; i++)
+			fetch_req_release(&reqs[i]);
+	free(reqs);
+	free(checks);
+	free(urls);
+	free(paths);
+	return r;
+}
+
+static int resolve_world(struct build *b, struct it_error *err)
+{
+	struct strlist world = STRLIST_INIT;
+	int r;
+
+	r = strlist_copy(&world, &b->cfg->packages);
+	if (r == 0 && b->cfg->kernel_package && !strlist_has(&world, b->cfg->kernel_package))
+		r = strlist_add(&world, b->cfg->kernel_package);
+	if (r == 0 && world.n == 0)
+		r = it_error_set(err, -IT_EUSAGE, "no packages to install");
+	if (r == 0)
+		r = apk_resolve(&b->db, &world, &b->plan, err);
+	strlist_clear(&world);
+	return r;
+}
+
+static void blob_cpy(char *out, size_t outsz, struct blob s)
+{
+	size_t n = s.len < outsz - 1 ? s.len : outsz - 1;
+
+	if (n)
+		memcpy(out, s.ptr, n);
+	out[n] = '\0';
+}
+
+/* Download (or find locally) every package of the plan; verification happens on open. */
+static int fetch_packages(struct build *b, struct it_error *err)
+{
+	size_t n = b->plan.n;
+	struct fetch_req *reqs = calloc(n, sizeof(*reqs));
+	struct apk_check *checks = calloc(n, sizeof(*checks));
+	char (*urls)[PATH_MAX] = calloc(n, sizeof(*urls));
+	char (*paths)[PATH_MAX] = calloc(n, sizeof(*paths));
+	char (*labels)[310] = calloc(n, sizeof(*labels));
+	struct fetch_opts fo;
+	int r = 0;
+
+	b->pkg_paths = calloc(n, sizeof(*b->pkg_paths));
+	if (!reqs || !checks || !urls || !paths || !labels || !b->pkg_paths) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct apk_pkg *p = b->plan.pkgs[i];
+		const char *repo = b->db.repos[apk_pkg_repo(p)].label;
+		char file[320], name[200], ver[100];
+
+		fetch_req_init(&reqs[i]);
+		blob_cpy(name, sizeof(name), p->name->name);
+		blob_cpy(ver, sizeof(ver), p->version);
+		snprintf(labels[i], sizeof(labels[i]), "%s-%s", name, ver);
+		snprintf(file, sizeof(file), "%s.apk", labels[i]);
+		r = repo_file(urls[i], sizeof(urls[i]), repo, b->arch, file);
+		if (r == 0)
+			r = fetch_pkg_cache_path(paths[i], sizeof(paths[i]), b->cache_dir, name, ver,
+						 p->csum, p->csum_kind);
+		if (r < 0) {
+			it_error_set(err, r, "package '%s': path too long", labels[i]);
+			goto out;
+		}
+		checks[i].trust = &b->trust;
+		checks[i].expect.name = p->name->name;
+		checks[i].expect.version = p->version;
+		checks[i].expect.csum = p->csum_kind ? p->csum : NULL;
+		checks[i].expect.csum_len = p->csum_kind;
+		checks[i].expect.size = p->size ? (long long)p->size : -1;
+		reqs[i].url = urls[i];
+		reqs[i].cache_path = paths[i];
+		reqs[i].expected_size = p->size ? (long long)p->size : -1;
+		reqs[i].label = labels[i];
+		reqs[i].verify = apk_check_pkg_download;
+		reqs[i].verify_ctx = &checks[i];
+	}
+	fetch_opts_init(&fo);
+	fo.cache_dir = b->cache_dir;
+	fo.offline = b->cfg->offline;
+	if (b->cfg->jobs > 0)
+		fo.max_parallel = b->cfg->jobs;
+	r = fetch_batch(&fo, reqs, n, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		b->pkg_paths[i] = strdup(reqs[i].path);
+		if (!b->pkg_paths[i])
+			r = -ENOMEM;
+	}
+out:
+	if (reqs)
+		for (size_t i = 0; i < n; i++)
+			fetch_req_release(&reqs[i]);
+	free(reqs);
+	free(checks);
+	free(urls);
+	free(paths);
+	free(labels);
+	return r;
+}
+
+struct unpack_ctx {
+	struct build *b;
+	const struct tree_pkg *owner;
+	const char *file;           /* the .apk, for messages */
+	struct it_error *err;
+	char cur_dir[PATH_MAX];     /* the directory of the last F: line */
+};
+
+/* apk's installed db: an 'F:dir' line, then 'R:name' lines for the files in it. */
+static int installed_dir_line(struct unpack_ctx *u, const char *dir, size_t len)
+{
+	if (len >= sizeof(u->cur_dir))
+		return -ENAMETOOLONG;
+	if (strlen(u->cur_dir) == len && memcmp(u->cur_dir, dir, len) == 0)
+		return 0;
+	memcpy(u->cur_dir, dir, len);
+	u->cur_dir[len] = '\0';
+	return buf_addf(&u->b->installed, "F:%.*s\n", (int)len, dir);
+}
+
+static int add_installed_file_lines(struct unpack_ctx *u, const struct apk_entry *e)
+{
+	struct buf *db = &u->b->installed;
+	const char *slash = strrchr(e->path, '/');
+	size_t len;
+	int r;
+
+	if (S_ISDIR(e->mode)) {
+		len = strlen(e->path);
+		while (len > 0 && e->path[len - 1] == '/')
+			len--;
+		/* Force the line even when the directory repeats, so M: lands under it. */
+		u->cur_dir[0] = '\0';
+		r = installed_dir_line(u, e->path, len);
+		if (r == 0 && ((e->mode & 07777) != 0755 || e->uid || e->gid))
+			r = buf_addf(db, "M:%u:%u:%o\n", e->uid, e->gid, e->mode & 07777);
+		return r;
+	}
+	r = installed_dir_line(u, e->path, slash ? (size_t)(slash - e->path) : 0);
+	if (r == 0)
+		r = buf_addf(db, "R:%s\n", slash ? slash + 1 : e->path);
+	if (r == 0 && ((e->mode & 07777) != 0644 || e->uid || e->gid) && !S_ISLNK(e->mode))
+		r = buf_addf(db, "a:%u:%u:%o\n", e->uid, e->gid, e->mode & 07777);
+	if (r == 0 && e->sha1) {
+		char q[APK_CSUM_STR_MAX];
+
+		if (apk_csum_format(e->sha1, 20, q, sizeof(q)) == 0)
+			r = buf_addf(db, "Z:%s\n", q);
+	}
+	return r;
+}
+
+static int unpack_entry(void *ctx, const struct apk_entry *e)
+{
+	struct unpack_ctx *u = ctx;
+	struct tree_entry te = { 0 };
+	const char *base = strrchr(e->path, '/');
+	int r;
+
+	/* As apk 2.x: top-level names starting with '.' are metadata (.PKGINFO, .dummy). */
+	if (e->path[0] == '.')
+		return 0;
+	/* apk skips '.keep_*' placeholders that keep empty directories in packages. */
+	if (!strncmp(base ? base + 1 : e->path, ".keep_", 6))
+		return 0;
+	if (apk_path_unsafe(e->path))
+		return it_error_set(u->err, -IT_EPATH, "'%s' in '%s': unsafe path (absolute or '..')",
+				    e->path, u->file);
+	te.path = e->path;
+	te.mode = e->mode;
+	te.uid = e->uid;
+	te.gid = e->gid;
+	te.mtime = e->mtime;
+	te.content = e->content;
+	te.size = (size_t)e->size;
+	te.link_target = e->link_target;
+	te.hardlink = e->hardlink;
+	te.devmajor = e->devmajor;
+	te.devminor = e->devminor;
+	r = tree_add(&u->b->tree, &te, u->owner, u->err);
+	if (r < 0) {
+		/* The tree names the path; say which package file it came from too. */
+		it_error_hint(u->err, "the entry is in '%s'", u->file);
+		return r;
+	}
+	return add_installed_file_lines(u, e);
+}
+
+static int add_script(struct build *b, const char *name, const char *version, const char *action)
+{
+	if (b->nscripts == b->scripts_alloc) {
+		size_t alloc = b->scripts_alloc ? b->scripts_alloc * 2 : 16;
+		struct rootfs_script *s = realloc(b->scripts, alloc * sizeof(*s));
+
+		if (!s)
+			return -ENOMEM;
+		b->scripts = s;
+		b->scripts_alloc = alloc;
+	}
+	b->scripts[b->nscripts++] = (struct rootfs_script){ name, version, action };
+	return 0;
+}
+
+/* Scripts are recorded in plan order; triggers are run last by rootfs_run_scripts(). */
+static int record_scripts(struct build *b, const struct apk_file *f, const struct tree_pkg *owner)
+{
+	static const struct {
+		enum apk_script_type type;
+		const char *action;
+	} wanted[] = {
+		{ APK_SCRIPT_PRE_INSTALL, "pre-install" },
+		{ APK_SCRIPT_POST_INSTALL, "post-install" },
+		{ APK_SCRIPT_TRIGGER, "trigger" },
+	};
+
+	for (size_t w = 0; w < ARRAY_SIZE(wanted); w++) {
+		for (size_t i = 0; i < f->nscripts; i++) {
+			int r;
+
+			if (f->scripts[i].type != wanted[w].type)
+				continue;
+			r = add_script(b, owner->name, f->info.pkgver, wanted[w].action);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int unpack_package(struct build *b, size_t i, struct it_error *err)
+{
+	const struct apk_pkg *p = b->plan.pkgs[i];
+	struct apk_pkg_expect exp = APK_PKG_EXPECT_INIT;
+	struct apk_pkg_extra extra = { NULL, 0 };
+	struct apk_verify v;
+	struct apk_file *f;
+	const struct tree_pkg *owner = NULL;
+	struct unpack_ctx u;
+	char *replaces = NULL;
+	int r;
+
+	/* The tree keeps borrowed script fields (pkgver) alive: keep every file open. */
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	apk_file_init(f);
+	exp.name = p->name->name;
+	exp.version = p->version;
+	exp.csum = p->csum_kind ? p->csum : NULL;
+	exp.csum_len = p->csum_kind;
+	exp.size = p->size ? (long long)p->size : -1;
+	r = apk_pkg_open_verified(f, b->pkg_paths[i], &b->trust, &exp, NULL, &v, err);
+	if (r < 0) {
+		free(f);
+		return r;
+	}
+	warn_untrusted(b, &v);
+	if ((int64_t)f->info.builddate > b->newest_build_time)
+		b->newest_build_time = (int64_t)f->info.builddate;
+	r = tree_package(&b->tree, f->info.pkgname, f->info.origin, &f->info.replaces,
+			 f->info.has_replaces_priority ? f->info.replaces_priority : 0, &owner);
+	if (r < 0)
+		goto out;
+	if (f->info.replaces.n) {
+		struct buf rb = BUF_INIT;
+
+		buf_init(&rb, 0);
+		for (size_t k = 0; k < f->info.replaces.n; k++)
+			buf_addf(&rb, "%s%s", k ? " " : "", f->info.replaces.v[k]);
+		replaces = buf_detach(&rb, NULL);
+		extra.replaces = replaces;
+		extra.replaces_priority = (unsigned)f->info.replaces_priority;
+	}
+	r = apk_pkg_format_installed(p, f->info.replaces.n ? &extra : NULL, &b->installed, err);
+	if (r < 0)
+		goto out;
+	u = (struct unpack_ctx){ b, owner, b->pkg_paths[i], err, "" };
+	u.cur_dir[0] = '\x01'; /* no F: line yet */
+	r = apk_file_foreach(f, unpack_entry, &u, err);
+	if (r < 0)
+		goto out;
+	r = buf_addch(&b->installed, '\n');
+	if (r == 0)
+		r = record_scripts(b, f, owner);
+out:
+	free(replaces);
+	apk_file_release(f);
+	free(f);
+	return r;
+}
+
+static int add_text(struct build *b, const char *path, const char *text, struct it_error *err)
+{
+	return tree_add_file(&b->tree, path, 0644, 0, 0, text, strlen(text), err);
+}
+
+/* /etc/apk: world, repositories, arch; /lib/apk/db/installed: so apk works in the guest. */
+static int write_apk_db(struct build *b, struct it_error *err)
+{
+	struct buf s = BUF_INIT;
+	int r;
+
+	buf_init(&s, 0);
+	for (size_t i = 0; i < b->cfg->packages.n; i++)
+		buf_addf(&s, "%s\n", b->cfg->packages.v[i]);
+	if (b->cfg->kernel_package)
+		buf_addf(&s, "%s\n", b->cfg->kernel_package);
+	r = add_text(b, "etc/apk/world", s.data, err);
+	buf_reset(&s);
+	for (size_t i = 0; r == 0 && i < b->cfg->repos.n; i++) {
+		const char *repo = b->cfg->repos.v[i];
+
+		/* The guest cannot see the host's directories: list only what it could reach. */
+		if (fetch_is_remote(repo))
+			buf_addf(&s, "%s\n", repo);
+	}
+	if (r == 0)
+		r = add_text(b, "etc/apk/repositories", s.data, err);
+	buf_reset(&s);
+	buf_addf(&s, "%s\n", b->arch);
+	if (r == 0)
+		r = add_text(b, "etc/apk/arch", s.data, err);
+	if (r == 0)
+		r = tree_add_file(&b->tree, "lib/apk/db/installed", 0644, 0, 0, b->installed.data,
+				  b->installed.len, err);
+	buf_release(&s);
+	return r;
+}
+
+static int assemble(struct build *b, struct it_error *err)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->plan.n; i++) {
+		log_verbose("unpacking %s", b->pkg_paths[i]);
+		r = unpack_package(b, i, err);
+	}
+	if (r == 0)
+		r = write_apk_db(b, err);
+	if (r == 0)
+		r = rootfs_apply(&b->tree, b->cfg, b->scripts, b->nscripts, &b->res->scripts_skipped,
+				 err);
+	return r;
+}
+
+static int fill_plan(struct build *b, struct it_error *err)
+{
+	struct buf text = BUF_INIT;
+	int r;
+
+	buf_init(&text, 0);
+	r = apk_plan_format(&b->db, &b->plan, &text);
+	if (r < 0) {
+		buf_release(&text);
+		return it_error_set(err, r, "cannot format the install plan");
+	}
+	b->res->plan_text = buf_detach(&text, NULL);
+	for (size_t i = 0; i < b->plan.n; i++) {
+		const struct apk_pkg *p = b->plan.pkgs[i];
+		r = strlist_addf(&b->res->plan, "%.*s-%.*s", (int)p->name->name.len,
+				 p->name->name.ptr, (int)p->version.len, p->version.ptr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Make the directory a file is to be written in. */
+static int ensure_parent(const char *path, struct it_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int r;
+
+	if (!slash || slash == path)
+		return 0;
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return it_error_set(err, -ENAMETOOLONG, "'%s': name too long", path);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return it_error_set(err, r, "cannot create '%s': %s", dir, it_strerror(r));
+	return 0;
+}
+
+static int output_paths(const struct build_config *cfg, char *kernel_out, size_t sz)
+{
+	const char *slash;
+	int n;
+
+	if (cfg->kernel_out) {
+		n = snprintf(kernel_out, sz, "%s", cfg->kernel_out);
+	} else {
+		slash = strrchr(cfg->output, '/');
+		if (slash)
+			n = snprintf(kernel_out, sz, "%.*s/vmlinuz", (int)(slash - cfg->output),
+				     cfg->output);
+		else
+			n = snprintf(kernel_out, sz, "vmlinuz");
+	}
+	return (n < 0 || (size_t)n >= sz) ? -ENAMETOOLONG : 0;
+}
+
+int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err)
+{
+	struct build b;
+	struct cpio_opts co = { cfg->compression, 0, 0 };
+	struct cpio_stats cs = { 0, 0, 0 };
+	struct kernel_result kr;
+	char kernel_out[PATH_MAX];
+	int64_t t0 = now_ms(), t;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	memset(res, 0, sizeof(*res));
+	kernel_result_init(&kr);
+	b.cfg = cfg;
+	b.res = res;
+	b.arch = cfg->arch ? cfg->arch : BUILDER_DEFAULT_ARCH;
+	apk_trust_init(&b.trust);
+	apk_db_init(&b.db);
+	tree_init(&b.tree);
+	buf_init(&b.installed, 0);
+	snprintf(b.cache_dir, sizeof(b.cache_dir), "%s",
+		 cfg->cache_dir ? cfg->cache_dir : builder_default_cache_dir());
+	snprintf(b.keys_dir, sizeof(b.keys_dir), "%s",
+		 cfg->keys_dir ? cfg->keys_dir : builder_default_keys_dir());
+
+	if (!cfg->dry_run && !cfg->output) {
+		r = it_error_set(err, -IT_EUSAGE, "no output file given");
+		goto out;
+	}
+	r = apk_trust_load(&b.trust, b.keys_dir, err);
+	if (r < 0) {
+		it_error_hint(err, "point --keys-dir at a directory of Alpine's *.rsa.pub keys");
+		goto out;
+	}
+	b.trust.allow_untrusted = cfg->allow_untrusted;
+	if (cfg->allow_untrusted)
+		log_warn("--allow-untrusted: signatures are not required; do not ship what this builds");
+
+	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");
+	r = load_indexes(&b, err);
+	if (r < 0)
+		goto out;
+	t = now_ms();
+	res->ms_index = t - t0;
+	r = resolve_world(&b, err);
+	if (r < 0)
+		goto out;
+	r = fill_plan(&b, err);
+	if (r < 0)
+		goto out;
+	res->ms_resolve = now_ms() - t;
+	if (cfg->dry_run)
+		goto out;
+
+	log_info("fetching %zu packages", b.plan.n);
+	t = now_ms();
+	r = fetch_packages(&b, err);
+	if (r < 0)
+		goto out;
+	res->ms_fetch = now_ms() - t;
+
+	log_info("assembling the tree");
+	t = now_ms();
+	r = assemble(&b, err);
+	if (r < 0)
+		goto out;
+	r = kernel_apply(&b.tree, cfg, &kr, err);
+	if (r < 0)
+		goto out;
+	res->ms_assemble = now_ms() - t;
+
+	t = now_ms();
+	co.epoch = cfg->source_date_epoch >= 0 ? cfg->source_date_epoch
+					       : source_date_epoch(b.newest_build_time);
+	if (co.epoch < 0) {
+		r = it_error_set(err, -IT_EUSAGE, "SOURCE_DATE_EPOCH is not a number of seconds");
+		goto out;
+	}
+	if (kernel_result_has_image(&kr)) {
+		r = output_paths(cfg, kernel_out, sizeof(kernel_out));
+		if (r == 0)
+			r = ensure_parent(kernel_out, err);
+		if (r == 0)
+			r = kernel_place(&kr, kernel_out, err);
+		if (r < 0)
+			goto out;
+		res->kernel_path = strdup(kernel_out);
+		res->kernel_version = kr.kmod.version ? strdup(kr.kmod.version) : NULL;
+	}
+	if (cfg->rootfs_dir) {
+		r = rootfs_export(&b.tree, cfg->rootfs_dir, NULL, err);
+		if (r < 0)
+			goto out;
+	}
+	log_info("writing %s", cfg->output);
+	r = ensure_parent(cfg->output, err);
+	if (r < 0)
+		goto out;
+	r = cpio_write(&b.tree, cfg->output, &co, &cs, err);
+	if (r < 0)
+		goto out;
+	res->ms_write = now_ms() - t;
+	res->initrd_bytes = cs.written;
+	res->files = cs.entries;
+out:
+	kernel_result_release(&kr);
+	build_release(&b);
+	return r;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* The newc ("070701") cpio writer that turns a tree into an initrd, and the lister behind 'ls'. */
+#ifndef IT_BUILDER_CPIO_H
+#define IT_BUILDER_CPIO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "builder/builder.h"
+#include "builder/tree.h"
+#include "common/err.h"
+
+/* Inode numbers start here, as in Linux's usr/gen_init_cpio.c. */
+#define CPIO_FIRST_INO 721
+
+struct cpio_opts {
+	enum compression compression;  /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
+	int level;                     /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
+	int64_t epoch;                 /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
+};
+
+/*
+ * Defaults measured on alpine-base (9 MB of cpio): gzip -9 takes 3x the time
+ * of -6 for 0.4% less; zstd -19 takes 15x the time of -9 for 11% less.
+ */
+#define CPIO_GZIP_LEVEL 6
+#define CPIO_ZSTD_LEVEL 9
+
+struct cpio_stats {
+	unsigned long long entries;    /* headers written, not counting the trailer */
+	unsigned long long bytes;      /* the cpio before compression */
+	unsigned long long written;    /* bytes in the output file */
+};
+
+/*
+ * Write the tree as a newc cpio: entries in tree_walk() order (every
+ * directory before its contents, the root itself left out), names without a
+ * leading '/', inode numbers given in that order, nlink right (directories
+ * 2 + subdirectories; hard links share one inode and the data goes with the
+ * last of them, as gen_init_cpio does), mtimes clamped to the epoch, then
+ * "TRAILER!!!" and zeros up to a multiple of 512. Compressed with a fixed
+ * gzip header (mtime 0, no name) or as one zstd frame. The same tree and
+ * options give the same bytes.
+ *
+ * The data goes to a temp file beside 'path', renamed over it only when
+ * complete: on any error nothing is left and the error names 'path'. A
+ * hard link whose file is gone gives -IT_EFORMAT. 'st' may be NULL.
+ */
+int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o,
+	       struct cpio_stats *st, struct it_error *err);
+
+enum {
+	CPIO_LIST_LONG = 1,   /* mode, nlink, uid, gid, size (or major, minor), path, -> target */
+	CPIO_LIST_TIME = 2,   /* with LONG: the mtime, UTC */
+};
+
+/*
+ * List an initrd on 'out', one entry per line: plain paths, or like 'ls -ln'
+ * with CPIO_LIST_LONG. Reads newc/odc cpio, plain or compressed with
+ * anything libarchive reads (gzip, zstd, xz, lzma, bzip2, lz4), and
+ * initrds made of several archives one after the other (an uncompressed
+ * early cpio first, as for CPU microcode). *entries (may be NULL) gets the
+ * count. Errors: "cannot read 'FILE': ..." with -errno or -IT_EFORMAT.
+ */
+int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
+	      struct it_error *err);
+
+/* "drwxr-xr-x", "-rwsr-xr-x", "crw-------" for a mode; out holds at least 11 bytes. */
+void cpio_mode_string(unsigned mode, char out[11]);
+
+#endif

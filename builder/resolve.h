@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Dependency resolution of a world against a package db, as apk 2.14 does for a fresh root. */
+#ifndef IT_BUILDER_RESOLVE_H
+#define IT_BUILDER_RESOLVE_H
+
+#include <stddef.h>
+
+#include "builder/index.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/strlist.h"
+
+/*
+ * An install plan: packages in install order, dependencies before their
+ * dependents (except inside dependency cycles), as apk orders its
+ * changeset. The array is owned by the plan; the packages are borrowed
+ * from the db, which must outlive the plan.
+ */
+struct apk_plan {
+	const struct apk_pkg **pkgs;
+	size_t n;
+};
+
+#define APK_PLAN_INIT { NULL, 0 }
+
+void apk_plan_release(struct apk_plan *plan);
+
+/*
+ * Resolve 'world' (dependency strings: "alpine-base", "busybox>=1.36",
+ * "!foo", "so:libc.musl-x86_64.so.1", "cmd:sh", "name~1.2") against db for
+ * an empty root, and fill 'plan' (released first).
+ *
+ * Choices follow apk 2.14's preferences: the highest version of the
+ * required name, then the highest version of the package itself, then the
+ * highest provider priority (k:), then the higher-priority repository, then
+ * index order. An unversioned provides (p:/bin/sh) is only chosen when its
+ * package has a k: or is itself required. Conflicts (!name) and version
+ * constraints are honoured; when a choice leads to a contradiction the
+ * next candidate is tried (bounded backtracking). install_if packages are
+ * added once all their conditions hold, until nothing changes.
+ *
+ * Returns 0, -IT_EUNSAT with the chain in err ("alpine-base -> openrc ->
+ * so:libcap.so.2: no provider", "busybox>=9: no version satisfies (have
+ * 1.36.1-r15)"), -IT_EFORMAT for a malformed world entry, or -ENOMEM.
+ */
+int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk_plan *plan,
+		struct it_error *err);
+
+/*
+ * Append the plan for people to read, one package a line (name-version,
+ * download size, repository label) and a closing total line:
+ *   musl-1.2.4_git20230717-r4     383.1 KiB  https://.../main
+ *   25 packages, 3.1 MiB to download, 9.2 MiB installed
+ */
+int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct buf *out);
+
+#endif

@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install the Debian packages initrd-test needs to build, test and demo; skips apt when all are present.
+set -eu
+
+PKGS="build-essential pkg-config libarchive-dev libcurl4-openssl-dev libpcre2-dev check
+libssl-dev zlib1g-dev libzstd-dev qemu-system-x86 qemu-utils linux-image-amd64 busybox cpio
+zstd xz-utils python3 python3-pexpect kmod openssl clang"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "install-deps: all Debian packages present"
+	exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+echo "install-deps: installing$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

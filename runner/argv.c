@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+/* The backend's command line, built from a vm_config as a pure function. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "runner/runner.h"
+
+/* What differs between the machine types we offer. */
+struct machine_desc {
+	const char *name;
+	const char *append; /* added to the kernel command line, or NULL */
+	bool nodefaults;    /* -nodefaults -no-user-config */
+	bool mmio_nic;	    /* no PCI: the NIC is a virtio-mmio device */
+};
+
+/*
+ * microvm (qemu docs/system/i386/microvm.rst): no PCI, so the NIC is a
+ * virtio-net-device; its ISA serial port stays on (default) and is our
+ * console; "reboot=t" makes the guest's reboot or poweroff a triple fault,
+ * which -no-reboot turns into qemu exiting instead of a slow fallback.
+ */
+static const struct machine_desc machines[] = {
+    {"pc", NULL, false, false},
+    {"q35", NULL, false, false},
+    {"microvm", "reboot=t", true, true},
+};
+
+static const struct machine_desc *find_machine(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(machines); i++)
+		if (!strcmp(machines[i].name, name))
+			return &machines[i];
+	return NULL;
+}
+
+/* A qemu device model name goes into a key=value list: allow only plain names. */
+static bool safe_model(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+			    *s))
+			return false;
+	}
+	return true;
+}
+
+/* qemu option values escape a comma by doubling it. */
+static int add_qemu_escaped(struct buf *b, const char *s)
+{
+	int r = 0;
+
+	for (; *s && r == 0; s++) {
+		r = buf_addch(b, *s);
+		if (r == 0 && *s == ',')
+			r = buf_addch(b, ',');
+	}
+	return r;
+}
+
+static int kernel_cmdline(const struct vm_config *c, const char *machine_append, char **out)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, 0);
+	r = buf_addstr(&b, "console=ttyS0");
+	if (r == 0 && machine_append)
+		r = buf_addf(&b, " %s", machine_append);
+	if (r == 0 && c->append && *c->append)
+		r = buf_addf(&b, " %s", c->append);
+	if (r < 0) {
+		buf_release(&b);
+		return r;
+	}
+	*out = buf_detach(&b, NULL);
+	return 0;
+}
+
+static int check_common(const struct vm_config *c, enum vm_accel accel, struct it_error *err)
+{
+	if (accel != VM_ACCEL_TCG && accel != VM_ACCEL_KVM)
+		return it_error_set(err, -IT_EUSAGE, "accelerator '%s' is not resolved",
+				    vm_accel_name(accel));
+	if (!c->kernel || !*c->kernel)
+		return it_error_set(err, -IT_EUSAGE, "no kernel given for the VM");
+	if (!c->initrd || !*c->initrd)
+		return it_error_set(err, -IT_EUSAGE, "no initrd given for the VM");
+	if (c->memory_mib < 0 || c->memory_mib > 1024L * 1024)
+		return it_error_set(err, -IT_EUSAGE, "invalid VM memory size '%ld MiB'",
+				    c->memory_mib);
+	if (c->cpus < 0 || c->cpus > 1024)
+		return it_error_set(err, -IT_EUSAGE, "invalid VM CPU count '%ld'", c->cpus);
+	return 0;
+}
+
+static int qemu_nic(const struct vm_config *c, const struct machine_desc *m, struct strlist *a)
+{
+	const char *model = c->nic_model ? c->nic_model : "e1000";
+	const char *restrict_opt = c->nic_restrict ? ",restrict=on" : "";
+	int r;
+
+	if (!strcmp(model, "none")) {
+		r = strlist_add(a, "-nic");
+		return r < 0 ? r : strlist_add(a, "none");
+	}
+	if (m->mmio_nic) {
+		r = strlist_add(a, "-netdev");
+		if (r == 0)
+			r = strlist_addf(a, "user,id=net0%s", restrict_opt);
+		if (r == 0)
+			r = strlist_add(a, "-device");
+		return r < 0 ? r : strlist_add(a, "virtio-net-device,netdev=net0");
+	}
+	r = strlist_add(a, "-nic");
+	return r < 0 ? r : strlist_addf(a, "user,model=%s%s", model, restrict_opt);
+}
+
+static int qemu_qmp(const char *qmp_path, struct strlist *a)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, 0);
+	r = buf_addstr(&b, "unix:");
+	if (r == 0)
+		r = add_qemu_escaped(&b, qmp_path);
+	if (r == 0)
+		r = buf_addstr(&b, ",server=on,wait=off");
+	if (r == 0)
+		r = strlist_add(a, "-qmp");
+	if (r == 0)
+		r = strlist_add_owned(a, buf_detach(&b, NULL));
+	buf_release(&b);
+	return r;
+}
+
+static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
+		     struct strlist *a, struct it_error *err)
+{
+	const char *machine = c->machine ? c->machine : "pc";
+	const struct machine_desc *m = find_machine(machine);
+	char *cmdline = NULL;
+	int r;
+
+	if (!m) {
+		it_error_set(err, -IT_EUSAGE, "unknown machine type '%s'", machine);
+		it_error_hint(err, "use pc, q35 or microvm");
+		return -IT_EUSAGE;
+	}
+	if (c->nic_model && !safe_model(c->nic_model))
+		return it_error_set(err, -IT_EUSAGE, "invalid NIC model '%s'", c->nic_model);
+	r = kernel_cmdline(c, m->append, &cmdline);
+	if (r < 0)
+		return r;
+
+	r = strlist_add(a, c->binary ? c->binary : VM_QEMU_BINARY);
+	if (r == 0 && m->nodefaults) {
+		r = strlist_add(a, "-nodefaults");
+		if (r == 0)
+			r = strlist_add(a, "-no-user-config");
+	}
+	if (r == 0)
+		r = strlist_add(a, "-machine");
+	if (r == 0)
+		r = strlist_add(a, m->name);
+	if (r == 0)
+		r = strlist_add(a, "-accel");
+	if (r == 0)
+		r = strlist_add(a, accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	if (r == 0 && accel == VM_ACCEL_KVM) {
+		r = strlist_add(a, "-cpu");
+		if (r == 0)
+			r = strlist_add(a, "host");
+	}
+	if (r == 0)
+		r = strlist_add(a, "-m");
+	if (r == 0)
+		r = strlist_addf(a, "%ld", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
+	if (r == 0)
+		r = strlist_add(a, "-smp");
+	if (r == 0)
+		r = strlist_addf(a, "%ld", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
+	if (r == 0)
+		r = strlist_add(a, "-kernel");
+	if (r == 0)
+		r = strlist_add(a, c->kernel);
+	if (r == 0)
+		r = strlist_add(a, "-initrd");
+	if (r == 0)
+		r = strlist_add(a, c->initrd);
+	if (r == 0)
+		r = strlist_add(a, "-append");
+	if (r == 0)
+		r = strlist_add(a, cmdline);
+	if (r == 0)
+		r = qemu_nic(c, m, a);
+	if (r == 0)
+		r = strlist_add(a, "-display");
+	if (r == 0)
+		r = strlist_add(a, "none");
+	if (r == 0)
+		r = strlist_add(a, "-no-reboot");
+	/*
+	 * qemu's stdin and stdout are the pty slave: qemu keeps writing into
+	 * the pty and we keep draining the master; when qemu exits the slave
+	 * closes and the master reads EIO, our end of file. signal=off: a ^C
+	 * typed on the console goes to the guest, not to qemu.
+	 */
+	if (r == 0)
+		r = strlist_add(a, "-chardev");
+	if (r == 0)
+		r = strlist_add(a, "stdio,id=con0,signal=off");
+	if (r == 0)
+		r = strlist_add(a, "-serial");
+	if (r == 0)
+		r = strlist_add(a, "chardev:con0");
+	if (r == 0)
+		r = strlist_add(a, "-monitor");
+	if (r == 0)
+		r = strlist_add(a, "none");
+	if (r == 0 && qmp_path)
+		r = qemu_qmp(qmp_path, a);
+	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
+		r = strlist_add(a, c->extra_args.v[i]);
+	free(cmdline);
+	return r;
+}
+
+/*
+ * UNVERIFIED: crosvm cannot run here (no crosvm, no KVM), so this command
+ * line follows crosvm's documentation and serial_device.rs only. crosvm's
+ * stdin and stdout are the pty slave, named through /proc/self/fd so that
+ * crosvm reads and writes the very pty we drain.
+ */
+static int crosvm_argv(const struct vm_config *c, enum vm_accel accel, struct strlist *a,
+		       struct it_error *err)
+{
+	char *cmdline = NULL;
+	int r;
+
+	if (accel != VM_ACCEL_KVM) {
+		it_error_set(err, -IT_EUSAGE, "crosvm needs kvm, but the accelerator is '%s'",
+			     vm_accel_name(accel));
+		it_error_hint(err, "use --backend qemu to run without kvm");
+		return -IT_EUSAGE;
+	}
+	r = kernel_cmdline(c, NULL, &cmdline);
+	if (r < 0)
+		return r;
+	r = strlist_add(a, c->binary ? c->binary : VM_CROSVM_BINARY);
+	if (r == 0)
+		r = strlist_add(a, "run");
+	if (r == 0)
+		r = strlist_add(a, "--mem");
+	if (r == 0)
+		r = strlist_addf(a, "%ld", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
+	if (r == 0)
+		r = strlist_add(a, "--cpus");
+	if (r == 0)
+		r = strlist_addf(a, "%ld", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
+	if (r == 0)
+		r = strlist_add(a, "--serial");
+	if (r == 0)
+		r = strlist_add(a, "type=file,hardware=serial,num=1,console=true,"
+				   "path=/proc/self/fd/1,input=/proc/self/fd/0");
+	if (r == 0)
+		r = strlist_add(a, "-i");
+	if (r == 0)
+		r = strlist_add(a, c->initrd);
+	if (r == 0)
+		r = strlist_add(a, "-p");
+	if (r == 0)
+		r = strlist_add(a, cmdline);
+	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
+		r = strlist_add(a, c->extra_args.v[i]);
+	if (r == 0)
+		r = strlist_add(a, c->kernel);
+	free(cmdline);
+	return r;
+}
+
+int vm_build_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
+		  struct strlist *argv, struct it_error *err)
+{
+	int r;
+
+	if (argv->n)
+		return it_error_set(err, -EINVAL, "argument list for the VM is not empty");
+	r = check_common(c, accel, err);
+	if (r < 0)
+		return r;
+	switch (c->backend) {
+	case VM_BACKEND_QEMU:
+		r = qemu_argv(c, accel, qmp_path, argv, err);
+		break;
+	case VM_BACKEND_CROSVM:
+		r = crosvm_argv(c, accel, argv, err);
+		break;
+	default:
+		r = it_error_set(err, -IT_EUSAGE, "unknown backend %d", (int)c->backend);
+		break;
+	}
+	if (r < 0) {
+		strlist_clear(argv);
+		if (r == -ENOMEM)
+			it_error_set(err, r, "cannot build the VM command line: %s",
+				     it_strerror(r));
+	}
+	return r;
+}

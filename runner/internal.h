@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to runner/: the VM object and the helpers its files share. */
+#ifndef IT_RUNNER_INTERNAL_H
+#define IT_RUNNER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "runner/runner.h"
+
+struct vm {
+	struct vm_info info;
+	enum vm_backend backend;
+	char *binary_path;  /* resolved executable; info.binary points here */
+	char *name;	    /* basename of argv[0], for messages */
+	char *runtime_dir;  /* private, removed by vm_free(); info.runtime_dir points here */
+	char *qmp_path;	    /* NULL for crosvm */
+	int console_fd;	    /* pty master, O_NONBLOCK */
+	bool console_eof;   /* the slave side closed (EIO) */
+	int stderr_fd;	    /* read end of the backend's stderr, O_NONBLOCK; -1 after EOF */
+	int input_fd;	    /* borrowed, -1 when none */
+	struct buf outq;    /* typed bytes waiting for the pty (cap VM_WRITE_QUEUE_MAX) */
+	struct buf errtext; /* the first VM_STDERR_MAX bytes of stderr */
+};
+
+/*
+ * Read what the console has now (a bounded number of chunks) and hand it to
+ * ops->on_output (ops may be NULL: discard). Returns the first non-zero
+ * callback result, -errno on a read error, else 0. Sets console_eof on EIO.
+ */
+int vmi_pump_console(struct vm *vm, const struct vm_ops *ops, void *ctx);
+/* Read what stderr has now into errtext (bytes beyond the cap are dropped). */
+void vmi_pump_stderr(struct vm *vm);
+/*
+ * Wait for the VM with 'flags' (0 or WNOHANG): 1 when it has been reaped
+ * (now or before), 0 when it still runs. Before reaping, whatever is left
+ * in its process group is killed.
+ */
+int vmi_reap(struct vm *vm, int flags);
+/* Send QMP "qmp_capabilities" then "quit" on the socket at path, by deadline_ms. */
+int vmi_qmp_quit(const char *path, int64_t deadline_ms);
+
+#endif

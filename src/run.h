@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* One scenario run, callable from 'run' and from later suite and boot commands. */
+#ifndef IT_RUN_H
+#define IT_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "src/overrides.h"
+
+/* Options of a run; strings are borrowed from argv. */
+struct run_opts {
+	struct overrides ov;
+	const char *out_dir;     /* NULL: initrd-test-out/NAME */
+	const char *initrd;      /* boot this instead of building */
+	const char *junit, *json;
+	int accel;               /* enum vm_accel, or -1 for the scenario's */
+	int backend;             /* enum vm_backend, or -1 */
+	long memory_mib;         /* 0: the scenario's */
+	int64_t timeout_ms, step_timeout_ms;  /* 0: the scenario's */
+	bool quiet;
+};
+
+void run_opts_init(struct run_opts *o);
+void run_opts_release(struct run_opts *o);
+/* Take one getopt_long result of the run options: 1 taken, 0 not ours, <0 bad value. */
+int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error *err);
+/* Run one scenario: build, boot, check, report. Returns the exit code (src/cmds.h). */
+int run_scenario(const char *scenario, const struct run_opts *o, struct it_error *err);
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Scenario files: what image to build, how to boot it and what the console must show. */
+#ifndef IT_SCENARIO_H
+#define IT_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/builder.h"
+#include "common/err.h"
+#include "common/strlist.h"
+#include "runner/runner.h"
+
+/*
+ * The format is described in docs/scenario-format.md. A scenario is a
+ * directory NAME/ holding a file 'scenario' and, optionally, a 'rootfs/'
+ * overlay; a scenario file may also be named directly.
+ */
+#define SCENARIO_FILE "scenario"
+#define SCENARIO_ROOTFS "rootfs"
+#define SCENARIO_DEFAULT_TIMEOUT_MS (300 * 1000)
+#define SCENARIO_DEFAULT_STEP_TIMEOUT_MS (60 * 1000)
+#define SCENARIO_MAX_FILE_BYTES (1024 * 1024)
+#define SCENARIO_MAX_INCLUDE_DEPTH 16
+
+enum scenario_step_kind { SCENARIO_STEP_EXPECT = 0, SCENARIO_STEP_SEND };
+
+/* One step, in file order; handed by the command layer to the expect engine. */
+struct scenario_step {
+	enum scenario_step_kind kind;
+	char *name; /* as written, or "step N" (N counts all steps from 1) */
+	/*
+	 * EXPECT: the PCRE2 source (already compiled once to validate it), or
+	 * the literal text when 'literal' is set (escapes decoded, never a
+	 * newline). SEND: the exact bytes to type, escapes decoded, with the
+	 * newline already added for unquoted text. ${name} / ${N} references
+	 * are left as written for the engine to substitute.
+	 */
+	char *text;
+	bool literal;
+	int64_t timeout_ms;    /* EXPECT: from 'within', else the final step-timeout; SEND: 0 */
+	bool timeout_explicit; /* EXPECT: 'within' was given */
+	char *file;	       /* the file that declared the step */
+	unsigned line;
+	char *where; /* "FILE:LINE", for messages */
+};
+
+/* A pattern that fails the whole run when it shows up on the console. */
+struct scenario_fail {
+	char *pattern; /* PCRE2 source, or literal text when 'literal' */
+	bool literal;
+	char *file;
+	unsigned line;
+	char *where; /* "FILE:LINE" */
+};
+
+/*
+ * A loaded scenario. Every pointer is a heap copy owned by the struct and
+ * freed by scenario_release(). All fields are plain data, so that the
+ * command layer can apply its overrides after loading: replace
+ * build.repos wholesale for --repo (strlist_clear then add), set
+ * build.kernel_image / build.modules_dir (and clear kernel_host and
+ * build.kernel_package) for an explicit kernel, set vm.accel or
+ * vm.memory_mib, or change step_timeout_ms and call
+ * scenario_set_step_timeout().
+ */
+struct scenario {
+	char *name; /* "networking": the scenario directory's name */
+	char *dir;  /* directory of the top file, as given (relative paths stay relative) */
+	char *path; /* the top file: DIR/scenario */
+	struct build_config build;
+	struct vm_config vm;
+	/*
+	 * 'kernel host': build.kernel_image and build.modules_dir stay NULL
+	 * until scenario_resolve_kernel() picks the host's newest kernel.
+	 */
+	bool kernel_host;
+	struct scenario_step *steps;
+	size_t nsteps;
+	struct scenario_fail *fails; /* in addition to the engine's default fail patterns */
+	size_t nfails;
+	int64_t timeout_ms;	 /* the whole run */
+	int64_t step_timeout_ms; /* default for expect steps without 'within' */
+	struct strlist files;	 /* every file read, the top file first, then in include order */
+};
+
+void scenario_init(struct scenario *s);
+void scenario_release(struct scenario *s);
+
+/*
+ * Load a scenario into an initialized, empty s: 'dir_or_file' is a scenario
+ * directory (its file 'scenario' is read) or a scenario file. Parsing stops
+ * at the first mistake with -IT_ESCENARIO (or -errno when a file cannot be
+ * read) and "FILE:LINE: what is wrong" in err; s is then left empty, as
+ * after scenario_init().
+ */
+int scenario_load(struct scenario *s, const char *dir_or_file, struct it_error *err);
+
+/* Give every expect step without 'within' the timeout 'ms' (and store it as the default). */
+void scenario_set_step_timeout(struct scenario *s, int64_t ms);
+
+/*
+ * Find the host's newest kernel: the /boot/vmlinuz-VERSION (by version
+ * order, strverscmp) for which /lib/modules/VERSION is a directory. NULL
+ * boot_dir / modules_root mean "/boot" and "/lib/modules" (other roots are
+ * for tests). On success *image and *modules_dir are new heap strings that
+ * the caller frees. -IT_ENOTFOUND when there is none, -IT_EKERNEL when the
+ * image cannot be read.
+ */
+int scenario_host_kernel(const char *boot_dir, const char *modules_root, char **image,
+			 char **modules_dir, struct it_error *err);
+
+/*
+ * When kernel_host is set, fill build.kernel_image and build.modules_dir
+ * from scenario_host_kernel(); otherwise do nothing. Call it after applying
+ * command-line overrides.
+ */
+int scenario_resolve_kernel(struct scenario *s, struct it_error *err);
+
+#endif

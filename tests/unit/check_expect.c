@@ -1,0 +1,1206 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for expect/: cleaning, streaming, timeouts, fail patterns, captures, replay. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "expect/expect.h"
+
+#define RAW_LOG "tests/data/console/alpine-boot.raw"
+#define GOLDEN_LOG "tests/data/console/alpine-boot.log"
+#define ESC "\033"
+#define DSR ESC "[6n"
+
+/* OpenRC 0.52 libeinfo on a colour terminal: ebegin() ends its line, eend() goes up to it. */
+#define OPENRC_MDEV                                                                                \
+	" " ESC "[1m" ESC "[32m*" ESC "[m Starting busybox mdev" ESC "[K ...\r\n" ESC "[A" ESC     \
+	"[73C " ESC "[1m" ESC "[34m[" ESC "[1m" ESC "[32m ok " ESC "[1m" ESC "[34m]" ESC "[m\r\n"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static struct expect *mk(void)
+{
+	struct expect *e = NULL;
+
+	ck_assert_int_eq(expect_new(&e), 0);
+	ck_assert_ptr_nonnull(e);
+	return e;
+}
+
+static void add_x(struct expect *e, const char *name, const char *pattern, bool literal,
+		  int64_t timeout_ms)
+{
+	struct it_error err = IT_ERROR_INIT;
+	int r = expect_add_expect(e, name, pattern, literal, timeout_ms, "test.scn:1", &err);
+
+	ck_assert_msg(r == 0, "add '%s': %s", pattern, err.msg);
+}
+
+static void add_s(struct expect *e, const char *name, const char *text)
+{
+	struct it_error err = IT_ERROR_INIT;
+	int r = expect_add_send(e, name, text, "test.scn:2", &err);
+
+	ck_assert_msg(r == 0, "send '%s': %s", text, err.msg);
+}
+
+static int feed_str(struct expect *e, const char *s, int64_t now)
+{
+	return expect_feed(e, s, strlen(s), now);
+}
+
+static void read_data(struct buf *b, const char *path)
+{
+	buf_init(b, 0);
+	ck_assert_msg(buf_read_file(b, path) == 0, "cannot read '%s' (run from the project root)",
+		      path);
+}
+
+/* The output without cursor-position answers, and how many answers were in it. */
+static char *output_text(struct expect *e, int *ndsr)
+{
+	struct blob o = expect_output(e);
+	size_t rl = strlen(EXPECT_DSR_REPLY);
+	char *s = malloc(o.len + 1);
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(s);
+	*ndsr = 0;
+	for (size_t i = 0; i < o.len;) {
+		if (o.len - i >= rl && memcmp(o.ptr + i, EXPECT_DSR_REPLY, rl) == 0) {
+			(*ndsr)++;
+			i += rl;
+			continue;
+		}
+		s[n++] = o.ptr[i++];
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* The scenario the boot log is checked against: banner to power-off. */
+static void boot_script(struct expect *e, int64_t login_timeout)
+{
+	add_x(e, "banner", "OpenRC [0-9.]+ is starting up", false, 0);
+	add_x(e, "mdev", "Starting busybox mdev \\.\\.\\. \\[ ok \\]", false, 0);
+	add_x(e, "nic", "eth0: \\(PCI:33MHz:32-bit\\) (?<mac>[0-9a-f:]{17})", false, 0);
+	add_x(e, "dhcp", "lease of (?<ip>\\S+) obtained", false, 0);
+	add_x(e, "login", "localhost login: ", true, login_timeout);
+	add_s(e, "user", "root\n");
+	add_x(e, "shell", "localhost:~# ", true, 0);
+	add_s(e, "cmd", "ip -4 addr show eth0\n");
+	add_x(e, "addr", "inet ${ip}/24", false, 0);
+	add_x(e, "prompt", "localhost:~# ", true, 0);
+	add_s(e, "off", "poweroff\n");
+	add_x(e, "down", "reboot: Power down", false, 0);
+}
+
+static void check_boot_passed(struct expect *e)
+{
+	const struct expect_outcome *oc = expect_outcome(e);
+
+	ck_assert_msg(oc->state == EXPECT_PASSED, "state %d why %d at step %zu", oc->state, oc->why,
+		      oc->step);
+	ck_assert_uint_eq(expect_nsteps(e), 12);
+	for (size_t i = 0; i < expect_nsteps(e); i++)
+		ck_assert_int_eq(expect_step(e, i)->status, EXPECT_STEP_PASSED);
+	ck_assert_str_eq(expect_step(e, 1)->line, "* Starting busybox mdev ... [ ok ]");
+	ck_assert_str_eq(expect_capture(e, "ip"), "10.0.2.15");
+	ck_assert_str_eq(expect_capture(e, "mac"), "52:54:00:12:34:56");
+	ck_assert_str_eq(expect_step(e, 8)->line, "inet 10.0.2.15/24 scope global eth0");
+	ck_assert_str_eq(expect_step(e, 9)->line, "localhost:~# poweroff");
+}
+
+/* ---- cleaning ----------------------------------------------------------------------------- */
+
+START_TEST(test_openrc_colour_ok)
+{
+	struct expect *e = mk();
+	struct conlog *l = NULL;
+	struct buf out = BUF_INIT;
+
+	add_x(e, "ok", "\\[ ok \\]", false, 0);
+	ck_assert_int_eq(feed_str(e, OPENRC_MDEV, 0), EXPECT_PASSED);
+	ck_assert_str_eq(expect_step(e, 0)->line, "* Starting busybox mdev ... [ ok ]");
+	expect_free(e);
+
+	/* The same line as the log writer keeps it. */
+	buf_init(&out, 0);
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 0);
+	ck_assert_int_eq(conlog_feed(l, OPENRC_MDEV, strlen(OPENRC_MDEV), 1234, &out), 0);
+	ck_assert_int_eq(conlog_finish(l, &out), 0);
+	ck_assert_str_eq(out.data, "[   1.234]  * Starting busybox mdev ... [ ok ]\n");
+	conlog_free(l);
+	buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_escapes_removed)
+{
+	static const char *const cases[][2] = {
+	    {ESC "c" ESC "[?7l" ESC "[2J" ESC "[0mSeaBIOS\r\n", "SeaBIOS"},
+	    {ESC "(B" ESC ")0" ESC "#8ab" ESC "7c" ESC "8\r\n", "abc"},
+	    {ESC "]0;title\ax" ESC "]2;t2" ESC "\\y\n", "xy"},
+	    {ESC "P1$r0m" ESC "\\d\0e\r\n", "de"},
+	    {"a" ESC "[1;31;4" ESC "[mb\x7f\b\n", "ab"},
+	    {"tab\there\n", "tab\there"},
+	    {"caf\xc3\xa9 " ESC "[32mok\n", "caf\xc3\xa9 ok"},
+	    /* a stray OSC that never ends does not swallow the next line */
+	    {ESC "]junk without end\n", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conlog *l = NULL;
+		struct buf out = BUF_INIT;
+		const char *in = cases[i][0];
+		size_t n = strlen(in);
+		char want[128];
+
+		if (i == 3)
+			n = 14; /* contains a NUL */
+		buf_init(&out, 0);
+		ck_assert_int_eq(conlog_new(&l), 0);
+		conlog_start(l, 0);
+		ck_assert_int_eq(conlog_feed(l, in, n, 0, &out), 0);
+		ck_assert_int_eq(conlog_finish(l, &out), 0);
+		snprintf(want, sizeof(want), "[   0.000]%s%s\n", cases[i][1][0] ? " " : "",
+			 cases[i][1]);
+		ck_assert_msg(strcmp(out.data, want) == 0, "case %zu: got '%s'", i, out.data);
+		conlog_free(l);
+		buf_release(&out);
+	}
+}
+END_TEST
+
+START_TEST(test_cursor_up_joins_only_after_newline)
+{
+	struct conlog *l = NULL;
+	struct buf out = BUF_INIT;
+	const char *in = "foo\n" ESC "[Abar\nxx" ESC "[Ayy\n" ESC "[3Azz\n";
+
+	buf_init(&out, 0);
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 0);
+	ck_assert_int_eq(conlog_feed(l, in, strlen(in), 5, &out), 0);
+	ck_assert_int_eq(conlog_finish(l, &out), 0);
+	ck_assert_str_eq(out.data, "[   0.005] foobar\n[   0.005] xxyy\n[   0.005] zz\n");
+	conlog_free(l);
+	buf_release(&out);
+}
+END_TEST
+
+/* ---- the boot log, streamed every way ------------------------------------------------------ */
+
+START_TEST(test_boot_log_every_split)
+{
+	struct buf raw;
+
+	read_data(&raw, RAW_LOG);
+	for (size_t k = 0; k <= raw.len; k++) {
+		struct expect *e = mk();
+		char *sent;
+		int ndsr;
+
+		boot_script(e, 0);
+		ck_assert_int_ge(expect_feed(e, raw.data, k, 10), 0);
+		ck_assert_int_ge(expect_feed(e, raw.data + k, raw.len - k, 20), 0);
+		check_boot_passed(e);
+		sent = output_text(e, &ndsr);
+		ck_assert_msg(strcmp(sent, "root\nip -4 addr show eth0\npoweroff\n") == 0,
+			      "split at %zu: sent '%s'", k, sent);
+		ck_assert_int_eq(ndsr, 2);
+		free(sent);
+		expect_free(e);
+	}
+	buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_boot_log_byte_by_byte)
+{
+	struct expect *e = mk();
+	struct expect_stats st;
+	struct buf raw;
+	char *sent;
+	int ndsr;
+
+	read_data(&raw, RAW_LOG);
+	boot_script(e, 0);
+	for (size_t i = 0; i < raw.len; i++)
+		ck_assert_int_ge(expect_feed(e, raw.data + i, 1, (int64_t)i), 0);
+	check_boot_passed(e);
+	sent = output_text(e, &ndsr);
+	ck_assert_str_eq(sent, "root\nip -4 addr show eth0\npoweroff\n");
+	ck_assert_int_eq(ndsr, 2);
+	expect_get_stats(e, &st);
+	ck_assert_uint_eq(st.bytes_in, raw.len);
+	ck_assert_uint_eq(st.dsr_answered, 2);
+	ck_assert_uint_eq(st.bytes_out, strlen(sent) + 2 * strlen(EXPECT_DSR_REPLY));
+	free(sent);
+	expect_free(e);
+	buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_boot_log_random_chunks)
+{
+	struct buf raw;
+	uint32_t seed = 12345;
+
+	read_data(&raw, RAW_LOG);
+	for (int round = 0; round < 200; round++) {
+		struct expect *e = mk();
+		size_t i = 0;
+
+		boot_script(e, 0);
+		while (i < raw.len) {
+			size_t n;
+
+			seed = seed * 1103515245u + 12345u;
+			n = 1 + (seed >> 16) % 97;
+			if (n > raw.len - i)
+				n = raw.len - i;
+			ck_assert_int_ge(expect_feed(e, raw.data + i, n, (int64_t)i), 0);
+			i += n;
+		}
+		check_boot_passed(e);
+		expect_free(e);
+	}
+	buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_prompt_without_newline)
+{
+	struct expect *e = mk();
+	struct buf raw;
+	const char *login;
+	struct blob o;
+
+	read_data(&raw, RAW_LOG);
+	boot_script(e, 0);
+	login = strstr(raw.data, "localhost login: ");
+	ck_assert_ptr_nonnull(login);
+	/* Everything up to and including the prompt, which no newline follows yet. */
+	ck_assert_int_eq(expect_feed(e, raw.data, (size_t)(login - raw.data) + 17, 100),
+			 EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(e, 4)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 5)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 6)->status, EXPECT_STEP_PENDING);
+	o = expect_output(e);
+	ck_assert(blob_eq_str(o, "root\n"));
+	/* One byte short of the prompt is not enough. */
+	expect_free(e);
+	e = mk();
+	boot_script(e, 0);
+	ck_assert_int_eq(expect_feed(e, raw.data, (size_t)(login - raw.data) + 16, 100),
+			 EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(e, 4)->status, EXPECT_STEP_PENDING);
+	ck_assert_uint_eq(expect_output(e).len, 0);
+	expect_free(e);
+	buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_unfinished_line_waits_for_more)
+{
+	static const char *const waits[] = {"login: $", "login:\\s*", "login: \\S*"};
+
+	/* On an unfinished line, a match that more text could change is not taken yet. */
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		struct expect *e = mk();
+
+		add_x(e, "login", waits[i], false, 0);
+		ck_assert_int_eq(feed_str(e, "localhost login", 0), EXPECT_RUNNING);
+		ck_assert_int_eq(feed_str(e, ": ", 0), EXPECT_RUNNING);
+		ck_assert_int_eq(feed_str(e, "\r\n", 0), EXPECT_PASSED);
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_dsr_split_and_answered_once)
+{
+	static const char *const parts[] = {"localhost:~# ", ESC, "[", "6", "n"};
+	struct expect *e = mk();
+	int ndsr;
+	char *sent;
+
+	add_x(e, "never", "no such text", true, 0);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(feed_str(e, parts[i], 0), EXPECT_RUNNING);
+	sent = output_text(e, &ndsr);
+	ck_assert_int_eq(ndsr, 1);
+	ck_assert_str_eq(sent, "");
+	ck_assert(blob_eq_str(expect_output(e), "\033[1;1R"));
+	free(sent);
+	/* Other CSI n requests are not cursor-position requests. */
+	expect_output_consume(e, 6);
+	ck_assert_int_eq(feed_str(e, ESC "[5n" ESC "[16n" ESC "[?6n" ESC "[6 n", 0),
+			 EXPECT_RUNNING);
+	ck_assert_uint_eq(expect_output(e).len, 0);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_dsr_reply_before_send_in_one_read)
+{
+	struct expect *e = mk();
+
+	add_x(e, "shell", "localhost:~# ", true, 0);
+	add_s(e, "cmd", "uname -r\n");
+	ck_assert_int_eq(feed_str(e, "localhost:~# " DSR, 0), EXPECT_PASSED);
+	/* The prompt and its request came in one read: busybox gets its answer first. */
+	ck_assert(blob_eq_str(expect_output(e), "\033[1;1Runame -r\n"));
+	/* Requests are still answered after the run has ended. */
+	ck_assert_int_eq(feed_str(e, "Linux\r\nlocalhost:~# " DSR, 1), EXPECT_PASSED);
+	ck_assert(blob_eq_str(expect_output(e), "\033[1;1Runame -r\n\033[1;1R"));
+	expect_free(e);
+}
+END_TEST
+
+/* ---- ordering ------------------------------------------------------------------------------ */
+
+START_TEST(test_no_text_matched_twice)
+{
+	struct expect *e = mk();
+
+	add_x(e, "first", "login:", true, 0);
+	add_x(e, "second", "login:", true, 0);
+	ck_assert_int_eq(feed_str(e, "localhost login: \n", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_PENDING);
+	ck_assert_int_eq(feed_str(e, "localhost login: ", 0), EXPECT_PASSED);
+	expect_free(e);
+
+	/* Two steps on one line: the second sees only what follows the first match. */
+	e = mk();
+	add_x(e, "b", "b", true, 0);
+	add_x(e, "a", "a", true, 0);
+	ck_assert_int_eq(feed_str(e, "a b\n", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_PENDING);
+	ck_assert_int_eq(feed_str(e, "b a\n", 0), EXPECT_PASSED);
+	expect_free(e);
+
+	e = mk();
+	add_x(e, "x1", "x", true, 0);
+	add_x(e, "x2", "x", true, 0);
+	add_x(e, "x3", "x", true, 0);
+	ck_assert_int_eq(feed_str(e, "x-x", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(e, "-x", 0), EXPECT_PASSED);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_send_ordering)
+{
+	struct expect *e = mk();
+
+	add_s(e, "a", "first\n");
+	add_s(e, "b", "second\n");
+	add_x(e, "x", "ready", true, 0);
+	add_s(e, "c", "third\n");
+	add_s(e, "d", "fourth\n");
+	add_x(e, "y", "done", true, 0);
+	ck_assert_int_eq(expect_start(e, 50), 0);
+	ck_assert(blob_eq_str(expect_output(e), "first\nsecond\n"));
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 1)->at_ms, 0);
+	ck_assert_int_eq(expect_step(e, 3)->status, EXPECT_STEP_PENDING);
+	expect_output_consume(e, 3);
+	ck_assert(blob_eq_str(expect_output(e), "st\nsecond\n"));
+	ck_assert_int_eq(feed_str(e, "done ready\n", 80), EXPECT_RUNNING);
+	ck_assert(blob_eq_str(expect_output(e), "st\nsecond\nthird\nfourth\n"));
+	ck_assert_int_eq(expect_step(e, 3)->at_ms, 30);
+	ck_assert_int_eq(feed_str(e, "done", 90), EXPECT_PASSED);
+	ck_assert_uint_eq(expect_outcome(e)->step, 6);
+	expect_free(e);
+
+	/* Only sends: passed at the start. No steps at all: passed too. */
+	e = mk();
+	add_s(e, "a", "x");
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_state(e), EXPECT_PASSED);
+	expect_free(e);
+	e = mk();
+	ck_assert_int_eq(feed_str(e, "anything", 0), EXPECT_PASSED);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_output_queue_full)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+	char *big = malloc(EXPECT_OUTPUT_MAX + 2);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', EXPECT_OUTPUT_MAX + 1);
+	big[EXPECT_OUTPUT_MAX + 1] = '\0';
+	add_x(e, "p", "# ", true, 0);
+	add_s(e, "huge", big);
+	ck_assert_int_eq(feed_str(e, "# ", 0), EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_OUTPUT_FULL);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_FAILED);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "cannot queue step 'huge'"));
+	free(big);
+	expect_free(e);
+}
+END_TEST
+
+/* ---- floods -------------------------------------------------------------------------------- */
+
+static long maxrss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* Feed 100 MB of 'chunk' repeated, watching the engine's own size. */
+static size_t flood(struct expect *e, const char *chunk, size_t n)
+{
+	size_t total = 100u * 1000 * 1000, fed = 0, most = 0;
+
+	while (fed < total) {
+		size_t m;
+
+		ck_assert_int_eq(expect_feed(e, chunk, n, 1), EXPECT_RUNNING);
+		fed += n;
+		m = expect_mem_size(e);
+		if (m > most)
+			most = m;
+	}
+	return most;
+}
+
+START_TEST(test_flood_without_newline)
+{
+	static char chunk[65536];
+	struct expect *e = mk();
+	struct expect_stats st;
+	size_t base, most;
+	long rss0 = maxrss_kib();
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (char)('a' + i * 7 % 26);
+	add_x(e, "login", "localhost login: ", true, 0);
+	add_s(e, "user", "root\n");
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	base = expect_mem_size(e);
+	most = flood(e, chunk, sizeof(chunk));
+	/* The line buffer doubles its way up to twice the longest line; nothing else grows. */
+	ck_assert_msg(most <= base + 2 * EXPECT_LINE_MAX + 4096, "grew from %zu to %zu", base,
+		      most);
+	expect_get_stats(e, &st);
+	ck_assert_uint_eq(st.bytes_in, 100000000u + 65536 - 100000000u % 65536);
+	ck_assert_uint_gt(st.lines_cut, 1000);
+	ck_assert_uint_eq(st.lines, 0);
+	/* The prompt at the end of the endless line still matches. */
+	ck_assert_int_eq(feed_str(e, "localhost log", 2), EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(e, "in: ", 3), EXPECT_PASSED);
+	ck_assert(blob_eq_str(expect_output(e), "root\n"));
+	ck_assert_str_eq(expect_capture(e, "0"), "localhost login: ");
+	ck_assert_msg(maxrss_kib() - rss0 < 16 * 1024, "rss grew by %ld KiB", maxrss_kib() - rss0);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_flood_with_newlines)
+{
+	static char chunk[65536];
+	struct expect *e = mk();
+	struct expect_stats st;
+	uint32_t seed = 7;
+	size_t base, most;
+
+	for (size_t i = 0; i < sizeof(chunk); i++) {
+		seed = seed * 1103515245u + 12345u;
+		chunk[i] = (seed >> 16) % 61 == 0 ? '\n' : (char)(' ' + (seed >> 16) % 90);
+	}
+	add_x(e, "lease", "lease of (\\S+) obtained", false, 0);
+	add_s(e, "ping", "ping -c 1 ${1}\n");
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	base = expect_mem_size(e);
+	most = flood(e, chunk, sizeof(chunk));
+	/* The line buffer doubles its way up to twice the longest line; nothing else grows. */
+	ck_assert_msg(most <= base + 2 * EXPECT_LINE_MAX + 4096, "grew from %zu to %zu", base,
+		      most);
+	expect_get_stats(e, &st);
+	ck_assert_uint_gt(st.lines, 1000000);
+	ck_assert_int_eq(feed_str(e, "\nudhcpc: lease of 10.0.2.15 obtained from 10.0.2.2\n", 5),
+			 EXPECT_PASSED);
+	ck_assert(blob_eq_str(expect_output(e), "ping -c 1 10.0.2.15\n"));
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_flood_random_bytes)
+{
+	static char chunk[65536];
+	struct expect *e = mk();
+	uint32_t seed = 99;
+	size_t base;
+
+	for (size_t i = 0; i < sizeof(chunk); i++) {
+		seed = seed * 1103515245u + 12345u;
+		chunk[i] = (char)(seed >> 16);
+	}
+	expect_clear_fails(e); /* random bytes are not a kernel's words, but be sure */
+	add_x(e, "login", "^localhost login: ", false, 0);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	base = expect_mem_size(e);
+	for (int i = 0; i < 256; i++) {
+		ck_assert_int_eq(expect_feed(e, chunk, sizeof(chunk), 1), EXPECT_RUNNING);
+		ck_assert_uint_le(expect_mem_size(e), base + 2 * EXPECT_LINE_MAX + 4096);
+	}
+	/* Whatever state the junk left the escape parser in, a newline resets it. */
+	ck_assert_int_eq(feed_str(e, "\nlocalhost login: ", 2), EXPECT_PASSED);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_match_straddles_cut)
+{
+	static char chunk[4096];
+	struct expect *e = mk();
+
+	memset(chunk, '.', sizeof(chunk));
+	add_x(e, "tail", "MARK-[0-9]+-END", false, 0);
+	for (int i = 0; i < 15; i++)
+		ck_assert_int_eq(expect_feed(e, chunk, sizeof(chunk), 0), EXPECT_RUNNING);
+	/* The line reaches its cap in the middle of the match. */
+	ck_assert_int_eq(expect_feed(e, chunk, sizeof(chunk) - 4, 0), EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(e, "MARK-1234", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(e, "5678-END", 0), EXPECT_PASSED);
+	ck_assert_str_eq(expect_capture(e, "0"), "MARK-12345678-END");
+	expect_free(e);
+}
+END_TEST
+
+/* ---- timeouts ------------------------------------------------------------------------------ */
+
+START_TEST(test_step_timeout)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+	const struct expect_outcome *oc;
+
+	add_x(e, "A", "alpha", true, 5000);
+	add_x(e, "B", "beta", true, 2000);
+	add_x(e, "C", "gamma", true, 0);
+	ck_assert_int_eq(expect_deadline(e), -1);
+	ck_assert_int_eq(expect_start(e, 1000), 0);
+	ck_assert_int_eq(expect_deadline(e), 6000);
+	ck_assert_int_eq(feed_str(e, "alpha\nsomething", 3000), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(e, 0)->at_ms, 2000);
+	ck_assert_int_eq(expect_deadline(e), 5000);
+	ck_assert_int_eq(expect_tick(e, 4999), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_tick(e, 5000), EXPECT_TIMED_OUT);
+	oc = expect_outcome(e);
+	ck_assert_int_eq(oc->why, EXPECT_WHY_STEP_TIMEOUT);
+	ck_assert_uint_eq(oc->step, 1);
+	ck_assert_int_eq(oc->at_ms, 4000);
+	ck_assert_str_eq(oc->line, "something");
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_PASSED);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_TIMED_OUT);
+	ck_assert_int_eq(expect_step(e, 2)->status, EXPECT_STEP_SKIPPED);
+	ck_assert_int_eq(expect_deadline(e), -1);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_ETIMEOUT);
+	ck_assert_str_eq(err.msg,
+			 "step 'B' (test.scn:1) timed out after 2000 ms waiting for 'beta'");
+	ck_assert_str_eq(err.hint, "last console line: 'something'");
+	/* Nothing matches after the end. */
+	ck_assert_int_eq(feed_str(e, "beta gamma\n", 5001), EXPECT_TIMED_OUT);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_TIMED_OUT);
+	expect_free(e);
+
+	/* Bytes read at the deadline come too late. */
+	e = mk();
+	add_x(e, "B", "beta", true, 2000);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(feed_str(e, "beta\n", 2000), EXPECT_TIMED_OUT);
+	expect_free(e);
+	e = mk();
+	add_x(e, "B", "beta", true, 2000);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(feed_str(e, "beta\n", 1999), EXPECT_PASSED);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_run_timeout)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	add_x(e, "boot", "login: ", true, 20000);
+	add_x(e, "never", "never", true, 0);
+	expect_set_run_timeout(e, 10000);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_deadline(e), 10000);
+	ck_assert_int_eq(feed_str(e, "[    9.9] booting\n", 9999), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_tick(e, 10000), EXPECT_TIMED_OUT);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_RUN_TIMEOUT);
+	ck_assert_uint_eq(expect_outcome(e)->step, 0);
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_TIMED_OUT);
+	ck_assert_int_eq(expect_step(e, 1)->status, EXPECT_STEP_SKIPPED);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_ETIMEOUT);
+	ck_assert_str_eq(err.msg, "run timed out after 10000 ms at step 'boot' (test.scn:1) "
+				  "waiting for 'login: '");
+	ck_assert_str_eq(err.hint, "last console line: '[    9.9] booting'");
+	expect_free(e);
+
+	/* A step deadline before the run's wins, and the other way round. */
+	e = mk();
+	add_x(e, "a", "a", true, 3000);
+	add_x(e, "b", "b", true, 8000);
+	expect_set_run_timeout(e, 10000);
+	ck_assert_int_eq(expect_start(e, 100), 0);
+	ck_assert_int_eq(expect_deadline(e), 3100);
+	ck_assert_int_eq(feed_str(e, "a", 3000), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_deadline(e), 10100);
+	ck_assert_int_eq(expect_tick(e, 20000), EXPECT_TIMED_OUT);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_RUN_TIMEOUT);
+	ck_assert_int_eq(expect_outcome(e)->at_ms, 10000);
+	expect_free(e);
+
+	/* Timeouts off (an untimed replay). */
+	e = mk();
+	add_x(e, "a", "a", true, 3000);
+	expect_set_run_timeout(e, 10000);
+	expect_disable_timeouts(e);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_deadline(e), -1);
+	ck_assert_int_eq(expect_tick(e, 1000000), EXPECT_RUNNING);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_eof)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	add_x(e, "login", "login: ", true, 0);
+	ck_assert_int_eq(feed_str(e, "Booting from ROM..\r\n", 10), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_eof(e, 2500), EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_EOF);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_str_eq(err.msg, "console closed at 2.490 s before step 'login' (test.scn:1) "
+				  "matched 'login: '");
+	ck_assert_str_eq(err.hint, "last console line: 'Booting from ROM..'");
+	expect_free(e);
+}
+END_TEST
+
+/* ---- fail patterns -------------------------------------------------------------------------- */
+
+START_TEST(test_fail_panic_at_once)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+	const struct expect_outcome *oc;
+
+	add_x(e, "login", "login: ", true, 0);
+	ck_assert_int_eq(feed_str(e, "[    1.0] Run /init as init process\r\n", 1000),
+			 EXPECT_RUNNING);
+	/* Fails before the line ends. */
+	ck_assert_int_eq(feed_str(e, "[    2.345678] Kernel panic - not", 2345), EXPECT_FAILED);
+	oc = expect_outcome(e);
+	ck_assert_int_eq(oc->why, EXPECT_WHY_FAIL_PATTERN);
+	ck_assert_str_eq(oc->fail_pattern, "Kernel panic");
+	ck_assert_str_eq(oc->fail_where, "built-in: kernel panic");
+	ck_assert_str_eq(oc->line, "[    2.345678] Kernel panic - not");
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_FAILED);
+	/* The rest of the line completes the report. */
+	ck_assert_int_eq(feed_str(e,
+				  " syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
+				  "\r\n[    2.4] CPU: 0 PID: 1\r\n",
+				  2346),
+			 EXPECT_FAILED);
+	ck_assert_str_eq(oc->line,
+			 "[    2.345678] Kernel panic - not syncing: VFS: Unable to mount "
+			 "root fs on unknown-block(0,0)");
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_str_eq(err.msg,
+			 "fail pattern 'Kernel panic' (built-in: kernel panic) matched at "
+			 "1.345 s: '[    2.345678] Kernel panic - not syncing: VFS: Unable to "
+			 "mount root fs on unknown-block(0,0)'");
+	ck_assert_str_eq(err.hint, "step 'login' (test.scn:1) was current");
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_fail_builtins)
+{
+	static const struct {
+		const char *in;
+		const char *where; /* NULL: must not fail */
+	} cases[] = {
+	    {"[    3.100400] Oops: 0000 [#1] PREEMPT SMP NOPTI\r\n", "built-in: kernel oops"},
+	    {"[    3.1] general protection fault, probably for non-canonical address "
+	     "0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI\r\n",
+	     "built-in: kernel oops"},
+	    {"[    3.1] invalid opcode: 0000 [#1] SMP\r\n", "built-in: kernel oops"},
+	    {"[    3.1] Internal error: Oops: 0000000096000004 [#1] PREEMPT SMP\r\n",
+	     "built-in: kernel oops"},
+	    {"Oops: the file was not found\r\n", NULL},
+	    {"can't run '/etc/init.d/rcS': No such file or directory\r\n",
+	     "built-in: busybox init has no rcS"},
+	    {" " ESC "[1m" ESC "[31m*" ESC "[m ERROR: networking failed to start" ESC "[K\r\n",
+	     "built-in: OpenRC error"},
+	    {"echo ' * ERROR: not at the start'\r\n", NULL},
+	    {" * Starting networking ... [ ok ]\r\n", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct expect *e = mk();
+		int st;
+
+		add_x(e, "never", "never matches", true, 0);
+		st = feed_str(e, cases[i].in, 0);
+		if (!cases[i].where) {
+			ck_assert_msg(st == EXPECT_RUNNING, "case %zu failed", i);
+		} else {
+			ck_assert_msg(st == EXPECT_FAILED, "case %zu did not fail", i);
+			ck_assert_str_eq(expect_outcome(e)->fail_where, cases[i].where);
+		}
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_fail_scenario_and_clear)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_int_eq(expect_add_fail(e, "segfault at [0-9a-f]+", false, "boot.scn:7", &err), 0);
+	add_x(e, "x", "segfault", true, 0);
+	/* Fail patterns come first on a line that matches both. */
+	ck_assert_int_eq(feed_str(e, "sh[42]: segfault at 0 ip", 10), EXPECT_FAILED);
+	ck_assert_str_eq(expect_outcome(e)->fail_where, "boot.scn:7");
+	ck_assert_str_eq(expect_outcome(e)->fail_pattern, "segfault at [0-9a-f]+");
+	ck_assert_int_eq(expect_step(e, 0)->status, EXPECT_STEP_FAILED);
+	expect_free(e);
+
+	/* A scenario that wants a panic drops the defaults. */
+	e = mk();
+	expect_clear_fails(e);
+	add_x(e, "panic", "Kernel panic - not syncing: (.*)", false, 0);
+	ck_assert_int_eq(
+	    feed_str(e, "[ 1.2] Kernel panic - not syncing: No working init found.\n", 0),
+	    EXPECT_PASSED);
+	ck_assert_str_eq(expect_capture(e, "1"), "No working init found.");
+	expect_free(e);
+}
+END_TEST
+
+/* ---- captures ------------------------------------------------------------------------------ */
+
+START_TEST(test_capture_to_send)
+{
+	const char *line =
+	    "udhcpc: lease of 10.0.2.15 obtained from 10.0.2.2, lease time 86400\r\n";
+
+	/* The address never comes out short, wherever the read ends. */
+	for (size_t k = 0; k <= strlen(line); k++) {
+		struct expect *e = mk();
+
+		add_x(e, "lease", "lease of (\\S+)", false, 0);
+		add_s(e, "ping", "ping -c 1 ${1}\n");
+		ck_assert_int_ge(expect_feed(e, line, k, 0), 0);
+		ck_assert_int_eq(expect_feed(e, line + k, strlen(line) - k, 1), EXPECT_PASSED);
+		ck_assert(blob_eq_str(expect_output(e), "ping -c 1 10.0.2.15\n"));
+		ck_assert_str_eq(expect_capture(e, "1"), "10.0.2.15");
+		ck_assert_str_eq(expect_capture(e, "0"), "lease of 10.0.2.15");
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_named_capture_in_pattern)
+{
+	struct expect *e = mk();
+
+	add_x(e, "dhcp", "lease of (?<ip>[0-9.]+) obtained", false, 0);
+	add_x(e, "nic", "eth0: \\(PCI:33MHz:32-bit\\) ([0-9a-f:]+)", false, 0);
+	add_s(e, "show", "echo ${ip} ${1} $${HOME} $$x\n");
+	add_x(e, "addr", "inet ${ip}/(\\d+)", false, 0);
+	add_x(e, "lit", "addr ${ip} [ok]", true, 0);
+	ck_assert_int_eq(feed_str(e, "udhcpc: lease of 10.0.2.15 obtained\n", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(
+	    feed_str(e, "e1000 0000:00:03.0 eth0: (PCI:33MHz:32-bit) 52:54:00:12:34:56\n", 0),
+	    EXPECT_RUNNING);
+	ck_assert(blob_eq_str(expect_output(e), "echo 10.0.2.15 52:54:00:12:34:56 ${HOME} $$x\n"));
+	/* The value is a literal: its dots match only dots. */
+	ck_assert_int_eq(feed_str(e, "inet 10x0x2x15/24\n", 0), EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(e, "inet 10.0.2.15/24\n", 0), EXPECT_RUNNING);
+	ck_assert_str_eq(expect_capture(e, "1"), "24");
+	ck_assert_str_eq(expect_capture(e, "ip"), "10.0.2.15");
+	ck_assert_int_eq(feed_str(e, "addr 10.0.2.15 [ok]\n", 0), EXPECT_PASSED);
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_capture_unset_group)
+{
+	struct expect *e = mk();
+
+	add_x(e, "opt", "state=(up)?(?<why>[a-z]*)!", false, 0);
+	add_s(e, "say", "[${1}|${why}]");
+	ck_assert_int_eq(feed_str(e, "state=down!", 0), EXPECT_PASSED);
+	ck_assert(blob_eq_str(expect_output(e), "[|down]"));
+	ck_assert_ptr_null(expect_capture(e, "1"));
+	ck_assert_ptr_null(expect_capture(e, "nosuch"));
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_bad_references)
+{
+	static const struct {
+		bool send;
+		const char *text;
+		const char *msg;
+	} cases[] = {
+	    {true, "echo ${2}",
+	     "ref.scn:9: '${2}' in 'echo ${2}' names no capture group of an "
+	     "earlier expect step"},
+	    {true, "echo ${HOME}",
+	     "ref.scn:9: '${HOME}' in 'echo ${HOME}' names no capture "
+	     "group of an earlier expect step"},
+	    {false, "x${bad-name}", "ref.scn:9: bad reference '${bad-name}' in 'x${bad-name}'"},
+	    {false, "x${open", "ref.scn:9: bad reference '${open' in 'x${open'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct expect *e = mk();
+		struct it_error err = IT_ERROR_INIT;
+		int r;
+
+		add_x(e, "one", "lease of (\\S+)", false, 0);
+		if (cases[i].send)
+			r = expect_add_send(e, "s", cases[i].text, "ref.scn:9", &err);
+		else
+			r = expect_add_expect(e, "x", cases[i].text, false, 0, "ref.scn:9", &err);
+		ck_assert_int_eq(r, -IT_ESCENARIO);
+		ck_assert_str_eq(err.msg, cases[i].msg);
+		ck_assert(err.hint[0] != '\0');
+		ck_assert_uint_eq(expect_nsteps(e), 1);
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_numbered_refs_follow_last_match)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	add_x(e, "two", "(a)(b)", false, 0);
+	add_x(e, "one", "(c)", false, 0);
+	/* ${2} belonged to the step before the last one. */
+	ck_assert_int_eq(expect_add_send(e, "s", "${2}", NULL, &err), -IT_ESCENARIO);
+	ck_assert_str_eq(err.msg,
+			 "'${2}' in '${2}' names no capture group of an earlier expect step");
+	add_s(e, "s", "${1}");
+	ck_assert_int_eq(feed_str(e, "ab c", 0), EXPECT_PASSED);
+	ck_assert(blob_eq_str(expect_output(e), "c"));
+	expect_free(e);
+}
+END_TEST
+
+/* ---- bad patterns -------------------------------------------------------------------------- */
+
+START_TEST(test_bad_regex)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_int_eq(expect_add_expect(e, "x", "foo(bar", false, 0, "boot.scn:12", &err),
+			 -IT_ESCENARIO);
+	ck_assert_str_eq(err.msg, "boot.scn:12: bad pattern 'foo(bar': missing closing parenthesis "
+				  "at offset 7");
+	ck_assert_uint_eq(expect_nsteps(e), 0);
+	it_error_clear(&err);
+	ck_assert_int_eq(expect_add_fail(e, "a{2,1}", false, NULL, &err), -IT_ESCENARIO);
+	ck_assert_str_eq(err.msg, "bad pattern 'a{2,1}': numbers out of order in {} quantifier at "
+				  "offset 5");
+	it_error_clear(&err);
+	ck_assert_int_eq(expect_add_expect(e, "y", "x${1}(", false, 0, NULL, &err), -IT_ESCENARIO);
+	/* The same characters as a literal are fine. */
+	add_x(e, "lit", "foo(bar [ ok ] a{2,1} $^.*", true, 0);
+	ck_assert_int_eq(feed_str(e, "  foo(bar [ ok ] a{2,1} $^.*  \n", 0), EXPECT_PASSED);
+	ck_assert_str_eq(expect_step(e, 0)->line, "foo(bar [ ok ] a{2,1} $^.*");
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_bad_pattern_after_substitution)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	add_x(e, "state", "state=(?<v>[a-z]*)!", false, 0);
+	/* Checked with "(?:)" in place of ${v}, fine; with an empty value it is "*x". */
+	add_x(e, "rep", "${v}*x", false, 0);
+	ck_assert_int_eq(feed_str(e, "state=!", 0), EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_BAD_PATTERN);
+	ck_assert_uint_eq(expect_outcome(e)->step, 1);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_str_eq(err.msg,
+			 "step 'rep' (test.scn:1): bad pattern '${v}*x' after substitution: "
+			 "quantifier does not follow a repeatable item at offset 0");
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_setup_after_start)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	add_x(e, "a", "a", true, 0);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_str_eq(err.msg, "the run has not ended");
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	it_error_clear(&err);
+	ck_assert_int_eq(expect_add_expect(e, "b", "b", true, 0, NULL, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "cannot add step 'b' after the start");
+	ck_assert_int_eq(expect_add_send(e, NULL, "x", NULL, NULL), -EINVAL);
+	ck_assert_int_eq(expect_add_fail(e, "x", true, NULL, NULL), -EINVAL);
+	ck_assert_uint_eq(expect_nsteps(e), 1);
+	ck_assert_ptr_null(expect_step(e, 1));
+	expect_free(e);
+}
+END_TEST
+
+/* ---- the log writer and replay --------------------------------------------------------------- */
+
+/* The boot log as conlog writes it: line i of the raw file at 40 * i ms. */
+static void write_boot_log(struct buf *out)
+{
+	struct conlog *l = NULL;
+	struct buf raw;
+	size_t i = 0;
+	int64_t k = 0;
+
+	read_data(&raw, RAW_LOG);
+	buf_init(out, 0);
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 1000);
+	while (i < raw.len) {
+		const char *nl = memchr(raw.data + i, '\n', raw.len - i);
+		size_t n = nl ? (size_t)(nl - (raw.data + i)) + 1 : raw.len - i;
+
+		ck_assert_int_eq(conlog_feed(l, raw.data + i, n, 1000 + 40 * k, out), 0);
+		i += n;
+		k++;
+	}
+	ck_assert_int_eq(conlog_finish(l, out), 0);
+	conlog_free(l);
+	buf_release(&raw);
+}
+
+START_TEST(test_conlog_golden)
+{
+	struct buf got, want;
+
+	write_boot_log(&got);
+	read_data(&want, GOLDEN_LOG);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert(memcmp(got.data, want.data, got.len) == 0);
+	buf_release(&got);
+	buf_release(&want);
+}
+END_TEST
+
+START_TEST(test_conlog_prompt_and_long_line)
+{
+	static char big[EXPECT_LINE_MAX + 10];
+	struct conlog *l = NULL;
+	struct buf out;
+
+	buf_init(&out, 0);
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 100);
+	ck_assert_int_eq(conlog_feed(l, "a\n\nlocalhost login: ", 20, 12345, &out), 0);
+	ck_assert_str_eq(out.data, "[  12.245] a\n[  12.245]\n");
+	ck_assert_int_eq(conlog_finish(l, &out), 0);
+	ck_assert_str_eq(out.data, "[  12.245] a\n[  12.245]\n[  12.245] localhost login: ");
+	conlog_free(l);
+
+	/* A full buffer loses that line only. */
+	buf_release(&out);
+	buf_init(&out, 16);
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 0);
+	ck_assert_int_eq(conlog_feed(l, "a rather long line\nb\nc\n", 23, 0, &out), -IT_ELIMIT);
+	ck_assert_str_eq(out.data, "[   0.000] b\n");
+	buf_reset(&out);
+	ck_assert_int_eq(conlog_finish(l, &out), 0);
+	ck_assert_str_eq(out.data, "[   0.000] c\n");
+	conlog_free(l);
+	buf_release(&out);
+	buf_init(&out, 0);
+
+	/* A line longer than the cap is broken, not lost. */
+	buf_reset(&out);
+	memset(big, 'z', sizeof(big));
+	ck_assert_int_eq(conlog_new(&l), 0);
+	conlog_start(l, 0);
+	ck_assert_int_eq(conlog_feed(l, big, sizeof(big), 0, &out), 0);
+	ck_assert_int_eq(conlog_finish(l, &out), 0);
+	ck_assert_uint_eq(out.len, 2 * strlen("[   0.000] ") + sizeof(big) + 1);
+	ck_assert_int_eq(out.data[strlen("[   0.000] ") + EXPECT_LINE_MAX], '\n');
+	conlog_free(l);
+	buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_replay_timed_and_raw)
+{
+	struct buf log, raw;
+	struct expect *e;
+	bool timed = false;
+
+	read_data(&log, GOLDEN_LOG);
+	read_data(&raw, RAW_LOG);
+
+	e = mk();
+	boot_script(e, 0);
+	ck_assert_int_eq(expect_replay(e, buf_blob(&log), &timed), EXPECT_PASSED);
+	ck_assert(timed);
+	check_boot_passed(e);
+	/* Times come from the log: "localhost login: root" was stamped 3.200. */
+	ck_assert_int_eq(expect_step(e, 4)->at_ms, 3200);
+	ck_assert_str_eq(expect_step(e, 4)->line, "localhost login: root");
+	expect_free(e);
+
+	e = mk();
+	boot_script(e, 0);
+	ck_assert_int_eq(expect_replay(e, buf_blob(&raw), &timed), EXPECT_PASSED);
+	ck_assert(!timed);
+	check_boot_passed(e);
+	expect_free(e);
+
+	/* A login timeout shorter than the log's gap after the lease (2.840 to 3.200 s). */
+	e = mk();
+	boot_script(e, 300);
+	ck_assert_int_eq(expect_replay(e, buf_blob(&log), NULL), EXPECT_TIMED_OUT);
+	ck_assert_uint_eq(expect_outcome(e)->step, 4);
+	ck_assert_int_eq(expect_outcome(e)->at_ms, 3140);
+	expect_free(e);
+
+	/* The same timeout is not applied to a raw log, which has no times. */
+	e = mk();
+	boot_script(e, 300);
+	ck_assert_int_eq(expect_replay(e, buf_blob(&raw), NULL), EXPECT_PASSED);
+	expect_free(e);
+
+	buf_release(&log);
+	buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_replay_log_ends_early)
+{
+	struct buf log;
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+	const char *cut;
+
+	read_data(&log, GOLDEN_LOG);
+	cut = strstr(log.data, "[   3.000]");
+	ck_assert_ptr_nonnull(cut);
+	boot_script(e, 0);
+	ck_assert_int_eq(expect_replay(e, blob_mem(log.data, (size_t)(cut - log.data)), NULL),
+			 EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_EOF);
+	ck_assert_uint_eq(expect_outcome(e)->step, 4);
+	ck_assert_int_eq(expect_explain(e, &err), -IT_EFAIL);
+	ck_assert_str_eq(err.msg, "console closed at 2.920 s before step 'login' (test.scn:1) "
+				  "matched 'localhost login: '");
+	ck_assert_str_eq(err.hint, "last console line: '* Starting busybox syslog ... [ ok ]'");
+	expect_free(e);
+	buf_release(&log);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("expect");
+	TCase *clean = tcase_create("clean");
+	TCase *stream = tcase_create("stream");
+	TCase *flood = tcase_create("flood");
+	TCase *rules = tcase_create("rules");
+	TCase *logs = tcase_create("logs");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(clean, test_openrc_colour_ok);
+	tcase_add_test(clean, test_escapes_removed);
+	tcase_add_test(clean, test_cursor_up_joins_only_after_newline);
+	suite_add_tcase(s, clean);
+
+	tcase_set_timeout(stream, 300);
+	tcase_add_test(stream, test_boot_log_every_split);
+	tcase_add_test(stream, test_boot_log_byte_by_byte);
+	tcase_add_test(stream, test_boot_log_random_chunks);
+	tcase_add_test(stream, test_prompt_without_newline);
+	tcase_add_test(stream, test_unfinished_line_waits_for_more);
+	tcase_add_test(stream, test_dsr_split_and_answered_once);
+	tcase_add_test(stream, test_dsr_reply_before_send_in_one_read);
+	tcase_add_test(stream, test_no_text_matched_twice);
+	tcase_add_test(stream, test_send_ordering);
+	tcase_add_test(stream, test_output_queue_full);
+	suite_add_tcase(s, stream);
+
+	tcase_set_timeout(flood, 300);
+	tcase_add_test(flood, test_flood_without_newline);
+	tcase_add_test(flood, test_flood_with_newlines);
+	tcase_add_test(flood, test_flood_random_bytes);
+	tcase_add_test(flood, test_match_straddles_cut);
+	suite_add_tcase(s, flood);
+
+	tcase_add_test(rules, test_step_timeout);
+	tcase_add_test(rules, test_run_timeout);
+	tcase_add_test(rules, test_eof);
+	tcase_add_test(rules, test_fail_panic_at_once);
+	tcase_add_test(rules, test_fail_builtins);
+	tcase_add_test(rules, test_fail_scenario_and_clear);
+	tcase_add_test(rules, test_capture_to_send);
+	tcase_add_test(rules, test_named_capture_in_pattern);
+	tcase_add_test(rules, test_capture_unset_group);
+	tcase_add_test(rules, test_bad_references);
+	tcase_add_test(rules, test_numbered_refs_follow_last_match);
+	tcase_add_test(rules, test_bad_regex);
+	tcase_add_test(rules, test_bad_pattern_after_substitution);
+	tcase_add_test(rules, test_setup_after_start);
+	suite_add_tcase(s, rules);
+
+	tcase_set_timeout(logs, 60);
+	tcase_add_test(logs, test_conlog_golden);
+	tcase_add_test(logs, test_conlog_prompt_and_long_line);
+	tcase_add_test(logs, test_replay_timed_and_raw);
+	tcase_add_test(logs, test_replay_log_ends_early);
+	suite_add_tcase(s, logs);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1098 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for runner/: command lines, accelerator choice, and real qemu boots under TCG. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/strlist.h"
+#include "common/util.h"
+#include "runner/runner.h"
+
+#define KERNEL "/boot/vmlinuz-6.1.0-56-amd64"
+#define INITRD "/boot/initrd.img-6.1.0-56-amd64"
+/* Debian's initramfs has busybox: rdinit=/bin/sh gives a shell on the console in seconds. */
+#define SHELL_APPEND "rdinit=/bin/sh"
+#define BOOT_LIMIT_MS (100 * 1000)
+#define LOG_MAX (4 * 1024 * 1024)
+
+static void config_for(struct vm_config *c, const char *machine, const char *append)
+{
+	vm_config_init(c);
+	c->accel = VM_ACCEL_TCG;
+	c->kernel = strdup(KERNEL);
+	c->initrd = strdup(INITRD);
+	c->append = append ? strdup(append) : NULL;
+	c->machine = machine ? strdup(machine) : NULL;
+	c->nic_model = strdup("none");
+}
+
+static void assert_argv(const struct strlist *got, const char *const *want)
+{
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	for (size_t i = 0; i < n && i < got->n; i++)
+		ck_assert_msg(!strcmp(got->v[i], want[i]), "argv[%zu] is '%s', expected '%s'", i,
+			      got->v[i], want[i]);
+	ck_assert_uint_eq(got->n, n);
+	ck_assert_ptr_null(got->v[n]);
+}
+
+/* ---- command lines ---- */
+
+START_TEST(test_argv_qemu_pc_tcg)
+{
+	static const char *const want[] = {"qemu-system-x86_64",
+					   "-machine",
+					   "pc",
+					   "-accel",
+					   "tcg",
+					   "-m",
+					   "512",
+					   "-smp",
+					   "1",
+					   "-kernel",
+					   "/k/bzImage",
+					   "-initrd",
+					   "/k/initrd",
+					   "-append",
+					   "console=ttyS0 quiet rdinit=/bin/sh",
+					   "-nic",
+					   "user,model=e1000,restrict=on",
+					   "-display",
+					   "none",
+					   "-no-reboot",
+					   "-chardev",
+					   "stdio,id=con0,signal=off",
+					   "-serial",
+					   "chardev:con0",
+					   "-monitor",
+					   "none",
+					   "-qmp",
+					   "unix:/run/vm/qmp.sock,server=on,wait=off",
+					   NULL};
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	vm_config_init(&c);
+	c.kernel = strdup("/k/bzImage");
+	c.initrd = strdup("/k/initrd");
+	c.append = strdup("quiet rdinit=/bin/sh");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, "/run/vm/qmp.sock", &a, &err), 0);
+	assert_argv(&a, want);
+	strlist_clear(&a);
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_argv_qemu_q35_kvm_extra)
+{
+	static const char *const want[] = {"/opt/qemu/bin/qemu-system-x86_64",
+					   "-machine",
+					   "q35",
+					   "-accel",
+					   "kvm",
+					   "-cpu",
+					   "host",
+					   "-m",
+					   "2048",
+					   "-smp",
+					   "4",
+					   "-kernel",
+					   "K",
+					   "-initrd",
+					   "I",
+					   "-append",
+					   "console=ttyS0",
+					   "-nic",
+					   "user,model=virtio-net-pci",
+					   "-display",
+					   "none",
+					   "-no-reboot",
+					   "-chardev",
+					   "stdio,id=con0,signal=off",
+					   "-serial",
+					   "chardev:con0",
+					   "-monitor",
+					   "none",
+					   "-qmp",
+					   "unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
+					   "-device",
+					   "virtio-rng-pci",
+					   "-S",
+					   NULL};
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	vm_config_init(&c);
+	c.binary = strdup("/opt/qemu/bin/qemu-system-x86_64");
+	c.kernel = strdup("K");
+	c.initrd = strdup("I");
+	c.machine = strdup("q35");
+	c.memory_mib = 2048;
+	c.cpus = 4;
+	c.nic_model = strdup("virtio-net-pci");
+	c.nic_restrict = false;
+	strlist_add(&c.extra_args, "-device");
+	strlist_add(&c.extra_args, "virtio-rng-pci");
+	strlist_add(&c.extra_args, "-S");
+	/* A comma in the QMP path must be doubled, or qemu would read an option. */
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_KVM, "/tmp/a,b/qmp.sock", &a, &err), 0);
+	assert_argv(&a, want);
+	strlist_clear(&a);
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_argv_qemu_microvm)
+{
+	static const char *const want[] = {"qemu-system-x86_64",
+					   "-nodefaults",
+					   "-no-user-config",
+					   "-machine",
+					   "microvm",
+					   "-accel",
+					   "tcg",
+					   "-m",
+					   "512",
+					   "-smp",
+					   "1",
+					   "-kernel",
+					   "K",
+					   "-initrd",
+					   "I",
+					   "-append",
+					   "console=ttyS0 reboot=t panic=-1",
+					   "-netdev",
+					   "user,id=net0,restrict=on",
+					   "-device",
+					   "virtio-net-device,netdev=net0",
+					   "-display",
+					   "none",
+					   "-no-reboot",
+					   "-chardev",
+					   "stdio,id=con0,signal=off",
+					   "-serial",
+					   "chardev:con0",
+					   "-monitor",
+					   "none",
+					   NULL};
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	vm_config_init(&c);
+	c.kernel = strdup("K");
+	c.initrd = strdup("I");
+	c.machine = strdup("microvm");
+	c.append = strdup("panic=-1");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	assert_argv(&a, want);
+	strlist_clear(&a);
+
+	/* "none" means no NIC on every machine. */
+	free(c.nic_model);
+	c.nic_model = strdup("none");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_KVM, NULL, &a, &err), 0);
+	ck_assert(strlist_has(&a, "-nic"));
+	ck_assert(strlist_has(&a, "none"));
+	ck_assert(!strlist_has(&a, "-netdev"));
+	ck_assert(strlist_has(&a, "host"));
+	strlist_clear(&a);
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_argv_nic_none_pc)
+{
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+	size_t i;
+
+	vm_config_init(&c);
+	c.kernel = strdup("K");
+	c.initrd = strdup("I");
+	c.nic_model = strdup("none");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	for (i = 0; i < a.n && strcmp(a.v[i], "-nic"); i++)
+		;
+	ck_assert_uint_lt(i + 1, a.n);
+	ck_assert_str_eq(a.v[i + 1], "none");
+	ck_assert(!strlist_has(&a, "-qmp"));
+	strlist_clear(&a);
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_argv_crosvm)
+{
+	static const char *const want[] = {
+	    "crosvm",
+	    "run",
+	    "--mem",
+	    "768",
+	    "--cpus",
+	    "2",
+	    "--serial",
+	    "type=file,hardware=serial,num=1,console=true,path=/proc/self/fd/1,"
+	    "input=/proc/self/fd/0",
+	    "-i",
+	    "/i/initrd",
+	    "-p",
+	    "console=ttyS0 rdinit=/bin/sh",
+	    "--disable-sandbox",
+	    "/k/bzImage",
+	    NULL};
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	vm_config_init(&c);
+	c.backend = VM_BACKEND_CROSVM;
+	c.kernel = strdup("/k/bzImage");
+	c.initrd = strdup("/i/initrd");
+	c.append = strdup("rdinit=/bin/sh");
+	c.memory_mib = 768;
+	c.cpus = 2;
+	strlist_add(&c.extra_args, "--disable-sandbox");
+	/* The QMP path is qemu's business. */
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_KVM, "/run/q.sock", &a, &err), 0);
+	assert_argv(&a, want);
+	strlist_clear(&a);
+
+	/* crosvm is KVM only. */
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "crosvm needs kvm, but the accelerator is 'tcg'");
+	ck_assert_str_eq(err.hint, "use --backend qemu to run without kvm");
+	ck_assert_uint_eq(a.n, 0);
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_argv_errors)
+{
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	vm_config_init(&c);
+	c.initrd = strdup("I");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "no kernel given for the VM");
+
+	c.kernel = strdup("K");
+	c.machine = strdup("isapc");
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "unknown machine type 'isapc'");
+	ck_assert_str_eq(err.hint, "use pc, q35 or microvm");
+	ck_assert_uint_eq(a.n, 0);
+
+	free(c.machine);
+	c.machine = NULL;
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_AUTO, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "accelerator 'auto' is not resolved");
+
+	/* A model with a comma would smuggle options into -nic. */
+	c.nic_model = strdup("e1000,hostfwd=tcp::2222-:22");
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "invalid NIC model 'e1000,hostfwd=tcp::2222-:22'");
+
+	free(c.nic_model);
+	c.nic_model = NULL;
+	c.memory_mib = -5;
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "invalid VM memory size '-5 MiB'");
+	ck_assert_uint_eq(a.n, 0);
+	vm_config_release(&c);
+}
+END_TEST
+
+/* ---- accelerator ---- */
+
+START_TEST(test_accel_resolve)
+{
+	struct it_error err = IT_ERROR_INIT;
+	enum vm_accel a = VM_ACCEL_AUTO;
+	char desc[160];
+
+	unsetenv(VM_ACCEL_ENV);
+	/* /dev/null stands in for a usable /dev/kvm: it opens read-write. */
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_AUTO, "/dev/null", &a, desc, sizeof(desc), &err),
+			 0);
+	ck_assert_int_eq(a, VM_ACCEL_KVM);
+	ck_assert_str_eq(desc, "kvm (auto: /dev/null usable)");
+
+	ck_assert_int_eq(
+	    vm_accel_resolve(VM_ACCEL_AUTO, "/nonexistent/kvm", &a, desc, sizeof(desc), &err), 0);
+	ck_assert_int_eq(a, VM_ACCEL_TCG);
+	ck_assert_str_eq(desc,
+			 "tcg (auto: cannot open '/nonexistent/kvm': No such file or directory)");
+
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
+			 0);
+	ck_assert_int_eq(a, VM_ACCEL_TCG);
+	ck_assert_str_eq(desc, "tcg (configured)");
+
+	/* An explicit KVM is taken as it is (vm_start checks /dev/kvm). */
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_KVM, "/nonexistent/kvm", &a, NULL, 0, &err), 0);
+	ck_assert_int_eq(a, VM_ACCEL_KVM);
+
+	/* The environment wins over the config, both ways. */
+	setenv(VM_ACCEL_ENV, "tcg", 1);
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_KVM, "/dev/null", &a, desc, sizeof(desc), &err),
+			 0);
+	ck_assert_int_eq(a, VM_ACCEL_TCG);
+	ck_assert_str_eq(desc, "tcg (INITRD_TEST_ACCEL)");
+	setenv(VM_ACCEL_ENV, "kvm", 1);
+	ck_assert_int_eq(
+	    vm_accel_resolve(VM_ACCEL_TCG, "/nonexistent", &a, desc, sizeof(desc), &err), 0);
+	ck_assert_int_eq(a, VM_ACCEL_KVM);
+	ck_assert_str_eq(desc, "kvm (INITRD_TEST_ACCEL)");
+	setenv(VM_ACCEL_ENV, "auto", 1);
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
+			 0);
+	ck_assert_int_eq(a, VM_ACCEL_KVM);
+	ck_assert_str_eq(desc, "kvm (auto: /dev/null usable)");
+	/* Empty counts as unset. */
+	setenv(VM_ACCEL_ENV, "", 1);
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
+			 0);
+	ck_assert_str_eq(desc, "tcg (configured)");
+	ck_assert_int_eq(err.code, 0);
+
+	setenv(VM_ACCEL_ENV, "fast", 1);
+	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, NULL, &a, desc, sizeof(desc), &err),
+			 -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "invalid INITRD_TEST_ACCEL 'fast'");
+	ck_assert_str_eq(err.hint, "set INITRD_TEST_ACCEL to tcg, kvm or auto");
+	setenv(VM_ACCEL_ENV, "tcg", 1);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	struct it_error err = IT_ERROR_INIT;
+	enum vm_accel a;
+	enum vm_backend b;
+
+	ck_assert_int_eq(vm_accel_parse("kvm", &a, &err), 0);
+	ck_assert_int_eq(a, VM_ACCEL_KVM);
+	ck_assert_str_eq(vm_accel_name(VM_ACCEL_TCG), "tcg");
+	ck_assert_int_eq(vm_backend_parse("crosvm", &b, &err), 0);
+	ck_assert_int_eq(b, VM_BACKEND_CROSVM);
+	ck_assert_str_eq(vm_backend_name(VM_BACKEND_QEMU), "qemu");
+	ck_assert_int_eq(vm_accel_parse("KVM", &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "unknown accelerator 'KVM'");
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_backend_parse("firecracker", &b, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "unknown backend 'firecracker'");
+}
+END_TEST
+
+/* ---- failures before and right after the start ---- */
+
+/* No child of ours may be left, running or zombie. */
+static void assert_no_children(void)
+{
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+}
+
+START_TEST(test_start_missing_binary)
+{
+	char dir[] = "/tmp/check-runner.XXXXXX";
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = (struct vm *)(void *)&err;
+	char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	setenv("PATH", dir, 1);
+	config_for(&c, NULL, NULL);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
+	ck_assert_ptr_null(vm);
+	ck_assert_str_eq(err.msg, "'qemu-system-x86_64' not found in PATH");
+	ck_assert_str_eq(err.hint, "apt-get install qemu-system-x86");
+
+	/* crosvm: checked before /dev/kvm, so this holds with or without KVM. */
+	c.backend = VM_BACKEND_CROSVM;
+	c.accel = VM_ACCEL_KVM;
+	unsetenv(VM_ACCEL_ENV);
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
+	ck_assert_str_eq(err.msg, "'crosvm' not found in PATH");
+	ck_assert_str_eq(err.hint, "install crosvm or use --backend qemu");
+	setenv(VM_ACCEL_ENV, "tcg", 1);
+
+	/* An explicit path that is not there. */
+	c.backend = VM_BACKEND_QEMU;
+	c.binary = strdup("/nonexistent/qemu");
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
+	ck_assert_str_eq(err.msg, "'/nonexistent/qemu' not found or not executable");
+
+	if (old)
+		setenv("PATH", old, 1);
+	free(old);
+	rmdir(dir);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+START_TEST(test_start_unreadable_files)
+{
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+
+	config_for(&c, NULL, NULL);
+	free(c.kernel);
+	c.kernel = strdup("tests/data/no-such-kernel");
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -ENOENT);
+	ck_assert_ptr_null(vm);
+	ck_assert_str_eq(
+	    err.msg, "cannot read kernel 'tests/data/no-such-kernel': No such file or directory");
+
+	free(c.kernel);
+	c.kernel = strdup(KERNEL);
+	free(c.initrd);
+	c.initrd = strdup("tests/data");
+	it_error_clear(&err);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "cannot read initrd 'tests/data': not a regular file");
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+START_TEST(test_start_exec_fails)
+{
+	char dir[] = "/tmp/check-runner.XXXXXX";
+	char path[256];
+	char want[512];
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qemu-system-x86_64", dir);
+	/* Executable bits, but no program inside: execv fails with ENOEXEC in the child. */
+	ck_assert_int_eq(write_file_atomic(path, "not a program\n", 14, 0755), 0);
+	config_for(&c, NULL, NULL);
+	c.binary = strdup(path);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_EVM);
+	ck_assert_ptr_null(vm);
+	snprintf(want, sizeof(want), "cannot execute '%s': Exec format error", path);
+	ck_assert_str_eq(err.msg, want);
+	vm_config_release(&c);
+	assert_no_children();
+	rm_rf(dir);
+}
+END_TEST
+
+/* Real qemu, failing on its command line: its own stderr text must reach the error. */
+START_TEST(test_qemu_exits_at_once)
+{
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	const struct vm_info *info;
+	char dir[512];
+	struct stat st;
+
+	config_for(&c, NULL, NULL);
+	strlist_add(&c.extra_args, "-no-such-option");
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	ck_assert_int_gt(info->pid, 0);
+	ck_assert_str_eq(info->accel_desc, "tcg (INITRD_TEST_ACCEL)");
+	snprintf(dir, sizeof(dir), "%s", info->runtime_dir);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+
+	ck_assert_int_eq(vm_run(vm, NULL, NULL, &err), -IT_EVM);
+	ck_assert_str_eq(err.msg, "'qemu-system-x86_64' exited with status 1: "
+				  "qemu-system-x86_64: -no-such-option: invalid option");
+	ck_assert(info->exited);
+	ck_assert(strstr(vm_stderr(vm), "invalid option\n") != NULL);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_NONE);
+	vm_free(vm);
+	ck_assert_int_eq(stat(dir, &st), -1);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* ---- real boots ---- */
+
+struct console {
+	struct vm *vm;
+	struct buf log;
+	int64_t start;
+	int64_t deadline;   /* absolute; -1 none */
+	int64_t banner_ms;  /* when "Linux version" was seen, -1 before */
+	int64_t cmdline_ms; /* when the whole "Command line:" line was seen */
+	bool typed;
+	int input_w; /* write end of the VM's input fd; -1: none */
+	bool typed_input;
+	int timer_calls;
+	int outputs;
+	int pid_fd; /* write the qemu pid here on the first output; -1: don't */
+};
+
+static void console_init(struct console *con, struct vm *vm, int64_t limit_ms)
+{
+	memset(con, 0, sizeof(*con));
+	con->vm = vm;
+	buf_init(&con->log, LOG_MAX);
+	con->start = now_ms();
+	con->deadline = limit_ms >= 0 ? con->start + limit_ms : -1;
+	con->banner_ms = -1;
+	con->cmdline_ms = -1;
+	con->pid_fd = -1;
+	con->input_w = -1;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The end of the console log, short enough for a Check message. */
+static const char *tail(const struct console *con)
+{
+	return con->log.len > 1500 ? con->log.data + con->log.len - 1500 : con->log.data;
+}
+
+static int64_t console_deadline(void *ctx)
+{
+	struct console *con = ctx;
+
+	return con->deadline;
+}
+
+static int console_timer(void *ctx, int64_t now)
+{
+	struct console *con = ctx;
+
+	(void)now;
+	con->timer_calls++;
+	return -IT_ETIMEOUT;
+}
+
+static void note_banner(struct console *con, int64_t now)
+{
+	const char *cl;
+
+	if (con->banner_ms < 0 && strstr(con->log.data, "Linux version 6.1"))
+		con->banner_ms = now;
+	cl = strstr(con->log.data, "Command line: ");
+	if (con->cmdline_ms < 0 && cl && strchr(cl, '\n'))
+		con->cmdline_ms = now;
+}
+
+/* Wait for the shell, type a command, stop when its output shows. */
+static int shell_output(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct console *con = ctx;
+	const char *jc;
+
+	con->outputs++;
+	ck_assert_int_eq(buf_add(&con->log, buf, len), 0);
+	note_banner(con, now);
+	jc = strstr(con->log.data, "job control turned off");
+	if (!con->typed && jc && strstr(jc, "# ")) {
+		ck_assert_int_eq(vm_write(con->vm, "echo hi-$((6*7))\n", 17), 0);
+		con->typed = true;
+	}
+	if (!con->typed || !strstr(con->log.data, "\nhi-42\r\n"))
+		return 0;
+	if (con->input_w < 0)
+		return 1;
+	/* Then the same through the input fd, as an interactive user would type. */
+	if (!con->typed_input) {
+		ck_assert_int_eq(write(con->input_w, "echo in-$((5*9))\n", 17), 17);
+		con->typed_input = true;
+	}
+	return strstr(con->log.data, "\nin-45\r\n") ? 1 : 0;
+}
+
+START_TEST(test_boot_shell)
+{
+	static const struct vm_ops ops = {shell_output, console_deadline, console_timer};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+	const struct vm_info *info;
+	char dir[512];
+	struct stat st;
+	pid_t pid;
+	int r, in[2];
+
+	config_for(&c, "pc", SHELL_APPEND);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	pid = info->pid;
+	snprintf(dir, sizeof(dir), "%s", info->runtime_dir);
+	console_init(&con, vm, BOOT_LIMIT_MS);
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC | O_NONBLOCK), 0);
+	vm_set_input(vm, in[0]);
+	con.input_w = in[1];
+	r = vm_run(vm, &ops, &con, &err);
+	ck_assert_msg(r == VM_RUN_STOPPED, "vm_run: %d (%s); console:\n%s", r, err.msg, tail(&con));
+	ck_assert(con.banner_ms >= 0);
+	ck_assert(strstr(con.log.data, "Command line: console=ttyS0 rdinit=/bin/sh\r\n"));
+	/* Our pty neither echoes (the command shows once, from the guest) nor translates. */
+	ck_assert_int_eq(count(con.log.data, "echo hi-$((6*7))"), 1);
+	ck_assert_int_eq(count(con.log.data, "echo in-$((5*9))"), 1);
+	ck_assert(strstr(con.log.data, "\nin-45\r\n"));
+	ck_assert_int_eq(count(con.log.data, "\r\r\n"), 0);
+	ck_assert_int_eq(con.timer_calls, 0);
+	ck_assert_int_ge(info->first_output_ms, 0);
+	ck_assert_int_le(info->first_output_ms, con.banner_ms - info->start_ms);
+	ck_assert_uint_eq(info->console_bytes, con.log.len);
+	ck_assert(!info->exited);
+
+	/* QMP quit: qemu exits by itself, with status 0, before any signal. */
+	ck_assert_int_eq(vm_stop(vm, 20000, &err), 0);
+	ck_assert(info->exited);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_QMP);
+	ck_assert(WIFEXITED(info->wait_status) && WEXITSTATUS(info->wait_status) == 0);
+	ck_assert_int_eq(kill(pid, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+	/* Once it is gone, a new vm_run reports that at once. */
+	ck_assert_int_eq(vm_run(vm, NULL, NULL, &err), VM_RUN_EXITED);
+	ck_assert_int_eq(vm_write(vm, "x", 1), -EPIPE);
+	vm_free(vm);
+	close(in[0]);
+	close(in[1]);
+	ck_assert_int_eq(stat(dir, &st), -1);
+	buf_release(&con.log);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* Collect the console; once the kernel's command line shows, end 300 ms later. */
+static int deadline_output(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct console *con = ctx;
+
+	con->outputs++;
+	ck_assert_int_eq(buf_add(&con->log, buf, len), 0);
+	note_banner(con, now);
+	if (con->cmdline_ms >= 0 && con->deadline > con->cmdline_ms + 300)
+		con->deadline = con->cmdline_ms + 300;
+	return 0;
+}
+
+/* A microvm boot that runs past its deadline: ended by the callback, then killed and reaped. */
+START_TEST(test_boot_deadline_microvm)
+{
+	static const struct vm_ops ops = {deadline_output, console_deadline, console_timer};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+	const struct vm_info *info;
+	pid_t pid;
+	int r;
+
+	config_for(&c, "microvm", SHELL_APPEND);
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	pid = info->pid;
+	console_init(&con, vm, BOOT_LIMIT_MS);
+	r = vm_run(vm, &ops, &con, &err);
+	ck_assert_msg(r == -IT_ETIMEOUT, "vm_run: %d (%s); console:\n%s", r, err.msg, tail(&con));
+	ck_assert_int_eq(con.timer_calls, 1);
+	ck_assert_msg(con.cmdline_ms >= 0, "no command line; console:\n%s", tail(&con));
+	ck_assert(strstr(con.log.data, "Command line: console=ttyS0 reboot=t rdinit=/bin/sh\r\n"));
+	ck_assert_int_ge(now_ms(), con.cmdline_ms + 300);
+	/* Still booting when the deadline ended the run. */
+	ck_assert(!info->exited);
+	ck_assert_int_eq(kill(pid, 0), 0);
+	vm_free(vm);
+	ck_assert_int_eq(kill(pid, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+	buf_release(&con.log);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* What the VM process has open: only the pty slave and the stderr pipe come from us. */
+static void assert_vm_fds(pid_t pid)
+{
+	char dir[64], link[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		/* Our pty master is close-on-exec: it must not leak into the VM. */
+		ck_assert_msg(strcmp(link, "/dev/ptmx") != 0, "fd %s of the VM is /dev/ptmx",
+			      de->d_name);
+		if (!strcmp(de->d_name, "0") || !strcmp(de->d_name, "1"))
+			ck_assert_msg(!strncmp(link, "/dev/pts/", 9), "fd %s is %s", de->d_name,
+				      link);
+		if (!strcmp(de->d_name, "2"))
+			ck_assert_msg(!strncmp(link, "pipe:", 5), "fd 2 is %s", link);
+	}
+	closedir(d);
+}
+
+/* qemu -S: the CPU never runs, the console stays silent. */
+START_TEST(test_silent_vm)
+{
+	static const struct vm_ops ops = {shell_output, console_deadline, NULL};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+	const struct vm_info *info;
+	static char big[VM_WRITE_QUEUE_MAX + 1];
+	pid_t pid;
+
+	config_for(&c, NULL, SHELL_APPEND);
+	strlist_add(&c.extra_args, "-S");
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	pid = info->pid;
+	assert_vm_fds(pid);
+	console_init(&con, vm, 1500);
+	/* No on_timer: the deadline is -IT_ETIMEOUT. */
+	ck_assert_int_eq(vm_run(vm, &ops, &con, &err), -IT_ETIMEOUT);
+	ck_assert_int_ge(now_ms(), con.start + 1500);
+	ck_assert_int_eq(con.outputs, 0);
+	ck_assert_uint_eq(info->console_bytes, 0);
+	ck_assert_int_eq(info->first_output_ms, -1);
+	ck_assert(!info->exited);
+
+	/* The typing queue has a cap and refuses, whole, what does not fit. */
+	ck_assert_int_eq(vm_write(vm, big, sizeof(big)), -IT_ELIMIT);
+	ck_assert_int_eq(vm_write(vm, big, sizeof(big) - 1), 0);
+	ck_assert_int_eq(vm_write(vm, "x", 1), -IT_ELIMIT);
+
+	/* A paused qemu still answers QMP. */
+	ck_assert_int_eq(vm_stop(vm, 20000, &err), 0);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_QMP);
+	ck_assert(WIFEXITED(info->wait_status) && WEXITSTATUS(info->wait_status) == 0);
+	vm_free(vm);
+	ck_assert_int_eq(kill(pid, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+	buf_release(&con.log);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* Kill qemu from outside once the deadline passes, and look again in a minute. */
+static int kill_timer(void *ctx, int64_t now)
+{
+	struct console *con = ctx;
+
+	con->timer_calls++;
+	con->deadline = now + 60000;
+	ck_assert_int_eq(kill(vm_info(con->vm)->pid, SIGKILL), 0);
+	return 0;
+}
+
+/* A VM killed under us is an infrastructure error, not a pass. */
+START_TEST(test_vm_killed)
+{
+	static const struct vm_ops ops = {shell_output, console_deadline, kill_timer};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+
+	config_for(&c, NULL, SHELL_APPEND);
+	strlist_add(&c.extra_args, "-S");
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	console_init(&con, vm, 300);
+	ck_assert_int_eq(vm_run(vm, &ops, &con, &err), -IT_EVM);
+	ck_assert_int_eq(con.timer_calls, 1);
+	ck_assert_str_eq(err.msg, "'qemu-system-x86_64' was killed by signal 9 (Killed)");
+	ck_assert_int_eq(vm_info(vm)->stopped_by, VM_STOP_NONE);
+	ck_assert_int_lt(now_ms(), con.start + 30000);
+	vm_free(vm);
+	buf_release(&con.log);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* When QMP cannot help, vm_stop falls back to SIGTERM, then to SIGKILL. */
+START_TEST(test_stop_fallbacks)
+{
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	const struct vm_info *info;
+	char sock[PATH_MAX];
+	int64_t t0;
+
+	config_for(&c, NULL, SHELL_APPEND);
+	strlist_add(&c.extra_args, "-S");
+
+	/* No QMP socket any more: SIGTERM, which qemu obeys. */
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", info->runtime_dir);
+	/* qemu makes its socket a moment after it starts. */
+	for (t0 = now_ms(); access(sock, F_OK) < 0 && now_ms() < t0 + 10000;)
+		usleep(20 * 1000);
+	ck_assert_int_eq(unlink(sock), 0);
+	ck_assert_int_eq(vm_stop(vm, 2000, &err), 0);
+	ck_assert(info->exited);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_TERM);
+	vm_free(vm);
+
+	/* A stopped qemu answers neither QMP nor SIGTERM: SIGKILL after grace plus 1 s. */
+	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
+	info = vm_info(vm);
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", info->runtime_dir);
+	for (t0 = now_ms(); access(sock, F_OK) < 0 && now_ms() < t0 + 10000;)
+		usleep(20 * 1000);
+	usleep(200 * 1000);
+	ck_assert_int_eq(kill(info->pid, SIGSTOP), 0);
+	t0 = now_ms();
+	ck_assert_int_eq(vm_stop(vm, 500, &err), 0);
+	ck_assert_int_ge(now_ms() - t0, 1500);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_KILL);
+	ck_assert(WIFSIGNALED(info->wait_status) && WTERMSIG(info->wait_status) == SIGKILL);
+	vm_free(vm);
+	vm_config_release(&c);
+	assert_no_children();
+}
+END_TEST
+
+/* What a child running a VM tells its parent. */
+struct child_report {
+	pid_t qemu;
+	char runtime_dir[256];
+};
+
+static int report_output(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct console *con = ctx;
+	struct child_report rep = {0};
+
+	(void)buf;
+	(void)len;
+	(void)now;
+	if (con->pid_fd >= 0) {
+		rep.qemu = vm_info(con->vm)->pid;
+		snprintf(rep.runtime_dir, sizeof(rep.runtime_dir), "%s",
+			 vm_info(con->vm)->runtime_dir);
+		if (write(con->pid_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+			_exit(30);
+		close(con->pid_fd);
+		con->pid_fd = -1;
+	}
+	return 0;
+}
+
+/*
+ * In a child: start the VM, run the loop (the qemu pid is reported from
+ * inside it, or before it when 'report_early'), free the VM. Exit 10 when
+ * vm_run ended with -IT_EINTERRUPTED by SIGTERM.
+ */
+static void child_run_vm(int fd, const char *extra, bool report_early)
+{
+	static const struct vm_ops ops = {report_output, console_deadline, console_timer};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+	int r;
+
+	config_for(&c, NULL, SHELL_APPEND);
+	if (extra)
+		strlist_add(&c.extra_args, extra);
+	if (vm_start(&c, &vm, &err) < 0)
+		_exit(20);
+	console_init(&con, vm, BOOT_LIMIT_MS);
+	con.pid_fd = fd;
+	if (report_early)
+		report_output(&con, NULL, 0, 0);
+	r = vm_run(vm, &ops, &con, &err);
+	vm_free(vm);
+	_exit(r == -IT_EINTERRUPTED && err.code == -IT_EINTERRUPTED ? 10 : 21);
+}
+
+static void read_report(int fd, struct child_report *rep)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	ck_assert_int_eq(poll(&p, 1, BOOT_LIMIT_MS), 1);
+	ck_assert_int_eq(read(fd, rep, sizeof(*rep)), sizeof(*rep));
+	ck_assert_int_gt(rep->qemu, 0);
+}
+
+/* As subreaper, orphans come to us: a qemu left behind would still answer kill(pid, 0). */
+static void become_subreaper(void)
+{
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+}
+
+START_TEST(test_sigterm_leaves_no_qemu)
+{
+	struct child_report rep;
+	int fds[2], status;
+	pid_t child;
+
+	become_subreaper();
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(fds[0]);
+		child_run_vm(fds[1], NULL, false);
+	}
+	close(fds[1]);
+	/* The report comes from on_output: vm_run is running, the console is live. */
+	read_report(fds[0], &rep);
+	close(fds[0]);
+	ck_assert_int_eq(kill(rep.qemu, 0), 0);
+	ck_assert_int_eq(kill(child, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 10, "child status %#x",
+		      (unsigned)status);
+	if (kill(rep.qemu, 0) == 0) {
+		kill(rep.qemu, SIGKILL);
+		waitpid(rep.qemu, NULL, 0);
+		ck_abort_msg("qemu %d was left running", (int)rep.qemu);
+	}
+	ck_assert_int_eq(errno, ESRCH);
+	ck_assert_int_eq(access(rep.runtime_dir, F_OK), -1);
+	assert_no_children();
+}
+END_TEST
+
+/* initrd-test itself killed (SIGKILL: no cleanup at all): the parent-death signal takes qemu along.
+ */
+START_TEST(test_parent_death_kills_qemu)
+{
+	struct child_report rep;
+	int fds[2], status = 0;
+	pid_t child, p = 0;
+	int64_t until;
+
+	become_subreaper();
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(fds[0]);
+		child_run_vm(fds[1], "-S", true);
+	}
+	close(fds[1]);
+	read_report(fds[0], &rep);
+	close(fds[0]);
+	ck_assert_int_eq(kill(child, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	/* qemu is reparented to us, the subreaper: it must die by SIGKILL on its own. */
+	until = now_ms() + 10000;
+	while (now_ms() < until) {
+		p = waitpid(rep.qemu, &status, WNOHANG);
+		if (p != 0)
+			break;
+		usleep(20 * 1000);
+	}
+	if (p == 0) {
+		kill(rep.qemu, SIGKILL);
+		waitpid(rep.qemu, NULL, 0);
+		ck_abort_msg("qemu %d outlived its parent", (int)rep.qemu);
+	}
+	ck_assert_int_eq(p, rep.qemu);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	rm_rf(rep.runtime_dir);
+	assert_no_children();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("runner");
+	TCase *argv = tcase_create("argv");
+	TCase *fail = tcase_create("failures");
+	TCase *boot = tcase_create("boot");
+	SRunner *sr;
+	int failed;
+
+	/* Never KVM here, whatever the machine offers. */
+	setenv(VM_ACCEL_ENV, "tcg", 1);
+
+	tcase_add_test(argv, test_argv_qemu_pc_tcg);
+	tcase_add_test(argv, test_argv_qemu_q35_kvm_extra);
+	tcase_add_test(argv, test_argv_qemu_microvm);
+	tcase_add_test(argv, test_argv_nic_none_pc);
+	tcase_add_test(argv, test_argv_crosvm);
+	tcase_add_test(argv, test_argv_errors);
+	tcase_add_test(argv, test_accel_resolve);
+	tcase_add_test(argv, test_names);
+	suite_add_tcase(s, argv);
+
+	tcase_set_timeout(fail, 60);
+	tcase_add_test(fail, test_start_missing_binary);
+	tcase_add_test(fail, test_start_unreadable_files);
+	tcase_add_test(fail, test_start_exec_fails);
+	tcase_add_test(fail, test_qemu_exits_at_once);
+	suite_add_tcase(s, fail);
+
+	/* Real qemu under TCG: three boots, two paused VMs. */
+	tcase_set_timeout(boot, 150);
+	tcase_add_test(boot, test_boot_shell);
+	tcase_add_test(boot, test_boot_deadline_microvm);
+	tcase_add_test(boot, test_silent_vm);
+	tcase_add_test(boot, test_stop_fallbacks);
+	tcase_add_test(boot, test_vm_killed);
+	tcase_add_test(boot, test_sigterm_leaves_no_qemu);
+	tcase_add_test(boot, test_parent_death_kills_qemu);
+	suite_add_tcase(s, boot);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
