@@ -24,12 +24,12 @@
 /* Where the cpio bytes go: a compressor in front of a file descriptor. */
 struct sink {
 	int fd;
-	const char *path;            /* the final path, for messages */
+	const char *path; /* the final path, for messages */
 	enum compression comp;
 	z_stream z;
 	bool z_ready;
 	ZSTD_CCtx *zc;
-	unsigned char *buf;          /* output (compressed) bytes not yet written */
+	unsigned char *buf; /* output (compressed) bytes not yet written */
 	size_t len;
 	unsigned long long in, out;
 	struct it_error *err;
@@ -41,8 +41,8 @@ struct item {
 	char *path;
 	const struct tree_node *file; /* regular files and hard links: the node with the data */
 	unsigned ino, nlink;
-	size_t first;                 /* hard links: the group's first item */
-	bool data_here;               /* the file's data goes with this header */
+	size_t first;	/* hard links: the group's first item */
+	bool data_here; /* the file's data goes with this header */
 };
 
 struct plan {
@@ -92,7 +92,7 @@ static int sink_open(struct sink *s, const struct cpio_opts *o)
 		return it_error_set(s->err, -ENOMEM, "out of memory");
 	if (s->comp == COMPRESS_GZIP) {
 		/* A fixed header: no name, mtime 0, OS Unix, so equal input gives equal bytes. */
-		gz_header h = { .os = 3 };
+		gz_header h = {.os = 3};
 
 		if (deflateInit2(&s->z, level ? level : CPIO_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
 				 Z_DEFAULT_STRATEGY) != Z_OK)
@@ -155,10 +155,10 @@ static int gzip_feed(struct sink *s, const void *p, size_t n, int flush)
 
 static int zstd_feed(struct sink *s, const void *p, size_t n, ZSTD_EndDirective mode)
 {
-	ZSTD_inBuffer in = { p, n, 0 };
+	ZSTD_inBuffer in = {p, n, 0};
 
 	for (;;) {
-		ZSTD_outBuffer outb = { s->buf, SINK_BUF, s->len };
+		ZSTD_outBuffer outb = {s->buf, SINK_BUF, s->len};
 		size_t left = ZSTD_compressStream2(s->zc, &outb, &in, mode);
 		int r;
 
@@ -314,12 +314,13 @@ static int plan_links(struct plan *p)
 			it->file = tree_lookup(p->t, it->n->target, false);
 			if (!it->file || !tree_is_reg(it->file)) {
 				r = it_error_set(p->err, -IT_EFORMAT,
-						 "hard link '/%s' points to '/%s', which is not a file in the tree",
+						 "hard link '/%s' points to '/%s', which is not a "
+						 "file in the tree",
 						 it->path, it->n->target);
 				goto out;
 			}
 		}
-		refs[nrefs++] = (struct link_ref){ it->file, i };
+		refs[nrefs++] = (struct link_ref){it->file, i};
 	}
 	qsort(refs, nrefs, sizeof(*refs), link_ref_cmp);
 	for (size_t i = 0; i < nrefs;) {
@@ -425,8 +426,8 @@ static int write_all(struct sink *s, const struct plan *p, int64_t epoch)
 int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o,
 	       struct cpio_stats *st, struct it_error *err)
 {
-	struct plan p = { .t = t, .err = err };
-	struct sink s = { .fd = -1, .path = path, .comp = o->compression, .err = err };
+	struct plan p = {.t = t, .err = err};
+	struct sink s = {.fd = -1, .path = path, .comp = o->compression, .err = err};
 	char tmp[PATH_MAX] = "";
 	int r;
 
@@ -456,7 +457,8 @@ int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o
 
 		s.fd = -1;
 		if (close(fd) < 0)
-			r = it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
+			r = it_error_set(err, -errno, "cannot write '%s': %s", path,
+					 strerror(errno));
 	}
 	if (r == 0 && rename(tmp, path) < 0)
 		r = it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
@@ -481,8 +483,8 @@ void cpio_mode_string(unsigned mode, char out[11])
 		unsigned type;
 		char c;
 	} types[] = {
-		{ S_IFDIR, 'd' }, { S_IFLNK, 'l' }, { S_IFCHR, 'c' }, { S_IFBLK, 'b' },
-		{ S_IFIFO, 'p' }, { S_IFSOCK, 's' }, { S_IFREG, '-' },
+	    {S_IFDIR, 'd'}, {S_IFLNK, 'l'},  {S_IFCHR, 'c'}, {S_IFBLK, 'b'},
+	    {S_IFIFO, 'p'}, {S_IFSOCK, 's'}, {S_IFREG, '-'},
 	};
 	const char *rwx = "rwxrwxrwx";
 
@@ -640,7 +642,8 @@ static int list_archive(int fd, const char *path, FILE *out, unsigned flags,
 	}
 	if (ar != ARCHIVE_EOF)
 		r = it_error_set(err, -IT_EFORMAT, "cannot read '%s': %s", path,
-				 archive_error_string(a) ? archive_error_string(a) : "corrupt archive");
+				 archive_error_string(a) ? archive_error_string(a)
+							 : "corrupt archive");
 out:
 	archive_read_free(a);
 	return r;
@@ -662,9 +665,9 @@ int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *e
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		r = it_error_set(err, S_ISDIR(st.st_mode) ? -EISDIR : -IT_EFORMAT,
-				 "cannot read '%s': %s", path,
-				 S_ISDIR(st.st_mode) ? "is a directory" : "empty or not a regular file");
+		r = it_error_set(
+		    err, S_ISDIR(st.st_mode) ? -EISDIR : -IT_EFORMAT, "cannot read '%s': %s", path,
+		    S_ISDIR(st.st_mode) ? "is a directory" : "empty or not a regular file");
 		goto out;
 	}
 	while (off < st.st_size) {
@@ -676,17 +679,21 @@ int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *e
 			len = newc_length(fd, off);
 			if (len < 0) {
 				r = it_error_set(err, (int)len, "cannot read '%s': %s at byte %lld",
-						 path, len == -IT_EFORMAT ? "truncated or corrupt cpio" : strerror((int)-len),
+						 path,
+						 len == -IT_EFORMAT ? "truncated or corrupt cpio"
+								    : strerror((int)-len),
 						 (long long)off);
 				goto out;
 			}
 		}
 		if (lseek(fd, off, SEEK_SET) < 0) {
-			r = it_error_set(err, -errno, "cannot read '%s': %s", path, strerror(errno));
+			r = it_error_set(err, -errno, "cannot read '%s': %s", path,
+					 strerror(errno));
 			goto out;
 		}
 		r = list_archive(fd, path, out, flags, &count, err);
-		/* A compressed archive is read to its end by libarchive: nothing follows it for us. */
+		/* A compressed archive is read to its end by libarchive: nothing follows it for us.
+		 */
 		if (r < 0 || len < 0)
 			break;
 		off = skip_zeros(fd, off + len);

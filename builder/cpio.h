@@ -14,9 +14,9 @@
 #define CPIO_FIRST_INO 721
 
 struct cpio_opts {
-	enum compression compression;  /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
-	int level;                     /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
-	int64_t epoch;                 /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
+	enum compression compression; /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
+	int level;		      /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
+	int64_t epoch; /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
 };
 
 /*
@@ -27,9 +27,9 @@ struct cpio_opts {
 #define CPIO_ZSTD_LEVEL 9
 
 struct cpio_stats {
-	unsigned long long entries;    /* headers written, not counting the trailer */
-	unsigned long long bytes;      /* the cpio before compression */
-	unsigned long long written;    /* bytes in the output file */
+	unsigned long long entries; /* headers written, not counting the trailer */
+	unsigned long long bytes;   /* the cpio before compression */
+	unsigned long long written; /* bytes in the output file */
 };
 
 /*
@@ -50,8 +50,8 @@ int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o
 	       struct cpio_stats *st, struct it_error *err);
 
 enum {
-	CPIO_LIST_LONG = 1,   /* mode, nlink, uid, gid, size (or major, minor), path, -> target */
-	CPIO_LIST_TIME = 2,   /* with LONG: the mtime, UTC */
+	CPIO_LIST_LONG = 1, /* mode, nlink, uid, gid, size (or major, minor), path, -> target */
+	CPIO_LIST_TIME = 2, /* with LONG: the mtime, UTC */
 };
 
 /*

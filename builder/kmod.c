@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Kernel version from a bzImage; module selection by modules.dep into the tree, from the host or a kernel package. */
+/* The kernel version in a bzImage, and modules chosen by modules.dep put into the tree. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 
-#define MODNAME_MAX 64          /* the kernel's MODULE_NAME_LEN is 56 */
+#define MODNAME_MAX 64		/* the kernel's MODULE_NAME_LEN is 56 */
 #define MODULE_MAX (512u << 20) /* one decompressed module */
 #define VERSION_MAX 256
 
@@ -32,30 +32,30 @@ static const struct index_file {
 	const char *name;
 	enum keep_by keep;
 } index_files[] = {
-	{ "modules.alias", KEEP_LAST },      /* alias PATTERN MODULE */
-	{ "modules.symbols", KEEP_LAST },    /* alias symbol:NAME MODULE */
-	{ "modules.softdep", KEEP_FIELD2 },  /* softdep MODULE pre: ... post: ... */
-	{ "modules.devname", KEEP_FIELD1 },  /* MODULE DEVNAME TYPEmaj:min */
-	{ "modules.builtin", KEEP_ALL },
-	{ "modules.builtin.modinfo", KEEP_ALL },
+    {"modules.alias", KEEP_LAST},	   /* alias PATTERN MODULE */
+    {"modules.symbols", KEEP_LAST},	   /* alias symbol:NAME MODULE */
+    {"modules.softdep", KEEP_FIELD2},	   /* softdep MODULE pre: ... post: ... */
+    {"modules.devname", KEEP_FIELD1},	   /* MODULE DEVNAME TYPEmaj:min */
+    {"modules.builtin", KEEP_ALL},	   /* kernel/fs/ext4/ext4.ko */
+    {"modules.builtin.modinfo", KEEP_ALL}, /* ext4.license=GPL, NUL-separated */
 };
 
 static const struct {
 	const char *suffix;
-	int filter;              /* what libarchive must find in a file named so */
+	int filter; /* what libarchive must find in a file named so */
 } compressions[] = {
-	{ ".gz", ARCHIVE_FILTER_GZIP },
-	{ ".xz", ARCHIVE_FILTER_XZ },
-	{ ".zst", ARCHIVE_FILTER_ZSTD },
+    {".gz", ARCHIVE_FILTER_GZIP},
+    {".xz", ARCHIVE_FILTER_XZ},
+    {".zst", ARCHIVE_FILTER_ZSTD},
 };
 
 struct mod {
-	char *path;              /* as listed: "kernel/drivers/net/virtio_net.ko.xz" */
-	char name[MODNAME_MAX];  /* "virtio_net" */
-	char *deplist;           /* modules.dep: paths, blank-separated; .modinfo: names, commas */
+	char *path;		/* as listed: "kernel/drivers/net/virtio_net.ko.xz" */
+	char name[MODNAME_MAX]; /* "virtio_net" */
+	char *deplist;		/* modules.dep: paths, blank-separated; .modinfo: names, commas */
 	size_t *deps;
 	size_t ndeps;
-	struct strlist aliases;  /* from .modinfo only */
+	struct strlist aliases; /* from .modinfo only */
 	bool selected;
 };
 
@@ -64,14 +64,14 @@ struct depmap {
 	size_t n, alloc;
 	size_t *by_path, *by_name;
 	bool from_modinfo;
-	const char *where;       /* "/lib/modules/VER/modules.dep", for messages */
+	const char *where; /* "/lib/modules/VER/modules.dep", for messages */
 };
 
 /* Where the modules come from: a host directory or the tree itself. */
 struct source {
 	struct tree *t;
-	const char *host;        /* host directory, or NULL for the tree */
-	const char *moddir;      /* "/lib/modules/VER" in the tree */
+	const char *host;   /* host directory, or NULL for the tree */
+	const char *moddir; /* "/lib/modules/VER" in the tree */
 };
 
 void kmod_result_release(struct kmod_result *r)
@@ -215,7 +215,7 @@ static struct blob word(struct blob line, int k)
 		j = i;
 		while (j < line.len && line.ptr[j] != ' ' && line.ptr[j] != '\t')
 			j++;
-		w = (struct blob){ j - i, line.ptr + i };
+		w = (struct blob){j - i, line.ptr + i};
 		if (n == k)
 			return w;
 		i = j;
@@ -269,7 +269,8 @@ static int decompress(const void *in, size_t len, const char *name, unsigned cha
 	while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
 		r = buf_add(&b, chunk, (size_t)n);
 		if (r < 0) {
-			r = it_error_set(err, r, "cannot decompress '%s': %s", name, it_strerror(r));
+			r = it_error_set(err, r, "cannot decompress '%s': %s", name,
+					 it_strerror(r));
 			goto out;
 		}
 	}
@@ -486,8 +487,9 @@ static int depmap_link(struct depmap *m, struct it_error *err)
 				j = find_path(m, dep);
 			}
 			if (j < 0) {
-				it_error_set(err, -IT_EFORMAT, "'%s': '%s' needs '%s', which is not there",
-					     m->where, mod->path, dep);
+				it_error_set(err, -IT_EFORMAT,
+					     "'%s': '%s' needs '%s', which is not there", m->where,
+					     mod->path, dep);
 				free(dep);
 				return -IT_EFORMAT;
 			}
@@ -619,7 +621,7 @@ static struct blob elf_modinfo(const unsigned char *e, size_t len)
 }
 
 struct modfile {
-	const char *rel;                 /* path below the modules directory */
+	const char *rel; /* path below the modules directory */
 	const struct tree_node *n;
 };
 
@@ -646,8 +648,8 @@ static int modinfo_add(struct depmap *m, const char *moddir, const char *rel,
 	info = elf_modinfo(data, plen);
 	if (!info.len) {
 		free(plain);
-		return it_error_set(err, -IT_EFORMAT, "'%s' has no .modinfo section: not a kernel module",
-				    where);
+		return it_error_set(err, -IT_EFORMAT,
+				    "'%s' has no .modinfo section: not a kernel module", where);
 	}
 	mod = depmap_new(m, blob_str(rel), BLOB_NULL);
 	for (size_t i = 0; mod && i < info.len && r == 0; i += s.len + 1) {
@@ -656,12 +658,13 @@ static int modinfo_add(struct depmap *m, const char *moddir, const char *rel,
 		s = blob_mem(p, strnlen(p, info.len - i));
 		if (blob_starts(s, "depends=")) {
 			free(mod->deplist);
-			mod->deplist = blob_dup((struct blob){ s.len - 8, s.ptr + 8 });
+			mod->deplist = blob_dup((struct blob){s.len - 8, s.ptr + 8});
 			r = mod->deplist ? 0 : -ENOMEM;
 		} else if (blob_starts(s, "alias=")) {
-			r = strlist_add_owned(&mod->aliases, blob_dup((struct blob){ s.len - 6, s.ptr + 6 }));
+			r = strlist_add_owned(&mod->aliases,
+					      blob_dup((struct blob){s.len - 6, s.ptr + 6}));
 		} else if (blob_starts(s, "name=") && s.len > 5) {
-			modname((struct blob){ s.len - 5, s.ptr + 5 }, mod->name);
+			modname((struct blob){s.len - 5, s.ptr + 5}, mod->name);
 		}
 	}
 	free(plain);
@@ -735,8 +738,11 @@ static int put_file(struct tree *t, const char *moddir, const char *rel, void *d
 {
 	char path[PATH_MAX];
 	struct tree_entry e = {
-		.mode = S_IFREG | 0644, .mtime = TREE_MTIME_UNSET, .content = data, .size = len,
-		.flags = TREE_TAKE_CONTENT,
+	    .mode = S_IFREG | 0644,
+	    .mtime = TREE_MTIME_UNSET,
+	    .content = data,
+	    .size = len,
+	    .flags = TREE_TAKE_CONTENT,
 	};
 
 	if (path_join(path, sizeof(path), moddir, rel) < 0) {
@@ -764,9 +770,11 @@ static int put_module(const struct source *s, const struct mod *mod, struct kmod
 	source_path(s, mod->path, where, sizeof(where));
 	if (!s->host && !is_compressed(mod->path)) {
 		/* Already in the tree as it should be. */
-		r = tree_lookup(s->t, where, false) ? 0 :
-			it_error_set(err, -IT_ENOTFOUND, "module '%s' is listed but '%s' is missing",
-				     mod->name, where);
+		r = tree_lookup(s->t, where, false)
+			? 0
+			: it_error_set(err, -IT_ENOTFOUND,
+				       "module '%s' is listed but '%s' is missing", mod->name,
+				       where);
 		goto out;
 	}
 	r = source_read(s, mod->path, &b, &exists, err);
@@ -809,7 +817,8 @@ static int write_depfile(struct tree *t, const char *moddir, const struct depmap
 
 		if (!mod->selected)
 			continue;
-		r = buf_add(&b, mod->path, module_stem(mod->path) ? module_stem(mod->path) : strlen(mod->path));
+		r = buf_add(&b, mod->path,
+			    module_stem(mod->path) ? module_stem(mod->path) : strlen(mod->path));
 		if (r == 0)
 			r = buf_addch(&b, ':');
 		for (size_t d = 0; d < mod->ndeps && r == 0; d++) {
@@ -873,7 +882,8 @@ static int filter_index(const struct depmap *m, enum keep_by keep, struct blob t
 	if (keep == KEEP_ALL)
 		return buf_add(out, text.ptr, text.len);
 	while (r == 0 && next_line(&text, &line)) {
-		struct blob w = keep == KEEP_LAST ? word(line, -1) : word(line, keep == KEEP_FIELD1 ? 0 : 1);
+		struct blob w =
+		    keep == KEEP_LAST ? word(line, -1) : word(line, keep == KEEP_FIELD1 ? 0 : 1);
 
 		if (line.len && line.ptr[0] != '#' && !name_selected(m, w))
 			continue;
@@ -905,7 +915,8 @@ static int write_indexes(const struct source *s, const struct depmap *m, struct 
 
 	r = write_depfile(s->t, s->moddir, m, err);
 	for (size_t i = 0; r == 0 && i <= ARRAY_SIZE(index_files); i++) {
-		const char *name = i < ARRAY_SIZE(index_files) ? index_files[i].name : "modules.order";
+		const char *name =
+		    i < ARRAY_SIZE(index_files) ? index_files[i].name : "modules.order";
 
 		buf_reset(&out);
 		r = source_read(s, name, &in, &exists, err);
@@ -920,7 +931,8 @@ static int write_indexes(const struct source *s, const struct depmap *m, struct 
 		else
 			r = filter_index(m, index_files[i].keep, buf_blob(&in), &out);
 		if (r < 0) {
-			r = it_error_set(err, r, "cannot write '%s/%s': %s", s->moddir, name, it_strerror(r));
+			r = it_error_set(err, r, "cannot write '%s/%s': %s", s->moddir, name,
+					 it_strerror(r));
 			break;
 		}
 		data = buf_detach(&out, &len);
@@ -966,17 +978,20 @@ static int host_moddir(const char *given, const char *version, char *dir, size_t
 		;
 	} else {
 		if (version)
-			it_error_set(err, -IT_EKERNEL, "no modules.dep in '%s' or in '%s'", given, dir);
+			it_error_set(err, -IT_EKERNEL, "no modules.dep in '%s' or in '%s'", given,
+				     dir);
 		else
 			it_error_set(err, -IT_EKERNEL, "no modules.dep in '%s'", given);
-		it_error_hint(err, "give /lib/modules/VERSION, or /lib/modules with a kernel image");
+		it_error_hint(err,
+			      "give /lib/modules/VERSION, or /lib/modules with a kernel image");
 		return -IT_EKERNEL;
 	}
 	base = basename_of(dir, tmp, sizeof(tmp));
 	if (version && strcmp(base, version))
-		return it_error_set(err, -IT_EKERNEL,
-				    "the kernel is version '%s' but the modules in '%s' are for '%s'",
-				    version, dir, base);
+		return it_error_set(
+		    err, -IT_EKERNEL,
+		    "the kernel is version '%s' but the modules in '%s' are for '%s'", version, dir,
+		    base);
 	*found = strdup(version ? version : base);
 	return *found ? 0 : it_error_set(err, -ENOMEM, "out of memory");
 }
@@ -995,8 +1010,8 @@ static int select_modules(const struct source *s, struct depmap *m, const struct
 	return r;
 }
 
-static int write_selection(const struct source *s, const struct depmap *m,
-			   struct kmod_result *res, struct it_error *err)
+static int write_selection(const struct source *s, const struct depmap *m, struct kmod_result *res,
+			   struct it_error *err)
 {
 	int r = 0;
 
@@ -1012,8 +1027,8 @@ int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *versi
 		      const struct strlist *names, struct kmod_result *res, struct it_error *err)
 {
 	char dir[PATH_MAX], moddir[PATH_MAX], where[PATH_MAX];
-	struct source s = { .t = t, .host = dir, .moddir = moddir };
-	struct depmap m = { 0 };
+	struct source s = {.t = t, .host = dir, .moddir = moddir};
+	struct depmap m = {0};
 	struct buf dep = BUF_INIT;
 	bool exists;
 	int r;
@@ -1049,8 +1064,8 @@ static int find_image(struct tree *t, const char *given, char *path, size_t path
 		const struct tree_node *n = tree_lookup(t, given, true);
 
 		if (!n || !tree_is_reg(n))
-			return it_error_set(err, -IT_ENOTFOUND, "kernel image '%s' is not in the tree",
-					    given);
+			return it_error_set(err, -IT_ENOTFOUND,
+					    "kernel image '%s' is not in the tree", given);
 		snprintf(path, pathsz, "%s", given);
 		return 0;
 	}
@@ -1061,9 +1076,10 @@ static int find_image(struct tree *t, const char *given, char *path, size_t path
 		if (strncmp(n->name, "vmlinuz", 7) || !tree_is_reg(n))
 			continue;
 		if (found++)
-			return it_error_set(err, -IT_EKERNEL,
-					    "several kernel images in the tree: '%s' and '/boot/%s'",
-					    path, n->name);
+			return it_error_set(
+			    err, -IT_EKERNEL,
+			    "several kernel images in the tree: '%s' and '/boot/%s'", path,
+			    n->name);
 		snprintf(path, pathsz, "/boot/%s", n->name);
 	}
 	if (!found) {
@@ -1143,8 +1159,8 @@ int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist 
 		   struct kmod_result *res, struct it_error *err)
 {
 	char img[PATH_MAX], moddir[PATH_MAX], where[PATH_MAX], have[512];
-	struct source s = { .t = t, .moddir = moddir };
-	struct depmap m = { 0 };
+	struct source s = {.t = t, .moddir = moddir};
+	struct depmap m = {0};
 	struct buf dep = BUF_INIT;
 	const struct tree_node *n;
 	bool exists;
@@ -1162,8 +1178,8 @@ int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist 
 	if (!n || !tree_is_dir(n)) {
 		tree_versions(t, have, sizeof(have));
 		return it_error_set(err, -IT_EKERNEL,
-				    "kernel '%s' is version '%s' but the tree has modules for %s", img,
-				    res->version, have);
+				    "kernel '%s' is version '%s' but the tree has modules for %s",
+				    img, res->version, have);
 	}
 	path_join(where, sizeof(where), moddir, "modules.dep");
 	m.where = where;

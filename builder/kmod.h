@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Kernel images and modules: the version in a bzImage, and named modules with their dependencies put in the tree. */
+/* Kernel images and modules: a bzImage's version, and named modules with their dependencies. */
 #ifndef IT_BUILDER_KMOD_H
 #define IT_BUILDER_KMOD_H
 
@@ -11,12 +11,12 @@
 
 /* What a module selection did. Owned by the struct; kmod_result_release() frees it. */
 struct kmod_result {
-	char *version;            /* kernel release, "6.1.0-56-amd64" */
-	unsigned char *image;     /* kmod_from_tree(): the kernel image taken out of the tree */
+	char *version;	      /* kernel release, "6.1.0-56-amd64" */
+	unsigned char *image; /* kmod_from_tree(): the kernel image taken out of the tree */
 	size_t image_len;
-	char *image_path;         /* kmod_from_tree(): where it was, "/boot/vmlinuz-virt" */
-	struct strlist modules;   /* modules put in, relative to /lib/modules/VERSION, uncompressed */
-	struct strlist builtin;   /* names asked for that are built into the kernel */
+	char *image_path;	/* kmod_from_tree(): where it was, "/boot/vmlinuz-virt" */
+	struct strlist modules; /* modules put in, relative to /lib/modules/VERSION, uncompressed */
+	struct strlist builtin; /* names asked for that are built into the kernel */
 };
 
 void kmod_result_release(struct kmod_result *r);

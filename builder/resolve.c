@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Resolve a world against a package db: apk 2.14's choices (src/solver.c)
- * made by a depth-first search that backtracks over alternatives, then
- * apk's install order (its changeset generation).
+ * made by a depth-first search over alternatives, then apk's install order
+ * (its changeset generation).
+ *
+ * The search: packages that can never be installed (a dependency nobody
+ * satisfies, ruled out by the world) are found first, as apk disqualifies
+ * them; requirements are then satisfied one by one, the preferred provider
+ * first. Every fact carries the decision level it rests on, so a
+ * contradiction jumps back to the newest decision involved instead of
+ * retrying unrelated ones (backjumping).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,6 +39,7 @@ struct req {
 	const struct apk_dep *dep;
 	int32_t parent;   /* pkg id, -1 for the world */
 	int32_t next;     /* next req on the same name, -1 */
+	uint32_t level;   /* decision level it rests on */
 };
 
 struct name_state {
@@ -39,18 +47,31 @@ struct name_state {
 	int32_t req_head;   /* reqs on this name, newest first */
 	uint32_t npos;      /* how many of them are not conflicts */
 	struct blob ver;    /* version the chosen package provides it with */
+	uint32_t mark;      /* scratch for the static analysis: pkg id + 1 */
+	int32_t world;      /* index of the world entry on this name, -1 */
+	bool mark_unversioned;
 	bool locked;
 	int8_t cls;         /* CLS_*, -1 until computed */
 	bool in_cs;         /* changeset generation */
+	bool seen;          /* reachable from the world */
 };
 
 #define REASON_IIF (-2)
 
+/* Why a package can never be installed. */
+enum dead_kind { ALIVE, DEAD_DEP, DEAD_WORLD, DEAD_UNINSTALLABLE, DEAD_TWICE };
+
 struct pkg_state {
 	int32_t reason;     /* req that selected it, REASON_IIF, -1 */
+	uint32_t level;     /* decision level of the selection */
+	uint8_t dead;       /* enum dead_kind */
+	int32_t dead_arg;   /* DEAD_DEP: dependency index; DEAD_WORLD: world index; DEAD_TWICE: name id */
 	bool selected;
 	bool declined;      /* not to be added by install_if on this path */
 	bool in_cs;
+	bool seen;
+	bool queued;
+	bool propagated;    /* its death was passed on to its reverse dependencies */
 };
 
 enum undo_kind { U_LOCK, U_REQ, U_SEL, U_DECLINE };
@@ -62,7 +83,10 @@ struct undo {
 	uint32_t old_npos;
 };
 
-/* A decision with alternatives: which provider for a req, or which install_if package (or none). */
+/*
+ * A decision with alternatives: which provider for a req, or which
+ * install_if package (or none). Facts it leads to have level index + 1.
+ */
 struct frame {
 	size_t trail, nreqs, nsel, cand_base;
 	size_t qlen[NCLS], qcur[NCLS];
@@ -111,6 +135,11 @@ static void *grow(void *p, size_t *alloc, size_t need, size_t size)
 	return v;
 }
 
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
 static const struct apk_pkg *pkg_of(const struct solver *s, uint32_t id)
 {
 	return s->db->pkgs[id];
@@ -119,6 +148,17 @@ static const struct apk_pkg *pkg_of(const struct solver *s, uint32_t id)
 static struct name_state *nstate(struct solver *s, const struct apk_name *n)
 {
 	return &s->ns[n->id];
+}
+
+/* Name i of a package: 0 its own, then its provides. */
+static const struct apk_name *pkg_name_at(const struct apk_pkg *p, uint32_t i, struct blob *ver)
+{
+	if (i == 0) {
+		*ver = p->version;
+		return p->name;
+	}
+	*ver = p->provides.v[i - 1].version;
+	return p->provides.v[i - 1].name;
 }
 
 static int name_class(struct solver *s, const struct apk_name *n)
@@ -160,6 +200,212 @@ static bool holds(struct solver *s, const struct apk_dep *d)
 	struct apk_provider p = holder(s, d->name);
 
 	return apk_dep_satisfied_by(d, &p);
+}
+
+/* ---- packages that can never be installed (apk's disqualification) ---- */
+
+struct walk {
+	uint32_t *v;
+	size_t n, alloc;
+};
+
+static int walk_push(struct walk *w, uint32_t id)
+{
+	void *t = grow(w->v, &w->alloc, w->n + 1, sizeof(*w->v));
+
+	if (!t)
+		return -ENOMEM;
+	w->v = t;
+	w->v[w->n++] = id;
+	return 0;
+}
+
+static int reach_name(struct solver *s, struct walk *todo, const struct apk_name *n)
+{
+	struct name_state *st = nstate(s, n);
+
+	if (st->seen)
+		return 0;
+	st->seen = true;
+	for (uint32_t i = 0; i < n->nproviders; i++) {
+		const struct apk_pkg *p = n->providers[i].pkg;
+
+		if (!s->ps[p->id].seen) {
+			s->ps[p->id].seen = true;
+			if (walk_push(todo, p->id) < 0)
+				return -ENOMEM;
+		}
+	}
+	/* install_if packages triggered by this name may join too. */
+	for (uint32_t i = 0; i < n->nrinstall_if; i++) {
+		const struct apk_pkg *p = n->rinstall_if[i];
+
+		if (!s->ps[p->id].seen) {
+			s->ps[p->id].seen = true;
+			if (walk_push(todo, p->id) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Everything the world can pull in, in discovery order. */
+static int reach(struct solver *s, struct walk *pkgs)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < s->nworld; i++)
+		if (!s->world[i].conflict)
+			r = reach_name(s, pkgs, s->world[i].name);
+	for (size_t k = 0; !r && k < pkgs->n; k++) {
+		const struct apk_pkg *p = pkg_of(s, pkgs->v[k]);
+		struct blob ver;
+
+		for (uint32_t i = 0; !r && i < p->depends.n; i++)
+			if (!p->depends.v[i].conflict)
+				r = reach_name(s, pkgs, p->depends.v[i].name);
+		/* Names it provides can trigger install_if packages. */
+		for (uint32_t i = 0; !r && i <= p->provides.n; i++)
+			r = reach_name(s, pkgs, pkg_name_at(p, i, &ver));
+	}
+	return r;
+}
+
+/* Dead before any choice: unknown fields, a name provided twice, ruled out by the world. */
+static void kill_static(struct solver *s, const struct apk_pkg *p)
+{
+	struct pkg_state *st = &s->ps[p->id];
+	struct blob ver;
+
+	if (p->uninstallable) {
+		st->dead = DEAD_UNINSTALLABLE;
+		return;
+	}
+	for (uint32_t i = 0; i <= p->provides.n; i++) {
+		const struct apk_name *m = pkg_name_at(p, i, &ver);
+		struct name_state *ms = nstate(s, m);
+		struct apk_provider pv = { p, ver };
+
+		/* Taking a name twice is a conflict unless both are unversioned provides. */
+		if (ms->mark == p->id + 1 && !(ver.ptr == NULL && ms->mark_unversioned)) {
+			st->dead = DEAD_TWICE;
+			st->dead_arg = (int32_t)m->id;
+			return;
+		}
+		ms->mark = p->id + 1;
+		ms->mark_unversioned = ver.ptr == NULL;
+		if (ms->world >= 0 && !apk_dep_satisfied_by(&s->world[ms->world], &pv)) {
+			st->dead = DEAD_WORLD;
+			st->dead_arg = ms->world;
+			return;
+		}
+	}
+}
+
+/* Does some live provider satisfy d? */
+static bool dep_live(struct solver *s, const struct apk_dep *d)
+{
+	for (uint32_t i = 0; i < d->name->nproviders; i++) {
+		const struct apk_provider *p = &d->name->providers[i];
+
+		if (s->ps[p->pkg->id].dead == ALIVE && apk_dep_satisfied_by(d, p))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Mark dead every reachable package with a dependency that no live
+ * package satisfies, until nothing changes: a worklist over reverse
+ * dependencies (name -> packages depending on it).
+ */
+static int find_dead(struct solver *s)
+{
+	struct walk pkgs = { NULL, 0, 0 }, work = { NULL, 0, 0 };
+	uint32_t *start = NULL, *rdep = NULL;
+	size_t nn = s->db->nnames + s->nunknown, total = 0;
+	int r;
+
+	r = reach(s, &pkgs);
+	if (r)
+		goto out;
+	for (size_t k = 0; k < pkgs.n; k++)
+		kill_static(s, pkg_of(s, pkgs.v[k]));
+
+	/* Reverse dependencies of the reachable packages, as offsets into one array. */
+	r = -ENOMEM;
+	start = calloc(nn + 1, sizeof(*start));
+	if (!start)
+		goto out;
+	for (size_t k = 0; k < pkgs.n; k++) {
+		const struct apk_pkg *p = pkg_of(s, pkgs.v[k]);
+
+		for (uint32_t i = 0; i < p->depends.n; i++)
+			start[p->depends.v[i].name->id + 1]++;
+		total += p->depends.n;
+	}
+	for (size_t i = 0; i < nn; i++)
+		start[i + 1] += start[i];
+	rdep = malloc((total + 1) * sizeof(*rdep));
+	if (!rdep)
+		goto out;
+	for (size_t k = 0; k < pkgs.n; k++) {
+		const struct apk_pkg *p = pkg_of(s, pkgs.v[k]);
+
+		for (uint32_t i = 0; i < p->depends.n; i++)
+			rdep[start[p->depends.v[i].name->id]++] = p->id;
+	}
+	/* start[i] now ends name i's slice; it begins where name i - 1's ends. */
+	for (size_t k = 0; k < pkgs.n; k++) {
+		if (walk_push(&work, pkgs.v[k]) < 0)
+			goto out;
+		s->ps[pkgs.v[k]].queued = true;
+	}
+	while (work.n) {
+		uint32_t id = work.v[--work.n];
+		const struct apk_pkg *p = pkg_of(s, id);
+		struct pkg_state *st = &s->ps[id];
+		struct blob ver;
+
+		st->queued = false;
+		if (st->dead == ALIVE) {
+			for (uint32_t i = 0; i < p->depends.n; i++) {
+				const struct apk_dep *d = &p->depends.v[i];
+
+				if (!d->conflict && !dep_live(s, d)) {
+					st->dead = DEAD_DEP;
+					st->dead_arg = (int32_t)i;
+					break;
+				}
+			}
+			if (st->dead == ALIVE)
+				continue;
+		}
+		if (st->propagated)
+			continue;
+		st->propagated = true;
+		/* It died (or was dead from the start): recheck who depends on its names. */
+		for (uint32_t i = 0; i <= p->provides.n; i++) {
+			uint32_t m = pkg_name_at(p, i, &ver)->id;
+
+			for (uint32_t j = m ? start[m - 1] : 0; j < start[m]; j++) {
+				struct pkg_state *q = &s->ps[rdep[j]];
+
+				if (q->dead == ALIVE && !q->queued) {
+					q->queued = true;
+					if (walk_push(&work, rdep[j]) < 0)
+						goto out;
+				}
+			}
+		}
+	}
+	r = 0;
+out:
+	free(work.v);
+	free(rdep);
+	free(start);
+	free(pkgs.v);
+	return r;
 }
 
 /* ---- messages ---- */
@@ -208,6 +454,84 @@ static void fmt_why(struct solver *s, struct buf *b, uint32_t pkg)
 		fmt_pkg_chain(s, b, pkg);
 }
 
+static bool is_virtual_name(struct blob n)
+{
+	return (n.len && n.ptr[0] == '/') || memchr(n.ptr, ':', n.len) != NULL;
+}
+
+/* ": no provider" / ": no version satisfies (have ...)" for a dependency nothing can take. */
+static void fmt_unsatisfiable(struct buf *b, const struct apk_dep *d)
+{
+	const struct apk_name *n = d->name;
+	unsigned shown = 0;
+
+	if (n->nproviders == 0) {
+		buf_addstr(b, is_virtual_name(n->name) ? ": no provider" : ": no such package");
+		return;
+	}
+	buf_addstr(b, ": no version satisfies (have ");
+	for (uint32_t i = 0; i < n->nproviders && shown < 8; i++) {
+		const struct apk_provider *p = &n->providers[i];
+
+		if (shown++)
+			buf_addstr(b, ", ");
+		if (p->version.ptr)
+			buf_add(b, p->version.ptr, p->version.len);
+		else
+			buf_addstr(b, "no version");
+		if (p->pkg->name != n)
+			buf_addf(b, " from %.*s", (int)p->pkg->name->name.len, p->pkg->name->name.ptr);
+	}
+	if (n->nproviders > shown)
+		buf_addstr(b, ", ...");
+	buf_addch(b, ')');
+}
+
+/* Continue a chain through a dead package down to what kills it: " -> openrc -> so:libcap.so.2: no provider". */
+static void fmt_dead(struct solver *s, struct buf *b, const struct apk_pkg *p)
+{
+	/* Each step goes to a package that died earlier, so this ends; the cap is for safety. */
+	for (int depth = 0; depth < 64; depth++) {
+		const struct pkg_state *st = &s->ps[p->id];
+		const struct apk_dep *d;
+		const struct apk_pkg *next = NULL;
+
+		switch (st->dead) {
+		case DEAD_WORLD:
+			buf_addstr(b, ": ");
+			fmt_pkg(b, p);
+			buf_addstr(b, " is ruled out by ");
+			apk_dep_format(&s->world[st->dead_arg], b);
+			return;
+		case DEAD_TWICE:
+			buf_addstr(b, ": ");
+			fmt_pkg(b, p);
+			buf_addf(b, " provides '%s' twice", s->db->names[st->dead_arg]->name.ptr);
+			return;
+		case DEAD_UNINSTALLABLE:
+			buf_addstr(b, ": ");
+			fmt_pkg(b, p);
+			buf_addstr(b, " has fields this tool does not know (newer index format)");
+			return;
+		default:
+			break;
+		}
+		d = &p->depends.v[st->dead_arg];
+		buf_addstr(b, " -> ");
+		apk_dep_format(d, b);
+		for (uint32_t i = 0; i < d->name->nproviders && !next; i++)
+			if (apk_dep_satisfied_by(d, &d->name->providers[i]))
+				next = d->name->providers[i].pkg;
+		if (!next) {
+			fmt_unsatisfiable(b, d);
+			return;
+		}
+		if (next->name != d->name)
+			buf_addf(b, " (%s)", next->name->name.ptr);
+		p = next;
+	}
+}
+
 static char *msg_take(struct buf *b)
 {
 	return buf_detach(b, NULL);
@@ -229,7 +553,7 @@ static char *msg_holder_conflict(struct solver *s, int32_t req)
 }
 
 /* Why a candidate provider could not be taken. */
-enum reject_kind { REJ_NONE, REJ_UNINSTALLABLE, REJ_VERSION, REJ_VIRTUAL, REJ_HELD, REJ_RULED_OUT };
+enum reject_kind { REJ_NONE, REJ_DEAD, REJ_HELD, REJ_RULED_OUT };
 
 struct reject {
 	enum reject_kind kind;
@@ -238,13 +562,8 @@ struct reject {
 	int32_t req;         /* REJ_RULED_OUT: the req it breaks */
 };
 
-static bool is_virtual_name(struct blob n)
-{
-	return (n.len && n.ptr[0] == '/') || memchr(n.ptr, ':', n.len) != NULL;
-}
-
-static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject *first_block,
-			      bool any_virtual)
+static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject *block,
+			      const struct reject *dead, bool any_virtual)
 {
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
@@ -253,58 +572,34 @@ static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject
 
 	buf_init(&b, IT_ERRMSG_MAX);
 	fmt_req_chain(s, &b, req);
-	if (n->nproviders == 0) {
-		buf_addstr(&b, is_virtual_name(n->name) ? ": no provider" : ": no such package");
-		return msg_take(&b);
-	}
-	if (first_block) {
+	if (block) {
 		buf_addstr(&b, ": ");
-		fmt_pkg(&b, first_block->pkg);
-		switch (first_block->kind) {
-		case REJ_HELD:
+		fmt_pkg(&b, block->pkg);
+		if (block->kind == REJ_HELD) {
 			buf_addstr(&b, " conflicts with ");
-			fmt_pkg(&b, pkg_of(s, first_block->holder));
+			fmt_pkg(&b, pkg_of(s, block->holder));
 			buf_addstr(&b, " (");
-			fmt_why(s, &b, first_block->holder);
+			fmt_why(s, &b, block->holder);
 			buf_addch(&b, ')');
-			break;
-		case REJ_RULED_OUT:
+		} else {
 			buf_addstr(&b, " is ruled out by ");
-			fmt_req_chain(s, &b, first_block->req);
-			break;
-		default:
-			buf_addstr(&b, " has fields this tool does not know (newer index format)");
-			break;
+			fmt_req_chain(s, &b, block->req);
 		}
-		return msg_take(&b);
-	}
-	if (any_virtual) {
+	} else if (dead) {
+		if (dead->pkg->name != n)
+			buf_addf(&b, " (%s)", dead->pkg->name->name.ptr);
+		fmt_dead(s, &b, dead->pkg);
+	} else if (any_virtual) {
 		buf_addstr(&b, ": virtual, provided by ");
 		for (uint32_t i = 0; i < n->nproviders; i++) {
 			const struct apk_pkg *p = n->providers[i].pkg;
 
-			buf_addf(&b, "%s%.*s", shown++ ? ", " : "", (int)p->name->name.len,
-				 p->name->name.ptr);
+			buf_addf(&b, "%s%s", shown++ ? ", " : "", p->name->name.ptr);
 		}
 		buf_addstr(&b, "; name one of them");
-		return msg_take(&b);
+	} else {
+		fmt_unsatisfiable(&b, d);
 	}
-	buf_addstr(&b, ": no version satisfies (have ");
-	for (uint32_t i = 0; i < n->nproviders && shown < 8; i++) {
-		const struct apk_provider *p = &n->providers[i];
-
-		if (shown++)
-			buf_addstr(&b, ", ");
-		if (p->version.ptr)
-			buf_add(&b, p->version.ptr, p->version.len);
-		else
-			buf_addstr(&b, "no version");
-		if (p->pkg->name != n)
-			buf_addf(&b, " from %.*s", (int)p->pkg->name->name.len, p->pkg->name->name.ptr);
-	}
-	if (n->nproviders > shown)
-		buf_addstr(&b, ", ...");
-	buf_addch(&b, ')');
 	return msg_take(&b);
 }
 
@@ -366,21 +661,27 @@ static bool auto_selectable(struct solver *s, const struct apk_provider *p)
 	return p->version.ptr || p->pkg->provider_priority || nstate(s, p->pkg->name)->npos > 0;
 }
 
-/* Can pkg take all its names now: none held by another package, no recorded req broken? */
-static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject *rej)
+/*
+ * Can pkg take all its names now: none held by another package, no
+ * recorded req broken? On false, *rej says why and *level what it rests on.
+ */
+static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject *rej,
+		     uint32_t *level)
 {
 	for (uint32_t i = 0; i <= pkg->provides.n; i++) {
-		const struct apk_name *m = i ? pkg->provides.v[i - 1].name : pkg->name;
-		struct apk_provider p = { pkg, i ? pkg->provides.v[i - 1].version : pkg->version };
+		struct apk_provider p = { pkg, BLOB_NULL };
+		const struct apk_name *m = pkg_name_at(pkg, i, &p.version);
 		const struct name_state *st = nstate(s, m);
 
 		if (st->locked && !(p.version.ptr == NULL && st->ver.ptr == NULL)) {
 			*rej = (struct reject){ REJ_HELD, pkg, (uint32_t)st->chosen, -1 };
+			*level = s->ps[st->chosen].level;
 			return false;
 		}
 		for (int32_t q = st->req_head; q >= 0; q = s->reqs[q].next) {
 			if (!apk_dep_satisfied_by(s->reqs[q].dep, &p)) {
 				*rej = (struct reject){ REJ_RULED_OUT, pkg, 0, q };
+				*level = s->reqs[q].level;
 				return false;
 			}
 		}
@@ -399,31 +700,40 @@ static int push_cand(struct solver *s, uint32_t provider)
 	return 0;
 }
 
-/* Collect the providers that can satisfy req now, best first. Their count, or FAIL with *msg. */
-static int gather(struct solver *s, int32_t req, uint32_t *count, char **msg)
+/*
+ * Collect the providers that can satisfy req now, best first, and the
+ * decision level the exclusion of the others rests on. FAIL with *msg
+ * when there is none.
+ */
+static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *level, char **msg)
 {
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
 	size_t base = s->ncand;
-	struct reject block = { REJ_NONE, NULL, 0, -1 }, rej;
+	struct reject block = { REJ_NONE, NULL, 0, -1 }, dead = block, rej;
 	bool any_virtual = false;
+	uint32_t lv;
 
+	*level = s->reqs[req].level;
 	for (uint32_t i = 0; i < n->nproviders; i++) {
 		const struct apk_provider *p = &n->providers[i];
 
-		if (p->pkg->uninstallable) {
-			if (block.kind == REJ_NONE)
-				block = (struct reject){ REJ_UNINSTALLABLE, p->pkg, 0, -1 };
-			continue;
-		}
 		if (!apk_dep_satisfied_by(d, p))
 			continue;
+		if (s->ps[p->pkg->id].dead != ALIVE) {
+			if (dead.kind == REJ_NONE)
+				dead = (struct reject){ REJ_DEAD, p->pkg, 0, -1 };
+			continue;
+		}
 		if (!auto_selectable(s, p)) {
+			/* Rests on no package requiring it by name so far: any decision may change that. */
+			*level = (uint32_t)s->nframes;
 			any_virtual = true;
 			continue;
 		}
-		if (!lockable(s, p->pkg, &rej)) {
-			if (block.kind == REJ_NONE || block.kind == REJ_UNINSTALLABLE)
+		if (!lockable(s, p->pkg, &rej, &lv)) {
+			*level = max_u32(*level, lv);
+			if (block.kind == REJ_NONE)
 				block = rej;
 			continue;
 		}
@@ -432,7 +742,8 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, char **msg)
 	}
 	*count = (uint32_t)(s->ncand - base);
 	if (*count == 0) {
-		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL, any_virtual);
+		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL,
+					dead.kind != REJ_NONE ? &dead : NULL, any_virtual);
 		return *msg ? FAIL : -ENOMEM;
 	}
 	order_candidates(n, s->cand + base, *count);
@@ -457,29 +768,21 @@ static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
 	if (push_undo(s, (struct undo){ U_REQ, d->name->id, st->req_head, st->npos }) < 0)
 		return -ENOMEM;
 	idx = (int32_t)s->nreqs++;
-	s->reqs[idx] = (struct req){ d, parent, st->req_head };
+	s->reqs[idx] = (struct req){ d, parent, st->req_head, parent >= 0 ? s->ps[parent].level : 0 };
 	st->req_head = idx;
 	st->npos += !d->conflict;
 	s->q[cls][s->qlen[cls]++] = (uint32_t)idx;
 	return 0;
 }
 
-static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, struct blob ver,
-		     char **msg)
+/* Take a name for pkg. Names provided twice were ruled out beforehand (kill_static). */
+static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, struct blob ver)
 {
 	struct name_state *st = nstate(s, m);
-	struct buf b;
 
-	if (st->locked) {
-		/* Several packages may provide one unversioned name. */
-		if (ver.ptr == NULL && st->ver.ptr == NULL)
-			return 0;
-		buf_init(&b, IT_ERRMSG_MAX);
-		fmt_pkg_chain(s, &b, pkg);
-		buf_addf(&b, ": provides '%s' twice", m->name.ptr);
-		*msg = msg_take(&b);
-		return *msg ? FAIL : -ENOMEM;
-	}
+	/* Several packages may provide one unversioned name; the first keeps it. */
+	if (st->locked)
+		return 0;
 	if (push_undo(s, (struct undo){ U_LOCK, m->id, 0, 0 }) < 0)
 		return -ENOMEM;
 	st->locked = true;
@@ -488,12 +791,13 @@ static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, s
 	return 0;
 }
 
-static int select_pkg(struct solver *s, uint32_t id, int32_t reason, char **msg)
+static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t level)
 {
 	const struct apk_pkg *p = pkg_of(s, id);
 	struct pkg_state *st = &s->ps[id];
+	struct blob ver;
 	void *t;
-	int r;
+	int r = 0;
 
 	t = grow(s->sel, &s->sel_alloc, s->nsel + 1, sizeof(*s->sel));
 	if (!t || push_undo(s, (struct undo){ U_SEL, id, 0, 0 }) < 0)
@@ -502,9 +806,12 @@ static int select_pkg(struct solver *s, uint32_t id, int32_t reason, char **msg)
 	s->sel[s->nsel++] = id;
 	st->selected = true;
 	st->reason = reason;
-	r = lock_name(s, id, p->name, p->version, msg);
-	for (uint32_t i = 0; !r && i < p->provides.n; i++)
-		r = lock_name(s, id, p->provides.v[i].name, p->provides.v[i].version, msg);
+	st->level = level;
+	for (uint32_t i = 0; !r && i <= p->provides.n; i++) {
+		const struct apk_name *m = pkg_name_at(p, i, &ver);
+
+		r = lock_name(s, id, m, ver);
+	}
 	for (uint32_t i = 0; !r && i < p->depends.n; i++)
 		r = add_req(s, &p->depends.v[i], (int32_t)id);
 	return r;
@@ -538,6 +845,7 @@ static void undo_to(struct solver *s, const struct frame *f)
 	}
 	s->nreqs = f->nreqs;
 	s->nsel = f->nsel;
+	s->ncand = f->cand_base + f->ncand;
 	memcpy(s->qlen, f->qlen, sizeof(s->qlen));
 	memcpy(s->qcur, f->qcur, sizeof(s->qcur));
 }
@@ -554,15 +862,16 @@ static int decline_all(struct solver *s, const struct frame *f)
 	return 0;
 }
 
-/* Apply alternative f->next (and advance it). */
-static int apply_next(struct solver *s, struct frame *f, char **msg)
+/* Apply alternative f->next (and advance it); its facts have level index + 1. */
+static int apply_next(struct solver *s, size_t index)
 {
+	struct frame *f = &s->frames[index];
 	uint32_t alt = f->next++;
 
 	if (alt == f->ncand)
 		return decline_all(s, f);
 	return select_pkg(s, f->name->providers[s->cand[f->cand_base + alt]].pkg->id,
-			  f->req >= 0 ? f->req : REASON_IIF, msg);
+			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1);
 }
 
 static uint32_t nalts(const struct frame *f)
@@ -579,8 +888,7 @@ static bool explains(const struct frame *f, uint32_t alt)
 	return f->req >= 0 ? alt == 0 : alt == f->ncand;
 }
 
-static int push_frame(struct solver *s, const struct apk_name *n, int32_t req, uint32_t ncand,
-		      char **msg)
+static int push_frame(struct solver *s, const struct apk_name *n, int32_t req, uint32_t ncand)
 {
 	struct frame *f;
 	void *t = grow(s->frames, &s->frames_alloc, s->nframes + 1, sizeof(*s->frames));
@@ -593,20 +901,35 @@ static int push_frame(struct solver *s, const struct apk_name *n, int32_t req, u
 			     .cand_base = s->ncand - ncand, .name = n, .ncand = ncand, .req = req };
 	memcpy(f->qlen, s->qlen, sizeof(s->qlen));
 	memcpy(f->qcur, s->qcur, sizeof(s->qcur));
-	return apply_next(s, f, msg);
+	return apply_next(s, s->nframes - 1);
+}
+
+static void pop_frame(struct solver *s)
+{
+	struct frame *f = &s->frames[--s->nframes];
+
+	free(f->err);
+	f->err = NULL;
+	s->ncand = f->cand_base;
 }
 
 /*
- * A choice failed with msg (taken over): go back to the newest decision
- * with an untried alternative. 0 when the search can go on, FAIL when
- * everything was tried (the explaining message left in *final).
+ * A choice failed with msg (taken over), a contradiction resting on
+ * decisions up to 'level'. Decisions above it are not involved and are
+ * dropped untried; the newest involved one tries its next alternative.
+ * 0 when the search can go on, FAIL when everything was tried (the
+ * explaining message left in *final).
  */
-static int backtrack(struct solver *s, char *msg, char **final)
+static int backtrack(struct solver *s, char *msg, uint32_t level, char **final)
 {
 	while (s->nframes) {
-		struct frame *f = &s->frames[s->nframes - 1];
-		int r;
+		size_t i = s->nframes - 1;
+		struct frame *f = &s->frames[i];
 
+		if (level <= i) {
+			pop_frame(s);
+			continue;
+		}
 		if (explains(f, f->next - 1) && !f->err) {
 			f->err = msg;
 			msg = NULL;
@@ -614,30 +937,20 @@ static int backtrack(struct solver *s, char *msg, char **final)
 		free(msg);
 		msg = NULL;
 		undo_to(s, f);
-		while (f->next < nalts(f)) {
+		if (f->next < nalts(f)) {
 			if (++s->steps > MAX_STEPS) {
 				s->gave_up = true;
+				msg = f->err;
+				f->err = NULL;
 				break;
 			}
-			r = apply_next(s, f, &msg);
-			if (r < 0)
-				return r;
-			if (r == 0)
-				return 0;
-			if (explains(f, f->next - 1) && !f->err) {
-				f->err = msg;
-				msg = NULL;
-			}
-			free(msg);
-			msg = NULL;
-			undo_to(s, f);
+			return apply_next(s, i);
 		}
+		/* All tried: what they rest on beyond this decision is not tracked, so go back one. */
 		msg = f->err;
 		f->err = NULL;
-		s->ncand = f->cand_base;
-		s->nframes--;
-		if (s->gave_up)
-			break;
+		level = (uint32_t)i;
+		pop_frame(s);
 	}
 	*final = msg;
 	return FAIL;
@@ -654,34 +967,36 @@ static bool next_req(struct solver *s, int32_t *req)
 	return false;
 }
 
-/* Satisfy queued requirements until none is left (0) or one cannot be (FAIL, *msg). */
-static int propagate(struct solver *s, char **msg)
+/* Satisfy queued requirements until none is left (0) or one cannot be (FAIL, *msg, *level). */
+static int propagate(struct solver *s, char **msg, uint32_t *level)
 {
 	int32_t req;
 
 	while (next_req(s, &req)) {
 		const struct apk_dep *d = s->reqs[req].dep;
+		const struct name_state *st = nstate(s, d->name);
 		uint32_t n;
 		int r;
 
-		if (nstate(s, d->name)->locked) {
+		if (st->locked) {
 			if (holds(s, d))
 				continue;
+			*level = max_u32(s->reqs[req].level, s->ps[st->chosen].level);
 			*msg = msg_holder_conflict(s, req);
 			return *msg ? FAIL : -ENOMEM;
 		}
 		/* A conflict with an unclaimed name stays recorded; lockable() enforces it. */
 		if (d->conflict)
 			continue;
-		r = gather(s, req, &n, msg);
+		r = gather(s, req, &n, level, msg);
 		if (r)
 			return r;
 		if (n == 1) {
 			uint32_t prov = s->cand[--s->ncand];
 
-			r = select_pkg(s, d->name->providers[prov].pkg->id, req, msg);
+			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level);
 		} else {
-			r = push_frame(s, d->name, req, n, msg);
+			r = push_frame(s, d->name, req, n);
 		}
 		if (r)
 			return r;
@@ -698,48 +1013,51 @@ static bool triggered(struct solver *s, const struct apk_pkg *pkg)
 	return true;
 }
 
+static bool iif_candidate(struct solver *s, const struct apk_provider *pv)
+{
+	const struct pkg_state *st = &s->ps[pv->pkg->id];
+	struct reject rej;
+	uint32_t lv;
+
+	return pv->pkg->install_if.n && st->dead == ALIVE && !st->declined && !st->selected &&
+	       auto_selectable(s, pv) && triggered(s, pv->pkg) && lockable(s, pv->pkg, &rej, &lv);
+}
+
 /*
  * At a fixpoint, add one install_if package whose conditions hold (as a
  * decision whose last alternative is to go without). 0 if there was none,
- * 1 if one was added, FAIL or -errno.
+ * 1 if one was added, or -errno.
  */
-static int install_if_step(struct solver *s, char **msg)
+static int install_if_step(struct solver *s)
 {
 	const struct apk_db *db = s->db;
 
 	for (uint32_t i = 0; i < db->niif_pkgs; i++) {
 		const struct apk_pkg *p = db->iif_pkgs[i];
+		const struct pkg_state *st = &s->ps[p->id];
 		const struct apk_name *n = p->name;
 		size_t base = s->ncand;
-		struct reject rej;
 		uint32_t k;
 		int r;
 
-		if (s->ps[p->id].selected || s->ps[p->id].declined || p->uninstallable ||
-		    nstate(s, n)->locked || !triggered(s, p))
+		if (st->selected || st->declined || st->dead != ALIVE || nstate(s, n)->locked ||
+		    !triggered(s, p))
 			continue;
 		/* Every triggered provider of the name is a candidate, as in apk's select_package(). */
 		for (uint32_t j = 0; j < n->nproviders; j++) {
-			const struct apk_provider *pv = &n->providers[j];
-			const struct pkg_state *st = &s->ps[pv->pkg->id];
-
-			if (pv->pkg->install_if.n == 0 || st->declined || pv->pkg->uninstallable ||
-			    !auto_selectable(s, pv) || !triggered(s, pv->pkg) ||
-			    !lockable(s, pv->pkg, &rej))
-				continue;
-			if (push_cand(s, j) < 0)
+			if (iif_candidate(s, &n->providers[j]) && push_cand(s, j) < 0)
 				return -ENOMEM;
 		}
 		k = (uint32_t)(s->ncand - base);
 		if (k == 0) {
-			/* It cannot join this selection; state only grows until backtracking. */
+			/* It cannot join this selection; the state only grows until backtracking. */
 			if (push_undo(s, (struct undo){ U_DECLINE, p->id, 0, 0 }) < 0)
 				return -ENOMEM;
 			s->ps[p->id].declined = true;
 			continue;
 		}
 		order_candidates(n, s->cand + base, k);
-		r = push_frame(s, n, -1, k, msg);
+		r = push_frame(s, n, -1, k);
 		return r ? r : 1;
 	}
 	return 0;
@@ -748,12 +1066,13 @@ static int install_if_step(struct solver *s, char **msg)
 static int search(struct solver *s, char **final)
 {
 	char *msg = NULL;
+	uint32_t level = 0;
 	int r;
 
 	for (;;) {
-		r = propagate(s, &msg);
+		r = propagate(s, &msg, &level);
 		if (r == 0) {
-			r = install_if_step(s, &msg);
+			r = install_if_step(s);
 			if (r == 0)
 				return 0;
 			if (r == 1)
@@ -763,7 +1082,7 @@ static int search(struct solver *s, char **final)
 			free(msg);
 			return r;
 		}
-		r = backtrack(s, msg, final);
+		r = backtrack(s, msg, level, final);
 		msg = NULL;
 		if (r)
 			return r;
@@ -792,6 +1111,7 @@ static int cs_enter(struct cs *c, const struct apk_name *n)
 	struct solver *s = c->s;
 	struct name_state *ns = nstate(s, n);
 	const struct apk_pkg *p;
+	struct blob ver;
 	void *t;
 
 	if (ns->in_cs)
@@ -801,9 +1121,8 @@ static int cs_enter(struct cs *c, const struct apk_name *n)
 		return 0;
 	p = pkg_of(s, (uint32_t)ns->chosen);
 	s->ps[p->id].in_cs = true;
-	nstate(s, p->name)->in_cs = true;
-	for (uint32_t i = 0; i < p->provides.n; i++)
-		nstate(s, p->provides.v[i].name)->in_cs = true;
+	for (uint32_t i = 0; i <= p->provides.n; i++)
+		nstate(s, pkg_name_at(p, i, &ver))->in_cs = true;
 	t = grow(c->st, &c->alloc, c->n + 1, sizeof(*c->st));
 	if (!t)
 		return -ENOMEM;
@@ -831,12 +1150,14 @@ static bool cs_iif_due(struct cs *c, const struct apk_name *n)
 	return true;
 }
 
+/* Depth first: a package after its dependencies, then the install_if packages it completes. */
 static int cs_run(struct cs *c)
 {
 	while (c->n) {
 		struct cs_frame *f = &c->st[c->n - 1];
 		const struct apk_pkg *p = pkg_of(c->s, f->pkg);
 		const struct apk_name *m;
+		struct blob ver;
 		int r;
 
 		if (f->dep < p->depends.n) {
@@ -853,7 +1174,7 @@ static int cs_run(struct cs *c)
 			c->n--;
 			continue;
 		}
-		m = f->nm ? p->provides.v[f->nm - 1].name : p->name;
+		m = pkg_name_at(p, f->nm, &ver);
 		if (f->rif >= m->nrinstall_if) {
 			f->nm++;
 			f->rif = 0;
@@ -882,7 +1203,7 @@ static int make_plan(struct solver *s, struct apk_plan *plan)
 		if (!r)
 			r = cs_run(&c);
 	}
-	/* Anything selected but not reached (install_if on a conflict only): in selection order. */
+	/* Anything selected but not reached (install_if on conflicts only): in selection order. */
 	for (size_t i = 0; !r && i < s->nsel; i++) {
 		const struct apk_pkg *p = pkg_of(s, s->sel[i]);
 
@@ -907,6 +1228,14 @@ static int cmp_world(const void *a, const void *b)
 	return r ? r : strcmp(x->name->name.ptr, y->name->name.ptr);
 }
 
+static int world_error(struct it_error *err, const char *what, const char *dep, const char *hint)
+{
+	int r = it_error_set(err, -IT_EFORMAT, "'%s': %s", dep, what);
+
+	it_error_hint(err, "%s", hint);
+	return r;
+}
+
 /* Parse the world into s->world: sorted by name, one entry per name (the last wins), as apk. */
 static int parse_world(struct solver *s, const struct strlist *world, struct it_error *err)
 {
@@ -919,30 +1248,23 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 	for (size_t i = 0; i < n; i++) {
 		struct blob text = blob_str(world->v[i]), name, ver;
 		const struct apk_name *nm;
-		struct apk_dep d;
 		bool conflict;
 		int op;
 		size_t j;
 
 		if (!apk_dep_split(text, &name, &op, &ver, &conflict) ||
-		    memchr(text.ptr, ' ', text.len)) {
-			it_error_set(err, -IT_EFORMAT, "bad dependency '%s' in the package list",
-				     world->v[i]);
-			it_error_hint(err, "write 'name', 'name>=1.2', 'name~1.2' or '!name'");
-			return -IT_EFORMAT;
-		}
-		if (memchr(name.ptr, '@', name.len)) {
-			it_error_set(err, -IT_EFORMAT, "'%s': repository tags are not supported",
-				     world->v[i]);
-			it_error_hint(err, "list the repository with --repo instead");
-			return -IT_EFORMAT;
-		}
+		    memchr(text.ptr, ' ', text.len))
+			return world_error(err, "bad dependency", world->v[i],
+					   "write 'name', 'name>=1.2', 'name~1.2' or '!name'");
+		if (memchr(name.ptr, '@', name.len))
+			return world_error(err, "repository tags are not supported", world->v[i],
+					   "list the repository itself instead");
 		nm = apk_db_find_name(s->db, name);
 		for (j = 0; !nm && j < s->nunknown; j++)
 			if (blob_eq(s->unknown[j].name, name))
 				nm = &s->unknown[j];
 		if (!nm) {
-			/* Names nobody provides still need an entry for the messages. */
+			/* Names nobody provides still need an entry, for the messages. */
 			struct apk_name *u = &s->unknown[s->nunknown];
 
 			*u = (struct apk_name){ .id = s->db->nnames + (uint32_t)s->nunknown };
@@ -953,10 +1275,9 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 			s->nunknown++;
 			nm = u;
 		}
-		d = (struct apk_dep){ nm, ver, (uint8_t)op, conflict };
 		for (j = 0; j < s->nworld && s->world[j].name != nm; j++)
 			;
-		s->world[j] = d;
+		s->world[j] = (struct apk_dep){ nm, ver, (uint8_t)op, conflict };
 		if (j == s->nworld)
 			s->nworld++;
 	}
@@ -966,8 +1287,8 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 
 static void solver_release(struct solver *s)
 {
-	for (size_t i = 0; i < s->nframes; i++)
-		free(s->frames[i].err);
+	while (s->nframes)
+		pop_frame(s);
 	for (size_t i = 0; i < s->nunknown; i++)
 		free((char *)s->unknown[i].name.ptr);
 	free(s->unknown);
@@ -990,6 +1311,17 @@ void apk_plan_release(struct apk_plan *plan)
 	plan->n = 0;
 }
 
+static const char *unsat_hint(const char *msg)
+{
+	if (strstr(msg, "no such package") || strstr(msg, "no provider"))
+		return "check the name, or add the repository that has it";
+	if (strstr(msg, "no version satisfies"))
+		return "relax the version constraint, or add a repository with that version";
+	if (strstr(msg, "virtual, provided by"))
+		return "add the provider you want to the package list";
+	return "drop one of the conflicting packages from the package list";
+}
+
 int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk_plan *plan,
 		struct it_error *err)
 {
@@ -1003,29 +1335,32 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		goto out;
 	r = -ENOMEM;
 	s.ns = malloc((db->nnames + s.nunknown + 1) * sizeof(*s.ns));
-	s.ps = calloc(db->npkgs + 1, sizeof(*s.ps));
+	s.ps = malloc((db->npkgs + 1) * sizeof(*s.ps));
 	if (!s.ns || !s.ps)
 		goto out;
 	for (size_t i = 0; i < db->nnames + s.nunknown; i++)
-		s.ns[i] = (struct name_state){ .chosen = -1, .req_head = -1, .cls = -1 };
+		s.ns[i] = (struct name_state){ .chosen = -1, .req_head = -1, .world = -1, .cls = -1 };
+	for (size_t i = 0; i < s.nworld; i++)
+		s.ns[s.world[i].name->id].world = (int32_t)i;
 	for (size_t i = 0; i < db->npkgs; i++)
-		s.ps[i].reason = -1;
-	for (size_t i = 0; i < s.nworld; i++) {
+		s.ps[i] = (struct pkg_state){ .reason = -1, .dead = ALIVE, .dead_arg = -1 };
+	r = find_dead(&s);
+	for (size_t i = 0; !r && i < s.nworld; i++)
 		r = add_req(&s, &s.world[i], -1);
-		if (r)
-			goto out;
-	}
-	r = search(&s, &final);
+	if (!r)
+		r = search(&s, &final);
 	if (r == FAIL) {
-		r = it_error_set(err, -IT_EUNSAT, "%s", final ? final : "cannot satisfy the package list");
+		r = it_error_set(err, -IT_EUNSAT, "%s",
+				 final ? final : "cannot satisfy the package list");
 		if (s.gave_up)
 			it_error_hint(err, "gave up after %d alternatives; pin versions in the package list",
 				      MAX_STEPS);
+		else
+			it_error_hint(err, "%s", unsat_hint(err->msg));
 		goto out;
 	}
-	if (r)
-		goto out;
-	r = make_plan(&s, plan);
+	if (!r)
+		r = make_plan(&s, plan);
 	if (r)
 		apk_plan_release(plan);
 out:
@@ -1068,8 +1403,8 @@ int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct
 		int pad = (int)(width - (p->name->name.len + 1 + p->version.len));
 
 		human_size(size, sizeof(size), p->size);
-		r = buf_addf(out, "%.*s-%.*s%*s  %10s  %s\n", (int)p->name->name.len,
-			     p->name->name.ptr, (int)p->version.len, p->version.ptr, pad, "", size,
+		r = buf_addf(out, "%s-%.*s%*s  %10s  %s\n", p->name->name.ptr, (int)p->version.len,
+			     p->version.ptr, pad, "", size,
 			     repo < db->nrepos ? db->repos[repo].label : "?");
 		dl += p->size;
 		inst += p->installed_size;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Rootless configuration of an Alpine tree: file edits that keep other lines, script emulation, export. */
+/* Rootless configuration of an Alpine tree: file edits, install script emulation, export. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 /* Text files are small; this cap keeps a runaway file from eating memory. */
 #define TEXT_MAX (16u << 20)
 
-#define FIRST_UID 1000       /* busybox adduser: CONFIG_LAST_SYSTEM_ID + 1 */
-#define LAST_UID 60000       /* busybox adduser: CONFIG_LAST_ID */
-#define SHADOW_GID 42        /* alpine-baselayout's .pre-install: addgroup -S -g 42 shadow */
+#define FIRST_UID 1000 /* busybox adduser: CONFIG_LAST_SYSTEM_ID + 1 */
+#define LAST_UID 60000 /* busybox adduser: CONFIG_LAST_ID */
+#define SHADOW_GID 42  /* alpine-baselayout's .pre-install: addgroup -S -g 42 shadow */
 
 /* ---- text files in the tree ---- */
 
@@ -95,7 +95,36 @@ static bool valid_word(const char *s, const char *extra)
 	return true;
 }
 
-/* ---- /init ---- */
+/* ---- /dev and /init ---- */
+
+static const struct {
+	const char *path;
+	unsigned perm, major, minor;
+} device_nodes[] = {
+    {"/dev/console", 0600, 5, 1},
+    {"/dev/null", 0666, 1, 3},
+};
+
+int rootfs_add_device_nodes(struct tree *t, struct it_error *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(device_nodes); i++) {
+		struct tree_entry e = {
+		    .path = device_nodes[i].path,
+		    .mode = S_IFCHR | device_nodes[i].perm,
+		    .mtime = TREE_MTIME_UNSET,
+		    .devmajor = device_nodes[i].major,
+		    .devminor = device_nodes[i].minor,
+		};
+		int r;
+
+		if (tree_lookup(t, e.path, false))
+			continue;
+		r = tree_add(t, &e, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
 int rootfs_init_symlink(struct tree *t, const char *target, struct it_error *err)
 {
@@ -251,9 +280,10 @@ int rootfs_enable_services(struct tree *t, const struct service_spec *s, size_t 
 		snprintf(script, sizeof(script), "/etc/init.d/%s", s[i].name);
 		snprintf(link, sizeof(link), "/etc/runlevels/%s/%s", s[i].runlevel, s[i].name);
 		if (!tree_lookup(t, script, false))
-			return it_error_set(err, -IT_ENOTFOUND,
-					    "service '%s' not found: no %s (is its package installed?)",
-					    s[i].name, script);
+			return it_error_set(
+			    err, -IT_ENOTFOUND,
+			    "service '%s' not found: no %s (is its package installed?)", s[i].name,
+			    script);
 		r = tree_add_symlink(t, link, script, err);
 		if (r < 0)
 			return r;
@@ -263,25 +293,29 @@ int rootfs_enable_services(struct tree *t, const struct service_spec *s, size_t 
 
 /* ---- /etc/network/interfaces ---- */
 
-static const char *const iface_methods[] = { "loopback", "dhcp", "static", "manual" };
+static const char *const iface_methods[] = {"loopback", "dhcp", "static", "manual"};
 
 static int check_iface(const struct iface_spec *f, struct it_error *err)
 {
 	bool known = false;
 
 	if (!valid_word(f->name, "_-.:@"))
-		return it_error_set(err, -EINVAL, "bad interface name '%s'", f->name ? f->name : "");
+		return it_error_set(err, -EINVAL, "bad interface name '%s'",
+				    f->name ? f->name : "");
 	for (size_t i = 0; i < ARRAY_SIZE(iface_methods); i++)
 		known |= f->method && !strcmp(f->method, iface_methods[i]);
 	if (!known)
-		return it_error_set(err, -EINVAL,
-				    "interface '%s': unknown method '%s' (loopback, dhcp, static, manual)",
-				    f->name, f->method ? f->method : "");
+		return it_error_set(
+		    err, -EINVAL,
+		    "interface '%s': unknown method '%s' (loopback, dhcp, static, manual)", f->name,
+		    f->method ? f->method : "");
 	if (!strcmp(f->method, "static") && (!f->address || !*f->address))
-		return it_error_set(err, -EINVAL, "interface '%s': static needs an address", f->name);
+		return it_error_set(err, -EINVAL, "interface '%s': static needs an address",
+				    f->name);
 	if ((f->address && !valid_word(f->address, ".:/")) ||
 	    (f->gateway && !valid_word(f->gateway, ".:")))
-		return it_error_set(err, -EINVAL, "interface '%s': bad address or gateway", f->name);
+		return it_error_set(err, -EINVAL, "interface '%s': bad address or gateway",
+				    f->name);
 	return 0;
 }
 
@@ -306,7 +340,7 @@ int rootfs_write_interfaces(struct tree *t, const struct iface_spec *ifs, size_t
 			    struct it_error *err)
 {
 	static const char path[] = "/etc/network/interfaces";
-	struct iface_spec lo = { (char *)"lo", (char *)"loopback", NULL, NULL, true };
+	struct iface_spec lo = {(char *)"lo", (char *)"loopback", NULL, NULL, true};
 	struct buf b = BUF_INIT;
 	bool has_lo = false;
 	int r = 0;
@@ -344,8 +378,9 @@ static bool valid_hostname(const char *s)
 			label = 0;
 			continue;
 		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-') || ++label > 63)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-') ||
+		    ++label > 63)
 			return false;
 	}
 	return true;
@@ -405,7 +440,7 @@ static int edit_hosts(struct tree *t, const char *name, struct it_error *err)
 	struct buf b = BUF_INIT, out = BUF_INIT;
 	struct blob rest, line;
 	char shortname[64] = "";
-	const char *names[2] = { name, NULL };
+	const char *names[2] = {name, NULL};
 	bool exists, seen4 = false, seen6 = false;
 	int r;
 
@@ -624,13 +659,18 @@ static int accounts_save(struct tree *t, struct accounts *a, struct it_error *er
 	return r;
 }
 
+/* Letters, digits, '_', '-', '.'; not starting with '-' or a digit; a final '$' (Samba) allowed. */
 static bool valid_user_name(const char *s)
 {
+	char name[33];
 	size_t len = s ? strlen(s) : 0;
 
 	if (!len || len > 32 || s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))
 		return false;
-	return valid_word(s, "_-.") || (len > 1 && s[len - 1] == '$');
+	memcpy(name, s, len + 1);
+	if (len > 1 && name[len - 1] == '$')
+		name[len - 1] = '\0';
+	return valid_word(name, "_-.");
 }
 
 static bool valid_field(const char *s)
@@ -667,8 +707,8 @@ static int add_to_group(struct accounts *a, const char *group, const char *user,
 	{
 		char *list = NULL;
 
-		if (asprintf(&list, "%.*s%s%s", (int)members.len, members.ptr, members.len ? "," : "",
-			     user) < 0)
+		if (asprintf(&list, "%.*s%s%s", (int)members.len, members.ptr,
+			     members.len ? "," : "", user) < 0)
 			return it_error_set(err, -ENOMEM, "out of memory");
 		r = table_set(&a->group, (size_t)gi, 3, list);
 		free(list);
@@ -685,7 +725,8 @@ static int new_account(struct accounts *a, const struct user_spec *u, const char
 
 	if (u->uid >= 0) {
 		if (u->uid > 0xfffffffeL || table_uses_id(&a->passwd, (unsigned long long)u->uid))
-			return it_error_set(err, -EEXIST, "uid %ld of user '%s' is taken in '/etc/passwd'",
+			return it_error_set(err, -EEXIST,
+					    "uid %ld of user '%s' is taken in '/etc/passwd'",
 					    u->uid, u->name);
 		*uid = (unsigned)u->uid;
 	} else {
@@ -694,8 +735,8 @@ static int new_account(struct accounts *a, const struct user_spec *u, const char
 					   (gi < 0 && table_uses_id(&a->group, *uid))))
 			(*uid)++;
 		if (*uid == LAST_UID)
-			return it_error_set(err, -ENOSPC, "no free uid for user '%s' in '/etc/passwd'",
-					    u->name);
+			return it_error_set(err, -ENOSPC,
+					    "no free uid for user '%s' in '/etc/passwd'", u->name);
 	}
 	if (gi >= 0) {
 		*gid = (unsigned)table_id(&a->group, gi);
@@ -716,8 +757,8 @@ static int new_account(struct accounts *a, const struct user_spec *u, const char
 }
 
 /* Update an existing account with what the spec gives. */
-static int update_account(struct accounts *a, const struct user_spec *u, long pi,
-			  const char *pw, unsigned *uid, unsigned *gid, struct it_error *err)
+static int update_account(struct accounts *a, const struct user_spec *u, long pi, const char *pw,
+			  unsigned *uid, unsigned *gid, struct it_error *err)
 {
 	long si = table_find(&a->shadow, u->name);
 	struct blob f;
@@ -726,13 +767,15 @@ static int update_account(struct accounts *a, const struct user_spec *u, long pi
 
 	f = table_field(a->passwd.lines.v[pi], 2);
 	if (!blob_to_u64(f, &v))
-		return it_error_set(err, -IT_EFORMAT, "bad line for '%s' in '/etc/passwd'", u->name);
+		return it_error_set(err, -IT_EFORMAT, "bad line for '%s' in '/etc/passwd'",
+				    u->name);
 	*uid = (unsigned)v;
 	if (u->uid >= 0 && (unsigned long long)u->uid != v)
 		return it_error_set(err, -EEXIST, "user '%s' exists in '/etc/passwd' with uid %llu",
 				    u->name, v);
 	if (!blob_to_u64(table_field(a->passwd.lines.v[pi], 3), &v))
-		return it_error_set(err, -IT_EFORMAT, "bad line for '%s' in '/etc/passwd'", u->name);
+		return it_error_set(err, -IT_EFORMAT, "bad line for '%s' in '/etc/passwd'",
+				    u->name);
 	*gid = (unsigned)v;
 	if (u->shell)
 		r = table_set(&a->passwd, (size_t)pi, 6, u->shell);
@@ -799,7 +842,8 @@ static int add_user(struct tree *t, struct accounts *a, const struct user_spec *
 		if (u->home)
 			snprintf(home, sizeof(home), "%s", u->home);
 		else
-			snprintf(home, sizeof(home), "%s/%s", strcmp(u->name, "root") ? "/home" : "",
+			snprintf(home, sizeof(home), "%s/%s",
+				 strcmp(u->name, "root") ? "/home" : "",
 				 strcmp(u->name, "root") ? u->name : "root");
 		r = new_account(a, u, home, pw, &uid, &gid, err);
 	}
@@ -815,7 +859,7 @@ static int add_user(struct tree *t, struct accounts *a, const struct user_spec *
 
 int rootfs_add_users(struct tree *t, const struct user_spec *u, size_t n, struct it_error *err)
 {
-	struct accounts a = { 0 };
+	struct accounts a = {0};
 	int r;
 
 	r = accounts_load(t, &a, err);
@@ -829,7 +873,7 @@ int rootfs_add_users(struct tree *t, const struct user_spec *u, size_t n, struct
 
 int rootfs_set_root_password(struct tree *t, const char *hash, struct it_error *err)
 {
-	struct table sh = { 0 }, gr = { 0 };
+	struct table sh = {0}, gr = {0};
 	long i;
 	int r;
 
@@ -842,7 +886,8 @@ int rootfs_set_root_password(struct tree *t, const char *hash, struct it_error *
 		goto out;
 	i = table_find(&sh, "root");
 	if (i < 0) {
-		r = it_error_set(err, -IT_ENOTFOUND, "cannot set the root password: no 'root' in '/etc/shadow'");
+		r = it_error_set(err, -IT_ENOTFOUND,
+				 "cannot set the root password: no 'root' in '/etc/shadow'");
 		goto out;
 	}
 	r = table_set(&sh, (size_t)i, 1, hash);
@@ -964,18 +1009,22 @@ static int overlay_entry(struct tree *t, int dfd, const char *name, const char *
 			return r;
 		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return it_error_set(err, -errno, "cannot read '%s': %s", host, strerror(errno));
+			return it_error_set(err, -errno, "cannot read '%s': %s", host,
+					    strerror(errno));
 		r = overlay_dir(t, fd, host, in_tree, err);
 	} else if (S_ISREG(st.st_mode)) {
 		struct tree_entry e = {
-			.path = in_tree, .mode = S_IFREG | (st.st_mode & 07777),
-			.mtime = TREE_MTIME_UNSET, .flags = TREE_TAKE_CONTENT,
+		    .path = in_tree,
+		    .mode = S_IFREG | (st.st_mode & 07777),
+		    .mtime = TREE_MTIME_UNSET,
+		    .flags = TREE_TAKE_CONTENT,
 		};
 		void *data = NULL;
 
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return it_error_set(err, -errno, "cannot read '%s': %s", host, strerror(errno));
+			return it_error_set(err, -errno, "cannot read '%s': %s", host,
+					    strerror(errno));
 		r = read_fd(fd, &data, &e.size);
 		if (r < 0) {
 			close(fd);
@@ -988,12 +1037,14 @@ static int overlay_entry(struct tree *t, int dfd, const char *name, const char *
 		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
 
 		if (n < 0)
-			return it_error_set(err, -errno, "cannot read '%s': %s", host, strerror(errno));
+			return it_error_set(err, -errno, "cannot read '%s': %s", host,
+					    strerror(errno));
 		target[n] = '\0';
 		r = tree_add_symlink(t, in_tree, target, err);
 	} else {
 		r = it_error_set(err, -IT_EFORMAT,
-				 "cannot copy '%s' from the overlay: only files, directories and symlinks can be",
+				 "cannot copy '%s' from the overlay: only files, directories and "
+				 "symlinks can be",
 				 host);
 	}
 	if (fd >= 0)
@@ -1016,8 +1067,7 @@ int rootfs_add_overlay(struct tree *t, const char *host_dir, struct it_error *er
 
 /* ---- busybox and other install scripts ---- */
 
-int rootfs_busybox_links(struct tree *t, const char *name, size_t *created,
-			 struct it_error *err)
+int rootfs_busybox_links(struct tree *t, const char *name, size_t *created, struct it_error *err)
 {
 	char list[PATH_MAX], bin[PATH_MAX];
 	struct buf b = BUF_INIT;
@@ -1032,8 +1082,9 @@ int rootfs_busybox_links(struct tree *t, const char *name, size_t *created,
 	if (r < 0)
 		goto out;
 	if (!exists || !tree_lookup(t, bin, true)) {
-		r = it_error_set(err, -IT_ENOTFOUND, "cannot make the %s applet links: no '%s' in the tree",
-				 name, exists ? bin : list);
+		r = it_error_set(err, -IT_ENOTFOUND,
+				 "cannot make the %s applet links: no '%s' in the tree", name,
+				 exists ? bin : list);
 		goto out;
 	}
 	rest = buf_blob(&b);
@@ -1063,8 +1114,9 @@ out:
 
 /* bbsuid --install (busybox-suid 1.36.1-r15): these links go to /bin/bbsuid, replacing symlinks. */
 static const char *const bbsuid_applets[] = {
-	"/bin/mount", "/bin/umount", "/bin/su", "/usr/bin/crontab", "/usr/bin/passwd",
-	"/usr/bin/traceroute", "/usr/bin/traceroute6", "/usr/bin/vlock",
+    "/bin/mount",	    "/bin/umount",     "/bin/su",
+    "/usr/bin/crontab",	    "/usr/bin/passwd", "/usr/bin/traceroute",
+    "/usr/bin/traceroute6", "/usr/bin/vlock",
 };
 
 static int bbsuid_links(struct tree *t, struct it_error *err)
@@ -1087,7 +1139,7 @@ static int bbsuid_links(struct tree *t, struct it_error *err)
 /* Script handlers return 0 when done, 1 when the script does something they cannot. */
 static int baselayout_pre_install(struct tree *t, struct it_error *err)
 {
-	struct table gr = { 0 };
+	struct table gr = {0};
 	int r = table_load(t, &gr, "/etc/group", err);
 
 	/* addgroup -S -g 42 shadow 2>/dev/null: fails quietly when the name or gid is taken. */
@@ -1102,7 +1154,7 @@ static int baselayout_pre_install(struct tree *t, struct it_error *err)
 
 static int baselayout_post_install(struct tree *t, struct it_error *err)
 {
-	struct table gr = { 0 };
+	struct table gr = {0};
 	int r = table_load(t, &gr, "/etc/group", err);
 
 	/* The vserver rcL/rcK and color_prompt parts do not apply to a new tree. */
@@ -1146,14 +1198,14 @@ static const struct script_handler {
 	const char *action;
 	int (*fn)(struct tree *t, struct it_error *err);
 } script_handlers[] = {
-	{ "alpine-baselayout", "pre-install", baselayout_pre_install },
-	{ "alpine-baselayout", "post-install", baselayout_post_install },
-	{ "busybox", "post-install", busybox_post_install },
-	{ "busybox", "trigger", busybox_trigger },
-	{ "openrc", "post-install", openrc_post_install },
+    {"alpine-baselayout", "pre-install", baselayout_pre_install},
+    {"alpine-baselayout", "post-install", baselayout_post_install},
+    {"busybox", "post-install", busybox_post_install},
+    {"busybox", "trigger", busybox_trigger},
+    {"openrc", "post-install", openrc_post_install},
 };
 
-static const char *const install_actions[] = { "pre-install", "post-install", "trigger" };
+static const char *const install_actions[] = {"pre-install", "post-install", "trigger"};
 
 static int run_script(struct tree *t, const struct rootfs_script *s, struct strlist *skipped,
 		      struct it_error *err)
@@ -1212,6 +1264,8 @@ int rootfs_apply(struct tree *t, const struct build_config *cfg,
 {
 	int r = rootfs_run_scripts(t, scripts, nscripts, skipped, err);
 
+	if (r == 0)
+		r = rootfs_add_device_nodes(t, err);
 	for (size_t i = 0; r == 0 && i < cfg->overlays.n; i++)
 		r = rootfs_add_overlay(t, cfg->overlays.v[i], err);
 	if (r == 0 && cfg->hostname)
@@ -1235,7 +1289,8 @@ int rootfs_apply(struct tree *t, const struct build_config *cfg,
 
 enum export_pass { PASS_CREATE, PASS_HARDLINKS, PASS_MODES };
 
-struct export {
+struct export
+{
 	int rootfd;
 	const char *dir;
 	bool root;
@@ -1325,7 +1380,8 @@ static int export_node(struct export *x, int dfd, const struct tree_node *n, con
 		}
 		if (x->pass != PASS_CREATE)
 			return 0;
-		fd = openat(dfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(dfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 		if (fd < 0)
 			return export_fail(x, path, -errno);
 		r = write_fd_all(fd, n->data, n->size);
@@ -1405,7 +1461,7 @@ static int export_dir(struct export *x, int dfd, const struct tree_node *dir, ch
 int rootfs_export(const struct tree *t, const char *dir, struct rootfs_export_stats *st,
 		  struct it_error *err)
 {
-	struct export x = { .rootfd = -1, .dir = dir, .err = err };
+	struct export x = {.rootfd = -1, .dir = dir, .err = err};
 	struct strlist names = STRLIST_INIT;
 	char path[PATH_MAX] = "";
 	int r;
@@ -1431,7 +1487,8 @@ int rootfs_export(const struct tree *t, const char *dir, struct rootfs_export_st
 		r = export_dir(&x, x.rootfd, &t->root, path, 0);
 	}
 	if (r == 0 && (x.st.skipped_nodes || x.st.skipped_owners))
-		log_warn("'%s': %llu device nodes or sockets left out and %llu owners not set (not root)",
+		log_warn("'%s' written without root: %llu device nodes or sockets left out, "
+			 "%llu owners not set",
 			 dir, x.st.skipped_nodes, x.st.skipped_owners);
 	if (st)
 		*st = x.st;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Configuring an Alpine tree without chroot or root: init, consoles, services, network, users, overlays, scripts. */
+/* Configuring an Alpine tree without chroot or root: init, consoles, services, users, scripts. */
 #ifndef IT_BUILDER_ROOTFS_H
 #define IT_BUILDER_ROOTFS_H
 
@@ -16,6 +16,13 @@
  * 0644 root:root unless said otherwise; edited files keep their mode,
  * owner and package.
  */
+
+/*
+ * /dev/console (c 5,1 0600) and /dev/null (c 1,3 0666), root:root, unless
+ * there already: the kernel opens /dev/console for init before anything
+ * mounts devtmpfs, as in gen_init_cpio's default list.
+ */
+int rootfs_add_device_nodes(struct tree *t, struct it_error *err);
 
 /* /init: a symlink to 'target' (NULL: /sbin/init), which must be in the tree. */
 int rootfs_init_symlink(struct tree *t, const char *target, struct it_error *err);
@@ -46,7 +53,8 @@ int rootfs_enable_services(struct tree *t, const struct service_spec *s, size_t 
 int rootfs_write_interfaces(struct tree *t, const struct iface_spec *ifs, size_t n,
 			    struct it_error *err);
 
-/* /etc/hostname, and the name (and its first label) on the 127.0.0.1 and ::1 lines of /etc/hosts. */
+/* /etc/hostname, and the name (and its first label) on the 127.0.0.1 and ::1 lines of /etc/hosts.
+ */
 int rootfs_set_hostname(struct tree *t, const char *name, struct it_error *err);
 
 /*
@@ -80,14 +88,13 @@ int rootfs_add_overlay(struct tree *t, const char *host_dir, struct it_error *er
  * occupies (a package's file is never overwritten). *created (may be NULL)
  * gets the number of links made.
  */
-int rootfs_busybox_links(struct tree *t, const char *name, size_t *created,
-			 struct it_error *err);
+int rootfs_busybox_links(struct tree *t, const char *name, size_t *created, struct it_error *err);
 
 /* An install script of a package in the tree. */
 struct rootfs_script {
-	const char *pkgname;   /* "busybox" */
-	const char *version;   /* "1.36.1-r15" */
-	const char *action;    /* "pre-install", "post-install" or "trigger" */
+	const char *pkgname; /* "busybox" */
+	const char *version; /* "1.36.1-r15" */
+	const char *action;  /* "pre-install", "post-install" or "trigger" */
 };
 
 /*
@@ -104,9 +111,9 @@ int rootfs_run_scripts(struct tree *t, const struct rootfs_script *s, size_t n,
 		       struct strlist *skipped, struct it_error *err);
 
 /*
- * All of a build's configuration, in this order: scripts, overlays,
- * hostname, interfaces (when any), consoles, services, users, root
- * password, /init. cfg->init: NULL for a symlink to /sbin/init; a path in
+ * All of a build's configuration, in this order: scripts, device nodes,
+ * overlays, hostname, interfaces (when any), consoles, services, users,
+ * root password, /init. cfg->init: NULL for a symlink to /sbin/init; a path in
  * the tree for a symlink to it; otherwise a host file to copy.
  */
 int rootfs_apply(struct tree *t, const struct build_config *cfg,
@@ -116,8 +123,8 @@ int rootfs_apply(struct tree *t, const struct build_config *cfg,
 /* What rootfs_export() wrote and left out. */
 struct rootfs_export_stats {
 	unsigned long long dirs, files, symlinks, hardlinks, specials;
-	unsigned long long skipped_nodes;    /* devices and sockets not made (not root) */
-	unsigned long long skipped_owners;   /* entries whose owner could not be set (not root) */
+	unsigned long long skipped_nodes;  /* devices and sockets not made (not root) */
+	unsigned long long skipped_owners; /* entries whose owner could not be set (not root) */
 };
 
 /*

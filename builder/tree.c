@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The in-memory filesystem tree: path rules, symlinks resolved inside the tree, apk's ownership rules. */
+/* The in-memory tree: path rules, symlinks resolved inside it, apk's ownership rules. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +17,12 @@ struct comps {
 /* State of one resolution: what to say in errors and how many symlinks were followed. */
 struct walk {
 	struct tree *t;
-	const char *path;                /* the path being placed or looked up */
-	const char *pkgname;             /* NULL for configuration */
-	struct it_error *err;            /* NULL: no messages (lookups) */
-	bool create;                     /* make missing directories */
+	const char *path;     /* the path being placed or looked up */
+	const char *pkgname;  /* NULL for configuration */
+	struct it_error *err; /* NULL: no messages (lookups) */
+	bool create;	      /* make missing directories */
 	int links;
-	const struct tree_node *via;     /* the symlink being followed, for messages */
+	const struct tree_node *via; /* the symlink being followed, for messages */
 };
 
 enum owner_rule { OWNER_OVERWRITE, OWNER_SKIP, OWNER_CONFLICT };
@@ -302,10 +302,10 @@ static int resolve(struct walk *w, struct tree_node *cur, char **v, size_t n, bo
 		   bool mkdir_last, struct tree_node **out);
 
 /* Resolve the symlink 'link' (a child of 'dir') to what it points at, inside the tree. */
-static int follow(struct walk *w, struct tree_node *dir, struct tree_node *link,
-		  bool mkdir_last, struct tree_node **out)
+static int follow(struct walk *w, struct tree_node *dir, struct tree_node *link, bool mkdir_last,
+		  struct tree_node **out)
 {
-	struct comps c = { 0 };
+	struct comps c = {0};
 	const struct tree_node *saved = w->via;
 	struct tree_node *start;
 	char where[4096];
@@ -392,7 +392,8 @@ static int resolve(struct walk *w, struct tree_node *cur, char **v, size_t n, bo
 		}
 		if (!S_ISDIR(kid->mode)) {
 			tree_node_path(kid, where, sizeof(where));
-			return it_error_set(w->err, -ENOTDIR, "cannot place '%s' from '%s': '%s' is not a directory",
+			return it_error_set(w->err, -ENOTDIR,
+					    "cannot place '%s' from '%s': '%s' is not a directory",
 					    w->path, in_pkg(w), where);
 		}
 		cur = kid;
@@ -426,7 +427,8 @@ static void dir_set(struct tree_node *n, const struct tree_entry *e, const struc
 		n->owner = pkg;
 }
 
-/* apk-tools 2.x apk_db_dir_apply_diri_permissions(): lowest uid, then gid, wins; a tie ANDs modes. */
+/* apk-tools 2.x apk_db_dir_apply_diri_permissions(): lowest uid, then gid, wins; a tie ANDs modes.
+ */
 static void dir_merge(struct tree_node *n, const struct tree_entry *e, const struct tree_pkg *pkg)
 {
 	if (n->implicit || !pkg)
@@ -485,7 +487,7 @@ static int add_dir(struct walk *w, struct tree_node *parent, const char *leaf,
 /* Path of the regular file a hard link entry names, as stored in the node ("usr/bin/x"). */
 static int hardlink_target(struct walk *w, const char *link, char **out)
 {
-	struct comps c = { 0 };
+	struct comps c = {0};
 	struct tree_node *n = NULL;
 	char path[4096];
 	int r;
@@ -498,9 +500,10 @@ static int hardlink_target(struct walk *w, const char *link, char **out)
 	w->create = true;
 	comps_free(&c);
 	if (r == -ENOENT || (r == 0 && !S_ISREG(n->mode)))
-		return it_error_set(w->err, -IT_EFORMAT,
-				    "'%s' in '%s': hard link target '%s' is not a file placed before it",
-				    w->path, in_pkg(w), link);
+		return it_error_set(
+		    w->err, -IT_EFORMAT,
+		    "'%s' in '%s': hard link target '%s' is not a file placed before it", w->path,
+		    in_pkg(w), link);
 	if (r < 0)
 		return it_error_set(w->err, r, "'%s' in '%s': hard link target '%s': %s", w->path,
 				    in_pkg(w), link, it_strerror(r));
@@ -548,6 +551,9 @@ static int add_nondir(struct walk *w, struct tree_node *parent, const char *leaf
 	size_t pos;
 	int r;
 
+	/* apk installs no ".keep_*" files: they only keep a directory in the package. */
+	if (pkg && !strncmp(leaf, ".keep_", 6) && leaf[6])
+		return 0;
 	n = kid_find(parent, leaf, &pos);
 	if (n) {
 		tree_node_path(n, where, sizeof(where));
@@ -573,8 +579,9 @@ static int add_nondir(struct walk *w, struct tree_node *parent, const char *leaf
 			return r;
 		if (n && n->parent == parent && tree_lookup(w->t, target, false) == n) {
 			free(target);
-			return it_error_set(w->err, -IT_EFORMAT, "'%s' in '%s': hard link to itself",
-					    w->path, in_pkg(w));
+			return it_error_set(w->err, -IT_EFORMAT,
+					    "'%s' in '%s': hard link to itself", w->path,
+					    in_pkg(w));
 		}
 	} else if (S_ISLNK(e->mode)) {
 		target = strdup(e->link_target);
@@ -628,16 +635,17 @@ static int check_entry(struct walk *w, const struct tree_entry *e)
 	default:
 		break;
 	}
-	return it_error_set(w->err, -IT_EFORMAT, "'%s' in '%s': unsupported or incomplete entry (mode 0%o)",
-			    e->path, in_pkg(w), e->mode);
+	return it_error_set(w->err, -IT_EFORMAT,
+			    "'%s' in '%s': unsupported or incomplete entry (mode 0%o)", e->path,
+			    in_pkg(w), e->mode);
 }
 
 int tree_add(struct tree *t, const struct tree_entry *e, const struct tree_pkg *pkg,
 	     struct it_error *err)
 {
-	struct walk w = { t, e->path, pkg ? pkg->name : NULL, err, true, 0, NULL };
+	struct walk w = {t, e->path, pkg ? pkg->name : NULL, err, true, 0, NULL};
 	void *take = (e->flags & TREE_TAKE_CONTENT) ? (void *)e->content : NULL;
-	struct comps c = { 0 };
+	struct comps c = {0};
 	struct tree_node *parent = NULL;
 	char where[4096];
 	int r;
@@ -661,8 +669,9 @@ int tree_add(struct tree *t, const struct tree_entry *e, const struct tree_pkg *
 		goto out;
 	if (!S_ISDIR(parent->mode)) {
 		tree_node_path(parent, where, sizeof(where));
-		r = it_error_set(err, -ENOTDIR, "cannot place '%s' from '%s': '%s' is not a directory",
-				 e->path, in_pkg(&w), where);
+		r = it_error_set(err, -ENOTDIR,
+				 "cannot place '%s' from '%s': '%s' is not a directory", e->path,
+				 in_pkg(&w), where);
 		goto out;
 	}
 	if (S_ISDIR(e->mode))
@@ -679,8 +688,13 @@ int tree_add_file(struct tree *t, const char *path, unsigned perm, unsigned uid,
 		  const void *data, size_t size, struct it_error *err)
 {
 	struct tree_entry e = {
-		.path = path, .mode = S_IFREG | (perm & 07777), .uid = uid, .gid = gid,
-		.mtime = TREE_MTIME_UNSET, .content = data, .size = size,
+	    .path = path,
+	    .mode = S_IFREG | (perm & 07777),
+	    .uid = uid,
+	    .gid = gid,
+	    .mtime = TREE_MTIME_UNSET,
+	    .content = data,
+	    .size = size,
 	};
 
 	return tree_add(t, &e, NULL, err);
@@ -690,8 +704,11 @@ int tree_add_dir(struct tree *t, const char *path, unsigned perm, unsigned uid, 
 		 struct it_error *err)
 {
 	struct tree_entry e = {
-		.path = path, .mode = S_IFDIR | (perm & 07777), .uid = uid, .gid = gid,
-		.mtime = TREE_MTIME_UNSET,
+	    .path = path,
+	    .mode = S_IFDIR | (perm & 07777),
+	    .uid = uid,
+	    .gid = gid,
+	    .mtime = TREE_MTIME_UNSET,
 	};
 
 	return tree_add(t, &e, NULL, err);
@@ -700,8 +717,10 @@ int tree_add_dir(struct tree *t, const char *path, unsigned perm, unsigned uid, 
 int tree_add_symlink(struct tree *t, const char *path, const char *target, struct it_error *err)
 {
 	struct tree_entry e = {
-		.path = path, .mode = S_IFLNK | 0777, .mtime = TREE_MTIME_UNSET,
-		.link_target = target,
+	    .path = path,
+	    .mode = S_IFLNK | 0777,
+	    .mtime = TREE_MTIME_UNSET,
+	    .link_target = target,
 	};
 
 	return tree_add(t, &e, NULL, err);
@@ -709,8 +728,8 @@ int tree_add_symlink(struct tree *t, const char *path, const char *target, struc
 
 struct tree_node *tree_lookup(const struct tree *t, const char *path, bool follow_last)
 {
-	struct walk w = { (struct tree *)t, path, NULL, NULL, false, 0, NULL };
-	struct comps c = { 0 };
+	struct walk w = {(struct tree *)t, path, NULL, NULL, false, 0, NULL};
+	struct comps c = {0};
 	struct tree_node *n = NULL;
 	int r;
 

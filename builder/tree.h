@@ -22,10 +22,10 @@
  * pointers stay valid until tree_release().
  */
 struct tree_pkg {
-	char *name;                /* "busybox" */
-	char *origin;              /* "busybox" (source package); NULL when unknown */
-	struct strlist replaces;   /* "alpine-baselayout", "libcap<2.64-r1" */
-	long replaces_priority;    /* .PKGINFO replaces_priority; 0 by default */
+	char *name;		 /* "busybox" */
+	char *origin;		 /* "busybox" (source package); NULL when unknown */
+	struct strlist replaces; /* "alpine-baselayout", "libcap<2.64-r1" */
+	long replaces_priority;	 /* .PKGINFO replaces_priority; 0 by default */
 };
 
 /*
@@ -33,27 +33,27 @@ struct tree_pkg {
  * functions below. Regular files own their content (data, size).
  */
 struct tree_node {
-	char *name;                    /* one component; "" for the root */
-	struct tree_node *parent;      /* NULL for the root */
-	unsigned mode;                 /* S_IF* | 07777 */
+	char *name;		  /* one component; "" for the root */
+	struct tree_node *parent; /* NULL for the root */
+	unsigned mode;		  /* S_IF* | 07777 */
 	unsigned uid, gid;
-	int64_t mtime;                 /* TREE_MTIME_UNSET when not given */
-	const struct tree_pkg *owner;  /* NULL: implicit, configuration or overlay */
+	int64_t mtime;		      /* TREE_MTIME_UNSET when not given */
+	const struct tree_pkg *owner; /* NULL: implicit, configuration or overlay */
 
-	unsigned char *data;           /* S_IFREG content (NULL when empty) */
+	unsigned char *data; /* S_IFREG content (NULL when empty) */
 	size_t size;
-	char *target;                  /* S_IFLNK: link text; hard link: path of the file, "usr/bin/x" */
-	bool hardlink;                 /* S_IFREG that is a hard link to 'target' */
-	unsigned devmajor, devminor;   /* S_IFCHR, S_IFBLK */
+	char *target;  /* S_IFLNK: link text; hard link: path of the file, "usr/bin/x" */
+	bool hardlink; /* S_IFREG that is a hard link to 'target' */
+	unsigned devmajor, devminor; /* S_IFCHR, S_IFBLK */
 
-	struct tree_node **kids;       /* S_IFDIR: children sorted by name (bytewise) */
+	struct tree_node **kids; /* S_IFDIR: children sorted by name (bytewise) */
 	size_t nkids, kids_alloc;
-	bool implicit;                 /* S_IFDIR made because something was placed inside */
+	bool implicit; /* S_IFDIR made because something was placed inside */
 };
 
 struct tree {
 	struct tree_node root;
-	size_t count;                  /* nodes, not counting the root */
+	size_t count; /* nodes, not counting the root */
 	struct tree_pkg **pkgs;
 	size_t npkgs, pkgs_alloc;
 };
@@ -80,14 +80,14 @@ enum {
 
 /* One entry to place, with the fields of a tar or APK data entry. */
 struct tree_entry {
-	const char *path;         /* "etc/passwd" or "/etc/passwd"; '.' and empty components dropped */
-	unsigned mode;            /* S_IFREG/S_IFDIR/S_IFLNK/S_IFCHR/S_IFBLK/S_IFIFO/S_IFSOCK | 07777 */
+	const char *path; /* "etc/passwd" or "/etc/passwd"; '.' and empty components dropped */
+	unsigned mode;	  /* S_IFREG/S_IFDIR/S_IFLNK/S_IFCHR/S_IFBLK/S_IFIFO/S_IFSOCK | 07777 */
 	unsigned uid, gid;
-	int64_t mtime;            /* TREE_MTIME_UNSET when unknown */
-	const void *content;      /* S_IFREG: 'size' bytes, copied (see TREE_TAKE_CONTENT) */
+	int64_t mtime;	     /* TREE_MTIME_UNSET when unknown */
+	const void *content; /* S_IFREG: 'size' bytes, copied (see TREE_TAKE_CONTENT) */
 	size_t size;
-	const char *link_target;  /* S_IFLNK: the link text, kept as is */
-	const char *hardlink;     /* S_IFREG: an earlier entry's path; this becomes a hard link to it */
+	const char *link_target; /* S_IFLNK: the link text, kept as is */
+	const char *hardlink; /* S_IFREG: an earlier entry's path; this becomes a hard link to it */
 	unsigned devmajor, devminor;
 	unsigned flags;
 };
@@ -100,7 +100,8 @@ struct tree_entry {
  * replaces_priority wins; the new package on a tie), or both have the same
  * name or origin; when the old owner wins, the entry is skipped and 0 is
  * returned. Directories merge with apk's rule: the owner with the lowest
- * uid (then gid) sets owner and mode; on a tie the modes are ANDed.
+ * uid (then gid) sets owner and mode; on a tie the modes are ANDed. A
+ * package's ".keep_*" files are skipped, as apk does.
  *
  * A '..' component is refused (-IT_EPATH). Intermediate symlinks are
  * followed inside the tree (absolute targets from the tree root); one that

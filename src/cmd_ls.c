@@ -9,25 +9,25 @@
 #include "src/cmds.h"
 
 static const char ls_usage[] =
-	"usage: initrd-test ls [options] INITRD\n"
-	"\n"
-	"List what an initrd holds, one entry per line: a newc cpio, plain or\n"
-	"compressed (gzip, zstd, xz, lzma, bzip2, lz4), or several archives one after\n"
-	"the other (an uncompressed early cpio first, as for CPU microcode).\n"
-	"\n"
-	"  -l, --long     mode, links, uid, gid, size (or major, minor), path, -> target\n"
-	"  -t, --time     also the mtime, in UTC (implies --long)\n"
-	"  -h, --help     this help\n"
-	"\n"
-	"exit codes: 0 listed, 2 usage error, 3 the file cannot be read\n";
+    "usage: initrd-test ls [options] INITRD\n"
+    "\n"
+    "List what an initrd holds, one entry per line: a newc cpio, plain or\n"
+    "compressed (gzip, zstd, xz, lzma, bzip2, lz4), or several archives one after\n"
+    "the other (an uncompressed early cpio first, as for CPU microcode).\n"
+    "\n"
+    "  -l, --long     mode, links, uid, gid, size (or major, minor), path, -> target\n"
+    "  -t, --time     also the mtime, in UTC (implies --long)\n"
+    "  -h, --help     this help\n"
+    "\n"
+    "exit codes: 0 listed, 2 usage error, 3 the file cannot be read\n";
 
 int cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "long", no_argument, NULL, 'l' },
-		{ "time", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"long", no_argument, NULL, 'l'},
+	    {"time", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct it_error err = IT_ERROR_INIT;
 	unsigned flags = 0;

@@ -97,10 +97,10 @@ static int clean_raw_tail(struct blob raw, struct buf *out)
 	int r;
 
 	if (raw.len > RAW_TAIL_CLEAN) {
-		struct blob t = { RAW_TAIL_CLEAN, raw.ptr + raw.len - RAW_TAIL_CLEAN };
+		struct blob t = {RAW_TAIL_CLEAN, raw.ptr + raw.len - RAW_TAIL_CLEAN};
 		const char *nl = memchr(t.ptr, '\n', t.len);
 
-		raw = nl ? (struct blob){ t.len - (size_t)(nl + 1 - t.ptr), nl + 1 } : t;
+		raw = nl ? (struct blob){t.len - (size_t)(nl + 1 - t.ptr), nl + 1} : t;
 	}
 	buf_init(&stamped, 0);
 	r = conlog_new(&cl);
@@ -123,7 +123,7 @@ static int clean_raw_tail(struct blob raw, struct buf *out)
 		if (blob_starts(line, CONLOG_ZERO)) {
 			size_t skip = strlen(CONLOG_ZERO) + (line.len > strlen(CONLOG_ZERO));
 
-			line = (struct blob){ line.len - skip, line.ptr + skip };
+			line = (struct blob){line.len - skip, line.ptr + skip};
 		}
 		r = buf_add(out, line.ptr, line.len);
 		if (r == 0 && nl)
@@ -160,11 +160,11 @@ struct replay_opts {
 static int parse_args(int argc, char **argv, struct replay_opts *o)
 {
 	static const struct option opts[] = {
-		{ "junit", required_argument, NULL, 'j' },
-		{ "json", required_argument, NULL, 'J' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"junit", required_argument, NULL, 'j'},
+	    {"json", required_argument, NULL, 'J'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char shortopt[3] = "-?";
 	int c;
@@ -207,7 +207,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 
 static int write_reports(const struct replay_opts *o, const struct run_report *rep)
 {
-	const struct run_report *runs[] = { rep };
+	const struct run_report *runs[] = {rep};
 	struct it_error err = IT_ERROR_INIT;
 	int r = 0;
 
@@ -270,7 +270,7 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay_opts o = { NULL, NULL, log_verbosity == LOG_QUIET, NULL, NULL };
+	struct replay_opts o = {NULL, NULL, log_verbosity == LOG_QUIET, NULL, NULL};
 	struct it_error err = IT_ERROR_INIT;
 	struct scenario s;
 	struct run_report rep;

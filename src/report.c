@@ -61,13 +61,13 @@ static const struct {
 	const char *title; /* the verdict line */
 	int exit;
 } verdicts[] = {
-	[RUN_PASSED] = { "passed", "PASSED", EXIT_PASS },
-	[RUN_FAILED] = { "failed", "FAILED", EXIT_FAILED },
-	[RUN_CRASHED] = { "crashed", "CRASHED", EXIT_FAILED },
-	[RUN_TIMED_OUT] = { "timed_out", "TIMED OUT", EXIT_TIMEOUT },
-	[RUN_INFRA_ERROR] = { "infra_error", "ERROR", EXIT_INFRA },
-	[RUN_USAGE_ERROR] = { "usage_error", "ERROR", EXIT_USAGE },
-	[RUN_INTERRUPTED] = { "interrupted", "INTERRUPTED", EXIT_INTERRUPTED },
+    [RUN_PASSED] = {"passed", "PASSED", EXIT_PASS},
+    [RUN_FAILED] = {"failed", "FAILED", EXIT_FAILED},
+    [RUN_CRASHED] = {"crashed", "CRASHED", EXIT_FAILED},
+    [RUN_TIMED_OUT] = {"timed_out", "TIMED OUT", EXIT_TIMEOUT},
+    [RUN_INFRA_ERROR] = {"infra_error", "ERROR", EXIT_INFRA},
+    [RUN_USAGE_ERROR] = {"usage_error", "ERROR", EXIT_USAGE},
+    [RUN_INTERRUPTED] = {"interrupted", "INTERRUPTED", EXIT_INTERRUPTED},
 };
 
 static bool verdict_ok(enum run_verdict v)
@@ -89,7 +89,8 @@ static bool is_crash(const struct expect_outcome *oc)
 {
 	if (oc->why != EXPECT_WHY_FAIL_PATTERN)
 		return false;
-	if (!strncmp(oc->fail_where, EXPECT_BUILTIN ": kernel ", strlen(EXPECT_BUILTIN ": kernel ")))
+	if (!strncmp(oc->fail_where, EXPECT_BUILTIN ": kernel ",
+		     strlen(EXPECT_BUILTIN ": kernel ")))
 		return true;
 	return strstr(oc->line, "Kernel panic") != NULL;
 }
@@ -167,8 +168,9 @@ static bool shell_safe(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++) {
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-",
-			    *s))
+		if (!strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-",
+			*s))
 			return false;
 	}
 	return true;
@@ -226,7 +228,7 @@ static struct blob tail_of(struct blob t)
 			break;
 		}
 	}
-	return (struct blob){ t.len - start, t.ptr + start };
+	return (struct blob){t.len - start, t.ptr + start};
 }
 
 int run_report_set_tail(struct run_report *r, struct blob text)
@@ -411,8 +413,8 @@ static void put_cp(struct out *o, enum esc_mode m, const unsigned char *p, size_
 	bool attr = m == ESC_XML_ATTR;
 
 	if (m == ESC_JSON) {
-		static const char short_esc[] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-						  ['\r'] = 'r', ['\t'] = 't' };
+		static const char short_esc[] = {
+		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
 
 		if (cp == '"' || cp == '\\')
 			putf(o, "\\%c", (char)cp);
@@ -470,6 +472,9 @@ static void put_esc_n(struct out *o, enum esc_mode m, const char *s, size_t n)
 		size_t k = utf8_seq(p + i, n - i, &cp);
 
 		if (k == 0) {
+			/* JSON escapes the backslash of the text \xHH. */
+			if (m == ESC_JSON)
+				puts_(o, "\\");
 			put_hex_bytes(o, p + i, 1);
 			i++;
 			continue;
@@ -503,7 +508,7 @@ static void put_term(struct out *o, const char *s, size_t n, size_t max)
 	size_t cols, i = 0, c = 0;
 
 	buf_init(&tmp, 0);
-	t = (struct out){ &tmp, 0 };
+	t = (struct out){&tmp, 0};
 	put_esc_n(&t, ESC_TERM, s, n);
 	if (t.err) {
 		o->err = o->err ? o->err : t.err;
@@ -608,11 +613,11 @@ static const struct {
 	const char *color;
 	const char *json;
 } shown[] = {
-	[SHOWN_OK] = { "ok", C_GREEN, "passed" },
-	[SHOWN_FAIL] = { "FAIL", C_BOLD_RED, "failed" },
-	[SHOWN_TIMEOUT] = { "TIMEOUT", C_BOLD_RED, "timed_out" },
-	[SHOWN_ERROR] = { "ERROR", C_BOLD_RED, "error" },
-	[SHOWN_SKIPPED] = { "skipped", C_DIM, "skipped" },
+    [SHOWN_OK] = {"ok", C_GREEN, "passed"},
+    [SHOWN_FAIL] = {"FAIL", C_BOLD_RED, "failed"},
+    [SHOWN_TIMEOUT] = {"TIMEOUT", C_BOLD_RED, "timed_out"},
+    [SHOWN_ERROR] = {"ERROR", C_BOLD_RED, "error"},
+    [SHOWN_SKIPPED] = {"skipped", C_DIM, "skipped"},
 };
 
 static enum shown_status status_of(const struct run_report *r, size_t i)
@@ -791,7 +796,8 @@ static void verdict_into(const struct run_report *r, struct out *line, struct ou
 	if (is_error_verdict(r->verdict) || !r->engine ||
 	    expect_state(r->engine) == EXPECT_RUNNING) {
 		puts_(line, ": ");
-		put_esc(line, ESC_TERM, r->error.msg[0] ? r->error.msg : it_strerror(r->error.code));
+		put_esc(line, ESC_TERM,
+			r->error.msg[0] ? r->error.msg : it_strerror(r->error.code));
 		if (r->error.hint[0]) {
 			put_esc(hint, ESC_TERM, r->error.hint);
 			return;
@@ -808,7 +814,7 @@ static void verdict_into(const struct run_report *r, struct out *line, struct ou
 
 int run_report_verdict_line(const struct run_report *r, struct buf *line, struct buf *hint)
 {
-	struct out l = { line, 0 }, h = { hint, 0 };
+	struct out l = {line, 0}, h = {hint, 0};
 
 	verdict_into(r, &l, &h);
 	return l.err ? l.err : h.err;
@@ -852,7 +858,7 @@ static void put_step_line(struct out *o, const struct run_report *r, size_t i, s
 		if (n > 0 && s->pattern[n - 1] == '\n')
 			n--; /* the Enter of 'send TEXT' goes without saying */
 		buf_init(&tmp, 0);
-		t = (struct out){ &tmp, 0 };
+		t = (struct out){&tmp, 0};
 		puts_(&t, "> ");
 		put_esc_n(&t, ESC_TERM, s->pattern, n);
 		if (!t.err)
@@ -873,7 +879,7 @@ static void put_step_line(struct out *o, const struct run_report *r, size_t i, s
 	if (st == SHOWN_SKIPPED)
 		return;
 	buf_init(&tmp, 0);
-	t = (struct out){ &tmp, 0 };
+	t = (struct out){&tmp, 0};
 	puts_(&t, "no match for \"");
 	puts_(&t, s->pattern);
 	puts_(&t, "\"");
@@ -922,7 +928,8 @@ static void put_table(struct out *o, const struct run_report *r, const struct re
 		size_t before = o->b->len;
 
 		put_term_str(o, s->name, nw);
-		put_pad(o, nw + 2 - (o->err ? 0 : cols_of(o->b->data + before, o->b->len - before)));
+		put_pad(o,
+			nw + 2 - (o->err ? 0 : cols_of(o->b->data + before, o->b->len - before)));
 		put_colored(o, opt->color, shown[st].color, shown[st].label);
 		put_pad(o, 7 - strlen(shown[st].label) + 2);
 		put_time_cell(o, r, i);
@@ -940,11 +947,10 @@ static void put_table(struct out *o, const struct run_report *r, const struct re
 	}
 }
 
-int run_report_text(const struct run_report *r, const struct report_text_opts *opt,
-		    struct buf *out)
+int run_report_text(const struct run_report *r, const struct report_text_opts *opt, struct buf *out)
 {
-	struct report_text_opts def = { 0, false, false };
-	struct out o = { out, 0 };
+	struct report_text_opts def = {0, false, false};
+	struct out o = {out, 0};
 	struct buf line, hint;
 	int err;
 
@@ -996,7 +1002,7 @@ int run_report_print(const struct run_report *r, FILE *f, bool quiet)
 {
 	const char *nc = getenv("NO_COLOR");
 	int fd = fileno(f);
-	struct report_text_opts o = { terminal_width(fd), isatty(fd) && !(nc && nc[0]), quiet };
+	struct report_text_opts o = {terminal_width(fd), isatty(fd) && !(nc && nc[0]), quiet};
 	struct buf b;
 	int err;
 
@@ -1093,7 +1099,7 @@ static void junit_detail(struct out *o, const struct run_report *r, size_t i)
 	struct out t;
 
 	buf_init(&tmp, 0);
-	t = (struct out){ &tmp, 0 };
+	t = (struct out){&tmp, 0};
 	verdict_text(r, &t, true);
 	if (i != SIZE_MAX) {
 		const struct expect_step_result *s = step_of(r, i);
@@ -1151,7 +1157,7 @@ static void junit_problem(struct out *o, const struct run_report *r, size_t i)
 	struct out m;
 
 	buf_init(&msg, 0);
-	m = (struct out){ &msg, 0 };
+	m = (struct out){&msg, 0};
 	verdict_text(r, &m, false);
 	if (m.err && !o->err)
 		o->err = m.err;
@@ -1257,7 +1263,7 @@ static void junit_suite(struct out *o, const struct run_report *r, size_t id)
 
 int run_report_junit(const struct run_report *const *runs, size_t n, struct buf *out)
 {
-	struct out o = { out, 0 };
+	struct out o = {out, 0};
 
 	puts_(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
 	for (size_t i = 0; i < n; i++)
@@ -1326,20 +1332,20 @@ static void json_close(struct out *o, int indent, char c, bool empty)
 }
 
 static const char *const state_names[] = {
-	[EXPECT_RUNNING] = "running",
-	[EXPECT_PASSED] = "passed",
-	[EXPECT_FAILED] = "failed",
-	[EXPECT_TIMED_OUT] = "timed_out",
+    [EXPECT_RUNNING] = "running",
+    [EXPECT_PASSED] = "passed",
+    [EXPECT_FAILED] = "failed",
+    [EXPECT_TIMED_OUT] = "timed_out",
 };
 
 static const char *const why_names[] = {
-	[EXPECT_WHY_NONE] = "none",
-	[EXPECT_WHY_FAIL_PATTERN] = "fail_pattern",
-	[EXPECT_WHY_STEP_TIMEOUT] = "step_timeout",
-	[EXPECT_WHY_RUN_TIMEOUT] = "run_timeout",
-	[EXPECT_WHY_EOF] = "eof",
-	[EXPECT_WHY_OUTPUT_FULL] = "output_full",
-	[EXPECT_WHY_BAD_PATTERN] = "bad_pattern",
+    [EXPECT_WHY_NONE] = "none",
+    [EXPECT_WHY_FAIL_PATTERN] = "fail_pattern",
+    [EXPECT_WHY_STEP_TIMEOUT] = "step_timeout",
+    [EXPECT_WHY_RUN_TIMEOUT] = "run_timeout",
+    [EXPECT_WHY_EOF] = "eof",
+    [EXPECT_WHY_OUTPUT_FULL] = "output_full",
+    [EXPECT_WHY_BAD_PATTERN] = "bad_pattern",
 };
 
 static const char *name_in(const char *const *names, size_t n, unsigned i)
@@ -1498,7 +1504,7 @@ static void json_run(struct out *o, const struct run_report *r)
 
 int run_report_json(const struct run_report *const *runs, size_t n, struct buf *out)
 {
-	struct out o = { out, 0 };
+	struct out o = {out, 0};
 
 	puts_(&o, "{\n  \"format\": \"initrd-test-report\",\n  \"version\": 1,\n  \"runs\": [");
 	for (size_t i = 0; i < n; i++) {

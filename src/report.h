@@ -87,9 +87,13 @@ void run_report_release(struct run_report *r);
 
 /* Replace *field (a run_report string) with a copy of value (NULL clears it). 0 or -ENOMEM. */
 int run_report_setstr(char **field, const char *value);
-/* Set 'command' from an argv (NULL-terminated), each word shell-quoted when it needs it. */
+/*
+ * Set 'command' from a NULL-terminated argv (a strlist's v, as vm_build_argv()
+ * makes it), each word shell-quoted when it needs it.
+ */
 int run_report_set_command(struct run_report *r, char *const *argv);
-/* Set 'console_tail' to the end of text: its last REPORT_TAIL_LINES lines, at most REPORT_TAIL_MAX bytes. */
+/* Set 'console_tail' to the end of text: its last REPORT_TAIL_LINES lines, at most REPORT_TAIL_MAX
+ * bytes. */
 int run_report_set_tail(struct run_report *r, struct blob text);
 /* The same from the end of a file (the cleaned console log); -errno with text naming it. */
 int run_report_load_tail(struct run_report *r, const char *path, struct it_error *err);
@@ -126,8 +130,7 @@ struct report_text_opts {
  * width) and the verdict line, with "hint: ..." below it. Console text is
  * made printable: control bytes and invalid UTF-8 are shown as \xHH.
  */
-int run_report_text(const struct run_report *r, const struct report_text_opts *o,
-		    struct buf *out);
+int run_report_text(const struct run_report *r, const struct report_text_opts *o, struct buf *out);
 /*
  * run_report_text() on f: colour only when f is a terminal and NO_COLOR is
  * unset or empty; the terminal's width, else $COLUMNS, else 80.

@@ -4,8 +4,11 @@ set -eu
 REPO="$TOP/tests/data/alpine-3.19.1"
 KEYS="$TOP/keys"
 
+# fd 3: the test's own stderr, so a failure shows even inside a redirected function call
+exec 3>&2
+
 fail() {
-	echo "FAILED: $*" >&2
+	echo "FAILED: $*" >&3
 	exit 1
 }
 

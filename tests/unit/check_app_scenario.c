@@ -20,19 +20,19 @@
 
 #define DATA "tests/data/scenarios"
 
-/* Short enough that every path built from it fits in PATH_MAX. */
-static char tmpdir[512];
+/* Short enough that every path built from them fits in PATH_MAX. */
+static char basedir[256]; /* made by main() before Check forks, removed after all tests */
+static char tmpdir[512];  /* one per test, inside basedir */
 static char tmpfile_path[600];
 
 static void tmp_setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_scenario.XXXXXX", t && *t ? t : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t.XXXXXX", basedir);
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	ck_assert_int_eq(path_join(tmpfile_path, sizeof(tmpfile_path), tmpdir, SCENARIO_FILE), 0);
 }
 
+/* Check skips this after a failed test: main() removes basedir in any case. */
 static void tmp_teardown(void)
 {
 	rm_rf(tmpdir);
@@ -988,11 +988,19 @@ static Suite *scenario_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(scenario_suite());
+	const char *t = getenv("TMPDIR");
+	SRunner *sr = NULL;
 	int failed;
 
+	snprintf(basedir, sizeof(basedir), "%s/check_scenario.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(basedir)) {
+		perror(basedir);
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(scenario_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	rm_rf(basedir);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for builder/cpio.c: newc output read back by libarchive and GNU cpio, reproducibility, errors, ls. */
+/* Unit tests for builder/cpio.c: output read back by libarchive and GNU cpio, errors, ls. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
@@ -49,8 +49,13 @@ static void add(struct tree *t, const char *path, unsigned mode, unsigned uid, u
 		int64_t mtime, const char *text, const char *target)
 {
 	struct tree_entry e = {
-		.path = path, .mode = mode, .uid = uid, .gid = gid, .mtime = mtime,
-		.content = text, .size = text ? strlen(text) : 0,
+	    .path = path,
+	    .mode = mode,
+	    .uid = uid,
+	    .gid = gid,
+	    .mtime = mtime,
+	    .content = text,
+	    .size = text ? strlen(text) : 0,
 	};
 
 	if (S_ISLNK(mode))
@@ -68,8 +73,11 @@ static void add(struct tree *t, const char *path, unsigned mode, unsigned uid, u
  */
 static void sample_tree(struct tree *t)
 {
-	struct tree_entry dev = { .path = "dev/console", .mode = S_IFCHR | 0600, .devmajor = 5,
-				  .devminor = 1, .mtime = TREE_MTIME_UNSET };
+	struct tree_entry dev = {.path = "dev/console",
+				 .mode = S_IFCHR | 0600,
+				 .devmajor = 5,
+				 .devminor = 1,
+				 .mtime = TREE_MTIME_UNSET};
 
 	tree_init(t);
 	add(t, "etc/motd", S_IFREG | 0644, 0, 0, EPOCH + 1000, "Welcome\n", NULL);
@@ -94,7 +102,7 @@ static void sample_tree(struct tree *t)
 static void write_ok(const struct tree *t, const char *path, enum compression c,
 		     struct cpio_stats *st)
 {
-	struct cpio_opts o = { .compression = c, .epoch = EPOCH };
+	struct cpio_opts o = {.compression = c, .epoch = EPOCH};
 	struct it_error err = IT_ERROR_INIT;
 
 	if (cpio_write(t, path, &o, st, &err) != 0)
@@ -154,15 +162,16 @@ static size_t read_back(const char *path, struct got *g, size_t max)
 static void check_sample(const char *path)
 {
 	static const char *order[] = {
-		"bin", "bin/sh", "bin/view", "dev", "dev/console", "dev/sda", "etc", "etc/motd",
-		"etc/shadow", "home", "home/user", "run", "run/fifo", "tmp", "usr", "usr/bin",
-		"usr/bin/ex", "usr/bin/su", "usr/bin/vi",
+	    "bin",	"bin/sh",     "bin/view",   "dev",	  "dev/console", "dev/sda",  "etc",
+	    "etc/motd", "etc/shadow", "home",	    "home/user",  "run",	 "run/fifo", "tmp",
+	    "usr",	"usr/bin",    "usr/bin/ex", "usr/bin/su", "usr/bin/vi",
 	};
 	struct got g[32];
 	size_t n = read_back(path, g, 32);
 
 	/* Inodes in order; the hard links (16, 18) take their group's, so 17 is one lower. */
-	static const long long ino[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 2, 16, 2 };
+	static const long long ino[] = {0,  1,	2,  3,	4,  5,	6, 7,  8, 9,
+					10, 11, 12, 13, 14, 15, 2, 16, 2};
 
 	ck_assert_uint_eq(n, ARRAY_SIZE(order));
 	for (size_t i = 0; i < n; i++) {
@@ -172,7 +181,7 @@ static void check_sample(const char *path)
 	/* Directories: 2 + subdirectories. */
 	ck_assert_uint_eq(g[0].mode, S_IFDIR | 0755);
 	ck_assert_uint_eq(g[0].nlink, 2);
-	ck_assert_uint_eq(g[14].nlink, 3);   /* usr has usr/bin */
+	ck_assert_uint_eq(g[14].nlink, 3); /* usr has usr/bin */
 	ck_assert_uint_eq(g[10].mode, S_IFDIR | 02750);
 	ck_assert_uint_eq(g[10].uid, 1000);
 	ck_assert_uint_eq(g[13].mode, S_IFDIR | 01777);
@@ -209,7 +218,7 @@ static void check_sample(const char *path)
 
 START_TEST(test_newc_read_back)
 {
-	static const enum compression comps[] = { COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD };
+	static const enum compression comps[] = {COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD};
 	struct tree t;
 	struct cpio_stats st;
 	struct stat sb;
@@ -326,7 +335,7 @@ END_TEST
 
 START_TEST(test_reproducible)
 {
-	static const enum compression comps[] = { COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD };
+	static const enum compression comps[] = {COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD};
 	struct tree t1, t2;
 	struct buf a = BUF_INIT, b = BUF_INIT;
 
@@ -335,10 +344,13 @@ START_TEST(test_reproducible)
 	tree_init(&t2);
 	add(&t2, "home/user", S_IFDIR | 02750, 1000, 1000, TREE_MTIME_UNSET, NULL, NULL);
 	{
-		struct tree_entry fifo = { .path = "run/fifo", .mode = S_IFIFO | 0600,
-					   .mtime = TREE_MTIME_UNSET };
-		struct tree_entry dev = { .path = "dev/sda", .mode = S_IFBLK | 0660, .gid = 6,
-					  .devmajor = 8, .mtime = TREE_MTIME_UNSET };
+		struct tree_entry fifo = {
+		    .path = "run/fifo", .mode = S_IFIFO | 0600, .mtime = TREE_MTIME_UNSET};
+		struct tree_entry dev = {.path = "dev/sda",
+					 .mode = S_IFBLK | 0660,
+					 .gid = 6,
+					 .devmajor = 8,
+					 .mtime = TREE_MTIME_UNSET};
 
 		ck_assert_int_eq(tree_add(&t2, &fifo, NULL, NULL), 0);
 		ck_assert_int_eq(tree_add(&t2, &dev, NULL, NULL), 0);
@@ -406,7 +418,7 @@ START_TEST(test_errors_leave_nothing)
 {
 	struct tree t;
 	struct it_error err = IT_ERROR_INIT;
-	struct cpio_opts o = { .compression = COMPRESS_NONE, .epoch = EPOCH };
+	struct cpio_opts o = {.compression = COMPRESS_NONE, .epoch = EPOCH};
 	struct rlimit old, small;
 	struct buf b = BUF_INIT;
 	char big[100000];
@@ -441,8 +453,9 @@ START_TEST(test_errors_leave_nothing)
 	ck_assert_int_eq(tree_remove(&t, "usr/bin/vi"), 1);
 	it_error_clear(&err);
 	ck_assert_int_eq(cpio_write(&t, in_dir("initrd2"), &o, NULL, &err), -IT_EFORMAT);
-	ck_assert_str_eq(err.msg,
-			 "hard link '/bin/view' points to '/usr/bin/vi', which is not a file in the tree");
+	ck_assert_str_eq(
+	    err.msg,
+	    "hard link '/bin/view' points to '/usr/bin/vi', which is not a file in the tree");
 	ck_assert_uint_eq(files_in_dir(), 1);
 
 	/* No epoch. */
@@ -467,7 +480,7 @@ static void load_apk(struct tree *t, const char *path)
 		const char *name = archive_entry_pathname(ae);
 		size_t size = (size_t)archive_entry_size(ae);
 		char *data = malloc(size + 1);
-		struct tree_entry e = { 0 };
+		struct tree_entry e = {0};
 
 		ck_assert_ptr_nonnull(data);
 		ck_assert_int_eq(archive_read_data(a, data, size), (ssize_t)size);
@@ -579,32 +592,36 @@ START_TEST(test_list)
 				 "etc/shadow\nhome\nhome/user\nrun\nrun/fifo\ntmp\nusr\nusr/bin\n"
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
 	list_to(in_dir("initrd.zst"), CPIO_LIST_LONG | CPIO_LIST_TIME, &b, 0);
-	ck_assert_str_eq(b.data,
-			 "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 bin\n"
-			 "lrwxrwxrwx   1     0     0         12 2023-11-14 22:13:20 bin/sh -> /bin/busybox\n"
-			 "-rwxr-xr-x   3     0     0          0 1970-01-01 00:16:40 bin/view\n"
-			 "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 dev\n"
-			 "crw-------   1     0     0       5, 1 2023-11-14 22:13:20 dev/console\n"
-			 "brw-rw----   1     0     6       8, 0 2023-11-14 22:13:20 dev/sda\n"
-			 "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 etc\n"
-			 "-rw-r--r--   1     0     0          8 2023-11-14 22:13:20 etc/motd\n"
-			 "-rw-r-----   1     0    42         14 2023-11-14 21:56:40 etc/shadow\n"
-			 "drwxr-xr-x   3     0     0          0 2023-11-14 22:13:20 home\n"
-			 "drwxr-s---   2  1000  1000          0 2023-11-14 22:13:20 home/user\n"
-			 "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 run\n"
-			 "prw-------   1     0     0          0 2023-11-14 22:13:20 run/fifo\n"
-			 "drwxrwxrwt   2     0     0          0 2023-11-14 22:13:20 tmp\n"
-			 "drwxr-xr-x   3     0     0          0 2023-11-14 22:13:20 usr\n"
-			 "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 usr/bin\n"
-			 "-rwxr-xr-x   3     0     0          0 1970-01-01 00:16:40 usr/bin/ex link to bin/view\n"
-			 "-rwsr-xr-x   1     0     0          2 1970-01-01 00:16:40 usr/bin/su\n"
-			 "-rwxr-xr-x   3     0     0          9 1970-01-01 00:16:40 usr/bin/vi link to bin/view\n");
+	ck_assert_str_eq(
+	    b.data,
+	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 bin\n"
+	    "lrwxrwxrwx   1     0     0         12 2023-11-14 22:13:20 bin/sh -> /bin/busybox\n"
+	    "-rwxr-xr-x   3     0     0          0 1970-01-01 00:16:40 bin/view\n"
+	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 dev\n"
+	    "crw-------   1     0     0       5, 1 2023-11-14 22:13:20 dev/console\n"
+	    "brw-rw----   1     0     6       8, 0 2023-11-14 22:13:20 dev/sda\n"
+	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 etc\n"
+	    "-rw-r--r--   1     0     0          8 2023-11-14 22:13:20 etc/motd\n"
+	    "-rw-r-----   1     0    42         14 2023-11-14 21:56:40 etc/shadow\n"
+	    "drwxr-xr-x   3     0     0          0 2023-11-14 22:13:20 home\n"
+	    "drwxr-s---   2  1000  1000          0 2023-11-14 22:13:20 home/user\n"
+	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 run\n"
+	    "prw-------   1     0     0          0 2023-11-14 22:13:20 run/fifo\n"
+	    "drwxrwxrwt   2     0     0          0 2023-11-14 22:13:20 tmp\n"
+	    "drwxr-xr-x   3     0     0          0 2023-11-14 22:13:20 usr\n"
+	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 usr/bin\n"
+	    "-rwxr-xr-x   3     0     0          0 1970-01-01 00:16:40 usr/bin/ex link to "
+	    "bin/view\n"
+	    "-rwsr-xr-x   1     0     0          2 1970-01-01 00:16:40 usr/bin/su\n"
+	    "-rwxr-xr-x   3     0     0          9 1970-01-01 00:16:40 usr/bin/vi link to "
+	    "bin/view\n");
 
 	/* An uncompressed early archive, then a gzip one, as with CPU microcode. */
 	tree_release(&t);
 	tree_init(&t);
 	ck_assert_int_eq(tree_add_file(&t, "kernel/x86/microcode/GenuineIntel.bin", 0644, 0, 0,
-				       "ucode", 5, NULL), 0);
+				       "ucode", 5, NULL),
+			 0);
 	write_ok(&t, in_dir("early"), COMPRESS_NONE, NULL);
 	tree_release(&t);
 	sample_tree(&t);
@@ -620,7 +637,8 @@ START_TEST(test_list)
 
 	/* Unreadable, truncated, not an archive. */
 	list_to(in_dir("nothere"), 0, &b, -ENOENT);
-	snprintf(want, sizeof(want), "cannot read '%s': No such file or directory", in_dir("nothere"));
+	snprintf(want, sizeof(want), "cannot read '%s': No such file or directory",
+		 in_dir("nothere"));
 	ck_assert_str_eq(b.data, want);
 	snprintf(cmd, sizeof(cmd), "cd '%s' && head -c 300 early > cut && echo hello > text", dir);
 	run(cmd);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for builder/kmod.c with the real Debian kernel and modules, and a linux-virt-shaped tree. */
+/* Unit tests for builder/kmod.c: the real Debian kernel and modules, a linux-virt tree. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -112,7 +112,7 @@ END_TEST
 START_TEST(test_host_e1000)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	struct buf want = BUF_INIT;
@@ -132,7 +132,8 @@ START_TEST(test_host_e1000)
 	/* The aliases mdev's coldplug needs for the PCI ids, as grep finds them. */
 	shell("grep -E '^#| e1000$' " KMODS "/modules.alias", &want);
 	ck_assert_str_eq(text(&t, KMODS "/modules.alias"), want.data);
-	ck_assert_ptr_nonnull(strstr(want.data, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(want.data, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"));
 	ck_assert_str_eq(text(&t, KMODS "/modules.symbols"),
 			 "# Aliases for symbols, used by symbol_request().\n");
 	same_as_host(&t, KMODS "/modules.builtin", KMODS "/modules.builtin");
@@ -144,12 +145,14 @@ START_TEST(test_host_e1000)
 	/* /lib/modules plus the version finds the same; the version must match. */
 	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", KVER, &names, &res, &err), 0);
 	kmod_result_release(&res);
-	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, "6.6.0-virt", &names, &res, &err), -IT_EKERNEL);
+	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, "6.6.0-virt", &names, &res, &err),
+			 -IT_EKERNEL);
 	ck_assert_str_eq(err.msg, "the kernel is version '6.6.0-virt' but the modules in '" KMODS
 				  "' are for '" KVER "'");
 	kmod_result_release(&res);
 	it_error_clear(&err);
-	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", NULL, &names, &res, &err), -IT_EKERNEL);
+	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", NULL, &names, &res, &err),
+			 -IT_EKERNEL);
 	ck_assert_str_eq(err.msg, "no modules.dep in '/lib/modules'");
 	kmod_result_release(&res);
 
@@ -162,7 +165,7 @@ END_TEST
 START_TEST(test_host_dependencies)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	struct buf want = BUF_INIT;
@@ -197,7 +200,8 @@ START_TEST(test_host_dependencies)
 	      "kernel/drivers/virtio/virtio_ring)\\.ko$' " KMODS "/modules.order",
 	      &want);
 	ck_assert_str_eq(text(&t, KMODS "/modules.order"), want.data);
-	same_as_host(&t, KMODS "/kernel/net/core/failover.ko", KMODS "/kernel/net/core/failover.ko");
+	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
+		     KMODS "/kernel/net/core/failover.ko");
 	kmod_result_release(&res);
 
 	strlist_clear(&names);
@@ -215,24 +219,29 @@ END_TEST
 START_TEST(test_host_compressed)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	char cmd[2048], moddir[512];
 
 	/* A modules directory with xz, zstd and gzip modules, as other distributions ship them. */
 	snprintf(moddir, sizeof(moddir), "%s/lib/modules/" KVER, dir);
-	snprintf(cmd, sizeof(cmd),
-		 "set -e; d='%s'; mkdir -p \"$d/kernel/drivers/net\" \"$d/kernel/net/core\";"
-		 " xz -c " KMODS "/kernel/drivers/net/virtio_net.ko > \"$d/kernel/drivers/net/virtio_net.ko.xz\";"
-		 " zstd -q -c " KMODS "/kernel/drivers/net/net_failover.ko > \"$d/kernel/drivers/net/net_failover.ko.zst\";"
-		 " gzip -c " KMODS "/kernel/net/core/failover.ko > \"$d/kernel/net/core/failover.ko.gz\";"
-		 " printf '%%s\\n' 'kernel/drivers/net/virtio_net.ko.xz: kernel/drivers/net/net_failover.ko.zst kernel/net/core/failover.ko.gz'"
-		 " 'kernel/drivers/net/net_failover.ko.zst: kernel/net/core/failover.ko.gz'"
-		 " 'kernel/net/core/failover.ko.gz:' > \"$d/modules.dep\";"
-		 " printf '%%s\\n' kernel/net/core/failover.ko kernel/drivers/net/net_failover.ko"
-		 " kernel/drivers/net/virtio_net.ko > \"$d/modules.order\"",
-		 moddir);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "set -e; d='%s'; mkdir -p \"$d/kernel/drivers/net\" \"$d/kernel/net/core\";"
+	    " xz -c " KMODS
+	    "/kernel/drivers/net/virtio_net.ko > \"$d/kernel/drivers/net/virtio_net.ko.xz\";"
+	    " zstd -q -c " KMODS
+	    "/kernel/drivers/net/net_failover.ko > \"$d/kernel/drivers/net/net_failover.ko.zst\";"
+	    " gzip -c " KMODS
+	    "/kernel/net/core/failover.ko > \"$d/kernel/net/core/failover.ko.gz\";"
+	    " printf '%%s\\n' 'kernel/drivers/net/virtio_net.ko.xz: "
+	    "kernel/drivers/net/net_failover.ko.zst kernel/net/core/failover.ko.gz'"
+	    " 'kernel/drivers/net/net_failover.ko.zst: kernel/net/core/failover.ko.gz'"
+	    " 'kernel/net/core/failover.ko.gz:' > \"$d/modules.dep\";"
+	    " printf '%%s\\n' kernel/net/core/failover.ko kernel/drivers/net/net_failover.ko"
+	    " kernel/drivers/net/virtio_net.ko > \"$d/modules.order\"",
+	    moddir);
 	ck_assert_int_eq(system(cmd), 0);
 	tree_init(&t);
 	strlist_add(&names, "virtio_net");
@@ -243,7 +252,8 @@ START_TEST(test_host_compressed)
 		     KMODS "/kernel/drivers/net/virtio_net.ko");
 	same_as_host(&t, KMODS "/kernel/drivers/net/net_failover.ko",
 		     KMODS "/kernel/drivers/net/net_failover.ko");
-	same_as_host(&t, KMODS "/kernel/net/core/failover.ko", KMODS "/kernel/net/core/failover.ko");
+	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
+		     KMODS "/kernel/net/core/failover.ko");
 	ck_assert_ptr_null(tree_lookup(&t, KMODS "/kernel/net/core/failover.ko.gz", false));
 	ck_assert_str_eq(text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
@@ -292,7 +302,7 @@ static void add_host_module(struct tree *t, const char *version, const char *rel
 {
 	struct buf b = BUF_INIT;
 	char host[512], path[512];
-	struct tree_entry e = { .mode = S_IFREG | 0644, .mtime = 1700000000 };
+	struct tree_entry e = {.mode = S_IFREG | 0644, .mtime = 1700000000};
 	size_t len = 0;
 	void *data;
 
@@ -309,10 +319,13 @@ static void add_host_module(struct tree *t, const char *version, const char *rel
 }
 
 static const char *const virt_modules[] = {
-	"kernel/drivers/virtio/virtio", "kernel/drivers/virtio/virtio_ring",
-	"kernel/drivers/net/dummy", "kernel/drivers/net/virtio_net",
-	"kernel/drivers/net/net_failover", "kernel/net/core/failover",
-	"kernel/drivers/net/ethernet/intel/e1000/e1000",
+    "kernel/drivers/virtio/virtio",
+    "kernel/drivers/virtio/virtio_ring",
+    "kernel/drivers/net/dummy",
+    "kernel/drivers/net/virtio_net",
+    "kernel/drivers/net/net_failover",
+    "kernel/net/core/failover",
+    "kernel/drivers/net/ethernet/intel/e1000/e1000",
 };
 
 /* A tree shaped like Alpine's linux-virt: /boot/vmlinuz-virt and gzip modules. */
@@ -332,8 +345,10 @@ static void linux_virt(struct tree *t, bool with_dep, const char *moddir_version
 	img[0x20E] = 0x00;
 	img[0x20F] = 0x03;
 	memcpy(img + 0x500, ver, sizeof(ver));
-	ck_assert_int_eq(tree_add_file(t, "boot/vmlinuz-virt", 0644, 0, 0, img, sizeof(img), NULL), 0);
-	ck_assert_int_eq(tree_add_file(t, "boot/config-virt", 0644, 0, 0, "CONFIG_X=y\n", 11, NULL), 0);
+	ck_assert_int_eq(tree_add_file(t, "boot/vmlinuz-virt", 0644, 0, 0, img, sizeof(img), NULL),
+			 0);
+	ck_assert_int_eq(tree_add_file(t, "boot/config-virt", 0644, 0, 0, "CONFIG_X=y\n", 11, NULL),
+			 0);
 	/* All gzip but virtio_ring, to have a plain one too. */
 	for (size_t i = 0; i < ARRAY_SIZE(virt_modules); i++)
 		add_host_module(t, moddir_version, virt_modules[i],
@@ -341,33 +356,41 @@ static void linux_virt(struct tree *t, bool with_dep, const char *moddir_version
 	if (strcmp(moddir_version, VIRT))
 		return;
 	if (with_dep) {
-		shell("grep -E '^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
+		shell("grep -E "
+		      "'^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
 		      "drivers/virtio/virtio|drivers/virtio/virtio_ring|drivers/net/dummy|"
 		      "drivers/net/ethernet/intel/e1000/e1000)\\.ko:' " KMODS "/modules.dep"
 		      " | sed 's/\\.ko/.ko.gz/g; s/virtio_ring\\.ko\\.gz/virtio_ring.ko/g'",
 		      &b);
 		ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.dep", 0644, 0, 0,
-					       b.data, b.len, NULL), 0);
-		shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring|dummy|e1000)$' "
-		      KMODS "/modules.alias", &b);
+					       b.data, b.len, NULL),
+				 0);
+		shell("grep -E '^#| "
+		      "(virtio_net|net_failover|failover|virtio|virtio_ring|dummy|e1000)$' " KMODS
+		      "/modules.alias",
+		      &b);
 		ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.alias", 0644, 0, 0,
-					       b.data, b.len, NULL), 0);
+					       b.data, b.len, NULL),
+				 0);
 	}
 	ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.order", 0644, 0, 0, order,
-				       strlen(order), NULL), 0);
+				       strlen(order), NULL),
+			 0);
 	ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.builtin", 0644, 0, 0,
-				       "kernel/fs/ext4/ext4.ko\n", 23, NULL), 0);
+				       "kernel/fs/ext4/ext4.ko\n", 23, NULL),
+			 0);
 	ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.dep.bin", 0644, 0, 0,
-				       "\xb0\x07\xf4\x57", 4, NULL), 0);
+				       "\xb0\x07\xf4\x57", 4, NULL),
+			 0);
 	buf_release(&b);
 }
 
 static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 {
 	static const char *const kept[] = {
-		"kernel/drivers/virtio/virtio", "kernel/drivers/virtio/virtio_ring",
-		"kernel/drivers/net/virtio_net", "kernel/drivers/net/net_failover",
-		"kernel/net/core/failover",
+	    "kernel/drivers/virtio/virtio",  "kernel/drivers/virtio/virtio_ring",
+	    "kernel/drivers/net/virtio_net", "kernel/drivers/net/net_failover",
+	    "kernel/net/core/failover",
 	};
 	char in_tree[512], host[512];
 
@@ -386,9 +409,11 @@ static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 		snprintf(in_tree, sizeof(in_tree), "/lib/modules/" VIRT "/%s.ko.gz", kept[i]);
 		ck_assert_ptr_null(tree_lookup(t, in_tree, false));
 	}
-	ck_assert_ptr_null(tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/dummy.ko.gz", false));
+	ck_assert_ptr_null(
+	    tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/dummy.ko.gz", false));
 	/* Directories left empty go too. */
-	ck_assert_ptr_null(tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/ethernet", false));
+	ck_assert_ptr_null(
+	    tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/ethernet", false));
 	ck_assert_ptr_null(tree_lookup(t, "/lib/modules/" VIRT "/modules.dep.bin", false));
 	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.dep"),
 			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
@@ -400,13 +425,14 @@ static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 			 "kernel/net/core/failover.ko:\n");
 	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.order"),
 			 "kernel/net/core/failover.ko\nkernel/drivers/net/virtio_net.ko\n");
-	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.builtin"), "kernel/fs/ext4/ext4.ko\n");
+	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.builtin"),
+			 "kernel/fs/ext4/ext4.ko\n");
 }
 
 START_TEST(test_tree_linux_virt)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	struct buf want = BUF_INIT;
@@ -419,7 +445,8 @@ START_TEST(test_tree_linux_virt)
 	check_virt_selection(&t, &res);
 	ck_assert_uint_eq(res.builtin.n, 1);
 	shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
-	      "/modules.alias", &want);
+	      "/modules.alias",
+	      &want);
 	ck_assert_str_eq(text(&t, "/lib/modules/" VIRT "/modules.alias"), want.data);
 	kmod_result_release(&res);
 	buf_release(&want);
@@ -431,7 +458,7 @@ END_TEST
 START_TEST(test_tree_without_modules_dep)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	const char *alias;
@@ -442,7 +469,8 @@ START_TEST(test_tree_without_modules_dep)
 	if (kmod_from_tree(&t, "/boot/vmlinuz-virt", &names, &res, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_uint_eq(res.modules.n, 5);
-	ck_assert_ptr_null(tree_lookup(&t, "/lib/modules/" VIRT "/kernel/drivers/net/dummy.ko.gz", false));
+	ck_assert_ptr_null(
+	    tree_lookup(&t, "/lib/modules/" VIRT "/kernel/drivers/net/dummy.ko.gz", false));
 	/* The modules in path order, each with the dependencies its .modinfo names. */
 	ck_assert_str_eq(text(&t, "/lib/modules/" VIRT "/modules.dep"),
 			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
@@ -463,7 +491,7 @@ END_TEST
 START_TEST(test_tree_errors)
 {
 	struct tree t;
-	struct kmod_result res = { 0 };
+	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 
@@ -486,7 +514,8 @@ START_TEST(test_tree_errors)
 	strlist_add(&names, "floppy");
 	it_error_clear(&err);
 	ck_assert_int_eq(kmod_from_tree(&t, NULL, &names, &res, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg, "module 'floppy' not found in '/lib/modules/" VIRT "/modules.dep'");
+	ck_assert_str_eq(err.msg,
+			 "module 'floppy' not found in '/lib/modules/" VIRT "/modules.dep'");
 	kmod_result_release(&res);
 	strlist_clear(&names);
 	tree_release(&t);

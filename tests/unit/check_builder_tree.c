@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for builder/tree.c: path rules, symlinks inside the tree, apk's ownership rules, real packages. */
+/* Unit tests for builder/tree.c: path rules, symlinks, apk's ownership rules, real packages. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
@@ -28,8 +28,11 @@ static int add_file(struct tree *t, const char *path, const char *text, const st
 		    struct it_error *err)
 {
 	struct tree_entry e = {
-		.path = path, .mode = S_IFREG | 0644, .mtime = 1700000000,
-		.content = text, .size = strlen(text),
+	    .path = path,
+	    .mode = S_IFREG | 0644,
+	    .mtime = 1700000000,
+	    .content = text,
+	    .size = strlen(text),
 	};
 
 	return tree_add(t, &e, p, err);
@@ -38,7 +41,7 @@ static int add_file(struct tree *t, const char *path, const char *text, const st
 static int add_link(struct tree *t, const char *path, const char *target, const struct tree_pkg *p,
 		    struct it_error *err)
 {
-	struct tree_entry e = { .path = path, .mode = S_IFLNK | 0777, .link_target = target };
+	struct tree_entry e = {.path = path, .mode = S_IFLNK | 0777, .link_target = target};
 
 	return tree_add(t, &e, p, err);
 }
@@ -46,7 +49,7 @@ static int add_link(struct tree *t, const char *path, const char *target, const 
 static int add_dir(struct tree *t, const char *path, unsigned perm, unsigned uid, unsigned gid,
 		   const struct tree_pkg *p)
 {
-	struct tree_entry e = { .path = path, .mode = S_IFDIR | perm, .uid = uid, .gid = gid };
+	struct tree_entry e = {.path = path, .mode = S_IFDIR | perm, .uid = uid, .gid = gid};
 
 	return tree_add(t, &e, p, NULL);
 }
@@ -78,7 +81,8 @@ START_TEST(test_path_rules)
 	ck_assert_int_eq(add_file(&t, "./etc//./passwd", "three", a, NULL), 0);
 	ck_assert_uint_eq(tree_count(&t), 2);
 	ck_assert_str_eq(content(&t, "etc/passwd"), "three");
-	ck_assert_ptr_eq(tree_lookup(&t, "/etc/passwd", false), tree_lookup(&t, "etc//passwd", false));
+	ck_assert_ptr_eq(tree_lookup(&t, "/etc/passwd", false),
+			 tree_lookup(&t, "etc//passwd", false));
 
 	/* Parents are made 0755 root:root, and later explicit entries set them. */
 	ck_assert_int_eq(add_file(&t, "usr/share/doc/x", "x", a, NULL), 0);
@@ -104,10 +108,19 @@ START_TEST(test_path_rules)
 	ck_assert_int_eq(add_file(&t, "/", "x", a, &err), -IT_EPATH);
 	ck_assert_uint_eq(tree_count(&t), 6);
 
+	/* apk does not install a package's .keep_ files; configuration may. */
+	ck_assert_int_eq(add_file(&t, "var/empty/.keep_dir", "", a, NULL), 0);
+	ck_assert_ptr_null(tree_lookup(&t, "var/empty/.keep_dir", false));
+	ck_assert(tree_is_dir(tree_lookup(&t, "var/empty", false)));
+	ck_assert_int_eq(add_file(&t, "var/empty/.keep_dir", "", NULL, NULL), 0);
+	ck_assert_ptr_nonnull(tree_lookup(&t, "var/empty/.keep_dir", false));
+	ck_assert_int_eq(tree_remove(&t, "var"), 1);
+
 	/* A file where a directory is needed. */
 	it_error_clear(&err);
 	ck_assert_int_eq(add_file(&t, "etc/passwd/x", "x", a, &err), -ENOTDIR);
-	ck_assert_str_eq(err.msg, "cannot place 'etc/passwd/x' from 'a': '/etc/passwd' is not a directory");
+	ck_assert_str_eq(err.msg,
+			 "cannot place 'etc/passwd/x' from 'a': '/etc/passwd' is not a directory");
 	tree_release(&t);
 }
 END_TEST
@@ -122,9 +135,9 @@ START_TEST(test_conflicts_and_replaces)
 	tree_init(&t);
 	a = pkg(&t, "a", "a", NULL);
 	b = pkg(&t, "b", "b", NULL);
-	c = pkg(&t, "c", "c", "a");          /* c replaces a */
+	c = pkg(&t, "c", "c", "a"); /* c replaces a */
 	d = pkg(&t, "d", "d", NULL);
-	e1 = pkg(&t, "e-doc", "e", NULL);    /* same origin as e-dev */
+	e1 = pkg(&t, "e-doc", "e", NULL); /* same origin as e-dev */
 	e2 = pkg(&t, "e-dev", "e", NULL);
 
 	ck_assert_int_eq(add_file(&t, "usr/bin/x", "from a", a, NULL), 0);
@@ -229,7 +242,8 @@ START_TEST(test_symlinks_inside_tree)
 	ck_assert_int_eq(add_link(&t, "opt", "usr/lib/alt", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "opt/f", "f", a, NULL), 0);
 	ck_assert_str_eq(content(&t, "usr/share/alt/f"), "f");
-	ck_assert_ptr_eq(tree_lookup(&t, "opt/f", false), tree_lookup(&t, "/usr/share/alt/f", false));
+	ck_assert_ptr_eq(tree_lookup(&t, "opt/f", false),
+			 tree_lookup(&t, "/usr/share/alt/f", false));
 	/* Final symlinks are followed by lookups only when asked. */
 	ck_assert_int_eq(add_link(&t, "etc/zz", "/opt/f", a, NULL), 0);
 	ck_assert(tree_is_symlink(tree_lookup(&t, "etc/zz", false)));
@@ -244,7 +258,8 @@ START_TEST(test_symlinks_inside_tree)
 	it_error_clear(&err);
 	ck_assert_int_eq(add_link(&t, "usr/up", "/../etc", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "usr/up/passwd", "evil", a, &err), -IT_EPATH);
-	ck_assert_str_eq(err.msg, "'usr/up/passwd' in 'a': path leaves the root through symlink '/usr/up'");
+	ck_assert_str_eq(err.msg,
+			 "'usr/up/passwd' in 'a': path leaves the root through symlink '/usr/up'");
 
 	/* Loops end. */
 	it_error_clear(&err);
@@ -275,10 +290,11 @@ START_TEST(test_hardlinks_devices)
 	struct it_error err = IT_ERROR_INIT;
 	const struct tree_pkg *a;
 	const struct tree_node *n;
-	struct tree_entry e = { .path = "usr/bin/view", .mode = S_IFREG | 0755, .hardlink = "usr/bin/vi" };
-	struct tree_entry dev = { .path = "dev/console", .mode = S_IFCHR | 0600, .devmajor = 5,
-				  .devminor = 1 };
-	struct tree_entry fifo = { .path = "run/initctl", .mode = S_IFIFO | 0600 };
+	struct tree_entry e = {
+	    .path = "usr/bin/view", .mode = S_IFREG | 0755, .hardlink = "usr/bin/vi"};
+	struct tree_entry dev = {
+	    .path = "dev/console", .mode = S_IFCHR | 0600, .devmajor = 5, .devminor = 1};
+	struct tree_entry fifo = {.path = "run/initctl", .mode = S_IFIFO | 0600};
 
 	tree_init(&t);
 	a = pkg(&t, "vim", NULL, NULL);
@@ -299,8 +315,8 @@ START_TEST(test_hardlinks_devices)
 	e.path = "usr/bin/rview";
 	e.hardlink = "usr/bin/nothere";
 	ck_assert_int_eq(tree_add(&t, &e, a, &err), -IT_EFORMAT);
-	ck_assert_str_eq(err.msg,
-			 "'usr/bin/rview' in 'vim': hard link target 'usr/bin/nothere' is not a file placed before it");
+	ck_assert_str_eq(err.msg, "'usr/bin/rview' in 'vim': hard link target 'usr/bin/nothere' is "
+				  "not a file placed before it");
 	ck_assert_ptr_null(tree_lookup(&t, "usr/bin/rview", false));
 
 	ck_assert_int_eq(tree_add(&t, &dev, NULL, NULL), 0);
@@ -338,7 +354,7 @@ START_TEST(test_walk_remove_edit)
 {
 	struct tree t;
 	struct strlist l = STRLIST_INIT;
-	const char *want[] = { "a", "a/b", "a/b/c", "a-b", "b", "b/z" };
+	const char *want[] = {"a", "a/b", "a/b/c", "a-b", "b", "b/z"};
 	char *owned = strdup("taken");
 
 	tree_init(&t);
@@ -369,8 +385,11 @@ START_TEST(test_walk_remove_edit)
 
 	/* Content handed over is freed by the tree, on success and on failure. */
 	{
-		struct tree_entry e = { .path = "t", .mode = S_IFREG | 0644, .content = owned,
-					.size = 5, .flags = TREE_TAKE_CONTENT };
+		struct tree_entry e = {.path = "t",
+				       .mode = S_IFREG | 0644,
+				       .content = owned,
+				       .size = 5,
+				       .flags = TREE_TAKE_CONTENT};
 		struct tree_entry bad = e;
 
 		ck_assert_int_eq(tree_add(&t, &e, NULL, NULL), 0);
@@ -412,7 +431,7 @@ static void load_apk(struct tree *t, const char *path)
 		const char *name = archive_entry_pathname(ae);
 		size_t size = (size_t)archive_entry_size(ae);
 		char *data = malloc(size + 1);
-		struct tree_entry e = { 0 };
+		struct tree_entry e = {0};
 
 		ck_assert_ptr_nonnull(data);
 		ck_assert_int_eq(archive_read_data(a, data, size), (ssize_t)size);
@@ -424,7 +443,8 @@ static void load_apk(struct tree *t, const char *path)
 			pkginfo_field(data, "origin", &o);
 			pkginfo_field(data, "replaces", &r);
 			ck_assert_uint_eq(n.n, 1);
-			ck_assert_int_eq(tree_package(t, n.v[0], o.n ? o.v[0] : NULL, &r, 0, &p), 0);
+			ck_assert_int_eq(tree_package(t, n.v[0], o.n ? o.v[0] : NULL, &r, 0, &p),
+					 0);
 			strlist_clear(&n);
 			strlist_clear(&o);
 			strlist_clear(&r);

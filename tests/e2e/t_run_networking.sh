@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: MIT
+# The main job: scenarios/networking boots real Alpine 3.19.1 on Debian's kernel under qemu,
+# every step passes in order, and the run leaves its evidence (logs, JUnit, JSON).
+. "$TOP/tests/e2e/lib.sh"
+require_qemu
+
+"$IT" run --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/run" \
+	--junit "$T/junit.xml" --json "$T/result.json" "$TOP/scenarios/networking" >"$T/out" 2>&1 || {
+	cat "$T/out"
+	fail "networking did not pass"
+}
+cat "$T/out"
+assert_grep '^PASSED networking' "$T/out"
+for step in openrc mdev-scan e1000-driver eth0-probe lease login shell ip; do
+	grep -qE "^$step +ok " "$T/out" || fail "step $step not reported ok"
+done
+assert_grep 'udhcpc: lease of 10.0.2.15 obtained' "$T/run/console.log"
+assert_grep 'inet 10.0.2.15/24' "$T/run/console.log"
+# The cleaned log has a timestamp on every line; the raw log keeps the escapes.
+if grep -qv '^\[ *[0-9]*\.[0-9]\{3\}\]' "$T/run/console.log"; then
+	fail "a console.log line without a timestamp"
+fi
+[ -s "$T/run/console.raw" ] || fail "no raw console log"
+assert_grep 'tcg' "$T/run/command.txt"
+assert_grep 'restrict=on' "$T/run/command.txt"
+assert_grep '<testsuite ' "$T/junit.xml"
+assert_grep '"verdict": *"passed"' "$T/result.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["runs"][0]["verdict"]=="passed"' \
+	"$T/result.json" || fail "result.json is not valid JSON with a passed verdict"
+# The VM stopped at the last step: no qemu of this run remains.
+if pgrep -f "$T/run/initrd.img" >/dev/null; then
+	fail "qemu still running after the run"
+fi
