@@ -191,7 +191,8 @@ bool parse_duration_ms(const char *s, int64_t *out)
 		return false;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	/* '!(v >= 0)' also refuses NaN; infinities fail the range check below. */
+	if (errno || end == s || !(v >= 0) || (s[0] < '0' || s[0] > '9'))
 		return false;
 	if (!strcmp(end, "") || !strcmp(end, "s"))
 		mult = 1000;

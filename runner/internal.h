@@ -3,6 +3,7 @@
 #ifndef IT_RUNNER_INTERNAL_H
 #define IT_RUNNER_INTERNAL_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@ struct vm {
 	int input_fd;	    /* borrowed, -1 when none */
 	struct buf outq;    /* typed bytes waiting for the pty (cap VM_WRITE_QUEUE_MAX) */
 	struct buf errtext; /* the first VM_STDERR_MAX bytes of stderr */
+	struct vm_hub *hub; /* console socket and clients; NULL until vm_hub_enable() */
+	char step[256];	    /* vm_hub_set_status() text, kept for a later vm_hub_enable() */
 };
 
 /*
@@ -40,5 +43,33 @@ void vmi_pump_stderr(struct vm *vm);
 int vmi_reap(struct vm *vm, int flags);
 /* Send QMP "qmp_capabilities" then "quit" on the socket at path, by deadline_ms. */
 int vmi_qmp_quit(const char *path, int64_t deadline_ms);
+
+/* ---- the console hub (hub.c), driven by vm_run()'s loop ---- */
+
+/* The slots of vm_run()'s pollfd array that belong to the hub: the listening socket, then clients. */
+#define VMI_HUB_PFDS (1 + VM_HUB_CLIENTS_MAX)
+
+/* Fill p[0..VMI_HUB_PFDS) (fd -1 where there is nothing to watch). */
+void vmi_hub_fill(struct vm *vm, struct pollfd *p);
+/* Serve what poll() reported in those slots: new clients, their frames, their output queues. */
+void vmi_hub_handle(struct vm *vm, const struct pollfd *p);
+/* A console chunk: into the replay ring and every client's queue. */
+void vmi_hub_output(struct vm *vm, const char *buf, size_t len);
+/* A client asked for a power-off that vm_run() has not carried out yet. */
+bool vmi_hub_poweroff_requested(const struct vm *vm);
+/*
+ * The VM is gone (or going): tell every client why (BYE), give them up to a
+ * moment to read it, close them, and remove the socket and metadata file.
+ * The hub stays allocated (vm_hub_name() is then NULL). Idempotent.
+ */
+void vmi_hub_retire(struct vm *vm, const char *reason);
+void vmi_hub_free(struct vm *vm);
+/*
+ * Remove cursor-position reports (ESC [ digits ; digits R) from buf, in
+ * place; returns the new length. Split reports are not recognised.
+ */
+size_t vmi_hub_strip_cpr(char *buf, size_t len);
+/* Replace control characters (and a final newline) with spaces, for one-line values. */
+void vmi_hub_flatten(char *s);
 
 #endif

@@ -17,8 +17,8 @@
 #define READS_PER_WAKEUP 16
 #define EOF_RECHECK_MS 100
 
-/* The enum-indexed pollfd[] of util-linux's pty-session. */
-enum { PFD_SIGNAL = 0, PFD_CONSOLE, PFD_STDERR, PFD_INPUT, PFD_COUNT };
+/* The enum-indexed pollfd[] of util-linux's pty-session; the console hub's slots follow. */
+enum { PFD_SIGNAL = 0, PFD_CONSOLE, PFD_STDERR, PFD_INPUT, PFD_HUB, PFD_COUNT = PFD_HUB + VMI_HUB_PFDS };
 
 int vmi_pump_console(struct vm *vm, const struct vm_ops *ops, void *ctx)
 {
@@ -45,6 +45,7 @@ int vmi_pump_console(struct vm *vm, const struct vm_ops *ops, void *ctx)
 		if (vm->info.first_output_ms < 0)
 			vm->info.first_output_ms = now - vm->info.start_ms;
 		vm->info.console_bytes += (uint64_t)n;
+		vmi_hub_output(vm, chunk, (size_t)n);
 		if (ops && ops->on_output) {
 			r = ops->on_output(ctx, chunk, (size_t)n, now);
 			if (r != 0)
@@ -215,6 +216,7 @@ static int finish(struct vm *vm, const struct vm_ops *ops, void *ctx, struct it_
 			break;
 	}
 	vmi_pump_stderr(vm);
+	vmi_hub_retire(vm, "the VM exited");
 	if (vm->info.stopped_by != VM_STOP_NONE)
 		return VM_RUN_EXITED;
 	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
@@ -237,6 +239,20 @@ static void fill_pollfds(struct vm *vm, int sfd, struct pollfd *p)
 					 .events = POLLIN | (vm->outq.len ? POLLOUT : 0)};
 	p[PFD_STDERR] = (struct pollfd){.fd = vm->stderr_fd, .events = POLLIN};
 	p[PFD_INPUT] = (struct pollfd){.fd = want_input ? vm->input_fd : -1, .events = POLLIN};
+	vmi_hub_fill(vm, p + PFD_HUB);
+}
+
+/* A console client asked for a power-off: stop the VM as vm_stop() does, and say so. */
+static int hub_poweroff(struct vm *vm, struct it_error *err)
+{
+	const char *name = vm_hub_name(vm);
+	char what[VM_HUB_NAME_MAX + 8];
+
+	snprintf(what, sizeof(what), "'%s'", name ? name : "the VM");
+	vm->info.hub_poweroff = true;
+	vm_stop(vm, VM_HUB_POWEROFF_GRACE_MS, NULL);
+	return it_error_set(err, -IT_EINTERRUPTED, "%s was powered off by a console client",
+			    what);
 }
 
 static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, struct it_error *err)
@@ -248,6 +264,8 @@ static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, str
 	for (;;) {
 		if (vm->info.exited)
 			return finish(vm, ops, ctx, err);
+		if (vmi_hub_poweroff_requested(vm))
+			return hub_poweroff(vm, err);
 		/* The deadline is asked again after every wakeup, EINTR included. */
 		now = now_ms();
 		deadline = ops->deadline ? ops->deadline(ctx) : -1;
@@ -301,6 +319,7 @@ static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, str
 				return it_error_set(err, r, "cannot read console input: %s",
 						    it_strerror(r));
 		}
+		vmi_hub_handle(vm, p + PFD_HUB);
 	}
 }
 

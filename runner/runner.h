@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"
 
@@ -114,6 +115,7 @@ struct vm_info {
 	int wait_status;	 /* its waitpid() status, when exited */
 	enum vm_stop_how stopped_by;
 	int signal; /* SIGINT/SIGTERM that ended vm_run(), 0 if none */
+	bool hub_poweroff; /* a console client's power-off request ended vm_run() */
 };
 
 /*
@@ -152,15 +154,18 @@ enum vm_run_result {
 };
 
 /*
- * Run the loop until a callback stops it, the VM exits, or SIGINT/SIGTERM
- * arrives. While it runs SIGINT, SIGTERM and SIGCHLD are blocked and read
- * from a signalfd; the previous mask is restored on return. Returns
+ * Run the loop until a callback stops it, the VM exits, SIGINT/SIGTERM
+ * arrives, or a console client asks for a power-off (see vm_hub_enable()).
+ * While it runs SIGINT, SIGTERM and SIGCHLD are blocked and read from a
+ * signalfd; the previous mask is restored on return. Returns
  * VM_RUN_STOPPED, VM_RUN_EXITED, a callback's negative code,
- * -IT_EINTERRUPTED (info->signal says which), or -IT_EVM when the VM exits
- * with a non-zero status or is killed by a signal ("'qemu-system-x86_64'
- * exited with status 1: <its stderr>"). It may be called again after it
- * returned, for example once per step; the VM keeps running in between and
- * its console is not drained then, so do not wait long.
+ * -IT_EINTERRUPTED (info->signal says which signal; or info->hub_poweroff
+ * is set: a client asked, and the VM has already been stopped with QMP as
+ * by vm_stop()), or -IT_EVM when the VM exits with a non-zero status or is
+ * killed by a signal ("'qemu-system-x86_64' exited with status 1: <its
+ * stderr>"). It may be called again after it returned, for example once
+ * per step; the VM keeps running in between and its console is not drained
+ * then (nor are console clients served), so do not wait long.
  */
 int vm_run(struct vm *vm, const struct vm_ops *ops, void *ctx, struct it_error *err);
 
@@ -203,5 +208,189 @@ const char *vm_stderr(const struct vm *vm);
  * into buf (always NUL-terminated). Returns buf.
  */
 const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
+
+/* ---- The console hub: any number of clients share a running VM's console ---- */
+
+/*
+ * vm_hub_enable() gives a VM a console socket that any number of clients
+ * (initrd-test attach, ps, stop) may join while vm_run() runs. vm_run()
+ * stays the one reader of the pty: each console chunk goes to on_output AND
+ * to every client. Everything lives in one directory, vm_hub_dir():
+ * $XDG_RUNTIME_DIR/initrd-test/ (when XDG_RUNTIME_DIR is set and not empty),
+ * else /tmp/initrd-test-UID/, mode 0700 and owned by us (checked):
+ *
+ *   NAME.sock   the console socket (mode 0600; peers of another uid are refused)
+ *   NAME.info   key=value lines, one per line, rewritten whole (rename) on change:
+ *               name=networking-4f2a, scenario=networking, pid=<initrd-test>,
+ *               qemu_pid=<backend>, started=<unix seconds>, socket=<path>,
+ *               qmp=<QMP socket path, empty for crosvm>, step=<vm_hub_set_status() text>
+ *
+ * Both go away when the VM has been reaped (end of vm_run(), vm_stop()),
+ * in vm_free(), and at exit() of the process that made them; files left
+ * by a process that died (SIGKILL) are removed by vm_hub_list().
+ *
+ * The protocol, both ways: frames of [type: 1 byte][length: 2 bytes, big
+ * endian][payload: length bytes, at most VM_HUB_FRAME_MAX]. Unknown types
+ * are ignored, so either side may grow.
+ *
+ * hub -> client:
+ *   'h' HELLO    first frame: key=value lines (name, scenario, pid, qemu_pid)
+ *   's' STATUS   the current step text: after HELLO, and on each change
+ *   'o' OUTPUT   console bytes as read: first the replay of the last
+ *                VM_HUB_RING bytes (several frames), then live output
+ *   'n' NOTICE   one line of text for the user ("the keyboard is held by
+ *                another client", "powering off")
+ *   'b' BYE      why the hub closes the connection next ("detached",
+ *                "powered off", "the VM exited", "the VM is gone"); a client
+ *                that falls VM_HUB_CLIENT_QUEUE_MAX bytes behind is
+ *                disconnected without one, so that it never blocks the loop
+ * client -> hub:
+ *   'i' INPUT    bytes to type. The keyboard: the first client whose input
+ *                is typed holds it until it disconnects; input from the
+ *                others is dropped (with one NOTICE). The harness (vm_write)
+ *                always types. Cursor-position reports (ESC [ n ; m R, the
+ *                answer of the client's terminal to the guest's ESC [ 6 n)
+ *                are removed from every client's input: the harness's expect
+ *                engine answers those, and busybox must not get two answers;
+ *                they neither take the keyboard nor count as typing
+ *   'w' WINSIZE  rows, cols: two 2-byte big-endian numbers. Recorded
+ *                (vm_hub_winsize()); a serial line has no way to carry it
+ *                to the guest, so nothing is sent there
+ *   'd' DETACH   the hub answers BYE "detached" and closes (closing the
+ *                socket is just as good)
+ *   'p' POWEROFF vm_run() stops the VM (QMP quit, then signals, as
+ *                vm_stop() with VM_HUB_POWEROFF_GRACE_MS), says BYE
+ *                "powered off" to every client, and returns -IT_EINTERRUPTED
+ *                with info->hub_poweroff set
+ *
+ * The hub is not thread-safe: use it from the thread that runs vm_run().
+ */
+#define VM_HUB_DIR_NAME "initrd-test"
+#define VM_HUB_RING (64 * 1024)		      /* console tail replayed to a joining client */
+#define VM_HUB_CLIENTS_MAX 16		      /* more are told BYE "too many clients" */
+#define VM_HUB_CLIENT_QUEUE_MAX (256 * 1024) /* unsent bytes before a client is dropped */
+#define VM_HUB_FRAME_HDR 3
+#define VM_HUB_FRAME_MAX 65535
+#define VM_HUB_POWEROFF_GRACE_MS 5000
+#define VM_HUB_NAME_MAX 48 /* the scenario part is cut to fit, a "-xxxx" suffix follows */
+
+enum vm_hub_frame {
+	VM_HUB_HELLO = 'h',
+	VM_HUB_STATUS = 's',
+	VM_HUB_OUTPUT = 'o',
+	VM_HUB_NOTICE = 'n',
+	VM_HUB_BYE = 'b',
+	VM_HUB_INPUT = 'i',
+	VM_HUB_WINSIZE = 'w',
+	VM_HUB_DETACH = 'd',
+	VM_HUB_POWEROFF = 'p',
+};
+
+/*
+ * The hub directory (see above) into out; it is not created here.
+ * -ENAMETOOLONG when it does not fit.
+ */
+int vm_hub_dir(char *out, size_t outsz);
+
+/*
+ * Give a started VM its console socket and metadata file. The name is
+ * 'scenario' (characters other than [A-Za-z0-9._+-] become '_', cut to fit
+ * VM_HUB_NAME_MAX) plus "-" and 4 random hex digits, unique in the
+ * directory; vm_hub_name() returns it. Errors name the directory or the
+ * socket, with a hint (for example a path too long for a unix socket).
+ * On failure the VM is unchanged (no hub) and nothing is left on disk.
+ * -EBUSY when the hub is already enabled, -IT_EVM when the VM has exited.
+ */
+int vm_hub_enable(struct vm *vm, const char *scenario, struct it_error *err);
+
+/*
+ * Set the current step shown by 'ps' and sent to clients as STATUS (at most
+ * 255 bytes are kept; control characters become spaces). Allowed before
+ * vm_hub_enable() (the text is kept for it) and from vm_run()'s callbacks.
+ * Returns 0, or -errno when the metadata file cannot be rewritten (the
+ * hub keeps working).
+ */
+int vm_hub_set_status(struct vm *vm, const char *step);
+
+/* Borrowed, valid until vm_free(); NULL when the hub is not enabled (or retired). */
+const char *vm_hub_name(const struct vm *vm);
+const char *vm_hub_socket(const struct vm *vm);
+/* Clients connected now. */
+size_t vm_hub_clients(const struct vm *vm);
+/*
+ * The window size last sent by the client that holds the keyboard (or, if
+ * none does, by the latest client that sent one): 0 and *rows, *cols set,
+ * or -ENOENT.
+ */
+int vm_hub_winsize(const struct vm *vm, unsigned *rows, unsigned *cols);
+
+/* One running VM, as its metadata file describes it. Strings are owned by the list. */
+struct vm_hub_entry {
+	char *name;
+	char *scenario;
+	char *socket; /* full path of NAME.sock */
+	char *qmp;    /* "" when none */
+	char *step;   /* "" when none was set */
+	pid_t pid;    /* the initrd-test process that runs it */
+	pid_t qemu_pid;
+	int64_t started; /* wall clock, unix seconds */
+};
+
+struct vm_hub_list {
+	struct vm_hub_entry *v;
+	size_t n;
+};
+
+#define VM_HUB_LIST_INIT {NULL, 0}
+
+/*
+ * Read the hub directory into list (which must be empty), oldest first.
+ * Entries whose initrd-test process is gone are removed from the directory
+ * (NAME.info and NAME.sock) and not listed; unreadable or malformed files
+ * are skipped. A missing directory is an empty list.
+ */
+int vm_hub_list(struct vm_hub_list *list, struct it_error *err);
+void vm_hub_list_release(struct vm_hub_list *list);
+
+/*
+ * Find a VM by name, by unique name prefix, or by pid (of initrd-test or of
+ * the backend). -IT_ENOTFOUND "no running VM 'X'" (hint: 'initrd-test ps'),
+ * -IT_EUSAGE when a prefix matches several ("'net' matches several VMs:
+ * net-1a2b, net-3c4d"). *out is borrowed from the list.
+ */
+int vm_hub_find(const struct vm_hub_list *list, const char *what,
+		const struct vm_hub_entry **out, struct it_error *err);
+
+/* ---- The client side of the protocol ---- */
+
+/*
+ * Connect to the console socket of e: a blocking socket (O_CLOEXEC) in *fd.
+ * Errors name the VM: "cannot connect to 'net-1a2b': Connection refused".
+ */
+int vm_hub_connect(const struct vm_hub_entry *e, int *fd, struct it_error *err);
+
+/*
+ * Append one frame to out (len at most VM_HUB_FRAME_MAX, else -EINVAL);
+ * -IT_ELIMIT when out's cap would be passed (out is unchanged then).
+ */
+int vm_hub_frame_add(struct buf *out, int type, const void *payload, size_t len);
+
+/*
+ * Parse the frame at the head of in: its total size (header included, > 0)
+ * with *type and *payload (borrowed from in) set, or 0 when in does not hold
+ * a whole frame yet. Drop it with buf_consume(in, size).
+ */
+size_t vm_hub_frame_parse(const struct buf *in, int *type, struct blob *payload);
+
+/* Send one frame on a blocking socket, whole (EINTR retried, no SIGPIPE). */
+int vm_hub_send(int fd, int type, const void *payload, size_t len);
+
+/*
+ * Ask the harness of e to power its VM off, then wait (up to timeout_ms)
+ * for the hub to close the connection. 0 when it did after BYE "powered
+ * off", or when the VM was already exiting; -IT_ETIMEOUT ("'NAME' did not
+ * stop within N s"); -IT_EVM when the connection ended for another reason.
+ */
+int vm_hub_poweroff(const struct vm_hub_entry *e, int timeout_ms, struct it_error *err);
 
 #endif

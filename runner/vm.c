@@ -493,6 +493,7 @@ int vm_stop(struct vm *vm, int grace_ms, struct it_error *err)
 reaped:
 	vmi_pump_console(vm, NULL, NULL);
 	vmi_pump_stderr(vm);
+	vmi_hub_retire(vm, vm->info.hub_poweroff ? "powered off" : "the VM was stopped");
 	return 0;
 }
 
@@ -502,6 +503,7 @@ void vm_free(struct vm *vm)
 		return;
 	if (vm->info.pid > 0)
 		vm_stop(vm, 0, NULL);
+	vmi_hub_free(vm);
 	close_fd(&vm->console_fd);
 	close_fd(&vm->stderr_fd);
 	if (vm->runtime_dir)

@@ -583,10 +583,22 @@ static bool is_error_verdict(enum run_verdict v)
 	return v == RUN_INFRA_ERROR || v == RUN_USAGE_ERROR || v == RUN_INTERRUPTED;
 }
 
+/* Did the console say anything? An error before that (a build, a VM that never started) is no
+ * step's. */
+static bool engine_fed(const struct run_report *r)
+{
+	struct expect_stats st;
+
+	if (!r->engine)
+		return false;
+	expect_get_stats(r->engine, &st);
+	return st.bytes_in > 0;
+}
+
 /*
  * The step the run stopped at: the one the engine blames, or, when the run
- * was cut short by an error while the engine was still waiting, the first
- * pending step. SIZE_MAX when there is none.
+ * was cut short by an error while the engine was still waiting on console
+ * output, the first pending step. SIZE_MAX when there is none.
  */
 static size_t blamed_step(const struct run_report *r)
 {
@@ -599,6 +611,8 @@ static size_t blamed_step(const struct run_report *r)
 
 		return i < n ? i : SIZE_MAX;
 	}
+	if (!engine_fed(r))
+		return SIZE_MAX;
 	for (size_t i = 0; i < n; i++) {
 		if (step_of(r, i)->status == EXPECT_STEP_PENDING)
 			return i;
@@ -958,7 +972,8 @@ int run_report_text(const struct run_report *r, const struct report_text_opts *o
 		opt = &def;
 	if (opt->quiet && r->verdict == RUN_PASSED)
 		return 0;
-	if (!opt->quiet)
+	/* A run that failed before the console said a word has no step to show. */
+	if (!opt->quiet && (engine_fed(r) || !is_error_verdict(r->verdict)))
 		put_table(&o, r, opt);
 	buf_init(&line, 0);
 	buf_init(&hint, 0);

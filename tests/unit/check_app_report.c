@@ -513,6 +513,61 @@ START_TEST(test_golden_infra_error)
 }
 END_TEST
 
+START_TEST(test_infra_error_with_engine)
+{
+	struct it_error err = IT_ERROR_INIT;
+	struct run_report r;
+	struct expect *e = NULL;
+	struct buf out;
+	const struct run_report *runs[] = {&r};
+	const char *boot = "OpenRC 0.52.1 is starting up\n";
+
+	ck_assert_int_eq(expect_new(&e), 0);
+	ck_assert_int_eq(expect_add_expect(e, "openrc", "OpenRC", true, 0, "s:1", NULL), 0);
+	ck_assert_int_eq(expect_add_expect(e, "login", "login: ", true, 0, "s:2", NULL), 0);
+	it_error_set(&err, -IT_EVM, "qemu exited with status 1");
+
+	/* The VM never started: the error is no step's; no table, a testcase "run". */
+	run_report_init(&r);
+	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "boot"), 0);
+	run_report_finish(&r, e, err.code, &err);
+	ck_assert_int_eq(run_report_exit_code(&r), EXIT_INFRA);
+	text_of(&r, 80, false, false, &out);
+	ck_assert_str_eq(out.data, "ERROR boot: qemu exited with status 1\n");
+	buf_reset(&out);
+	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(out.data, "tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"2\""));
+	ck_assert_ptr_nonnull(strstr(out.data, "<testcase name=\"run\" classname=\"boot\""));
+	ck_assert_ptr_nonnull(strstr(out.data, "<error type=\"infra_error\" message=\"ERROR boot: "
+					       "qemu exited with status 1\">"));
+	buf_release(&out);
+	run_report_release(&r);
+
+	/* It died while a step was waiting: that step carries the error. */
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_feed(e, boot, strlen(boot), 4000), EXPECT_RUNNING);
+	run_report_init(&r);
+	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "boot"), 0);
+	run_report_finish(&r, e, err.code, &err);
+	text_of(&r, 80, false, false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "openrc  ok          4.000s  OpenRC 0.52.1"));
+	ck_assert_ptr_nonnull(
+	    strstr(out.data, "\nlogin   ERROR            -  no match for \"login: \"\n"));
+	ck_assert_ptr_nonnull(strstr(out.data,
+				     "\nERROR boot at step 'login' (s:2): qemu exited with "
+				     "status 1\n"));
+	buf_reset(&out);
+	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(out.data, "tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"0\""));
+	ck_assert_ptr_null(strstr(out.data, "name=\"run\""));
+	buf_release(&out);
+	run_report_release(&r);
+	expect_free(e);
+}
+END_TEST
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 /* Display columns of one line (code points; the table holds no wide characters). */
@@ -1079,6 +1134,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_golden_pass);
 	tcase_add_test(tc, test_golden_timeout);
 	tcase_add_test(tc, test_golden_infra_error);
+	tcase_add_test(tc, test_infra_error_with_engine);
 	tcase_add_test(tc, test_table_width_colour_quiet);
 	tcase_add_test(tc, test_escaping_hostile_text);
 	tcase_add_test(tc, test_console_tail);

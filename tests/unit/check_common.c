@@ -65,6 +65,10 @@ START_TEST(test_parsers)
 	ck_assert(parse_duration_ms("500ms", &ms) && ms == 500);
 	ck_assert(parse_duration_ms("2m", &ms) && ms == 120000);
 	ck_assert(!parse_duration_ms("2 weeks", &ms));
+	ck_assert(!parse_duration_ms("nan", &ms));
+	ck_assert(!parse_duration_ms("inf", &ms));
+	ck_assert(!parse_duration_ms("-1", &ms));
+	ck_assert(!parse_duration_ms("1e300", &ms));
 	ck_assert(parse_size_mib("1G", &v) && v == 1024);
 	ck_assert(!parse_size_mib("-5", &v));
 	ck_assert(!parse_long("12x", 0, 100, &v));

@@ -621,7 +621,7 @@ static void note_banner(struct console *con, int64_t now)
 static int shell_output(void *ctx, const char *buf, size_t len, int64_t now)
 {
 	struct console *con = ctx;
-	const char *jc;
+	const char *jc, *hi;
 
 	con->outputs++;
 	ck_assert_int_eq(buf_add(&con->log, buf, len), 0);
@@ -631,12 +631,17 @@ static int shell_output(void *ctx, const char *buf, size_t len, int64_t now)
 		ck_assert_int_eq(vm_write(con->vm, "echo hi-$((6*7))\n", 17), 0);
 		con->typed = true;
 	}
-	if (!con->typed || !strstr(con->log.data, "\nhi-42\r\n"))
+	hi = con->typed ? strstr(con->log.data, "\nhi-42\r\n") : NULL;
+	if (!hi)
 		return 0;
 	if (con->input_w < 0)
 		return 1;
-	/* Then the same through the input fd, as an interactive user would type. */
-	if (!con->typed_input) {
+	/*
+	 * Then the same through the input fd, as an interactive user would type;
+	 * only at the next prompt, since text typed ahead is echoed by the guest's
+	 * tty and again by the shell's line editor.
+	 */
+	if (!con->typed_input && strstr(hi, "# ")) {
 		ck_assert_int_eq(write(con->input_w, "echo in-$((5*9))\n", 17), 17);
 		con->typed_input = true;
 	}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/* libFuzzer target: version validation and ordering must be a consistent order on valid versions. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/version.h"
+#include "common/buf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NVERS 3
+
+/* Split at the first three NUL, newline, space or tab separators into up to three versions. */
+static size_t split(const uint8_t *data, size_t size, struct blob *v)
+{
+	size_t n = 0, start = 0;
+
+	for (size_t i = 0; i <= size && n < NVERS; i++) {
+		if (i == size || data[i] == '\0' || data[i] == '\n' || data[i] == ' ' ||
+		    data[i] == '\t') {
+			v[n++] = blob_mem(data + start, i - start);
+			start = i + 1;
+		}
+	}
+	return n;
+}
+
+static int flip(int r)
+{
+	if (r == APK_VERSION_LESS)
+		return APK_VERSION_GREATER;
+	if (r == APK_VERSION_GREATER)
+		return APK_VERSION_LESS;
+	return r;
+}
+
+static void check_result(int r)
+{
+	if (r != APK_VERSION_LESS && r != APK_VERSION_EQUAL && r != APK_VERSION_GREATER)
+		abort();
+}
+
+static void check_ops(void)
+{
+	static const char *const ops[] = { "<", "<=", "=", "~", ">=", ">", "><", ">~", "<~" };
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		int m = apk_version_op_parse(blob_str(ops[i]));
+
+		if (m == 0 || strcmp(apk_version_op_string(m), ops[i]) != 0)
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct blob v[NVERS];
+	bool valid[NVERS];
+	int r[NVERS][NVERS];
+	size_t n;
+
+	/* Operator strings from the input must round-trip when they parse to a spelled mask. */
+	if (size > 0 && size < 4) {
+		int m = apk_version_op_parse(blob_mem(data, size));
+		const char *s = apk_version_op_string(m);
+
+		if (m != 0 && strcmp(s, "?") != 0 && apk_version_op_parse(blob_str(s)) != m)
+			abort();
+	}
+	check_ops();
+
+	n = split(data, size, v);
+	for (size_t i = 0; i < n; i++) {
+		valid[i] = apk_version_validate(v[i]);
+		/* Every version equals itself, valid or not, and satisfies '=' and '~' itself. */
+		if (apk_version_compare(v[i], v[i]) != APK_VERSION_EQUAL)
+			abort();
+		if (valid[i] && !apk_version_match(v[i], APK_VERSION_EQUAL, v[i]))
+			abort();
+		if (valid[i] && !apk_version_match(v[i], APK_VERSION_EQUAL | APK_VERSION_FUZZY, v[i]))
+			abort();
+		if (!apk_version_match(v[i], APK_DEPMASK_ANY, v[i]) ||
+		    apk_version_match(v[i], APK_DEPMASK_CHECKSUM, v[i]))
+			abort();
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			r[i][j] = apk_version_compare(v[i], v[j]);
+			check_result(r[i][j]);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			int fz = apk_version_compare_fuzzy(v[i], v[j], true);
+
+			if (!valid[i] || !valid[j])
+				continue;
+			/* Antisymmetry: a < b exactly when b > a. */
+			if (r[i][j] != flip(r[j][i]))
+				abort();
+			/* Fuzzy only turns an order into EQUAL, never into the other order. */
+			check_result(fz);
+			if (fz != APK_VERSION_EQUAL && fz != r[i][j])
+				abort();
+			if (fz != flip(apk_version_compare_fuzzy(v[j], v[i], true)))
+				abort();
+			/* apk_version_match agrees with the comparison. */
+			if (apk_version_match(v[i], r[i][j], v[j]) != true)
+				abort();
+			if (apk_version_match(v[i], APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_EQUAL,
+					      v[j]) != true)
+				abort();
+		}
+	}
+	/* Transitivity over the three valid versions. */
+	if (n == NVERS && valid[0] && valid[1] && valid[2]) {
+		for (size_t a = 0; a < NVERS; a++) {
+			for (size_t b = 0; b < NVERS; b++) {
+				for (size_t c = 0; c < NVERS; c++) {
+					int ab = r[a][b], bc = r[b][c];
+
+					if (ab == bc && r[a][c] != ab)
+						abort();
+					if (ab == APK_VERSION_EQUAL && r[a][c] != bc)
+						abort();
+					if (bc == APK_VERSION_EQUAL && r[a][c] != ab)
+						abort();
+				}
+			}
+		}
+	}
+	/* An unversioned (NULL) version is unordered against everything but itself. */
+	if (n > 0 && v[0].ptr != NULL && apk_version_compare(BLOB_NULL, v[0]) !=
+			     (APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER))
+		abort();
+	return 0;
+}
