@@ -126,7 +126,7 @@ static void *big_grow(void *p, size_t bytes)
 
 static struct arena_mark arena_mark(const struct apk_db *db)
 {
-	return (struct arena_mark){ db->arena, db->arena ? db->arena->used : 0 };
+	return (struct arena_mark){db->arena, db->arena ? db->arena->used : 0};
 }
 
 static void arena_rollback(struct apk_db *db, struct arena_mark m)
@@ -182,7 +182,7 @@ static void name_put(struct apk_name_slot *table, uint32_t size, struct apk_name
 
 	while (table[i].name)
 		i = (i + 1) & (size - 1);
-	table[i] = (struct apk_name_slot){ n->hash, n };
+	table[i] = (struct apk_name_slot){n->hash, n};
 }
 
 static int name_table_rebuild(struct apk_db *db, uint32_t size)
@@ -290,7 +290,8 @@ static struct apk_name *name_get(struct apk_db *db, struct blob name)
 		return NULL;
 	memcpy(n + 1, name.ptr, name.len);
 	((char *)(n + 1))[name.len] = '\0';
-	*n = (struct apk_name){ .name = { name.len, (const char *)(n + 1) }, .id = db->nnames, .hash = h };
+	*n = (struct apk_name){
+	    .name = {name.len, (const char *)(n + 1)}, .id = db->nnames, .hash = h};
 	db->names[db->nnames++] = n;
 	name_put(db->name_hash, db->name_hash_size, n);
 	return n;
@@ -316,7 +317,8 @@ static struct apk_pkg *csum_lookup(const struct apk_db *db, const struct apk_pkg
 		if ((uint32_t)(slot >> 32) != h)
 			continue;
 		p = db->pkgs[(uint32_t)slot - 1];
-		if (p->csum_kind == pkg->csum_kind && memcmp(p->csum, pkg->csum, pkg->csum_kind) == 0)
+		if (p->csum_kind == pkg->csum_kind &&
+		    memcmp(p->csum, pkg->csum, pkg->csum_kind) == 0)
 			return p;
 	}
 }
@@ -335,7 +337,7 @@ void apk_db_release(struct apk_db *db)
 		free(db->repos[i].source);
 		free(db->repos[i].text);
 	}
-	arena_rollback(db, (struct arena_mark){ NULL, 0 });
+	arena_rollback(db, (struct arena_mark){NULL, 0});
 	big_free(db->names);
 	big_free(db->pkgs);
 	big_free((void *)db->iif_pkgs);
@@ -366,7 +368,7 @@ bool apk_dep_split(struct blob text, struct blob *name, int *op, struct blob *ve
 	}
 	for (j = i; j < text.len && !is_op_char(text.ptr[j]); j++)
 		;
-	*name = (struct blob){ j - i, text.ptr + i };
+	*name = (struct blob){j - i, text.ptr + i};
 	if (name->len == 0)
 		return false;
 	if (j == text.len) {
@@ -376,8 +378,8 @@ bool apk_dep_split(struct blob text, struct blob *name, int *op, struct blob *ve
 	}
 	for (i = j; i < text.len && is_op_char(text.ptr[i]); i++)
 		;
-	*op = apk_version_op_parse((struct blob){ i - j, text.ptr + j });
-	*version = (struct blob){ text.len - i, text.ptr + i };
+	*op = apk_version_op_parse((struct blob){i - j, text.ptr + j});
+	*version = (struct blob){text.len - i, text.ptr + i};
 	if (version->len == 0 || *op == 0)
 		return false;
 	/* A checksum constraint ("><Q1...") carries no version to validate. */
@@ -411,7 +413,8 @@ bool apk_dep_satisfied_by(const struct apk_dep *dep, const struct apk_provider *
 		if (p->version.ptr == NULL)
 			return dep->conflict;
 		if (apk_version_compare_fuzzy(p->version, dep->version,
-					      (dep->op & APK_VERSION_FUZZY) != 0) & dep->op)
+					      (dep->op & APK_VERSION_FUZZY) != 0) &
+		    dep->op)
 			return !dep->conflict;
 		return dep->conflict;
 	}
@@ -438,6 +441,7 @@ int apk_dep_format(const struct apk_dep *dep, struct buf *out)
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* 0..63 for base64 characters, 64 for anything else. */
+// clang-format off
 static const unsigned char b64dec[256] = {
 	64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
 	64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
@@ -456,6 +460,7 @@ static const unsigned char b64dec[256] = {
 	64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
 	64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
 };
+// clang-format on
 
 /*
  * Decode exactly n bytes from padded base64 text of the right length. Like
@@ -529,9 +534,9 @@ struct parser {
 	const char *source;
 	unsigned repo;
 	unsigned long lineno;
-	struct apk_pkg *pkg;       /* record being read, NULL between records */
-	unsigned long pkg_line;    /* its first line */
-	uint32_t npkgs;            /* records read */
+	struct apk_pkg *pkg;	/* record being read, NULL between records */
+	unsigned long pkg_line; /* its first line */
+	uint32_t npkgs;		/* records read */
 };
 
 static int perr_at(struct parser *ps, unsigned long line, const char *what, struct blob subject)
@@ -574,7 +579,7 @@ static int parse_deps(struct parser *ps, struct blob v, struct apk_deps *deps, b
 		}
 		for (j = i; j < v.len && v.ptr[j] != ' '; j++)
 			;
-		tok = (struct blob){ j - i, v.ptr + i };
+		tok = (struct blob){j - i, v.ptr + i};
 		i = j;
 		if (!apk_dep_split(tok, &name, &op, &ver, &conflict))
 			return perr(ps, provides ? "bad provides" : "bad dependency", tok);
@@ -592,7 +597,7 @@ static int parse_deps(struct parser *ps, struct blob v, struct apk_deps *deps, b
 			db->scratch = s;
 			db->scratch_alloc = na;
 		}
-		db->scratch[deps->n + n++] = (struct apk_dep){ nm, ver, (uint8_t)op, conflict };
+		db->scratch[deps->n + n++] = (struct apk_dep){nm, ver, (uint8_t)op, conflict};
 	}
 	if (n == 0)
 		return 0;
@@ -623,17 +628,22 @@ static int parse_u64(struct parser *ps, struct blob v, char field, uint64_t max,
 
 static int parse_csum(struct parser *ps, struct blob v, struct apk_pkg *pkg)
 {
-	struct blob b64 = { v.len >= 2 ? v.len - 2 : 0, v.ptr + 2 };
+	struct blob b64 = v.len >= 2 ? (struct blob){v.len - 2, v.ptr + 2} : BLOB_NULL;
+	int r;
 
 	if (pkg->csum_kind != APK_CHECKSUM_NONE)
 		return perr(ps, "second 'C:' in one record", BLOB_NULL);
-	if (blob_starts(v, "Q1") && b64_decode_exact(b64, pkg->csum, 20))
+	if (blob_starts(v, "Q1") && b64_decode_exact(b64, pkg->csum, 20)) {
 		pkg->csum_kind = APK_CHECKSUM_SHA1;
-	else if (blob_starts(v, "Q2") && b64_decode_exact(b64, pkg->csum, 32))
+		return 0;
+	}
+	if (blob_starts(v, "Q2") && b64_decode_exact(b64, pkg->csum, 32)) {
 		pkg->csum_kind = APK_CHECKSUM_SHA256;
-	else
-		return perr(ps, "bad checksum (want Q1 + base64 SHA-1 or Q2 + base64 SHA-256)", v);
-	return 0;
+		return 0;
+	}
+	r = perr(ps, "bad checksum", v);
+	it_error_hint(ps->err, "a checksum is Q1 + base64 SHA-1, or Q2 + base64 SHA-256");
+	return r;
 }
 
 static int set_once(struct parser *ps, struct blob *dst, struct blob v, char field)
@@ -704,11 +714,17 @@ static int parse_field(struct parser *ps, char field, struct blob v)
 		return parse_deps(ps, v, &pkg->install_if, false);
 	case 'r':
 		return parse_deps(ps, v, &pkg->replaces, false);
-	case 'F': case 'M': case 'R': case 'Z': case 'a': case 's': case 'f':
+	case 'F':
+	case 'M':
+	case 'R':
+	case 'Z':
+	case 'a':
+	case 's':
+	case 'f':
 		/* File and state lines of an installed db: not ours to read. */
 		return 0;
 	default:
-		/* apk: unknown lower-case fields are safe to ignore; upper-case ones make it uninstallable. */
+		/* apk: unknown lower-case fields are ignored, upper-case ones forbid installing. */
 		if (field >= 'A' && field <= 'Z')
 			pkg->uninstallable = true;
 		return 0;
@@ -726,7 +742,8 @@ static int end_record(struct parser *ps)
 	if (!pkg->name)
 		return perr_at(ps, ps->pkg_line, "package record without 'P:'", BLOB_NULL);
 	if (!pkg->version.ptr)
-		return perr_at(ps, ps->pkg_line, "package record without 'V:' for", pkg->name->name);
+		return perr_at(ps, ps->pkg_line, "package record without 'V:' for",
+			       pkg->name->name);
 	ps->npkgs++;
 	if (pkg->csum_kind != APK_CHECKSUM_NONE) {
 		dup = csum_lookup(db, pkg);
@@ -764,7 +781,7 @@ static int parse_text(struct parser *ps, const char *p, size_t len)
 				return r;
 		} else {
 			if (n < 2 || p[1] != ':')
-				return perr(ps, "line is not 'X:value'", (struct blob){ n, p });
+				return perr(ps, "expected 'X:value', got", (struct blob){n, p});
 			if (!ps->pkg) {
 				ps->pkg = arena_alloc(ps->db, sizeof(*ps->pkg));
 				if (!ps->pkg)
@@ -772,7 +789,7 @@ static int parse_text(struct parser *ps, const char *p, size_t len)
 				memset(ps->pkg, 0, sizeof(*ps->pkg));
 				ps->pkg_line = ps->lineno;
 			}
-			r = parse_field(ps, p[0], (struct blob){ n - 2, p + 2 });
+			r = parse_field(ps, p[0], (struct blob){n - 2, p + 2});
 			if (r)
 				return r;
 		}
@@ -828,13 +845,14 @@ static int db_index(struct apk_db *db)
 		const struct apk_pkg *pkg = db->pkgs[i];
 		struct apk_name *n = db->names[pkg->name->id];
 
-		pool[n->providers - pool + n->nproviders++] = (struct apk_provider){ pkg, pkg->version };
+		pool[n->providers - pool + n->nproviders++] =
+		    (struct apk_provider){pkg, pkg->version};
 		for (uint32_t j = 0; j < pkg->provides.n; j++) {
 			const struct apk_dep *d = &pkg->provides.v[j];
 
 			n = db->names[d->name->id];
 			pool[n->providers - pool + n->nproviders++] =
-				(struct apk_provider){ pkg, d->version };
+			    (struct apk_provider){pkg, d->version};
 		}
 		for (uint32_t j = 0; j < pkg->install_if.n; j++) {
 			n = db->names[pkg->install_if.v[j].name->id];
@@ -872,7 +890,7 @@ static void db_rollback(struct apk_db *db, uint32_t nnames, uint32_t npkgs, stru
 	for (uint32_t i = 0; i < npkgs; i++)
 		db->pkgs[i]->repos &= ~(1u << repo);
 	arena_rollback(db, m);
-	/* Rebuilding at the current size cannot need more memory than the tables had; on ENOMEM keep the old. */
+	/* Same sizes as before; on ENOMEM the old tables stay (a lookup then just misses). */
 	if (db->name_hash_size)
 		name_table_rebuild(db, db->name_hash_size);
 	if (db->csum_hash_size)
@@ -902,10 +920,10 @@ static int presize(struct apk_db *db, size_t len)
 int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char *label,
 			   const char *source, struct it_error *err)
 {
-	struct parser ps = { .db = db, .err = err, .source = source ? source : "APKINDEX" };
+	struct parser ps = {.db = db, .err = err, .source = source ? source : "APKINDEX"};
 	struct arena_mark mark = arena_mark(db);
 	uint32_t nnames = db->nnames, npkgs = db->npkgs;
-	struct apk_repo repo = { NULL, NULL, text, len, 0 };
+	struct apk_repo repo = {NULL, NULL, text, len, 0};
 	int r;
 
 	if (db->nrepos >= APK_DB_MAX_REPOS) {
@@ -928,12 +946,13 @@ int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char
 	if (r < 0) {
 		if (r == -ENOMEM)
 			oom(&ps);
+		it_error_hint(err, "the index may be damaged or cut short: fetch it again");
 		db_rollback(db, nnames, npkgs, mark, ps.repo);
 		goto out;
 	}
 	repo.npkgs = ps.npkgs;
 	db->repos[db->nrepos++] = repo;
-	repo = (struct apk_repo){ NULL, NULL, NULL, 0, 0 };
+	repo = (struct apk_repo){NULL, NULL, NULL, 0, 0};
 out:
 	free(repo.text);
 	free(repo.source);
@@ -947,7 +966,8 @@ int apk_db_add_index(struct apk_db *db, struct blob text, const char *label, con
 	char *copy = malloc(text.len + 1);
 
 	if (!copy)
-		return it_error_set(err, -ENOMEM, "'%s': out of memory", source ? source : "APKINDEX");
+		return it_error_set(err, -ENOMEM, "'%s': out of memory",
+				    source ? source : "APKINDEX");
 	if (text.len)
 		memcpy(copy, text.ptr, text.len);
 	copy[text.len] = '\0';
@@ -1042,13 +1062,13 @@ static int add_replaces_text(struct buf *out, const char *text, struct blob pkgn
 		}
 		for (j = i; j < v.len && v.ptr[j] != ' ' && v.ptr[j] != '\n'; j++)
 			;
-		tok = (struct blob){ j - i, v.ptr + i };
+		tok = (struct blob){j - i, v.ptr + i};
 		i = j;
 		if (!apk_dep_split(tok, &name, &op, &ver, &conflict))
 			return it_error_set(err, -IT_EFORMAT, "bad replaces '%.*s' for '%.*s'",
 					    (int)tok.len, tok.ptr, (int)pkgname.len, pkgname.ptr);
-		nm = (struct apk_name){ .name = name };
-		d = (struct apk_dep){ &nm, ver, (uint8_t)op, conflict };
+		nm = (struct apk_name){.name = name};
+		d = (struct apk_dep){&nm, ver, (uint8_t)op, conflict};
 		r = buf_addstr(out, first ? "r:" : " ");
 		if (!r)
 			r = apk_dep_format(&d, out);
@@ -1122,7 +1142,8 @@ int apk_pkg_format_installed(const struct apk_pkg *pkg, const struct apk_pkg_ext
 		out->len = start;
 		out->data[start] = '\0';
 		if (r == -IT_ELIMIT)
-			it_error_set(err, r, "installed-db record of '%.*s' does not fit the buffer",
+			it_error_set(err, r,
+				     "installed-db record of '%.*s' does not fit the buffer",
 				     (int)pkg->name->name.len, pkg->name->name.ptr);
 	}
 	return r;

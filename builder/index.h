@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* APKINDEX parsing into a package database of several repositories, with name and provider lookup. */
+/* APKINDEX parsing into a package database of several repositories, with name lookups. */
 #ifndef IT_BUILDER_INDEX_H
 #define IT_BUILDER_INDEX_H
 
@@ -46,12 +46,16 @@ struct apk_provider {
 	struct blob version;
 };
 
-/* Every name seen: package names, provided names and names only depended upon. 'name' is NUL-terminated. */
+/*
+ * Every name seen: package names, provided names and names only depended
+ * upon. 'name' is NUL-terminated.
+ */
 struct apk_name {
 	struct blob name;
-	uint32_t id;                          /* index in db->names */
+	uint32_t id; /* index in db->names */
 	uint32_t hash;
-	const struct apk_provider *providers; /* in load order; each package's own name, then its p: */
+	/* In load order: each package under its own name, then under its p: entries. */
+	const struct apk_provider *providers;
 	uint32_t nproviders;
 	const struct apk_pkg *const *rinstall_if; /* packages with this name in their i: */
 	uint32_t nrinstall_if;
@@ -66,37 +70,37 @@ enum apk_csum_kind { APK_CHECKSUM_NONE = 0, APK_CHECKSUM_SHA1 = 20, APK_CHECKSUM
  * apk_db_release().
  */
 struct apk_pkg {
-	const struct apk_name *name;                  /* P: */
-	struct blob version;                          /* V: */
-	struct blob arch;                             /* A: */
-	struct blob description;                      /* T: */
-	struct blob url;                              /* U: */
-	struct blob license;                          /* L: */
-	struct blob origin;                           /* o: */
-	struct blob maintainer;                       /* m: */
-	struct blob commit;                           /* c: */
-	uint64_t size;                                /* S: */
-	uint64_t installed_size;                      /* I: */
-	uint64_t build_time;                          /* t: */
-	struct apk_deps depends;                      /* D: */
-	struct apk_deps provides;                     /* p: */
-	struct apk_deps install_if;                   /* i: */
-	struct apk_deps replaces;                     /* r: (installed db; from .PKGINFO) */
-	uint32_t id;                                  /* index in db->pkgs */
-	uint32_t repos;                               /* bit i: listed in repository i */
-	uint16_t provider_priority;                   /* k: */
-	uint16_t replaces_priority;                   /* q: */
-	uint8_t csum_kind;                            /* enum apk_csum_kind */
-	bool uninstallable;                           /* has an unknown upper-case field (apk: newer format) */
-	unsigned char csum[32];                       /* C:, decoded */
+	const struct apk_name *name; /* P: */
+	struct blob version;	     /* V: */
+	struct blob arch;	     /* A: */
+	struct blob description;     /* T: */
+	struct blob url;	     /* U: */
+	struct blob license;	     /* L: */
+	struct blob origin;	     /* o: */
+	struct blob maintainer;	     /* m: */
+	struct blob commit;	     /* c: */
+	uint64_t size;		     /* S: */
+	uint64_t installed_size;     /* I: */
+	uint64_t build_time;	     /* t: */
+	struct apk_deps depends;     /* D: */
+	struct apk_deps provides;    /* p: */
+	struct apk_deps install_if;  /* i: */
+	struct apk_deps replaces;    /* r: (installed db; from .PKGINFO) */
+	uint32_t id;		     /* index in db->pkgs */
+	uint32_t repos;		     /* bit i: listed in repository i */
+	uint16_t provider_priority;  /* k: */
+	uint16_t replaces_priority;  /* q: */
+	uint8_t csum_kind;	     /* enum apk_csum_kind */
+	bool uninstallable;	     /* unknown upper-case field (newer format) */
+	unsigned char csum[32];	     /* C:, decoded */
 };
 
 struct apk_repo {
-	char *label;     /* base URL or label given by the caller */
-	char *source;    /* what the index was read from, for messages */
-	char *text;      /* owned copy of the APKINDEX text; package strings point here */
+	char *label;  /* base URL or label given by the caller */
+	char *source; /* what the index was read from, for messages */
+	char *text;   /* owned copy of the APKINDEX text; package strings point here */
 	size_t text_len;
-	uint32_t npkgs;  /* records in this index (before merging duplicates) */
+	uint32_t npkgs; /* records in this index (before merging duplicates) */
 };
 
 struct apk_arena_chunk;
@@ -114,18 +118,18 @@ struct apk_name_slot {
 struct apk_db {
 	struct apk_repo repos[APK_DB_MAX_REPOS];
 	unsigned nrepos;
-	struct apk_name **names;      /* by id */
+	struct apk_name **names; /* by id */
 	uint32_t nnames;
-	struct apk_pkg **pkgs;        /* by id, in load order */
+	struct apk_pkg **pkgs; /* by id, in load order */
 	uint32_t npkgs;
-	const struct apk_pkg **iif_pkgs;  /* packages with an install_if, in load order */
+	const struct apk_pkg **iif_pkgs; /* packages with an install_if, in load order */
 	uint32_t niif_pkgs;
 
 	/* Private. */
 	uint32_t names_alloc, pkgs_alloc;
-	struct apk_name_slot *name_hash;  /* open addressing, NULL name: empty */
+	struct apk_name_slot *name_hash; /* open addressing, NULL name: empty */
 	uint32_t name_hash_size;
-	uint64_t *csum_hash;          /* same, for package checksums */
+	uint64_t *csum_hash; /* same, for package checksums */
 	uint32_t csum_hash_size;
 	struct apk_provider *provider_pool;
 	const struct apk_pkg **rinstall_pool;
@@ -179,7 +183,7 @@ unsigned apk_pkg_repo(const struct apk_pkg *pkg);
 bool apk_dep_split(struct blob text, struct blob *name, int *op, struct blob *version,
 		   bool *conflict);
 
-/* Does the provider (pkg NULL: nothing installed under that name) satisfy dep? (apk_dep_is_provided) */
+/* Does provider p (pkg NULL: nothing under that name) satisfy dep? (apk_dep_is_provided) */
 bool apk_dep_satisfied_by(const struct apk_dep *dep, const struct apk_provider *p);
 
 /* Append "[!]name[op version]" to out. */

@@ -37,23 +37,23 @@ enum { CLS_REAL, CLS_MIXED, CLS_VIRTUAL, NCLS };
 /* One dependency to satisfy, from a selected package or the world. */
 struct req {
 	const struct apk_dep *dep;
-	int32_t parent;   /* pkg id, -1 for the world */
-	int32_t next;     /* next req on the same name, -1 */
-	uint32_t level;   /* decision level it rests on */
+	int32_t parent; /* pkg id, -1 for the world */
+	int32_t next;	/* next req on the same name, -1 */
+	uint32_t level; /* decision level it rests on */
 };
 
 struct name_state {
-	int32_t chosen;     /* pkg id holding the name, -1 */
-	int32_t req_head;   /* reqs on this name, newest first */
-	uint32_t npos;      /* how many of them are not conflicts */
-	struct blob ver;    /* version the chosen package provides it with */
-	uint32_t mark;      /* scratch for the static analysis: pkg id + 1 */
-	int32_t world;      /* index of the world entry on this name, -1 */
+	int32_t chosen;	  /* pkg id holding the name, -1 */
+	int32_t req_head; /* reqs on this name, newest first */
+	uint32_t npos;	  /* how many of them are not conflicts */
+	struct blob ver;  /* version the chosen package provides it with */
+	uint32_t mark;	  /* scratch for the static analysis: pkg id + 1 */
+	int32_t world;	  /* index of the world entry on this name, -1 */
 	bool mark_unversioned;
 	bool locked;
-	int8_t cls;         /* CLS_*, -1 until computed */
-	bool in_cs;         /* changeset generation */
-	bool seen;          /* reachable from the world */
+	int8_t cls; /* CLS_*, -1 until computed */
+	bool in_cs; /* changeset generation */
+	bool seen;  /* reachable from the world */
 };
 
 #define REASON_IIF (-2)
@@ -62,16 +62,16 @@ struct name_state {
 enum dead_kind { ALIVE, DEAD_DEP, DEAD_WORLD, DEAD_UNINSTALLABLE, DEAD_TWICE };
 
 struct pkg_state {
-	int32_t reason;     /* req that selected it, REASON_IIF, -1 */
-	uint32_t level;     /* decision level of the selection */
-	uint8_t dead;       /* enum dead_kind */
-	int32_t dead_arg;   /* DEAD_DEP: dependency index; DEAD_WORLD: world index; DEAD_TWICE: name id */
+	int32_t reason;	  /* req that selected it, REASON_IIF, -1 */
+	uint32_t level;	  /* decision level of the selection */
+	uint8_t dead;	  /* enum dead_kind */
+	int32_t dead_arg; /* DEAD_DEP: dependency, DEAD_WORLD: world entry, DEAD_TWICE: name */
 	bool selected;
-	bool declined;      /* not to be added by install_if on this path */
+	bool declined; /* not to be added by install_if on this path */
 	bool in_cs;
 	bool seen;
 	bool queued;
-	bool propagated;    /* its death was passed on to its reverse dependencies */
+	bool propagated; /* its death was passed on to its reverse dependencies */
 };
 
 enum undo_kind { U_LOCK, U_REQ, U_SEL, U_DECLINE };
@@ -91,9 +91,9 @@ struct frame {
 	size_t trail, nreqs, nsel, cand_base;
 	size_t qlen[NCLS], qcur[NCLS];
 	const struct apk_name *name;
-	uint32_t ncand, next;   /* candidates are provider indexes of 'name' */
-	int32_t req;            /* -1: install_if, whose last alternative is "none" */
-	char *err;              /* why the alternative that explains this decision failed */
+	uint32_t ncand, next; /* candidates are provider indexes of 'name' */
+	int32_t req;	      /* -1: install_if, whose last alternative is "none" */
+	char *err;	      /* why the alternative that explains this decision failed */
 };
 
 struct solver {
@@ -113,7 +113,7 @@ struct solver {
 	struct frame *frames;
 	size_t nframes, frames_alloc;
 	struct apk_dep *world;
-	struct apk_name *unknown;   /* names the db does not know, ids from db->nnames */
+	struct apk_name *unknown; /* names the db does not know, ids from db->nnames */
 	size_t nworld, nunknown;
 	unsigned long steps;
 	bool gave_up;
@@ -191,8 +191,8 @@ static struct apk_provider holder(struct solver *s, const struct apk_name *n)
 	const struct name_state *st = nstate(s, n);
 
 	if (!st->locked)
-		return (struct apk_provider){ NULL, BLOB_NULL };
-	return (struct apk_provider){ pkg_of(s, (uint32_t)st->chosen), st->ver };
+		return (struct apk_provider){NULL, BLOB_NULL};
+	return (struct apk_provider){pkg_of(s, (uint32_t)st->chosen), st->ver};
 }
 
 static bool holds(struct solver *s, const struct apk_dep *d)
@@ -284,7 +284,7 @@ static void kill_static(struct solver *s, const struct apk_pkg *p)
 	for (uint32_t i = 0; i <= p->provides.n; i++) {
 		const struct apk_name *m = pkg_name_at(p, i, &ver);
 		struct name_state *ms = nstate(s, m);
-		struct apk_provider pv = { p, ver };
+		struct apk_provider pv = {p, ver};
 
 		/* Taking a name twice is a conflict unless both are unversioned provides. */
 		if (ms->mark == p->id + 1 && !(ver.ptr == NULL && ms->mark_unversioned)) {
@@ -321,7 +321,7 @@ static bool dep_live(struct solver *s, const struct apk_dep *d)
  */
 static int find_dead(struct solver *s)
 {
-	struct walk pkgs = { NULL, 0, 0 }, work = { NULL, 0, 0 };
+	struct walk pkgs = {NULL, 0, 0}, work = {NULL, 0, 0};
 	uint32_t *start = NULL, *rdep = NULL;
 	size_t nn = s->db->nnames + s->nunknown, total = 0;
 	int r;
@@ -480,14 +480,15 @@ static void fmt_unsatisfiable(struct buf *b, const struct apk_dep *d)
 		else
 			buf_addstr(b, "no version");
 		if (p->pkg->name != n)
-			buf_addf(b, " from %.*s", (int)p->pkg->name->name.len, p->pkg->name->name.ptr);
+			buf_addf(b, " from %.*s", (int)p->pkg->name->name.len,
+				 p->pkg->name->name.ptr);
 	}
 	if (n->nproviders > shown)
 		buf_addstr(b, ", ...");
 	buf_addch(b, ')');
 }
 
-/* Continue a chain through a dead package down to what kills it: " -> openrc -> so:libcap.so.2: no provider". */
+/* A chain through a dead package to what kills it: " -> openrc -> so:libcap.so.2: no provider". */
 static void fmt_dead(struct solver *s, struct buf *b, const struct apk_pkg *p)
 {
 	/* Each step goes to a package that died earlier, so this ends; the cap is for safety. */
@@ -558,8 +559,8 @@ enum reject_kind { REJ_NONE, REJ_DEAD, REJ_HELD, REJ_RULED_OUT };
 struct reject {
 	enum reject_kind kind;
 	const struct apk_pkg *pkg;
-	uint32_t holder;     /* REJ_HELD: pkg id holding one of its names */
-	int32_t req;         /* REJ_RULED_OUT: the req it breaks */
+	uint32_t holder; /* REJ_HELD: pkg id holding one of its names */
+	int32_t req;	 /* REJ_RULED_OUT: the req it breaks */
 };
 
 static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject *block,
@@ -655,7 +656,7 @@ static void order_candidates(const struct apk_name *n, uint32_t *c, uint32_t k)
 	}
 }
 
-/* apk 2.14: an unversioned provides is chosen only with a k: or when its package is required by name. */
+/* apk 2.14: an unversioned provides is chosen with a k:, or when its package is required. */
 static bool auto_selectable(struct solver *s, const struct apk_provider *p)
 {
 	return p->version.ptr || p->pkg->provider_priority || nstate(s, p->pkg->name)->npos > 0;
@@ -669,18 +670,18 @@ static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject 
 		     uint32_t *level)
 {
 	for (uint32_t i = 0; i <= pkg->provides.n; i++) {
-		struct apk_provider p = { pkg, BLOB_NULL };
+		struct apk_provider p = {pkg, BLOB_NULL};
 		const struct apk_name *m = pkg_name_at(pkg, i, &p.version);
 		const struct name_state *st = nstate(s, m);
 
 		if (st->locked && !(p.version.ptr == NULL && st->ver.ptr == NULL)) {
-			*rej = (struct reject){ REJ_HELD, pkg, (uint32_t)st->chosen, -1 };
+			*rej = (struct reject){REJ_HELD, pkg, (uint32_t)st->chosen, -1};
 			*level = s->ps[st->chosen].level;
 			return false;
 		}
 		for (int32_t q = st->req_head; q >= 0; q = s->reqs[q].next) {
 			if (!apk_dep_satisfied_by(s->reqs[q].dep, &p)) {
-				*rej = (struct reject){ REJ_RULED_OUT, pkg, 0, q };
+				*rej = (struct reject){REJ_RULED_OUT, pkg, 0, q};
 				*level = s->reqs[q].level;
 				return false;
 			}
@@ -710,7 +711,7 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
 	size_t base = s->ncand;
-	struct reject block = { REJ_NONE, NULL, 0, -1 }, dead = block, rej;
+	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, rej;
 	bool any_virtual = false;
 	uint32_t lv;
 
@@ -722,11 +723,11 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 			continue;
 		if (s->ps[p->pkg->id].dead != ALIVE) {
 			if (dead.kind == REJ_NONE)
-				dead = (struct reject){ REJ_DEAD, p->pkg, 0, -1 };
+				dead = (struct reject){REJ_DEAD, p->pkg, 0, -1};
 			continue;
 		}
 		if (!auto_selectable(s, p)) {
-			/* Rests on no package requiring it by name so far: any decision may change that. */
+			/* Rests on nothing requiring it by name yet: any decision may change it. */
 			*level = (uint32_t)s->nframes;
 			any_virtual = true;
 			continue;
@@ -765,10 +766,10 @@ static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
 	if (!t)
 		return -ENOMEM;
 	s->q[cls] = t;
-	if (push_undo(s, (struct undo){ U_REQ, d->name->id, st->req_head, st->npos }) < 0)
+	if (push_undo(s, (struct undo){U_REQ, d->name->id, st->req_head, st->npos}) < 0)
 		return -ENOMEM;
 	idx = (int32_t)s->nreqs++;
-	s->reqs[idx] = (struct req){ d, parent, st->req_head, parent >= 0 ? s->ps[parent].level : 0 };
+	s->reqs[idx] = (struct req){d, parent, st->req_head, parent >= 0 ? s->ps[parent].level : 0};
 	st->req_head = idx;
 	st->npos += !d->conflict;
 	s->q[cls][s->qlen[cls]++] = (uint32_t)idx;
@@ -783,7 +784,7 @@ static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, s
 	/* Several packages may provide one unversioned name; the first keeps it. */
 	if (st->locked)
 		return 0;
-	if (push_undo(s, (struct undo){ U_LOCK, m->id, 0, 0 }) < 0)
+	if (push_undo(s, (struct undo){U_LOCK, m->id, 0, 0}) < 0)
 		return -ENOMEM;
 	st->locked = true;
 	st->chosen = (int32_t)pkg;
@@ -800,7 +801,7 @@ static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t le
 	int r = 0;
 
 	t = grow(s->sel, &s->sel_alloc, s->nsel + 1, sizeof(*s->sel));
-	if (!t || push_undo(s, (struct undo){ U_SEL, id, 0, 0 }) < 0)
+	if (!t || push_undo(s, (struct undo){U_SEL, id, 0, 0}) < 0)
 		return -ENOMEM;
 	s->sel = t;
 	s->sel[s->nsel++] = id;
@@ -855,7 +856,7 @@ static int decline_all(struct solver *s, const struct frame *f)
 	for (uint32_t i = 0; i < f->ncand; i++) {
 		uint32_t id = f->name->providers[s->cand[f->cand_base + i]].pkg->id;
 
-		if (push_undo(s, (struct undo){ U_DECLINE, id, 0, 0 }) < 0)
+		if (push_undo(s, (struct undo){U_DECLINE, id, 0, 0}) < 0)
 			return -ENOMEM;
 		s->ps[id].declined = true;
 	}
@@ -897,8 +898,13 @@ static int push_frame(struct solver *s, const struct apk_name *n, int32_t req, u
 		return -ENOMEM;
 	s->frames = t;
 	f = &s->frames[s->nframes++];
-	*f = (struct frame){ .trail = s->ntrail, .nreqs = s->nreqs, .nsel = s->nsel,
-			     .cand_base = s->ncand - ncand, .name = n, .ncand = ncand, .req = req };
+	*f = (struct frame){.trail = s->ntrail,
+			    .nreqs = s->nreqs,
+			    .nsel = s->nsel,
+			    .cand_base = s->ncand - ncand,
+			    .name = n,
+			    .ncand = ncand,
+			    .req = req};
 	memcpy(f->qlen, s->qlen, sizeof(s->qlen));
 	memcpy(f->qcur, s->qcur, sizeof(s->qcur));
 	return apply_next(s, s->nframes - 1);
@@ -946,7 +952,7 @@ static int backtrack(struct solver *s, char *msg, uint32_t level, char **final)
 			}
 			return apply_next(s, i);
 		}
-		/* All tried: what they rest on beyond this decision is not tracked, so go back one. */
+		/* All tried: what they rest on beyond this decision is not kept, so go back one. */
 		msg = f->err;
 		f->err = NULL;
 		level = (uint32_t)i;
@@ -1043,15 +1049,16 @@ static int install_if_step(struct solver *s)
 		if (st->selected || st->declined || st->dead != ALIVE || nstate(s, n)->locked ||
 		    !triggered(s, p))
 			continue;
-		/* Every triggered provider of the name is a candidate, as in apk's select_package(). */
+		/* Every triggered provider of the name is a candidate (apk's select_package()). */
 		for (uint32_t j = 0; j < n->nproviders; j++) {
 			if (iif_candidate(s, &n->providers[j]) && push_cand(s, j) < 0)
 				return -ENOMEM;
 		}
 		k = (uint32_t)(s->ncand - base);
 		if (k == 0) {
-			/* It cannot join this selection; the state only grows until backtracking. */
-			if (push_undo(s, (struct undo){ U_DECLINE, p->id, 0, 0 }) < 0)
+			/* It cannot join this selection; the state only grows until backtracking.
+			 */
+			if (push_undo(s, (struct undo){U_DECLINE, p->id, 0, 0}) < 0)
 				return -ENOMEM;
 			s->ps[p->id].declined = true;
 			continue;
@@ -1093,9 +1100,9 @@ static int search(struct solver *s, char **final)
 
 struct cs_frame {
 	uint32_t pkg;
-	uint32_t dep;      /* next dependency */
-	uint32_t nm;       /* next own-or-provided name for install_if triggers */
-	uint32_t rif;      /* next package in that name's rinstall_if */
+	uint32_t dep; /* next dependency */
+	uint32_t nm;  /* next own-or-provided name for install_if triggers */
+	uint32_t rif; /* next package in that name's rinstall_if */
 	bool recorded;
 };
 
@@ -1127,7 +1134,7 @@ static int cs_enter(struct cs *c, const struct apk_name *n)
 	if (!t)
 		return -ENOMEM;
 	c->st = t;
-	c->st[c->n++] = (struct cs_frame){ p->id, 0, 0, 0, false };
+	c->st[c->n++] = (struct cs_frame){p->id, 0, 0, 0, false};
 	return 0;
 }
 
@@ -1192,7 +1199,7 @@ static int cs_run(struct cs *c)
 
 static int make_plan(struct solver *s, struct apk_plan *plan)
 {
-	struct cs c = { s, NULL, 0, 0, plan };
+	struct cs c = {s, NULL, 0, 0, plan};
 	int r = 0;
 
 	plan->pkgs = calloc(s->nsel + 1, sizeof(*plan->pkgs));
@@ -1267,7 +1274,7 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 			/* Names nobody provides still need an entry, for the messages. */
 			struct apk_name *u = &s->unknown[s->nunknown];
 
-			*u = (struct apk_name){ .id = s->db->nnames + (uint32_t)s->nunknown };
+			*u = (struct apk_name){.id = s->db->nnames + (uint32_t)s->nunknown};
 			u->name.ptr = strndup(name.ptr, name.len);
 			if (!u->name.ptr)
 				return -ENOMEM;
@@ -1277,7 +1284,7 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 		}
 		for (j = 0; j < s->nworld && s->world[j].name != nm; j++)
 			;
-		s->world[j] = (struct apk_dep){ nm, ver, (uint8_t)op, conflict };
+		s->world[j] = (struct apk_dep){nm, ver, (uint8_t)op, conflict};
 		if (j == s->nworld)
 			s->nworld++;
 	}
@@ -1325,7 +1332,7 @@ static const char *unsat_hint(const char *msg)
 int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk_plan *plan,
 		struct it_error *err)
 {
-	struct solver s = { .db = db };
+	struct solver s = {.db = db};
 	char *final = NULL;
 	int r;
 
@@ -1339,11 +1346,11 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	if (!s.ns || !s.ps)
 		goto out;
 	for (size_t i = 0; i < db->nnames + s.nunknown; i++)
-		s.ns[i] = (struct name_state){ .chosen = -1, .req_head = -1, .world = -1, .cls = -1 };
+		s.ns[i] = (struct name_state){.chosen = -1, .req_head = -1, .world = -1, .cls = -1};
 	for (size_t i = 0; i < s.nworld; i++)
 		s.ns[s.world[i].name->id].world = (int32_t)i;
 	for (size_t i = 0; i < db->npkgs; i++)
-		s.ps[i] = (struct pkg_state){ .reason = -1, .dead = ALIVE, .dead_arg = -1 };
+		s.ps[i] = (struct pkg_state){.reason = -1, .dead = ALIVE, .dead_arg = -1};
 	r = find_dead(&s);
 	for (size_t i = 0; !r && i < s.nworld; i++)
 		r = add_req(&s, &s.world[i], -1);
@@ -1353,8 +1360,9 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		r = it_error_set(err, -IT_EUNSAT, "%s",
 				 final ? final : "cannot satisfy the package list");
 		if (s.gave_up)
-			it_error_hint(err, "gave up after %d alternatives; pin versions in the package list",
-				      MAX_STEPS);
+			it_error_hint(
+			    err, "gave up after %d alternatives; pin versions in the package list",
+			    MAX_STEPS);
 		else
 			it_error_hint(err, "%s", unsat_hint(err->msg));
 		goto out;

@@ -21,7 +21,10 @@ struct apk_plan {
 	size_t n;
 };
 
-#define APK_PLAN_INIT { NULL, 0 }
+#define APK_PLAN_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 void apk_plan_release(struct apk_plan *plan);
 

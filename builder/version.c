@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Alpine version tokenizer and comparison, token for token the rules of apk-tools 2.x src/version.c. */
+/* Alpine version tokenizer and comparison: the rules of apk-tools 2.x src/version.c. */
 #include <stdint.h>
 #include <string.h>
 
@@ -19,8 +19,8 @@ enum token {
 };
 
 /* Negative values sort before "no suffix", the others after it. */
-static const char *const pre_suffixes[] = { "alpha", "beta", "pre", "rc" };
-static const char *const post_suffixes[] = { "cvs", "svn", "git", "hg", "p" };
+static const char *const pre_suffixes[] = {"alpha", "beta", "pre", "rc"};
+static const char *const post_suffixes[] = {"cvs", "svn", "git", "hg", "p"};
 
 /* Locale-independent character classes (apk uses islower/isdigit in the C locale). */
 static bool is_digit(char c)
@@ -193,7 +193,7 @@ int apk_version_compare_fuzzy(struct blob a, struct blob b, bool fuzzy)
 	if (av > bv)
 		return APK_VERSION_GREATER;
 
-	/* Both ended (or broke) at the same kind of token; fuzzy matching stops at the shorter one. */
+	/* Both ended (or broke) at the same kind of token; fuzzy stops at the shorter one. */
 	if (at == bt || fuzzy)
 		return APK_VERSION_EQUAL;
 

@@ -17,7 +17,8 @@
 #define APK_VERSION_LESS 2
 #define APK_VERSION_GREATER 4
 #define APK_VERSION_FUZZY 8
-#define APK_DEPMASK_ANY (APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_FUZZY)
+#define APK_DEPMASK_ANY                                                                            \
+	(APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_FUZZY)
 #define APK_DEPMASK_CHECKSUM (APK_VERSION_LESS | APK_VERSION_GREATER)
 
 /*
@@ -38,7 +39,7 @@ bool apk_version_validate(struct blob ver);
  */
 int apk_version_compare(struct blob a, struct blob b);
 
-/* As apk_version_compare, but with 'fuzzy' a shorter version that is a token prefix of the other is EQUAL. */
+/* With 'fuzzy', a version that is a token prefix of the other compares EQUAL. */
 int apk_version_compare_fuzzy(struct blob a, struct blob b, bool fuzzy);
 
 /*
@@ -48,7 +49,7 @@ int apk_version_compare_fuzzy(struct blob a, struct blob b, bool fuzzy);
  */
 int apk_version_op_parse(struct blob op);
 
-/* The canonical spelling of a mask: "<", "<=", "=", "~", ">=", ">", "><", ">~", "<~"; "?" if none. */
+/* The spelling of a mask: "<", "<=", "=", "~", ">=", ">", "><", ">~", "<~"; else "?". */
 const char *apk_version_op_string(int mask);
 
 /*

@@ -255,15 +255,16 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 		rep->first_byte_ms = stamp_ms(buf_blob(log));
 	if (run_report_setstr(timed ? &rep->console_log : &rep->console_raw, o->log) < 0)
 		return it_error_set(err, -ENOMEM, "out of memory");
-	if (timed)
-		return run_report_set_tail(rep, buf_blob(log));
 	buf_init(&tail, 0);
-	r = clean_raw_tail(buf_blob(log), &tail);
-	if (r == 0)
+	if (timed)
+		r = run_report_set_tail(rep, buf_blob(log));
+	else
+		r = clean_raw_tail(buf_blob(log), &tail);
+	if (r == 0 && !timed)
 		r = run_report_set_tail(rep, buf_blob(&tail));
 	buf_release(&tail);
 	if (r < 0)
-		return it_error_set(err, r, "cannot clean the end of '%s': %s", o->log,
+		return it_error_set(err, r, "cannot keep the end of '%s': %s", o->log,
 				    strerror(-r));
 	return 0;
 }
@@ -294,11 +295,15 @@ int cmd_replay(int argc, char **argv)
 	}
 	/* The engine only counts once it has run: a setup error leaves it out. */
 	run_report_finish(&rep, r < 0 ? NULL : e, r, &err);
+	code = run_report_exit_code(&rep);
 	if (r < 0)
 		log_it_error(&rep.error, r);
-	else if (run_report_print(&rep, stdout, o.quiet) < 0)
-		log_error("cannot write to standard output: %s", strerror(errno));
-	code = run_report_exit_code(&rep);
+	else
+		r = run_report_print(&rep, stdout, o.quiet);
+	if (r < 0 && rep.engine) {
+		log_error("cannot write to standard output: %s", it_strerror(r));
+		code = code == EXIT_PASS ? EXIT_INFRA : code;
+	}
 	if (write_reports(&o, &rep) < 0 && code == EXIT_PASS)
 		code = EXIT_INFRA;
 	expect_free(e);

@@ -7,6 +7,7 @@
                  [--set KEY=VALUE]... [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256]
   mkapk.py index --key PRIV OUT.tar.gz [--text APKINDEX] [--description TEXT]
                  [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256] [APK...]
+  mkapk.py resign --key PRIV OUT IN [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256]
 
 An APK v2 file is gzip members, each a tar segment: the signature
 (.SIGN.RSA.<key name>, over the compressed control member), the control
@@ -14,14 +15,18 @@ An APK v2 file is gzip members, each a tar segment: the signature
 data. Only the last segment ends with end-of-archive blocks.
 
 pkg: the data entries are, in order, those of --from (a real package, whose
-.PKGINFO and install scripts are kept too), then --root's tree, --host-file,
---mkdir, --file and --symlink entries, written as given: a PATH such as
-'../x' or '/etc/x' stays as it is, for tests of unsafe archives. --set
+.PKGINFO and install scripts are kept too), then --root's tree, then the
+--host-file, --mkdir, --file and --symlink entries in command-line order,
+written as given: a PATH such as '../x' or '/etc/x' stays as it is, for
+tests of unsafe archives. --set
 replaces a .PKGINFO field (every line of that key; an empty value removes
 it); pkgname and pkgver are required when there is no --from.
 
 index: the APKINDEX text is --text as given, or made from the packages
 (C: is Q1 + base64 of the SHA-1 of the control member, as apk computes it).
+
+resign: replace the signature member of a package or an index (or drop it),
+keeping every other byte, so that the index's C: checksum still holds.
 
 The key name defaults to the private key's file name plus '.pub'; --key-name
 signs under another name (a forged signature). The signature is made with
@@ -185,18 +190,17 @@ def cmd_pkg(args):
         mtime = int(bd[0]) if bd else EPOCH
     if args.root:
         data.extend(root_entries(args.root, mtime))
-    for spec in args.host_file:
-        dest, src = spec.split("=", 1)
-        with open(src, "rb") as fh:
-            data.append(reg(dest, fh.read(), 0o644, mtime))
-    for path in args.mkdir:
-        data.append((info(path, tarfile.DIRTYPE, 0o755, mtime), b""))
-    for spec in args.file:
-        path, text = spec.split("=", 1)
-        data.append(reg(path, text.encode(), 0o644, mtime))
-    for spec in args.symlink:
-        path, target = spec.split("=", 1)
-        data.append((info(path, tarfile.SYMTYPE, 0o777, mtime, target), b""))
+    for kind, spec in args.entries:
+        path, _, arg = spec.partition("=")
+        if kind == "host-file":
+            with open(arg, "rb") as fh:
+                data.append(reg(path, fh.read(), 0o644, mtime))
+        elif kind == "file":
+            data.append(reg(path, arg.encode(), 0o644, mtime))
+        elif kind == "symlink":
+            data.append((info(path, tarfile.SYMTYPE, 0o777, mtime, arg), b""))
+        else:
+            data.append((info(path, tarfile.DIRTYPE, 0o755, mtime), b""))
     for spec in args.set:
         key, value = spec.split("=", 1)
         pkginfo = pkginfo_set(pkginfo, key, value)
@@ -260,10 +264,31 @@ def cmd_index(args):
         fh.write(signature_member(args, index_gz) + index_gz)
 
 
+def cmd_resign(args):
+    with open(args.src, "rb") as fh:
+        raw = fh.read()
+    members = gz_members(raw, args.src)
+    first = tar_entries(members[0][1])
+    if first and first[0][0].name.startswith(".SIGN."):
+        raw = raw[len(members[0][0]):]
+        members = members[1:]
+    if not members:
+        die("'%s': nothing after the signature" % args.src)
+    with open(args.out, "wb") as fh:
+        fh.write(signature_member(args, members[0][0]) + raw)
+
+
+class Entry(argparse.Action):
+    """--file, --symlink, --mkdir and --host-file, kept in command-line order."""
+
+    def __call__(self, parser, ns, value, option_string=None):
+        ns.entries = ns.entries + [(option_string[2:], value)]
+
+
 def main():
     ap = argparse.ArgumentParser(prog="mkapk.py", usage=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("pkg", "index"):
+    for name in ("pkg", "index", "resign"):
         p = sub.add_parser(name)
         p.add_argument("--key", required=True)
         p.add_argument("--key-name")
@@ -273,17 +298,16 @@ def main():
     pkg = sub.choices["pkg"]
     pkg.add_argument("--from", dest="src")
     pkg.add_argument("--root")
-    for opt in ("host-file", "file", "symlink", "mkdir", "set"):
-        pkg.add_argument("--" + opt, action="append", default=[])
+    pkg.add_argument("--set", action="append", default=[])
+    for opt in ("host-file", "file", "symlink", "mkdir"):
+        pkg.add_argument("--" + opt, action=Entry, dest="entries", default=[])
     idx = sub.choices["index"]
     idx.add_argument("--text")
     idx.add_argument("--description", default="test repository")
     idx.add_argument("apks", nargs="*")
+    sub.choices["resign"].add_argument("src")
     args = ap.parse_args()
-    if args.cmd == "pkg":
-        cmd_pkg(args)
-    else:
-        cmd_index(args)
+    {"pkg": cmd_pkg, "index": cmd_index, "resign": cmd_resign}[args.cmd](args)
 
 
 if __name__ == "__main__":

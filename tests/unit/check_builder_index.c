@@ -17,7 +17,7 @@
 
 #define ALPINE_INDEX "tests/data/alpine-3.19.1/x86_64/APKINDEX.tar.gz"
 
-/* The APKINDEX member of a signed index tarball (the test's own extraction; the product's is elsewhere). */
+/* The APKINDEX member of a signed index tarball (the test's own extraction). */
 static void read_index(const char *path, struct buf *out)
 {
 	struct archive *a = archive_read_new();
@@ -52,8 +52,8 @@ static void setup_alpine(void)
 
 	read_index(ALPINE_INDEX, &alpine);
 	apk_db_init(&db);
-	ck_assert_int_eq(apk_db_add_index(&db, buf_blob(&alpine), "file:///repo/main", ALPINE_INDEX,
-					  &err), 0);
+	ck_assert_int_eq(
+	    apk_db_add_index(&db, buf_blob(&alpine), "file:///repo/main", ALPINE_INDEX, &err), 0);
 }
 
 static void teardown_alpine(void)
@@ -169,45 +169,43 @@ END_TEST
 /* /lib/apk/db/installed as apk 2.14.0 wrote it for these packages (file lines left out). */
 START_TEST(test_installed_record)
 {
-	static const char libcap2[] =
-		"C:Q1RENAZvtW1ukGFlhCLx0ec5SiHSM=\n"
-		"P:libcap2\n"
-		"V:2.69-r1\n"
-		"A:x86_64\n"
-		"S:22021\n"
-		"I:69632\n"
-		"T:POSIX 1003.1e capabilities (libraries)\n"
-		"U:https://sites.google.com/site/fullycapable/\n"
-		"L:BSD-3-Clause OR GPL-2.0-only\n"
-		"o:libcap\n"
-		"m:Natanael Copa <ncopa@alpinelinux.org>\n"
-		"t:1685788729\n"
-		"c:8961e22bd056e80e1370a288cec15125aedf8a3a\n"
-		"D:so:libc.musl-x86_64.so.1\n"
-		"p:so:libcap.so.2=2.69 so:libpsx.so.2=2.69\n"
-		"r:libcap<2.64-r1\n";
-	static const char binsh[] =
-		"C:Q1oLisfZGMCPUKyVfkRHKxsHWJ/Fg=\n"
-		"P:busybox-binsh\n"
-		"V:1.36.1-r15\n"
-		"A:x86_64\n"
-		"S:1543\n"
-		"I:8192\n"
-		"T:busybox ash /bin/sh\n"
-		"U:https://busybox.net/\n"
-		"L:GPL-2.0-only\n"
-		"o:busybox\n"
-		"m:Sören Tempel <soeren+alpine@soeren-tempel.net>\n"
-		"t:1699383189\n"
-		"c:d1b6f274f29076967826e0ecf6ebcaa5d360272f\n"
-		"k:100\n"
-		"D:busybox=1.36.1-r15\n"
-		"p:/bin/sh cmd:sh=1.36.1-r15\n"
-		"r:busybox-initscripts\n";
-	struct apk_pkg_extra cap = { "libcap<2.64-r1", 0 };
-	struct apk_pkg_extra sh = { "busybox-initscripts", 0 };
-	struct apk_pkg_extra bad = { "foo>=", 0 };
-	struct apk_pkg_extra prio = { "a b>1", 7 };
+	static const char libcap2[] = "C:Q1RENAZvtW1ukGFlhCLx0ec5SiHSM=\n"
+				      "P:libcap2\n"
+				      "V:2.69-r1\n"
+				      "A:x86_64\n"
+				      "S:22021\n"
+				      "I:69632\n"
+				      "T:POSIX 1003.1e capabilities (libraries)\n"
+				      "U:https://sites.google.com/site/fullycapable/\n"
+				      "L:BSD-3-Clause OR GPL-2.0-only\n"
+				      "o:libcap\n"
+				      "m:Natanael Copa <ncopa@alpinelinux.org>\n"
+				      "t:1685788729\n"
+				      "c:8961e22bd056e80e1370a288cec15125aedf8a3a\n"
+				      "D:so:libc.musl-x86_64.so.1\n"
+				      "p:so:libcap.so.2=2.69 so:libpsx.so.2=2.69\n"
+				      "r:libcap<2.64-r1\n";
+	static const char binsh[] = "C:Q1oLisfZGMCPUKyVfkRHKxsHWJ/Fg=\n"
+				    "P:busybox-binsh\n"
+				    "V:1.36.1-r15\n"
+				    "A:x86_64\n"
+				    "S:1543\n"
+				    "I:8192\n"
+				    "T:busybox ash /bin/sh\n"
+				    "U:https://busybox.net/\n"
+				    "L:GPL-2.0-only\n"
+				    "o:busybox\n"
+				    "m:Sören Tempel <soeren+alpine@soeren-tempel.net>\n"
+				    "t:1699383189\n"
+				    "c:d1b6f274f29076967826e0ecf6ebcaa5d360272f\n"
+				    "k:100\n"
+				    "D:busybox=1.36.1-r15\n"
+				    "p:/bin/sh cmd:sh=1.36.1-r15\n"
+				    "r:busybox-initscripts\n";
+	struct apk_pkg_extra cap = {"libcap<2.64-r1", 0};
+	struct apk_pkg_extra sh = {"busybox-initscripts", 0};
+	struct apk_pkg_extra bad = {"foo>=", 0};
+	struct apk_pkg_extra prio = {"a b>1", 7};
 	struct it_error err = IT_ERROR_INIT;
 	struct buf out;
 
@@ -243,29 +241,29 @@ END_TEST
 /* ---- hand-written indexes ---- */
 
 static const char good_idx[] =
-	"C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\n"
-	"P:a\n"
-	"V:1.0-r0\n"
-	"S:10\n"
-	"I:20\n"
-	"D:b>=2 !c so:libfoo.so.1 /bin/sh cmd:x pc:y>1.2 d=~1 e~2.1 f<3 g<=3 h>1\n"
-	"p:cmd:a=1.0-r0 virt\n"
-	"k:5\n"
-	"x:lower-case unknown field is ignored\n"
-	"\n"
-	"C:Q2PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0=\n"
-	"P:b\n"
-	"V:2\n"
-	"i:a c\n"
-	"r:old-b\n"
-	"q:3\n"
-	"F:usr\n"
-	"R:file\n"
-	"Z:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\n"
-	"\n"
-	"P:c\n"
-	"V:1\n"
-	"Y:an upper-case field apk does not know\n";
+    "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\n"
+    "P:a\n"
+    "V:1.0-r0\n"
+    "S:10\n"
+    "I:20\n"
+    "D:b>=2 !c so:libfoo.so.1 /bin/sh cmd:x pc:y>1.2 d=~1 e~2.1 f<3 g<=3 h>1\n"
+    "p:cmd:a=1.0-r0 virt\n"
+    "k:5\n"
+    "x:lower-case unknown field is ignored\n"
+    "\n"
+    "C:Q2PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0=\n"
+    "P:b\n"
+    "V:2\n"
+    "i:a c\n"
+    "r:old-b\n"
+    "q:3\n"
+    "F:usr\n"
+    "R:file\n"
+    "Z:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\n"
+    "\n"
+    "P:c\n"
+    "V:1\n"
+    "Y:an upper-case field apk does not know\n";
 
 static int load(struct apk_db *d, const char *text, const char *source, struct it_error *err)
 {
@@ -328,34 +326,30 @@ static const struct {
 	const char *text;
 	const char *msg;
 } bad_cases[] = {
-	{ "P:a\nV:1\n\nV:2\nS:1\n", "'bad': line 4: package record without 'P:'" },
-	{ "P:a\nS:1\n", "'bad': line 1: package record without 'V:' for 'a'" },
-	{ "P:a\nV:1.0-foo\n", "'bad': line 2: bad version '1.0-foo'" },
-	{ "P:a\nV:\n", "'bad': line 2: bad version ''" },
-	{ "C:Q1abc\nP:a\nV:1\n",
-	  "'bad': line 1: bad checksum (want Q1 + base64 SHA-1 or Q2 + base64 SHA-256) 'Q1abc'" },
-	{ "C:Q1rhJtCaqn26sHA1/2ydTHaU6oc*8=\nP:a\nV:1\n",
-	  "'bad': line 1: bad checksum (want Q1 + base64 SHA-1 or Q2 + base64 SHA-256) "
-	  "'Q1rhJtCaqn26sHA1/2ydTHaU6oc*8='" },
-	{ "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8A\nP:a\nV:1\n",
-	  "'bad': line 1: bad checksum (want Q1 + base64 SHA-1 or Q2 + base64 SHA-256) "
-	  "'Q1rhJtCaqn26sHA1/2ydTHaU6ocf8A'" },
-	{ "C:d41d8cd98f00b204e9800998ecf8427e\nP:a\nV:1\n",
-	  "'bad': line 1: bad checksum (want Q1 + base64 SHA-1 or Q2 + base64 SHA-256) "
-	  "'d41d8cd98f00b204e9800998ecf8427e'" },
-	{ "P:a\nV:1\nhello\n", "'bad': line 3: line is not 'X:value' 'hello'" },
-	{ "P:a\nV:1\nP\n", "'bad': line 3: line is not 'X:value' 'P'" },
-	{ "P:a\nV:1\nD:b c>=\n", "'bad': line 3: bad dependency 'c>='" },
-	{ "P:a\nV:1\nD:>=1\n", "'bad': line 3: bad dependency '>=1'" },
-	{ "P:a\nV:1\nD:b>=1-x\n", "'bad': line 3: bad dependency 'b>=1-x'" },
-	{ "P:a\nV:1\ni:!\n", "'bad': line 3: bad dependency '!'" },
-	{ "P:a\nV:1\np:b>1\n", "'bad': line 3: provides must be 'name' or 'name=version', not 'b>1'" },
-	{ "P:a\nV:1\nS:12a\n", "'bad': line 3: bad number in 'S:' '12a'" },
-	{ "P:a\nV:1\nk:70000\n", "'bad': line 3: bad number in 'k:' '70000'" },
-	{ "P:a\nV:1\nt:-1\n", "'bad': line 3: bad number in 't:' '-1'" },
-	{ "P:a\nP:b\nV:1\n", "'bad': line 2: second 'P:' in one record" },
-	{ "P:a\nV:1\nV:2\n", "'bad': line 3: second 'V:' in one record" },
-	{ "P:a b\nV:1\n", "'bad': line 1: bad package name 'a b'" },
+    {"P:a\nV:1\n\nV:2\nS:1\n", "'bad': line 4: package record without 'P:'"},
+    {"P:a\nS:1\n", "'bad': line 1: package record without 'V:' for 'a'"},
+    {"P:a\nV:1.0-foo\n", "'bad': line 2: bad version '1.0-foo'"},
+    {"P:a\nV:\n", "'bad': line 2: bad version ''"},
+    {"C:Q1abc\nP:a\nV:1\n", "'bad': line 1: bad checksum 'Q1abc'"},
+    {"C:Q1rhJtCaqn26sHA1/2ydTHaU6oc*8=\nP:a\nV:1\n", "'bad': line 1: bad checksum "
+						     "'Q1rhJtCaqn26sHA1/2ydTHaU6oc*8='"},
+    {"C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8A\nP:a\nV:1\n", "'bad': line 1: bad checksum "
+						     "'Q1rhJtCaqn26sHA1/2ydTHaU6ocf8A'"},
+    {"C:d41d8cd98f00b204e9800998ecf8427e\nP:a\nV:1\n", "'bad': line 1: bad checksum "
+						       "'d41d8cd98f00b204e9800998ecf8427e'"},
+    {"P:a\nV:1\nhello\n", "'bad': line 3: expected 'X:value', got 'hello'"},
+    {"P:a\nV:1\nP\n", "'bad': line 3: expected 'X:value', got 'P'"},
+    {"P:a\nV:1\nD:b c>=\n", "'bad': line 3: bad dependency 'c>='"},
+    {"P:a\nV:1\nD:>=1\n", "'bad': line 3: bad dependency '>=1'"},
+    {"P:a\nV:1\nD:b>=1-x\n", "'bad': line 3: bad dependency 'b>=1-x'"},
+    {"P:a\nV:1\ni:!\n", "'bad': line 3: bad dependency '!'"},
+    {"P:a\nV:1\np:b>1\n", "'bad': line 3: provides must be 'name' or 'name=version', not 'b>1'"},
+    {"P:a\nV:1\nS:12a\n", "'bad': line 3: bad number in 'S:' '12a'"},
+    {"P:a\nV:1\nk:70000\n", "'bad': line 3: bad number in 'k:' '70000'"},
+    {"P:a\nV:1\nt:-1\n", "'bad': line 3: bad number in 't:' '-1'"},
+    {"P:a\nP:b\nV:1\n", "'bad': line 2: second 'P:' in one record"},
+    {"P:a\nV:1\nV:2\n", "'bad': line 3: second 'V:' in one record"},
+    {"P:a b\nV:1\n", "'bad': line 1: bad package name 'a b'"},
 };
 
 /* Each malformed index: -IT_EFORMAT, the file and line in the message, the db untouched. */
@@ -370,12 +364,13 @@ START_TEST(test_malformed)
 	npkgs = d.npkgs;
 	nnames = d.nnames;
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		/* A record of the good index again (merged by checksum) and a new name before the error. */
+		/* A record of the good index again (merged) and a new name, then the error. */
 		struct buf text;
 
 		buf_init(&text, 0);
-		buf_addf(&text, "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\n"
-				"D:brand-new-name\n\n%s",
+		buf_addf(&text,
+			 "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\n"
+			 "D:brand-new-name\n\n%s",
 			 bad_cases[i].text);
 		it_error_clear(&err);
 		ck_assert_int_eq(load(&d, text.data, "bad", &err), -IT_EFORMAT);
@@ -389,6 +384,7 @@ START_TEST(test_malformed)
 				 bad_cases[i].msg, n + 5, strchr(l, ':'));
 			ck_assert_str_eq(err.msg, want);
 		}
+		ck_assert_str_ne(err.hint, "");
 		ck_assert_uint_eq(d.npkgs, npkgs);
 		ck_assert_uint_eq(d.nnames, nnames);
 		ck_assert_uint_eq(d.nrepos, 1);
@@ -397,6 +393,13 @@ START_TEST(test_malformed)
 		ck_assert_ptr_nonnull(apk_db_find_name(&d, blob_str("so:libfoo.so.1")));
 		buf_release(&text);
 	}
+	/* The hint says what a checksum looks like, or what to do about a damaged index. */
+	it_error_clear(&err);
+	ck_assert_int_eq(load(&d, "C:X1abc\nP:a\nV:1\n", "bad", &err), -IT_EFORMAT);
+	ck_assert_str_eq(err.hint, "a checksum is Q1 + base64 SHA-1, or Q2 + base64 SHA-256");
+	it_error_clear(&err);
+	ck_assert_int_eq(load(&d, "P:a\n", "bad", &err), -IT_EFORMAT);
+	ck_assert_str_eq(err.hint, "the index may be damaged or cut short: fetch it again");
 	/* Still usable: a good second repository loads. */
 	ck_assert_int_eq(load(&d, "P:z\nV:1\nD:a\n", "more", &err), 0);
 	ck_assert_uint_eq(d.nrepos, 2);
@@ -453,7 +456,7 @@ START_TEST(test_deps)
 	int op;
 	bool conflict;
 	const struct apk_pkg *a;
-	struct apk_provider pa, none = { NULL, BLOB_NULL }, virt;
+	struct apk_provider pa, none = {NULL, BLOB_NULL}, virt;
 	struct buf csum;
 
 	ck_assert(apk_dep_split(blob_str("!foo>=1.2"), &name, &op, &ver, &conflict));
@@ -473,22 +476,24 @@ START_TEST(test_deps)
 
 	apk_db_init(&d);
 	ck_assert_int_eq(load(&d, good_idx, "good", &err), 0);
-	ck_assert_int_eq(load(&d,
-			      "P:t\nV:1\nD:a a=1.0-r0 a<1 !a !a<1 a~1.0 virt virt>1 !virt "
-			      "a><Q1rhJtCaqn26sHA1/2ydTHaU6ocf8= a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-			      "t", &err),
-			 0);
+	ck_assert_int_eq(
+	    load(&d,
+		 "P:t\nV:1\nD:a a=1.0-r0 a<1 !a !a<1 a~1.0 virt virt>1 !virt "
+		 "a><Q1rhJtCaqn26sHA1/2ydTHaU6ocf8= a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		 "t", &err),
+	    0);
 	a = d.pkgs[0];
-	pa = (struct apk_provider){ a, a->version };
-	virt = (struct apk_provider){ a, BLOB_NULL };
+	pa = (struct apk_provider){a, a->version};
+	virt = (struct apk_provider){a, BLOB_NULL};
 	{
 		const struct apk_deps *ds = &apk_db_find_pkg(&d, blob_str("t"), BLOB_NULL)->depends;
-		static const bool by_a[] = { true, true, false, false, true, true };
-		static const bool by_none[] = { false, false, false, true, true, false };
+		static const bool by_a[] = {true, true, false, false, true, true};
+		static const bool by_none[] = {false, false, false, true, true, false};
 
 		for (int i = 0; i < 6; i++) {
 			ck_assert_msg(apk_dep_satisfied_by(&ds->v[i], &pa) == by_a[i], "dep %d", i);
-			ck_assert_msg(apk_dep_satisfied_by(&ds->v[i], &none) == by_none[i], "dep %d", i);
+			ck_assert_msg(apk_dep_satisfied_by(&ds->v[i], &none) == by_none[i],
+				      "dep %d", i);
 		}
 		ck_assert(apk_dep_satisfied_by(&ds->v[6], &virt));
 		ck_assert(!apk_dep_satisfied_by(&ds->v[7], &virt));
@@ -513,13 +518,15 @@ START_TEST(test_many_records)
 
 	buf_init(&text, 0);
 	for (int i = 0; i < 20000; i++)
-		buf_addf(&text, "P:pkg%d\nV:1.%d-r0\nA:x86_64\nS:%d\nI:4096\nT:package %d\n"
-				"D:so:libc.musl-x86_64.so.1 pkg%d\np:cmd:pkg%d=1.%d-r0\ni:pkg%d docs\n\n",
+		buf_addf(&text,
+			 "P:pkg%d\nV:1.%d-r0\nA:x86_64\nS:%d\nI:4096\nT:package %d\n"
+			 "D:so:libc.musl-x86_64.so.1 pkg%d\np:cmd:pkg%d=1.%d-r0\ni:pkg%d docs\n\n",
 			 i, i, i, i, i / 2, i, i, i);
 	apk_db_init(&d);
 	ck_assert_int_eq(apk_db_add_index(&d, buf_blob(&text), "big", "big", &err), 0);
 	ck_assert_uint_eq(d.npkgs, 20000);
-	ck_assert_uint_eq(apk_db_find_name(&d, blob_str("so:libc.musl-x86_64.so.1"))->nproviders, 0);
+	ck_assert_uint_eq(apk_db_find_name(&d, blob_str("so:libc.musl-x86_64.so.1"))->nproviders,
+			  0);
 	ck_assert_uint_eq(apk_db_find_name(&d, blob_str("docs"))->nrinstall_if, 20000);
 	ck_assert_uint_eq(d.niif_pkgs, 20000);
 	assert_blob(apk_db_find_pkg(&d, blob_str("pkg19999"), BLOB_NULL)->version, "1.19999-r0");

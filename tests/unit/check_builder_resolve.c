@@ -25,199 +25,225 @@
 struct scenario {
 	const char *name;
 	const char *world;
-	const char *want;    /* plan "name-version ..." in order, or the error message */
+	const char *want; /* plan "name-version ..." in order, or the error message */
 	bool fails;
 	const char *repos[MAX_REPOS];
 };
 
 static const struct scenario scenarios[] = {
-	{ "latest", "app",
-	  "lib-1.10 app-2",
-	  false,
-	  { "P:app\nV:1\nD:lib\n\n"
-		  "P:app\nV:2\nD:lib\n\n"
-		  "P:lib\nV:1.9\n\n"
-		  "P:lib\nV:1.10\n\n" } },
-	{ "constraint_backtrack", "a",
-	  "d-1.5 c-1 b-1 a-2",
-	  false,
-	  { "P:a\nV:2\nD:b c\n\n"
-		  "P:a\nV:3\nD:b c d>1.5\n\n"
-		  "P:b\nV:1\nD:c d<2.0\n\n"
-		  "P:c\nV:1\nD:d>1.0\n\n"
-		  "P:d\nV:1.0\n\n"
-		  "P:d\nV:1.5\n\n"
-		  "P:d\nV:2.0\n\n" } },
-	{ "constraint_world", "app lib<3",
-	  "lib-2 app-1",
-	  false,
-	  { "P:app\nV:1\nD:lib\n\n"
-		  "P:lib\nV:1\n\n"
-		  "P:lib\nV:2\n\n"
-		  "P:lib\nV:3\n\n" } },
-	{ "fuzzy", "tool",
-	  "py-3.11.6-r0 tool-1",
-	  false,
-	  { "P:py\nV:3.11.6-r0\n\n"
-		  "P:py\nV:3.12.1-r0\n\n"
-		  "P:py\nV:3.1-r0\n\n"
-		  "P:tool\nV:1\nD:py~3.11\n\n" } },
-	{ "unsat_version", "app",
-	  "app -> lib>=9: no version satisfies (have 1, 2)",
-	  true,
-	  { "P:app\nV:1\nD:lib>=9\n\n"
-		  "P:lib\nV:1\n\n"
-		  "P:lib\nV:2\n\n" } },
-	{ "missing_chain", "top",
-	  "top -> mid -> so:libgone.so.1: no provider",
-	  true,
-	  { "P:top\nV:1\nD:mid\n\n"
-		  "P:mid\nV:1\nD:so:libgone.so.1\n\n" } },
-	{ "no_such_package", "top nope",
-	  "nope: no such package",
-	  true,
-	  { "P:top\nV:1\n\n" } },
-	{ "provider_priority", "app",
-	  "sh-b-1 app-1",
-	  false,
-	  { "P:sh-a\nV:1\nk:10\np:/bin/sh\n\n"
-		  "P:sh-b\nV:1\nk:100\np:/bin/sh\n\n"
-		  "P:sh-c\nV:2\np:/bin/sh\n\n"
-		  "P:app\nV:1\nD:/bin/sh\n\n" } },
-	{ "virtual_needs_choice", "app",
-	  "app -> mta: virtual, provided by mta-a, mta-b; name one of them",
-	  true,
-	  { "P:mta-a\nV:1\np:mta\n\n"
-		  "P:mta-b\nV:1\np:mta\n\n"
-		  "P:app\nV:1\nD:mta\n\n" } },
-	{ "virtual_named", "app mta-b",
-	  "mta-b-1 app-1",
-	  false,
-	  { "P:mta-a\nV:1\np:mta\n\n"
-		  "P:mta-b\nV:1\np:mta\n\n"
-		  "P:app\nV:1\nD:mta\n\n" } },
-	{ "versioned_provides", "new",
-	  "libfoo2-1.0 new-1",
-	  false,
-	  { "P:libfoo1\nV:1.0\np:so:foo=1\n\n"
-		  "P:libfoo2\nV:1.0\np:so:foo=2\n\n"
-		  "P:new\nV:1\nD:so:foo\n\n"
-		  "P:old\nV:1\nD:so:foo<2\n\n" } },
-	{ "versioned_provides_lt", "old",
-	  "libfoo1-1.0 old-1",
-	  false,
-	  { "P:libfoo1\nV:1.0\np:so:foo=1\n\n"
-		  "P:libfoo2\nV:1.0\np:so:foo=2\n\n"
-		  "P:new\nV:1\nD:so:foo\n\n"
-		  "P:old\nV:1\nD:so:foo<2\n\n" } },
-	{ "provider_before_real", "x",
-	  "other-1",
-	  false,
-	  { "P:other\nV:1\np:x=1\n\n"
-		  "P:x\nV:1\n\n" } },
-	{ "real_over_virtual", "x",
-	  "x-1",
-	  false,
-	  { "P:other\nV:5\np:x\n\n"
-		  "P:x\nV:1\n\n" } },
-	{ "priority_over_real", "x",
-	  "other-1",
-	  false,
-	  { "P:x\nV:1\n\n"
-		  "P:other\nV:1\nk:10\np:x\n\n" } },
-	{ "conflict_ok", "a b",
-	  "b-1 a-1",
-	  false,
-	  { "P:a\nV:1\nD:!b>1\n\n"
-		  "P:b\nV:1\n\n"
-		  "P:b\nV:2\n\n" } },
-	{ "conflict_unsat", "a b>1",
-	  "b>1: b-2 is ruled out by a -> !b>1",
-	  true,
-	  { "P:a\nV:1\nD:!b>1\n\n"
-		  "P:b\nV:1\n\n"
-		  "P:b\nV:2\n\n" } },
-	{ "conflict_world", "app !lib",
-	  "app -> lib: lib-1 is ruled out by !lib",
-	  true,
-	  { "P:app\nV:1\nD:lib\n\n"
-		  "P:lib\nV:1\n\n" } },
-	{ "conflict_alternative", "app !sh-a",
-	  "sh-b-1 app-1",
-	  false,
-	  { "P:app\nV:1\nD:/bin/sh\n\n"
-		  "P:sh-a\nV:1\nk:100\np:/bin/sh\n\n"
-		  "P:sh-b\nV:1\nk:10\np:/bin/sh\n\n" } },
-	{ "install_if", "foo app",
-	  "lib-1 app-1 foo-1 app-foo-1",
-	  false,
-	  { "P:app\nV:1\nD:lib\n\n"
-		  "P:lib\nV:1\n\n"
-		  "P:foo\nV:1\n\n"
-		  "P:bar\nV:1\n\n"
-		  "P:app-foo\nV:1\nD:app\ni:app foo\n\n"
-		  "P:app-bar\nV:1\nD:app\ni:app bar\n\n" } },
-	{ "install_if_versioned", "doc app",
-	  "app-2 doc-1 app-doc-2",
-	  false,
-	  { "P:app\nV:2\n\n"
-		  "P:doc\nV:1\n\n"
-		  "P:app-doc\nV:1\ni:app=1 doc\n\n"
-		  "P:app-doc\nV:2\ni:app=2 doc\n\n" } },
-	{ "install_if_fallback", "foo app",
-	  "app-1 foo-1 plug-1",
-	  false,
-	  { "P:app\nV:1\n\n"
-		  "P:foo\nV:1\n\n"
-		  "P:plug\nV:1\ni:app foo\n\n"
-		  "P:plug\nV:2\nD:app missing-dep\ni:app foo\n\n" } },
-	{ "install_if_chain", "a b",
-	  "a-1 b-1 ab-1 ab-extra-1",
-	  false,
-	  { "P:a\nV:1\n\n"
-		  "P:b\nV:1\n\n"
-		  "P:ab\nV:1\ni:a b\n\n"
-		  "P:ab-extra\nV:1\ni:ab\n\n" } },
-	{ "install_if_conflict", "a b !ab",
-	  "a-1 b-1",
-	  false,
-	  { "P:a\nV:1\n\n"
-		  "P:b\nV:1\n\n"
-		  "P:ab\nV:1\ni:a b\n\n" } },
-	{ "cycle", "a",
-	  "c-1 b-1 a-1",
-	  false,
-	  { "P:a\nV:1\nD:b\n\n"
-		  "P:b\nV:1\nD:c\n\n"
-		  "P:c\nV:1\nD:a\n\n" } },
-	{ "dup_versioned_provides", "server-a server-b",
-	  "server-b: server-b-1 conflicts with server-a-1 (server-a)",
-	  true,
-	  { "P:server-a\nV:1\np:service=1\n\n"
-		  "P:server-b\nV:1\np:service=2\n\n" } },
-	{ "shared_virtual", "mail-a mail-b",
-	  "mail-a-1 mail-b-1",
-	  false,
-	  { "P:mail-a\nV:1\np:mail-reader\n\n"
-		  "P:mail-b\nV:1\np:mail-reader\n\n" } },
-	{ "self_provide", "self",
-	  "self: self-1 provides 'self' twice",
-	  true,
-	  { "P:self\nV:1\np:self\n\n" } },
-	{ "repo_priority", "a b",
-	  "a-1 b-2",
-	  false,
-	  { "P:a\nV:1\nS:100\n\n"
-		  "P:b\nV:1\n\n",
-		"P:a\nV:1\nS:200\n\n"
-		  "P:b\nV:2\n\n" } },
-	{ "world_sorted", "beta Zed alpha Beta",
-	  "alpha-1 Beta-1 beta-1 Zed-1",
-	  false,
-	  { "P:Zed\nV:1\n\n"
-		  "P:alpha\nV:1\n\n"
-		  "P:beta\nV:1\n\n"
-		  "P:Beta\nV:1\n\n" } },
+    {"latest",
+     "app",
+     "lib-1.10 app-2",
+     false,
+     {"P:app\nV:1\nD:lib\n\n"
+      "P:app\nV:2\nD:lib\n\n"
+      "P:lib\nV:1.9\n\n"
+      "P:lib\nV:1.10\n\n"}},
+    {"constraint_backtrack",
+     "a",
+     "d-1.5 c-1 b-1 a-2",
+     false,
+     {"P:a\nV:2\nD:b c\n\n"
+      "P:a\nV:3\nD:b c d>1.5\n\n"
+      "P:b\nV:1\nD:c d<2.0\n\n"
+      "P:c\nV:1\nD:d>1.0\n\n"
+      "P:d\nV:1.0\n\n"
+      "P:d\nV:1.5\n\n"
+      "P:d\nV:2.0\n\n"}},
+    {"constraint_world",
+     "app lib<3",
+     "lib-2 app-1",
+     false,
+     {"P:app\nV:1\nD:lib\n\n"
+      "P:lib\nV:1\n\n"
+      "P:lib\nV:2\n\n"
+      "P:lib\nV:3\n\n"}},
+    {"fuzzy",
+     "tool",
+     "py-3.11.6-r0 tool-1",
+     false,
+     {"P:py\nV:3.11.6-r0\n\n"
+      "P:py\nV:3.12.1-r0\n\n"
+      "P:py\nV:3.1-r0\n\n"
+      "P:tool\nV:1\nD:py~3.11\n\n"}},
+    {"unsat_version",
+     "app",
+     "app -> lib>=9: no version satisfies (have 1, 2)",
+     true,
+     {"P:app\nV:1\nD:lib>=9\n\n"
+      "P:lib\nV:1\n\n"
+      "P:lib\nV:2\n\n"}},
+    {"missing_chain",
+     "top",
+     "top -> mid -> so:libgone.so.1: no provider",
+     true,
+     {"P:top\nV:1\nD:mid\n\n"
+      "P:mid\nV:1\nD:so:libgone.so.1\n\n"}},
+    {"no_such_package", "top nope", "nope: no such package", true, {"P:top\nV:1\n\n"}},
+    {"provider_priority",
+     "app",
+     "sh-b-1 app-1",
+     false,
+     {"P:sh-a\nV:1\nk:10\np:/bin/sh\n\n"
+      "P:sh-b\nV:1\nk:100\np:/bin/sh\n\n"
+      "P:sh-c\nV:2\np:/bin/sh\n\n"
+      "P:app\nV:1\nD:/bin/sh\n\n"}},
+    {"virtual_needs_choice",
+     "app",
+     "app -> mta: virtual, provided by mta-a, mta-b; name one of them",
+     true,
+     {"P:mta-a\nV:1\np:mta\n\n"
+      "P:mta-b\nV:1\np:mta\n\n"
+      "P:app\nV:1\nD:mta\n\n"}},
+    {"virtual_named",
+     "app mta-b",
+     "mta-b-1 app-1",
+     false,
+     {"P:mta-a\nV:1\np:mta\n\n"
+      "P:mta-b\nV:1\np:mta\n\n"
+      "P:app\nV:1\nD:mta\n\n"}},
+    {"versioned_provides",
+     "new",
+     "libfoo2-1.0 new-1",
+     false,
+     {"P:libfoo1\nV:1.0\np:so:foo=1\n\n"
+      "P:libfoo2\nV:1.0\np:so:foo=2\n\n"
+      "P:new\nV:1\nD:so:foo\n\n"
+      "P:old\nV:1\nD:so:foo<2\n\n"}},
+    {"versioned_provides_lt",
+     "old",
+     "libfoo1-1.0 old-1",
+     false,
+     {"P:libfoo1\nV:1.0\np:so:foo=1\n\n"
+      "P:libfoo2\nV:1.0\np:so:foo=2\n\n"
+      "P:new\nV:1\nD:so:foo\n\n"
+      "P:old\nV:1\nD:so:foo<2\n\n"}},
+    {"provider_before_real",
+     "x",
+     "other-1",
+     false,
+     {"P:other\nV:1\np:x=1\n\n"
+      "P:x\nV:1\n\n"}},
+    {"real_over_virtual",
+     "x",
+     "x-1",
+     false,
+     {"P:other\nV:5\np:x\n\n"
+      "P:x\nV:1\n\n"}},
+    {"priority_over_real",
+     "x",
+     "other-1",
+     false,
+     {"P:x\nV:1\n\n"
+      "P:other\nV:1\nk:10\np:x\n\n"}},
+    {"conflict_ok",
+     "a b",
+     "b-1 a-1",
+     false,
+     {"P:a\nV:1\nD:!b>1\n\n"
+      "P:b\nV:1\n\n"
+      "P:b\nV:2\n\n"}},
+    {"conflict_unsat",
+     "a b>1",
+     "b>1: b-2 is ruled out by a -> !b>1",
+     true,
+     {"P:a\nV:1\nD:!b>1\n\n"
+      "P:b\nV:1\n\n"
+      "P:b\nV:2\n\n"}},
+    {"conflict_world",
+     "app !lib",
+     "app -> lib: lib-1 is ruled out by !lib",
+     true,
+     {"P:app\nV:1\nD:lib\n\n"
+      "P:lib\nV:1\n\n"}},
+    {"conflict_alternative",
+     "app !sh-a",
+     "sh-b-1 app-1",
+     false,
+     {"P:app\nV:1\nD:/bin/sh\n\n"
+      "P:sh-a\nV:1\nk:100\np:/bin/sh\n\n"
+      "P:sh-b\nV:1\nk:10\np:/bin/sh\n\n"}},
+    {"install_if",
+     "foo app",
+     "lib-1 app-1 foo-1 app-foo-1",
+     false,
+     {"P:app\nV:1\nD:lib\n\n"
+      "P:lib\nV:1\n\n"
+      "P:foo\nV:1\n\n"
+      "P:bar\nV:1\n\n"
+      "P:app-foo\nV:1\nD:app\ni:app foo\n\n"
+      "P:app-bar\nV:1\nD:app\ni:app bar\n\n"}},
+    {"install_if_versioned",
+     "doc app",
+     "app-2 doc-1 app-doc-2",
+     false,
+     {"P:app\nV:2\n\n"
+      "P:doc\nV:1\n\n"
+      "P:app-doc\nV:1\ni:app=1 doc\n\n"
+      "P:app-doc\nV:2\ni:app=2 doc\n\n"}},
+    {"install_if_fallback",
+     "foo app",
+     "app-1 foo-1 plug-1",
+     false,
+     {"P:app\nV:1\n\n"
+      "P:foo\nV:1\n\n"
+      "P:plug\nV:1\ni:app foo\n\n"
+      "P:plug\nV:2\nD:app missing-dep\ni:app foo\n\n"}},
+    {"install_if_chain",
+     "a b",
+     "a-1 b-1 ab-1 ab-extra-1",
+     false,
+     {"P:a\nV:1\n\n"
+      "P:b\nV:1\n\n"
+      "P:ab\nV:1\ni:a b\n\n"
+      "P:ab-extra\nV:1\ni:ab\n\n"}},
+    {"install_if_conflict",
+     "a b !ab",
+     "a-1 b-1",
+     false,
+     {"P:a\nV:1\n\n"
+      "P:b\nV:1\n\n"
+      "P:ab\nV:1\ni:a b\n\n"}},
+    {"cycle",
+     "a",
+     "c-1 b-1 a-1",
+     false,
+     {"P:a\nV:1\nD:b\n\n"
+      "P:b\nV:1\nD:c\n\n"
+      "P:c\nV:1\nD:a\n\n"}},
+    {"dup_versioned_provides",
+     "server-a server-b",
+     "server-b: server-b-1 conflicts with server-a-1 (server-a)",
+     true,
+     {"P:server-a\nV:1\np:service=1\n\n"
+      "P:server-b\nV:1\np:service=2\n\n"}},
+    {"shared_virtual",
+     "mail-a mail-b",
+     "mail-a-1 mail-b-1",
+     false,
+     {"P:mail-a\nV:1\np:mail-reader\n\n"
+      "P:mail-b\nV:1\np:mail-reader\n\n"}},
+    {"self_provide",
+     "self",
+     "self: self-1 provides 'self' twice",
+     true,
+     {"P:self\nV:1\np:self\n\n"}},
+    {"repo_priority",
+     "a b",
+     "a-1 b-2",
+     false,
+     {"P:a\nV:1\nS:100\n\n"
+      "P:b\nV:1\n\n",
+      "P:a\nV:1\nS:200\n\n"
+      "P:b\nV:2\n\n"}},
+    {"world_sorted",
+     "beta Zed alpha Beta",
+     "alpha-1 Beta-1 beta-1 Zed-1",
+     false,
+     {"P:Zed\nV:1\n\n"
+      "P:alpha\nV:1\n\n"
+      "P:beta\nV:1\n\n"
+      "P:Beta\nV:1\n\n"}},
 };
 
 static void load_repos(struct apk_db *db, const char *const *repos)
@@ -228,8 +254,8 @@ static void load_repos(struct apk_db *db, const char *const *repos)
 	apk_db_init(db);
 	for (int i = 0; i < MAX_REPOS && repos[i]; i++) {
 		snprintf(label, sizeof(label), "repo%d", i);
-		ck_assert_msg(apk_db_add_index(db, blob_str(repos[i]), label, label, &err) == 0, "%s",
-			      err.msg);
+		ck_assert_msg(apk_db_add_index(db, blob_str(repos[i]), label, label, &err) == 0,
+			      "%s", err.msg);
 	}
 }
 
@@ -324,7 +350,8 @@ static void setup_alpine(void)
 	archive_read_free(a);
 	apk_db_init(&alpine);
 	ck_assert_int_eq(apk_db_add_index(&alpine, buf_blob(&text), "https://example.org/main",
-					  ALPINE_INDEX, &err), 0);
+					  ALPINE_INDEX, &err),
+			 0);
 	buf_release(&text);
 }
 
@@ -360,7 +387,7 @@ static void assert_deps_first(const struct apk_plan *plan)
 
 			for (size_t j = 0; j < i && !found; j++) {
 				const struct apk_pkg *q = plan->pkgs[j];
-				struct apk_provider pv = { q, q->version };
+				struct apk_provider pv = {q, q->version};
 
 				found = q->name == dep->name && apk_dep_satisfied_by(dep, &pv);
 				for (uint32_t k = 0; k < q->provides.n && !found; k++) {
@@ -454,14 +481,15 @@ START_TEST(test_alpine_errors)
 	/* A hint says what to do. */
 	make_world(&w, "busybox>=9");
 	ck_assert_int_eq(apk_resolve(&alpine, &w, &plan, &err), -IT_EUNSAT);
-	ck_assert_str_eq(err.hint, "relax the version constraint, or add a repository with that version");
+	ck_assert_str_eq(err.hint,
+			 "relax the version constraint, or add a repository with that version");
 	strlist_clear(&w);
 }
 END_TEST
 
 START_TEST(test_world_syntax)
 {
-	static const char *const bad[] = { "busybox>=", ">=1", "!", "busybox=1.0-foo", "", "a b" };
+	static const char *const bad[] = {"busybox>=", ">=1", "!", "busybox=1.0-foo", "", "a b"};
 	struct strlist w = STRLIST_INIT;
 	struct apk_plan plan = APK_PLAN_INIT;
 	struct it_error err = IT_ERROR_INIT;
@@ -491,7 +519,7 @@ END_TEST
 START_TEST(test_world_last_wins)
 {
 	struct apk_db db;
-	const char *repos[MAX_REPOS] = { "P:lib\nV:1\n\nP:lib\nV:2\n\nP:lib\nV:3\n" };
+	const char *repos[MAX_REPOS] = {"P:lib\nV:1\n\nP:lib\nV:2\n\nP:lib\nV:3\n"};
 	char *got;
 	int rc;
 
@@ -616,7 +644,8 @@ static void pigeons(int pigeons, int holes, int *rc, struct it_error *err)
 	for (int p = 0; p < pigeons; p++) {
 		buf_addf(&text, "P:pigeon%d\nV:1\nD:perch%d\n\n", p, p);
 		for (int h = 0; h < holes; h++)
-			buf_addf(&text, "P:perch%d-in-%d\nV:1\np:perch%d=1 hole%d=1\n\n", p, h, p, h);
+			buf_addf(&text, "P:perch%d-in-%d\nV:1\np:perch%d=1 hole%d=1\n\n", p, h, p,
+				 h);
 		strlist_addf(&w, "pigeon%d", p);
 	}
 	apk_db_init(&db);
@@ -641,7 +670,8 @@ START_TEST(test_search_budget)
 	ck_assert_str_eq(err.hint, "drop one of the conflicting packages from the package list");
 	pigeons(10, 9, &rc, &err);
 	ck_assert_int_eq(rc, -IT_EUNSAT);
-	ck_assert_str_eq(err.hint, "gave up after 100000 alternatives; pin versions in the package list");
+	ck_assert_str_eq(err.hint,
+			 "gave up after 100000 alternatives; pin versions in the package list");
 }
 END_TEST
 
@@ -651,9 +681,9 @@ START_TEST(test_format_and_repos)
 {
 	/* Package 'a' is in both repositories (same checksum): listed once, from repo0. */
 	const char *repos[MAX_REPOS] = {
-		"C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\nS:1536\nI:4096\nD:b\n\n",
-		"C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\nS:1536\nI:4096\nD:b\n\n"
-		"P:b\nV:22.10-r3\nS:3145728\nI:10485760\n\n",
+	    "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\nS:1536\nI:4096\nD:b\n\n",
+	    "C:Q1rhJtCaqn26sHA1/2ydTHaU6ocf8=\nP:a\nV:1.0-r0\nS:1536\nI:4096\nD:b\n\n"
+	    "P:b\nV:22.10-r3\nS:3145728\nI:10485760\n\n",
 	};
 	struct apk_db db;
 	struct strlist w = STRLIST_INIT;
@@ -680,6 +710,35 @@ START_TEST(test_format_and_repos)
 }
 END_TEST
 
+/* Same name and version in two repositories (different packages): the first repository wins. */
+START_TEST(test_repo_order)
+{
+	const char *first[MAX_REPOS] = {"P:c\nV:1\nS:100\n",
+					"P:c\nV:1\nS:200\n\nP:c\nV:0.9\nS:300\n"};
+	const char *second[MAX_REPOS] = {"P:c\nV:0.9\nS:300\n\nP:c\nV:1\nS:200\n",
+					 "P:c\nV:1\nS:100\n"};
+	const char *const *sets[] = {first, second};
+	const uint64_t want[] = {100, 200};
+
+	for (int k = 0; k < 2; k++) {
+		struct apk_db db;
+		struct strlist w = STRLIST_INIT;
+		struct apk_plan plan = APK_PLAN_INIT;
+		struct it_error err = IT_ERROR_INIT;
+
+		load_repos(&db, sets[k]);
+		strlist_add(&w, "c");
+		ck_assert_int_eq(apk_resolve(&db, &w, &plan, &err), 0);
+		ck_assert_uint_eq(plan.n, 1);
+		ck_assert_uint_eq(plan.pkgs[0]->size, want[k]);
+		ck_assert_uint_eq(apk_pkg_repo(plan.pkgs[0]), 0);
+		apk_plan_release(&plan);
+		strlist_clear(&w);
+		apk_db_release(&db);
+	}
+}
+END_TEST
+
 static Suite *resolve_suite(void)
 {
 	Suite *s = suite_create("builder_resolve");
@@ -690,6 +749,7 @@ static Suite *resolve_suite(void)
 	tcase_add_loop_test(sc, test_scenario, 0, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
 	tcase_add_test(sc, test_world_last_wins);
 	tcase_add_test(sc, test_format_and_repos);
+	tcase_add_test(sc, test_repo_order);
 	suite_add_tcase(s, sc);
 	tcase_add_checked_fixture(real, setup_alpine, teardown_alpine);
 	tcase_add_test(real, test_alpine_base);

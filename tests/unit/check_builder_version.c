@@ -18,7 +18,7 @@ static const char *op_of(const char *a, const char *b)
 	return apk_version_op_string(apk_version_compare(blob_str(a), blob_str(b)));
 }
 
-/* Every line "A OP B [comment]" of apk's version.data must give OP, as 'apk version -t A B' does. */
+/* Each line "A OP B [comment]" of apk's version.data gives OP, as 'apk version -t A B' does. */
 START_TEST(test_apk_vectors)
 {
 	struct buf data = BUF_INIT;
@@ -44,11 +44,13 @@ START_TEST(test_apk_vectors)
 		}
 		/* The reverse must agree too when both are valid. */
 		if (apk_version_validate(blob_str(a)) && apk_version_validate(blob_str(b))) {
-			const char *rev = strcmp(op, "<") == 0 ? ">" : strcmp(op, ">") == 0 ? "<" : "=";
+			const char *rev = strcmp(op, "<") == 0	 ? ">"
+					  : strcmp(op, ">") == 0 ? "<"
+								 : "=";
 
 			if (strcmp(op_of(b, a), rev) != 0) {
-				fprintf(stderr, "version.data reversed: %s %s %s, but got %s\n", b, rev,
-					a, op_of(b, a));
+				fprintf(stderr, "version.data reversed: %s %s %s, but got %s\n", b,
+					rev, a, op_of(b, a));
 				failed++;
 			}
 		}
@@ -64,37 +66,37 @@ static const struct {
 	const char *ver;
 	bool valid;
 } validate_cases[] = {
-	{ "1", true },
-	{ "1.0", true },
-	{ "1.2.3-r4", true },
-	{ "1.0a", true },
-	{ "1.0_alpha", true },
-	{ "1.0_alpha2", true },
-	{ "1.0_rc1_p2", true },
-	{ "1.2.4_git20230717-r4", true },
-	{ "1.36.1-r15", true },
-	{ "20230506-r0", true },
-	{ "0.52.1-r2", true },
-	{ "1.0_pre1_rc2", true },
-	{ "1.0.01", true },
-	{ "", true },
-	{ "1.0bc", false },
-	{ "1.0-r", true },
-	{ "1.0-x", false },
-	{ "1.0_foo", false },
-	{ "1.0-r1-r2", true },
-	{ "a1", true },
-	{ "1..2", true },
-	{ "1.0_", true },
-	{ "1.0 ", false },
-	{ "1.0-r1a", false },
-	{ "1_alpha.2", false },
-	{ "12345678901234567", true },
-	{ "123456789012345678", false },
-	{ "-r1", true },
-	{ "1.0~2", false },
-	{ "1.a", true },
-	{ "1.0_p", true },
+    {"1", true},
+    {"1.0", true},
+    {"1.2.3-r4", true},
+    {"1.0a", true},
+    {"1.0_alpha", true},
+    {"1.0_alpha2", true},
+    {"1.0_rc1_p2", true},
+    {"1.2.4_git20230717-r4", true},
+    {"1.36.1-r15", true},
+    {"20230506-r0", true},
+    {"0.52.1-r2", true},
+    {"1.0_pre1_rc2", true},
+    {"1.0.01", true},
+    {"", true},
+    {"1.0bc", false},
+    {"1.0-r", true},
+    {"1.0-x", false},
+    {"1.0_foo", false},
+    {"1.0-r1-r2", true},
+    {"a1", true},
+    {"1..2", true},
+    {"1.0_", true},
+    {"1.0 ", false},
+    {"1.0-r1a", false},
+    {"1_alpha.2", false},
+    {"12345678901234567", true},
+    {"123456789012345678", false},
+    {"-r1", true},
+    {"1.0~2", false},
+    {"1.a", true},
+    {"1.0_p", true},
 };
 
 START_TEST(test_validate)
@@ -112,13 +114,14 @@ END_TEST
 START_TEST(test_ordering)
 {
 	/* Pre-release suffixes sort before the release, post-release ones after. */
-	const char *chain[] = { "1.0_alpha", "1.0_alpha1", "1.0_beta", "1.0_pre", "1.0_rc",
-				"1.0_rc1", "1.0", "1.0-r1", "1.0_cvs", "1.0_svn", "1.0_git",
-				"1.0_hg", "1.0_p", "1.0_p1", "1.0a", "1.0b", "1.0.1", "1.1" };
+	const char *chain[] = {"1.0_alpha", "1.0_alpha1", "1.0_beta", "1.0_pre", "1.0_rc",
+			       "1.0_rc1",   "1.0",	  "1.0-r1",   "1.0_cvs", "1.0_svn",
+			       "1.0_git",   "1.0_hg",	  "1.0_p",    "1.0_p1",	 "1.0a",
+			       "1.0b",	    "1.0.1",	  "1.1"};
 
 	for (size_t i = 0; i + 1 < sizeof(chain) / sizeof(chain[0]); i++) {
-		ck_assert_msg(strcmp(op_of(chain[i], chain[i + 1]), "<") == 0, "%s < %s",
-			      chain[i], chain[i + 1]);
+		ck_assert_msg(strcmp(op_of(chain[i], chain[i + 1]), "<") == 0, "%s < %s", chain[i],
+			      chain[i + 1]);
 		ck_assert_msg(strcmp(op_of(chain[i + 1], chain[i]), ">") == 0, "%s > %s",
 			      chain[i + 1], chain[i]);
 	}
@@ -155,16 +158,16 @@ START_TEST(test_ops)
 		int mask;
 		const char *canon;
 	} ops[] = {
-		{ "=", APK_VERSION_EQUAL, "=" },
-		{ "<", APK_VERSION_LESS, "<" },
-		{ ">", APK_VERSION_GREATER, ">" },
-		{ "<=", APK_VERSION_LESS | APK_VERSION_EQUAL, "<=" },
-		{ ">=", APK_VERSION_GREATER | APK_VERSION_EQUAL, ">=" },
-		{ "~", APK_VERSION_EQUAL | APK_VERSION_FUZZY, "~" },
-		{ "=~", APK_VERSION_EQUAL | APK_VERSION_FUZZY, "~" },
-		{ "><", APK_DEPMASK_CHECKSUM, "><" },
-		{ ">~", APK_VERSION_GREATER | APK_VERSION_EQUAL | APK_VERSION_FUZZY, ">~" },
-		{ "<~", APK_VERSION_LESS | APK_VERSION_EQUAL | APK_VERSION_FUZZY, "<~" },
+	    {"=", APK_VERSION_EQUAL, "="},
+	    {"<", APK_VERSION_LESS, "<"},
+	    {">", APK_VERSION_GREATER, ">"},
+	    {"<=", APK_VERSION_LESS | APK_VERSION_EQUAL, "<="},
+	    {">=", APK_VERSION_GREATER | APK_VERSION_EQUAL, ">="},
+	    {"~", APK_VERSION_EQUAL | APK_VERSION_FUZZY, "~"},
+	    {"=~", APK_VERSION_EQUAL | APK_VERSION_FUZZY, "~"},
+	    {"><", APK_DEPMASK_CHECKSUM, "><"},
+	    {">~", APK_VERSION_GREATER | APK_VERSION_EQUAL | APK_VERSION_FUZZY, ">~"},
+	    {"<~", APK_VERSION_LESS | APK_VERSION_EQUAL | APK_VERSION_FUZZY, "<~"},
 	};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -203,8 +206,8 @@ START_TEST(test_match)
 	ck_assert(!match("1.0", "><", "Q1abc"));
 	ck_assert(apk_version_match(blob_str("1.0"), APK_DEPMASK_ANY, BLOB_NULL));
 	/* An unversioned provides satisfies no versioned constraint. */
-	ck_assert(!apk_version_match(BLOB_NULL, APK_VERSION_GREATER | APK_VERSION_EQUAL,
-				     blob_str("1")));
+	ck_assert(
+	    !apk_version_match(BLOB_NULL, APK_VERSION_GREATER | APK_VERSION_EQUAL, blob_str("1")));
 }
 END_TEST
 
