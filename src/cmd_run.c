@@ -330,13 +330,24 @@ int run_scenario(const char *scenario, const struct run_opts *o, struct it_error
 	buf_init(&c.logbuf, 0);
 
 	r = scenario_load(&s, scenario, err);
+	/* A scenario that is not there is the user's mistake, not the infrastructure's. */
+	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR) {
+		err->code = -IT_EUSAGE;
+		r = -IT_EUSAGE;
+	}
 	if (r == 0)
 		r = overrides_apply(&o->ov, &s, err);
 	if (r == 0)
 		r = apply_vm_options(&s, o);
 	if (r == 0)
 		r = scenario_resolve_kernel(&s, err);
-	run_report_setstr(&rep.scenario_name, s.name ? s.name : scenario);
+	if (s.name) {
+		run_report_setstr(&rep.scenario_name, s.name);
+	} else {
+		const char *slash = strrchr(scenario, '/');
+
+		run_report_setstr(&rep.scenario_name, slash && slash[1] ? slash + 1 : scenario);
+	}
 	run_report_setstr(&rep.scenario_path, s.path ? s.path : scenario);
 	run_report_setstr(&rep.backend, vm_backend_name(s.vm.backend));
 	if (r < 0)

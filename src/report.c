@@ -820,7 +820,8 @@ static void verdict_into(const struct run_report *r, struct out *line, struct ou
 		puts_(line, ": ");
 		put_failure_detail(line, r, i);
 	}
-	if (log) {
+	/* Only a console that showed something is worth pointing at. */
+	if (log && (r->replay || r->first_byte_ms >= 0)) {
 		puts_(hint, "see the console log: ");
 		put_esc(hint, ESC_TERM, log);
 	}
