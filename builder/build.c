@@ -2,6 +2,7 @@
 /* The build pipeline: indexes, resolution, downloads, the in-memory tree, configuration, cpio. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* Set by SIGINT/SIGTERM during a build: downloads stop (and remove their temp files), phases end. */
+static volatile sig_atomic_t build_interrupted;
+
 /* Everything one build holds; released in reverse order by build_release(). */
 struct build {
 	const struct build_config *cfg;
@@ -39,7 +43,55 @@ struct build {
 	char **pkg_paths;           /* per plan entry: where its .apk is */
 	int64_t newest_build_time;
 	bool untrusted_warned;
+	struct sigaction old_int, old_term;
+	bool signals_caught;
 };
+
+static void on_interrupt(int sig)
+{
+	build_interrupted = sig;
+}
+
+/*
+ * Catch SIGINT and SIGTERM for the build, so that an interrupted download
+ * leaves no temp file in the cache; the previous actions come back after.
+ * A signal the caller ignores (a background job) stays ignored.
+ */
+static void catch_signals(struct build *b)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	build_interrupted = 0;
+	if (sigaction(SIGINT, NULL, &b->old_int) < 0 || sigaction(SIGTERM, NULL, &b->old_term) < 0)
+		return;
+	if (b->old_int.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	if (b->old_term.sa_handler != SIG_IGN)
+		sigaction(SIGTERM, &sa, NULL);
+	b->signals_caught = true;
+}
+
+static void restore_signals(struct build *b)
+{
+	if (!b->signals_caught)
+		return;
+	sigaction(SIGINT, &b->old_int, NULL);
+	sigaction(SIGTERM, &b->old_term, NULL);
+	b->signals_caught = false;
+}
+
+/* Between phases: stop if a signal came. */
+static int check_interrupted(struct it_error *err)
+{
+	if (!build_interrupted)
+		return 0;
+	return it_error_set(err, -IT_EINTERRUPTED, "interrupted by %s",
+			    build_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+}
 
 const char *builder_default_cache_dir(void)
 {
@@ -168,6 +220,7 @@ static int load_indexes(struct build *b, struct it_error *err)
 	fetch_opts_init(&fo);
 	fo.cache_dir = b->cache_dir;
 	fo.offline = cfg->offline;
+	fo.interrupted = &build_interrupted;
 	if (cfg->jobs > 0)
 		fo.max_parallel = cfg->jobs;
 	r = fetch_batch(&fo, reqs, n, err);
@@ -282,6 +335,7 @@ static int fetch_packages(struct build *b, struct it_error *err)
 	fetch_opts_init(&fo);
 	fo.cache_dir = b->cache_dir;
 	fo.offline = b->cfg->offline;
+	fo.interrupted = &build_interrupted;
 	if (b->cfg->jobs > 0)
 		fo.max_parallel = b->cfg->jobs;
 	r = fetch_batch(&fo, reqs, n, err);
@@ -361,15 +415,16 @@ static int unpack_entry(void *ctx, const struct apk_entry *e)
 	const char *base = strrchr(e->path, '/');
 	int r;
 
+	/* Before the skips below: "../x" starts with '.' too, and a package that has it is hostile. */
+	if (apk_path_unsafe(e->path))
+		return it_error_set(u->err, -IT_EPATH, "'%s' in '%s': unsafe path (absolute or '..')",
+				    e->path, u->file);
 	/* As apk 2.x: top-level names starting with '.' are metadata (.PKGINFO, .dummy). */
 	if (e->path[0] == '.')
 		return 0;
 	/* apk skips '.keep_*' placeholders that keep empty directories in packages. */
 	if (!strncmp(base ? base + 1 : e->path, ".keep_", 6))
 		return 0;
-	if (apk_path_unsafe(e->path))
-		return it_error_set(u->err, -IT_EPATH, "'%s' in '%s': unsafe path (absolute or '..')",
-				    e->path, u->file);
 	te.path = e->path;
 	te.mode = e->mode;
 	te.uid = e->uid;
@@ -538,6 +593,8 @@ static int assemble(struct build *b, struct it_error *err)
 	for (size_t i = 0; r == 0 && i < b->plan.n; i++) {
 		log_verbose("unpacking %s", b->pkg_paths[i]);
 		r = unpack_package(b, i, err);
+		if (r == 0)
+			r = check_interrupted(err);
 	}
 	if (r == 0)
 		r = write_apk_db(b, err);
@@ -644,8 +701,11 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	if (cfg->allow_untrusted)
 		log_warn("--allow-untrusted: signatures are not required; do not ship what this builds");
 
+	catch_signals(&b);
 	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");
 	r = load_indexes(&b, err);
+	if (r == 0)
+		r = check_interrupted(err);
 	if (r < 0)
 		goto out;
 	t = now_ms();
@@ -663,6 +723,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	log_info("fetching %zu packages", b.plan.n);
 	t = now_ms();
 	r = fetch_packages(&b, err);
+	if (r == 0)
+		r = check_interrupted(err);
 	if (r < 0)
 		goto out;
 	res->ms_fetch = now_ms() - t;
@@ -673,6 +735,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	if (r < 0)
 		goto out;
 	r = kernel_apply(&b.tree, cfg, &kr, err);
+	if (r == 0)
+		r = check_interrupted(err);
 	if (r < 0)
 		goto out;
 	res->ms_assemble = now_ms() - t;
@@ -684,16 +748,10 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		r = it_error_set(err, -IT_EUSAGE, "SOURCE_DATE_EPOCH is not a number of seconds");
 		goto out;
 	}
-	if (kernel_result_has_image(&kr)) {
-		r = output_paths(cfg, kernel_out, sizeof(kernel_out));
-		if (r == 0)
-			r = ensure_parent(kernel_out, err);
-		if (r == 0)
-			r = kernel_place(&kr, kernel_out, err);
-		if (r < 0)
-			goto out;
-		res->kernel_path = strdup(kernel_out);
-		res->kernel_version = kr.kmod.version ? strdup(kr.kmod.version) : NULL;
+	if (kernel_result_has_image(&kr) && output_paths(cfg, kernel_out, sizeof(kernel_out)) < 0) {
+		r = it_error_set(err, -ENAMETOOLONG, "kernel path beside '%s': name too long",
+				 cfg->output);
+		goto out;
 	}
 	if (cfg->rootfs_dir) {
 		r = rootfs_export(&b.tree, cfg->rootfs_dir, NULL, err);
@@ -707,10 +765,23 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	r = cpio_write(&b.tree, cfg->output, &co, &cs, err);
 	if (r < 0)
 		goto out;
+	if (kernel_result_has_image(&kr)) {
+		r = ensure_parent(kernel_out, err);
+		if (r == 0)
+			r = kernel_place(&kr, kernel_out, err);
+		if (r < 0) {
+			/* The two go together: no new initrd beside an old kernel, or none. */
+			unlink(cfg->output);
+			goto out;
+		}
+		res->kernel_path = strdup(kernel_out);
+		res->kernel_version = kr.kmod.version ? strdup(kr.kmod.version) : NULL;
+	}
 	res->ms_write = now_ms() - t;
 	res->initrd_bytes = cs.written;
 	res->files = cs.entries;
 out:
+	restore_signals(&b);
 	kernel_result_release(&kr);
 	build_release(&b);
 	return r;

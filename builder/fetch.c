@@ -1051,6 +1051,9 @@ int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, st
 		r = run_network(&b);
 		progress_line(&b, true);
 		if (r == -IT_EINTERRUPTED) {
+			const char *first = NULL;
+			size_t stopped = 0;
+
 			for (size_t i = 0; i < n; i++) {
 				if (b.x[i].state == X_RUNNING || b.x[i].state == X_WAITING) {
 					b.x[i].state = X_DONE;
@@ -1058,9 +1061,21 @@ int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, st
 					reqs[i].status = it_error_set(
 					    &reqs[i].err, -IT_EINTERRUPTED,
 					    "cannot fetch '%s': interrupted", reqs[i].url);
+					if (!first)
+						first = reqs[i].url;
+					stopped++;
 				}
 			}
-			r = it_error_set(err, -IT_EINTERRUPTED, "interrupted while fetching");
+			/* Name what was cut short: the user may wonder what hung. */
+			if (stopped > 1)
+				r = it_error_set(err, -IT_EINTERRUPTED,
+						 "cannot fetch '%s' (and %zu more): interrupted",
+						 first, stopped - 1);
+			else if (first)
+				r = it_error_set(err, -IT_EINTERRUPTED,
+						 "cannot fetch '%s': interrupted", first);
+			else
+				r = it_error_set(err, -IT_EINTERRUPTED, "interrupted while fetching");
 			goto out;
 		}
 		if (r < 0) {

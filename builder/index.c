@@ -143,16 +143,53 @@ static void arena_rollback(struct apk_db *db, struct arena_mark m)
 
 /* ---- hash tables ---- */
 
+/*
+ * apk's name hash, murmur3_32 with seed 5381: names are looked up with it,
+ * and apk's tables (20000 buckets) iterate in its order, which decides the
+ * order of install_if packages in apk's plans.
+ */
+static uint32_t rotl32(uint32_t x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
 static uint32_t hash_bytes(const char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
+	const unsigned char *key = (const unsigned char *)p;
+	uint32_t h = 5381, k, len = (uint32_t)n;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 16777619u;
+	for (uint32_t i = 0; i < len / 4; i++, key += 4) {
+		k = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+		    (uint32_t)key[3] << 24;
+		k = rotl32(k * 0xcc9e2d51, 15) * 0x1b873593;
+		h ^= k;
+		h = rotl32(h, 13) * 5 + 0xe6546b64;
 	}
+	k = 0;
+	switch (len & 3) {
+	case 3:
+		k ^= (uint32_t)key[2] << 16;
+		/* fallthrough */
+	case 2:
+		k ^= (uint32_t)key[1] << 8;
+		/* fallthrough */
+	case 1:
+		k ^= key[0];
+		h ^= rotl32(k * 0xcc9e2d51, 15) * 0x1b873593;
+		break;
+	default:
+		break;
+	}
+	h ^= len;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
 	return h;
 }
+
+#define APK_NAME_BUCKETS 20000
 
 static uint32_t csum_hash_of(const struct apk_pkg *pkg)
 {
@@ -798,13 +835,48 @@ static int parse_text(struct parser *ps, const char *p, size_t len)
 	return end_record(ps);
 }
 
+/* apk's hash table order: by bucket, newest name first within one. */
+static int cmp_apk_order(const void *a, const void *b)
+{
+	const struct apk_name *x = *(const struct apk_name *const *)a;
+	const struct apk_name *y = *(const struct apk_name *const *)b;
+	uint32_t bx = x->hash % APK_NAME_BUCKETS, by = y->hash % APK_NAME_BUCKETS;
+
+	if (bx != by)
+		return bx < by ? -1 : 1;
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+/*
+ * Reverse install_if: for each name its packages' i: mention, the names of
+ * those packages (their own and provided ones, as apk's rinstall_if), in
+ * apk's order and without duplicates.
+ */
+static void rinstall_sort(struct apk_db *db)
+{
+	for (uint32_t i = 0; i < db->nnames; i++) {
+		struct apk_name *n = db->names[i];
+		const struct apk_name **v = (const struct apk_name **)n->rinstall_if;
+		uint32_t k = 0;
+
+		if (n->nrinstall_if < 2)
+			continue;
+		qsort(v, n->nrinstall_if, sizeof(*v), cmp_apk_order);
+		for (uint32_t j = 0; j < n->nrinstall_if; j++)
+			if (k == 0 || v[k - 1] != v[j])
+				v[k++] = v[j];
+		n->nrinstall_if = k;
+	}
+}
+
 /* Rebuild the provider and reverse install_if tables over all packages (after each load). */
 static int db_index(struct apk_db *db)
 {
 	uint32_t *cnt = NULL, *cnt2 = NULL;
 	size_t total = 0, total2 = 0, niif = 0;
 	struct apk_provider *pool = NULL;
-	const struct apk_pkg **rpool = NULL, **iif = NULL;
+	const struct apk_name **rpool = NULL;
+	const struct apk_pkg **iif = NULL;
 	int r = -ENOMEM;
 
 	cnt = big_alloc((db->nnames + 1) * sizeof(*cnt));
@@ -819,8 +891,8 @@ static int db_index(struct apk_db *db)
 			cnt[pkg->provides.v[j].name->id]++;
 		total += 1 + pkg->provides.n;
 		for (uint32_t j = 0; j < pkg->install_if.n; j++)
-			cnt2[pkg->install_if.v[j].name->id]++;
-		total2 += pkg->install_if.n;
+			cnt2[pkg->install_if.v[j].name->id] += 1 + pkg->provides.n;
+		total2 += pkg->install_if.n * (1 + pkg->provides.n);
 		niif += pkg->install_if.n > 0;
 	}
 	pool = big_alloc((total + 1) * sizeof(*pool));
@@ -856,11 +928,15 @@ static int db_index(struct apk_db *db)
 		}
 		for (uint32_t j = 0; j < pkg->install_if.n; j++) {
 			n = db->names[pkg->install_if.v[j].name->id];
-			rpool[n->rinstall_if - rpool + n->nrinstall_if++] = pkg;
+			rpool[n->rinstall_if - rpool + n->nrinstall_if++] = pkg->name;
+			for (uint32_t k = 0; k < pkg->provides.n; k++)
+				rpool[n->rinstall_if - rpool + n->nrinstall_if++] =
+				    pkg->provides.v[k].name;
 		}
 		if (pkg->install_if.n)
 			iif[niif++] = pkg;
 	}
+	rinstall_sort(db);
 	big_free(db->provider_pool);
 	big_free((void *)db->rinstall_pool);
 	big_free((void *)db->iif_pkgs);

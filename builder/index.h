@@ -57,7 +57,11 @@ struct apk_name {
 	/* In load order: each package under its own name, then under its p: entries. */
 	const struct apk_provider *providers;
 	uint32_t nproviders;
-	const struct apk_pkg *const *rinstall_if; /* packages with this name in their i: */
+	/*
+	 * Names of the packages whose i: mentions this name (their own names and
+	 * provided ones, apk's rinstall_if), in the order apk visits them.
+	 */
+	const struct apk_name *const *rinstall_if;
 	uint32_t nrinstall_if;
 };
 
@@ -132,7 +136,7 @@ struct apk_db {
 	uint64_t *csum_hash; /* same, for package checksums */
 	uint32_t csum_hash_size;
 	struct apk_provider *provider_pool;
-	const struct apk_pkg **rinstall_pool;
+	const struct apk_name **rinstall_pool;
 	struct apk_arena_chunk *arena;
 	struct apk_dep *scratch;
 	uint32_t scratch_alloc;
@@ -175,10 +179,10 @@ const struct apk_pkg *apk_db_find_pkg(const struct apk_db *db, struct blob name,
 unsigned apk_pkg_repo(const struct apk_pkg *pkg);
 
 /*
- * Parse one dependency "[!]name[@tag][op version]" (op: < > = ~ and their
- * combinations, "><" for a checksum). Gives the parts as views into 'text'.
- * False if malformed: empty name, operator without version, invalid
- * version.
+ * Parse one dependency "[!]name[op version]" (op: < > = ~ and their
+ * combinations, "><" for a checksum) into views into 'text'. A repository
+ * tag ("name@edge") stays part of the name. False if malformed: empty
+ * name, operator without version, invalid version.
  */
 bool apk_dep_split(struct blob text, struct blob *name, int *op, struct blob *version,
 		   bool *conflict);

@@ -28,11 +28,13 @@
 #define FAIL 1
 
 /*
- * Requirements are processed names-of-real-packages first, virtual names
- * last (apk's name priority), so that a virtual name is decided once the
- * packages that may already provide it are known.
+ * Queues of requirements, in the order they are taken (apk's order of
+ * deciding names): first those with no choice to make (one possible
+ * provider, or a conflict), then names of real packages, then virtual
+ * names, so that a virtual name is decided once the packages that may
+ * already provide it are known.
  */
-enum { CLS_REAL, CLS_MIXED, CLS_VIRTUAL, NCLS };
+enum { Q_FORCED, Q_REAL, Q_MIXED, Q_VIRTUAL, NCLS };
 
 /* One dependency to satisfy, from a selected package or the world. */
 struct req {
@@ -51,7 +53,7 @@ struct name_state {
 	int32_t world;	  /* index of the world entry on this name, -1 */
 	bool mark_unversioned;
 	bool locked;
-	int8_t cls; /* CLS_*, -1 until computed */
+	int8_t cls; /* Q_REAL, Q_MIXED or Q_VIRTUAL; -1 until computed */
 	bool in_cs; /* changeset generation */
 	bool seen;  /* reachable from the world */
 };
@@ -115,6 +117,8 @@ struct solver {
 	struct apk_dep *world;
 	struct apk_name *unknown; /* names the db does not know, ids from db->nnames */
 	size_t nworld, nunknown;
+	uint32_t *iif; /* install_if packages the world can reach, in db order */
+	size_t niif;
 	unsigned long steps;
 	bool gave_up;
 };
@@ -170,7 +174,7 @@ static int name_class(struct solver *s, const struct apk_name *n)
 		return st->cls;
 	for (uint32_t i = 0; i < n->nproviders; i++)
 		virt += n->providers[i].pkg->name != n;
-	st->cls = virt == 0 ? CLS_REAL : virt == n->nproviders ? CLS_VIRTUAL : CLS_MIXED;
+	st->cls = virt == 0 ? Q_REAL : virt == n->nproviders ? Q_VIRTUAL : Q_MIXED;
 	return st->cls;
 }
 
@@ -220,54 +224,58 @@ static int walk_push(struct walk *w, uint32_t id)
 	return 0;
 }
 
-static int reach_name(struct solver *s, struct walk *todo, const struct apk_name *n)
+static int reach_name(struct solver *s, struct walk *names, const struct apk_name *n)
 {
 	struct name_state *st = nstate(s, n);
 
 	if (st->seen)
 		return 0;
 	st->seen = true;
-	for (uint32_t i = 0; i < n->nproviders; i++) {
-		const struct apk_pkg *p = n->providers[i].pkg;
-
-		if (!s->ps[p->id].seen) {
-			s->ps[p->id].seen = true;
-			if (walk_push(todo, p->id) < 0)
-				return -ENOMEM;
-		}
-	}
-	/* install_if packages triggered by this name may join too. */
-	for (uint32_t i = 0; i < n->nrinstall_if; i++) {
-		const struct apk_pkg *p = n->rinstall_if[i];
-
-		if (!s->ps[p->id].seen) {
-			s->ps[p->id].seen = true;
-			if (walk_push(todo, p->id) < 0)
-				return -ENOMEM;
-		}
-	}
-	return 0;
+	return walk_push(names, n->id);
 }
 
-/* Everything the world can pull in, in discovery order. */
+/*
+ * Everything the world can pull in, in discovery order: providers of
+ * required names, their dependencies, and install_if packages triggered by
+ * any name met on the way.
+ */
 static int reach(struct solver *s, struct walk *pkgs)
 {
+	struct walk names = {NULL, 0, 0};
+	size_t ni = 0, pi = 0;
 	int r = 0;
 
 	for (size_t i = 0; !r && i < s->nworld; i++)
 		if (!s->world[i].conflict)
-			r = reach_name(s, pkgs, s->world[i].name);
-	for (size_t k = 0; !r && k < pkgs->n; k++) {
-		const struct apk_pkg *p = pkg_of(s, pkgs->v[k]);
-		struct blob ver;
+			r = reach_name(s, &names, s->world[i].name);
+	while (!r && (ni < names.n || pi < pkgs->n)) {
+		if (ni < names.n) {
+			uint32_t id = names.v[ni++];
+			const struct apk_name *n =
+			    id < s->db->nnames ? s->db->names[id] : &s->unknown[id - s->db->nnames];
+			for (uint32_t i = 0; !r && i < n->nproviders; i++) {
+				const struct apk_pkg *p = n->providers[i].pkg;
 
-		for (uint32_t i = 0; !r && i < p->depends.n; i++)
-			if (!p->depends.v[i].conflict)
-				r = reach_name(s, pkgs, p->depends.v[i].name);
-		/* Names it provides can trigger install_if packages. */
-		for (uint32_t i = 0; !r && i <= p->provides.n; i++)
-			r = reach_name(s, pkgs, pkg_name_at(p, i, &ver));
+				if (!s->ps[p->id].seen) {
+					s->ps[p->id].seen = true;
+					r = walk_push(pkgs, p->id);
+				}
+			}
+			for (uint32_t i = 0; !r && i < n->nrinstall_if; i++)
+				r = reach_name(s, &names, n->rinstall_if[i]);
+		} else {
+			const struct apk_pkg *p = pkg_of(s, pkgs->v[pi++]);
+			struct blob ver;
+
+			for (uint32_t i = 0; !r && i < p->depends.n; i++)
+				if (!p->depends.v[i].conflict)
+					r = reach_name(s, &names, p->depends.v[i].name);
+			/* Names it provides can trigger install_if packages. */
+			for (uint32_t i = 0; !r && i <= p->provides.n; i++)
+				r = reach_name(s, &names, pkg_name_at(p, i, &ver));
+		}
 	}
+	free(names.v);
 	return r;
 }
 
@@ -399,6 +407,14 @@ static int find_dead(struct solver *s)
 			}
 		}
 	}
+	/* The install_if packages worth checking at each fixpoint. */
+	r = -ENOMEM;
+	s->iif = malloc((s->db->niif_pkgs + 1) * sizeof(*s->iif));
+	if (!s->iif)
+		goto out;
+	for (uint32_t i = 0; i < s->db->niif_pkgs; i++)
+		if (s->ps[s->db->iif_pkgs[i]->id].seen)
+			s->iif[s->niif++] = s->db->iif_pkgs[i]->id;
 	r = 0;
 out:
 	free(work.v);
@@ -751,10 +767,25 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 	return 0;
 }
 
+/* Which queue a requirement goes to. */
+static int req_queue(struct solver *s, const struct apk_dep *d)
+{
+	unsigned live = 0;
+
+	if (d->conflict)
+		return Q_FORCED;
+	for (uint32_t i = 0; i < d->name->nproviders && live < 2; i++) {
+		const struct apk_provider *p = &d->name->providers[i];
+
+		live += s->ps[p->pkg->id].dead == ALIVE && apk_dep_satisfied_by(d, p);
+	}
+	return live < 2 ? Q_FORCED : name_class(s, d->name);
+}
+
 static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
 {
 	struct name_state *st = nstate(s, d->name);
-	int cls = name_class(s, d->name);
+	int cls = req_queue(s, d);
 	void *t;
 	int32_t idx;
 
@@ -1036,10 +1067,8 @@ static bool iif_candidate(struct solver *s, const struct apk_provider *pv)
  */
 static int install_if_step(struct solver *s)
 {
-	const struct apk_db *db = s->db;
-
-	for (uint32_t i = 0; i < db->niif_pkgs; i++) {
-		const struct apk_pkg *p = db->iif_pkgs[i];
+	for (size_t i = 0; i < s->niif; i++) {
+		const struct apk_pkg *p = pkg_of(s, s->iif[i]);
 		const struct pkg_state *st = &s->ps[p->id];
 		const struct apk_name *n = p->name;
 		size_t base = s->ncand;
@@ -1056,8 +1085,7 @@ static int install_if_step(struct solver *s)
 		}
 		k = (uint32_t)(s->ncand - base);
 		if (k == 0) {
-			/* It cannot join this selection; the state only grows until backtracking.
-			 */
+			/* It cannot join now, nor later on this path: the state only grows. */
 			if (push_undo(s, (struct undo){U_DECLINE, p->id, 0, 0}) < 0)
 				return -ENOMEM;
 			s->ps[p->id].declined = true;
@@ -1102,7 +1130,7 @@ struct cs_frame {
 	uint32_t pkg;
 	uint32_t dep; /* next dependency */
 	uint32_t nm;  /* next own-or-provided name for install_if triggers */
-	uint32_t rif; /* next package in that name's rinstall_if */
+	uint32_t rif; /* next name in that name's rinstall_if */
 	bool recorded;
 };
 
@@ -1187,7 +1215,7 @@ static int cs_run(struct cs *c)
 			f->rif = 0;
 			continue;
 		}
-		m = m->rinstall_if[f->rif++]->name;
+		m = m->rinstall_if[f->rif++];
 		if (cs_iif_due(c, m)) {
 			r = cs_enter(c, m);
 			if (r)
@@ -1298,6 +1326,7 @@ static void solver_release(struct solver *s)
 		pop_frame(s);
 	for (size_t i = 0; i < s->nunknown; i++)
 		free((char *)s->unknown[i].name.ptr);
+	free(s->iif);
 	free(s->unknown);
 	free(s->world);
 	free(s->frames);

@@ -21,10 +21,9 @@ struct apk_plan {
 	size_t n;
 };
 
-#define APK_PLAN_INIT                                                                              \
-	{                                                                                          \
-		NULL, 0                                                                            \
-	}
+// clang-format off
+#define APK_PLAN_INIT { NULL, 0 }
+// clang-format on
 
 void apk_plan_release(struct apk_plan *plan);
 

@@ -11,6 +11,7 @@
 
 #include "common/util.h"
 #include "expect.h"
+#include "lit.h"
 #include "vt.h"
 
 #define LINE_KEEP (EXPECT_LINE_MAX / 2) /* what an over-long line keeps of its tail */
@@ -19,6 +20,9 @@
 #define LAST_LINE_MAX 256
 #define SUBST_MAX (256 * 1024) /* longest text after ${} substitution */
 #define MATCH_LIMIT 5000000
+#define BLOCK_MAX (16 * 1024) /* cleaned text gathered before its lines are matched */
+
+_Static_assert(BLOCK_MAX <= EXPECT_LINE_MAX, "a line in the block is never cut");
 
 struct pat {
 	char *src;   /* as given, for messages */
@@ -27,7 +31,14 @@ struct pat {
 	bool has_refs; /* uses ${...}: compiled again when its step becomes current */
 	pcre2_code *code;
 	pcre2_match_data *md;
+	bool jit;      /* compiled by the JIT: pcre2_jit_match() skips pcre2_match()'s checks */
 	size_t resume; /* no match in the current line can start before this offset */
+	struct lit lit; /* in every line the pattern matches; len 0: unknown */
+	/* Where lit is: in the block (see blk_has_lit()) and in e->line (line_has_lit()). */
+	uint64_t blk_gen; /* blk_next is valid while e->blk_gen has this value */
+	size_t blk_next;  /* first occurrence in the block at or after the line looked at */
+	size_t lit_from;  /* e->line: no occurrence starts before this offset... */
+	bool lit_seen;	  /* ...unless one was found */
 };
 
 struct step {
@@ -62,6 +73,21 @@ struct expect {
 	int64_t step_deadline; /* -1: none */
 
 	struct vt vt;
+	/*
+	 * Cleaned text is gathered in a block, lines separated by '\n', and its
+	 * lines are matched when the block ends (at the end of a read, a cursor-up
+	 * or -position request, or when it is full): a pattern's literal is then
+	 * looked for once over many lines (blk_has_lit()). The unfinished line at
+	 * its end moves to 'line'. A line that began before (it spans reads, it
+	 * was joined by a cursor-up, or it is longer than the block) is gathered
+	 * and matched in 'line' alone.
+	 */
+	char *blk;
+	size_t blk_len;
+	bool in_blk;	       /* the current line is at the end of blk; 'line' is empty */
+	uint64_t blk_gen;      /* counts blocks, for struct pat's blk_next */
+	struct blob blk_line;  /* the line of blk being matched, or last matched */
+	bool resume_dirty;     /* a resume offset may be non-zero */
 	struct buf line;     /* the cleaned current line, without '\n' */
 	bool line_done;	     /* its '\n' came; kept in case a cursor-up joins it again */
 	bool line_cut;	     /* it lost its head: '^' must not match */
@@ -167,6 +193,21 @@ static const char *where_prefix(const char *where)
 	return where && where[0] ? where : NULL;
 }
 
+/* The literal every match needs, and no knowledge yet of where it is. */
+static void pat_set_lit(struct pat *p, const char *regex, size_t len)
+{
+	uint32_t opts = 0;
+
+	lit_from_regex(&p->lit, regex, len);
+	/* The engine sets none of these, but trust PCRE2 rather than the walk. */
+	pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &opts);
+	if (opts & (PCRE2_CASELESS | PCRE2_EXTENDED | PCRE2_EXTENDED_MORE | PCRE2_LITERAL))
+		p->lit.len = 0;
+	p->blk_gen = 0;
+	p->lit_from = 0;
+	p->lit_seen = false;
+}
+
 /*
  * Compile 'regex' into p->code and p->md (replacing what was there). On
  * failure returns -IT_ESCENARIO with PCRE2's message and offset in 'msg'.
@@ -179,6 +220,7 @@ static int pat_compile(struct expect *e, struct pat *p, const char *regex, size_
 	PCRE2_UCHAR why[256];
 	PCRE2_SIZE off = 0;
 	int errcode = 0;
+	bool jit;
 
 	code = pcre2_compile((PCRE2_SPTR)regex, len, 0, &errcode, &off, e->cctx);
 	if (!code) {
@@ -188,7 +230,7 @@ static int pat_compile(struct expect *e, struct pat *p, const char *regex, size_
 		return -IT_ESCENARIO;
 	}
 	/* Without JIT (unsupported CPU, SELinux) pcre2_match() interprets: slower, same result. */
-	pcre2_jit_compile(code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+	jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
 	md = pcre2_match_data_create_from_pattern(code, e->gctx);
 	if (!md) {
 		pcre2_code_free(code);
@@ -199,6 +241,8 @@ static int pat_compile(struct expect *e, struct pat *p, const char *regex, size_
 	pcre2_code_free(p->code);
 	p->code = code;
 	p->md = md;
+	p->jit = jit;
+	pat_set_lit(p, regex, len);
 	return 0;
 }
 
@@ -559,6 +603,7 @@ int expect_new(struct expect **out)
 		return -ENOMEM;
 	buf_init(&e->line, EXPECT_LINE_MAX);
 	buf_init(&e->out, EXPECT_OUTPUT_MAX);
+	e->blk_gen = 1; /* a new pattern's blk_gen, 0, is never current */
 	e->run_deadline = -1;
 	e->step_deadline = -1;
 	e->open_first = SIZE_MAX;
@@ -566,6 +611,9 @@ int expect_new(struct expect **out)
 	e->oc.line = "";
 	e->oc.fail_pattern = "";
 	e->oc.fail_where = "";
+	e->blk = malloc(BLOCK_MAX);
+	if (!e->blk)
+		goto out;
 	e->gctx = pcre2_general_context_create(pc_malloc, pc_free, e);
 	if (!e->gctx)
 		goto out;
@@ -628,6 +676,7 @@ void expect_free(struct expect *e)
 	free(e->bad_msg);
 	buf_release(&e->line);
 	buf_release(&e->out);
+	free(e->blk);
 	pcre2_jit_stack_free(e->jit);
 	pcre2_match_context_free(e->mctx);
 	pcre2_compile_context_free(e->cctx);
@@ -769,6 +818,12 @@ static void set_oc_line(struct expect *e, const char *p, size_t n, size_t at)
 	e->oc.line = s;
 }
 
+/* The line being matched: one of the block, or the one gathered in e->line. */
+static struct blob cur_line(const struct expect *e)
+{
+	return e->in_blk ? e->blk_line : buf_blob(&e->line);
+}
+
 /* End the run: mark the current step and skip the rest. */
 static void end_run(struct expect *e, enum expect_state state, enum expect_why why, int64_t at)
 {
@@ -784,8 +839,10 @@ static void end_run(struct expect *e, enum expect_state state, enum expect_why w
 	if (state == EXPECT_PASSED)
 		return;
 	if (why != EXPECT_WHY_FAIL_PATTERN) {
-		if (e->line.len > 0)
-			set_oc_line(e, e->line.data, e->line.len, e->line.len);
+		struct blob line = cur_line(e);
+
+		if (line.len > 0)
+			set_oc_line(e, line.ptr, line.len, line.len);
 		else
 			e->oc.line = e->last_line;
 	}
@@ -794,7 +851,7 @@ static void end_run(struct expect *e, enum expect_state state, enum expect_why w
 }
 
 /* Save the groups of the step's match: numbered ones replace the last, named ones are merged. */
-static int captures_save(struct expect *e, const struct pat *p, int rc)
+static int captures_save(struct expect *e, const struct pat *p, struct blob line, int rc)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
 	uint32_t groups = 0, count = 0, size = 0;
@@ -808,7 +865,7 @@ static int captures_save(struct expect *e, const struct pat *p, int rc)
 	for (uint32_t i = 0; i <= groups; i++) {
 		if ((int)i >= rc || ov[2 * i] == PCRE2_UNSET)
 			continue;
-		num[i] = blob_dup(blob_mem(e->line.data + ov[2 * i], ov[2 * i + 1] - ov[2 * i]));
+		num[i] = blob_dup(blob_mem(line.ptr + ov[2 * i], ov[2 * i + 1] - ov[2 * i]));
 		if (!num[i]) {
 			for (uint32_t j = 0; j < i; j++)
 				free(num[j]);
@@ -882,6 +939,7 @@ static int activate(struct expect *e, size_t from, int64_t now)
 					goto out;
 			}
 			s->pat.resume = from;
+			e->resume_dirty = true;
 			e->step_deadline =
 			    s->timeout_ms > 0 && !e->no_timeouts ? now + s->timeout_ms : -1;
 			goto out;
@@ -919,24 +977,116 @@ int expect_start(struct expect *e, int64_t now_ms)
 	return activate(e, 0, now_ms);
 }
 
+/* ---- lines and literals ------------------------------------------------------------------ */
+
+static bool has_text(struct blob line)
+{
+	for (size_t i = 0; i < line.len; i++) {
+		if (!is_blank(line.ptr[i]))
+			return true;
+	}
+	return false;
+}
+
+/* The fail patterns and the current step: the patterns that look at the current line. */
+static void resume_reset(struct expect *e)
+{
+	for (size_t i = 0; i < e->nfails; i++)
+		e->fails[i].resume = 0;
+	if (e->cur < e->nsteps)
+		e->steps[e->cur].pat.resume = 0;
+	e->resume_dirty = false;
+}
+
+static void lit_reset(struct expect *e)
+{
+	for (size_t i = 0; i < e->nfails; i++) {
+		e->fails[i].lit_from = 0;
+		e->fails[i].lit_seen = false;
+	}
+	if (e->cur < e->nsteps) {
+		e->steps[e->cur].pat.lit_from = 0;
+		e->steps[e->cur].pat.lit_seen = false;
+	}
+}
+
 /*
- * Match p on the current line from p->resume. 'complete': the line has
- * ended; otherwise a match counts only if more text could not change it, and
+ * The first place of p's literal in the block at or after offset a (blk_len:
+ * none; a: p has no literal, every line may match). The place is kept, so
+ * one memchr() run serves all the lines up to it.
+ */
+static size_t blk_lit_next(struct expect *e, struct pat *p, size_t a)
+{
+	if (p->lit.len == 0)
+		return a;
+	if (p->blk_gen != e->blk_gen || p->blk_next < a) {
+		p->blk_next = a + lit_find(&p->lit, e->blk + a, e->blk_len - a);
+		p->blk_gen = e->blk_gen;
+	}
+	return p->blk_next;
+}
+
+/* Does the line of the block at blk[a..a+len) hold p's literal? */
+static bool blk_has_lit(struct expect *e, struct pat *p, size_t a, size_t len)
+{
+	/* If the first place ends beyond the line, so do all later ones. */
+	return blk_lit_next(e, p, a) + p->lit.len <= a + len;
+}
+
+/* Does e->line hold p's literal? Only what it gained since the last look is searched. */
+static bool line_has_lit(struct expect *e, struct pat *p)
+{
+	size_t len = e->line.len, n = p->lit.len, at;
+
+	if (p->lit_seen)
+		return true;
+	if (p->lit_from < len) {
+		at = p->lit_from + lit_find(&p->lit, e->line.data + p->lit_from, len - p->lit_from);
+		if (at < len) {
+			p->lit_seen = true;
+			return true;
+		}
+	}
+	/* A later place can begin in the last n - 1 bytes at the earliest. */
+	if (len >= n && len - (n - 1) > p->lit_from)
+		p->lit_from = len - (n - 1);
+	return false;
+}
+
+/* False when 'line' cannot match p: it lacks text that every match of p contains. */
+static bool may_match(struct expect *e, struct pat *p, struct blob line)
+{
+	if (p->lit.len == 0)
+		return true;
+	if (e->in_blk)
+		return blk_has_lit(e, p, (size_t)(line.ptr - e->blk), line.len);
+	return line_has_lit(e, p);
+}
+
+/*
+ * Match p on 'line' from p->resume. 'complete': the line has ended;
+ * otherwise a match counts only if more text could not change it, and
  * p->resume moves to where a later match could still start.
  * Returns 1 on a match (ovector in p->md, rc in *rc), 0 otherwise.
  */
-static int pat_match(struct expect *e, struct pat *p, bool complete, int *rcp)
+static int pat_match(struct expect *e, struct pat *p, struct blob line, bool complete, int *rcp)
 {
 	PCRE2_SIZE *ov;
 	uint32_t opts = complete ? 0 : PCRE2_PARTIAL_HARD;
-	size_t len = e->line.len;
-	int rc;
+	size_t len = line.len;
+	int rc = PCRE2_ERROR_JIT_BADOPTION;
 
+	e->resume_dirty = true;
 	if (p->resume > len)
 		p->resume = len;
-	if (e->line_cut)
+	if (!e->in_blk && e->line_cut)
 		opts |= PCRE2_NOTBOL;
-	rc = pcre2_match(p->code, (PCRE2_SPTR)e->line.data, len, p->resume, opts, p->md, e->mctx);
+	if (p->jit)
+		rc = pcre2_jit_match(p->code, (PCRE2_SPTR)line.ptr, len, p->resume, opts, p->md,
+				     e->mctx);
+	if (rc == PCRE2_ERROR_JIT_BADOPTION)
+		rc = pcre2_match(p->code, (PCRE2_SPTR)line.ptr, len, p->resume, opts, p->md,
+				 e->mctx);
 	if (rc >= 0) {
 		*rcp = rc;
 		return 1;
@@ -959,14 +1109,15 @@ static int pat_match(struct expect *e, struct pat *p, bool complete, int *rcp)
 	return 0;
 }
 
-static int step_pass(struct expect *e, struct step *s, int rc, bool complete, int64_t now)
+static int step_pass(struct expect *e, struct step *s, struct blob line, int rc, bool complete,
+		     int64_t now)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->pat.md);
 	size_t end = ov[1];
 	int r;
 
 	free(s->line);
-	s->line = dup_shown(e->line.data, e->line.len, ov[0]);
+	s->line = dup_shown(line.ptr, line.len, ov[0]);
 	if (!s->line)
 		return -ENOMEM;
 	s->res.line = s->line;
@@ -975,7 +1126,7 @@ static int step_pass(struct expect *e, struct step *s, int rc, bool complete, in
 		e->open_first = e->cur;
 	s->res.status = EXPECT_STEP_PASSED;
 	s->res.at_ms = now - e->start_ms;
-	r = captures_save(e, &s->pat, rc);
+	r = captures_save(e, &s->pat, line, rc);
 	if (r < 0)
 		return r;
 	e->cur++;
@@ -983,7 +1134,7 @@ static int step_pass(struct expect *e, struct step *s, int rc, bool complete, in
 }
 
 /* Try the fail patterns, then the current step and the ones after it, on the current line. */
-static int scan(struct expect *e, bool complete, int64_t now)
+static int scan(struct expect *e, struct blob line, bool complete, int64_t now)
 {
 	int rc = 0;
 
@@ -992,11 +1143,11 @@ static int scan(struct expect *e, bool complete, int64_t now)
 	for (size_t i = 0; i < e->nfails; i++) {
 		struct pat *f = &e->fails[i];
 
-		if (pat_match(e, f, complete, &rc) <= 0)
+		if (!may_match(e, f, line) || pat_match(e, f, line, complete, &rc) <= 0)
 			continue;
 		e->oc.fail_pattern = f->src;
 		e->oc.fail_where = f->where;
-		set_oc_line(e, e->line.data, e->line.len, pcre2_get_ovector_pointer(f->md)[0]);
+		set_oc_line(e, line.ptr, line.len, pcre2_get_ovector_pointer(f->md)[0]);
 		e->fail_line_open = !complete;
 		end_run(e, EXPECT_FAILED, EXPECT_WHY_FAIL_PATTERN, now);
 		return 0;
@@ -1005,9 +1156,9 @@ static int scan(struct expect *e, bool complete, int64_t now)
 		struct step *s = &e->steps[e->cur];
 		int r;
 
-		if (pat_match(e, &s->pat, complete, &rc) <= 0)
+		if (!may_match(e, &s->pat, line) || pat_match(e, &s->pat, line, complete, &rc) <= 0)
 			break;
-		r = step_pass(e, s, rc, complete, now);
+		r = step_pass(e, s, line, rc, complete, now);
 		if (r < 0)
 			return r;
 	}
@@ -1021,15 +1172,21 @@ static void line_reset(struct expect *e)
 	e->line_done = false;
 	e->line_cut = false;
 	e->line_scanned = 0;
-	for (size_t i = 0; i < e->nfails; i++)
-		e->fails[i].resume = 0;
-	if (e->cur < e->nsteps)
-		e->steps[e->cur].pat.resume = 0;
+	resume_reset(e);
+	lit_reset(e);
 }
 
 static size_t cut_offset(size_t off, size_t drop)
 {
 	return off > drop ? off - drop : 0;
+}
+
+static void pat_cut(struct pat *p, size_t drop)
+{
+	p->resume = cut_offset(p->resume, drop);
+	/* A place found may be gone; the search resumes where it had begun. */
+	p->lit_from = cut_offset(p->lit_from, drop);
+	p->lit_seen = false;
 }
 
 /* The line is full: match what is there, then keep only its tail. */
@@ -1039,7 +1196,7 @@ static int line_cut(struct expect *e, int64_t now)
 	int r;
 
 	if (e->line.len > e->line_scanned) {
-		r = scan(e, false, now);
+		r = scan(e, buf_blob(&e->line), false, now);
 		if (r < 0)
 			return r;
 	}
@@ -1047,9 +1204,9 @@ static int line_cut(struct expect *e, int64_t now)
 	e->line_cut = true;
 	e->line_scanned = cut_offset(e->line_scanned, drop);
 	for (size_t i = 0; i < e->nfails; i++)
-		e->fails[i].resume = cut_offset(e->fails[i].resume, drop);
+		pat_cut(&e->fails[i], drop);
 	if (e->cur < e->nsteps)
-		e->steps[e->cur].pat.resume = cut_offset(e->steps[e->cur].pat.resume, drop);
+		pat_cut(&e->steps[e->cur].pat, drop);
 	for (size_t i = e->open_first; i < e->cur && i < e->nsteps; i++)
 		e->steps[i].match_at = cut_offset(e->steps[i].match_at, drop);
 	e->st.lines_cut++;
@@ -1082,10 +1239,10 @@ static int line_add(struct expect *e, const char *p, size_t n, int64_t now)
 	return 0;
 }
 
-static void remember_last_line(struct expect *e)
+static void remember_last_line(struct expect *e, struct blob line)
 {
-	const char *p = e->line.data;
-	size_t n = e->line.len;
+	const char *p = line.ptr;
+	size_t n = line.len;
 
 	while (n > 0 && is_blank(p[n - 1]))
 		n--;
@@ -1102,22 +1259,39 @@ static void remember_last_line(struct expect *e)
 }
 
 /* Steps that matched while their line was unfinished show the whole line once it ends. */
-static int complete_open_steps(struct expect *e)
+static int complete_open_steps(struct expect *e, struct blob line)
 {
 	for (size_t i = e->open_first; i < e->cur && i < e->nsteps; i++) {
 		struct step *s = &e->steps[i];
-		char *line;
+		char *shown;
 
 		if (s->kind != EXPECT_KIND_EXPECT || !s->line)
 			continue;
-		line = dup_shown(e->line.data, e->line.len, s->match_at);
-		if (!line)
+		shown = dup_shown(line.ptr, line.len, s->match_at);
+		if (!shown)
 			return -ENOMEM;
 		free(s->line);
-		s->line = line;
-		s->res.line = line;
+		s->line = shown;
+		s->res.line = shown;
 	}
 	e->open_first = SIZE_MAX;
+	return 0;
+}
+
+/* What the end of a line means once it has been matched complete. */
+static int line_finish(struct expect *e, struct blob line)
+{
+	int r;
+
+	if (e->open_first != SIZE_MAX) {
+		r = complete_open_steps(e, line);
+		if (r < 0)
+			return r;
+	}
+	if (e->fail_line_open) {
+		set_oc_line(e, line.ptr, line.len, 0);
+		e->fail_line_open = false;
+	}
 	return 0;
 }
 
@@ -1128,19 +1302,200 @@ static int line_end(struct expect *e, int64_t now)
 	if (e->line_done)
 		line_reset(e); /* an empty line */
 	e->st.lines++;
-	r = scan(e, true, now);
+	r = scan(e, buf_blob(&e->line), true, now);
 	if (r < 0)
 		return r;
-	remember_last_line(e);
-	r = complete_open_steps(e);
+	remember_last_line(e, buf_blob(&e->line));
+	r = line_finish(e, buf_blob(&e->line));
 	if (r < 0)
 		return r;
-	if (e->fail_line_open) {
-		set_oc_line(e, e->line.data, e->line.len, 0);
-		e->fail_line_open = false;
-	}
 	e->line_done = true;
 	e->line_scanned = e->line.len;
+	return 0;
+}
+
+/* ---- the block ----------------------------------------------------------------------------- */
+
+/* Can the current line go to the block? Only a line that has not begun yet. */
+static bool line_is_new(const struct expect *e)
+{
+	return e->line_done || (e->line.len == 0 && !e->line_cut);
+}
+
+static void blk_enter(struct expect *e)
+{
+	line_reset(e);
+	e->in_blk = true;
+	e->blk_len = 0;
+}
+
+/* The line of the block at blk[a..b), b at its '\n', without the CR vt_clean() may leave. */
+static struct blob blk_view(const struct expect *e, size_t a, size_t b)
+{
+	if (b > a && e->blk[b - 1] == '\r')
+		b--;
+	return blob_mem(e->blk + a, b - a);
+}
+
+/* A complete line of the block that may match: what line_end() does for e->line. */
+static int blk_line(struct expect *e, struct blob line, int64_t now)
+{
+	int r;
+
+	if (e->resume_dirty)
+		resume_reset(e);
+	e->blk_line = line;
+	r = scan(e, line, true, now);
+	if (r < 0)
+		return r;
+	return line_finish(e, line);
+}
+
+/*
+ * Offset of the first byte in the block, at or after a, that may begin a
+ * match: the nearest place of a literal of a fail pattern or of the current
+ * step. Lines before it cannot match anything.
+ */
+static size_t blk_candidate(struct expect *e, size_t a)
+{
+	size_t next = e->blk_len;
+
+	if (!running(e))
+		return next;
+	for (size_t i = 0; i < e->nfails && next > a; i++) {
+		size_t at = blk_lit_next(e, &e->fails[i], a);
+
+		if (at < next)
+			next = at;
+	}
+	if (e->cur < e->nsteps && next > a) {
+		size_t at = blk_lit_next(e, &e->steps[e->cur].pat, a);
+
+		if (at < next)
+			next = at;
+	}
+	return next;
+}
+
+/* The last line of blk[0..end) with more than blanks, for last_line. */
+static void blk_last_line(struct expect *e, size_t end)
+{
+	while (end > 0) {
+		const char *nl = memrchr(e->blk, '\n', end - 1);
+		size_t a = nl ? (size_t)(nl - e->blk) + 1 : 0;
+		struct blob line = blk_view(e, a, end - 1);
+
+		if (has_text(line)) {
+			remember_last_line(e, line);
+			return;
+		}
+		end = a;
+	}
+}
+
+/*
+ * Match the complete lines of the block, blk[0..end), where end follows its
+ * last '\n': only the lines that hold a literal of a pattern are looked at.
+ */
+static int blk_match(struct expect *e, size_t end, int64_t now)
+{
+	size_t a = 0;
+	int r = 0;
+
+	e->blk_gen++;
+	while (a < end) {
+		/* A line left open in e->line before the block ends here: finish it. */
+		bool finish = a == 0 && (e->open_first != SIZE_MAX || e->fail_line_open);
+		size_t at = finish ? 0 : blk_candidate(e, a);
+		const char *nl;
+
+		if (at >= end)
+			break;
+		nl = memrchr(e->blk + a, '\n', at - a);
+		if (nl)
+			a = (size_t)(nl - e->blk) + 1;
+		nl = memchr(e->blk + at, '\n', end - at);
+		r = blk_line(e, blk_view(e, a, (size_t)(nl - e->blk)), now);
+		if (r < 0)
+			return r;
+		a = (size_t)(nl - e->blk) + 1;
+	}
+	return 0;
+}
+
+/*
+ * Match the complete lines of the block, then go back to e->line: with the
+ * unfinished line at the end of the block, or else with the block's last
+ * line, done, as line_end() leaves it (a cursor-up may join text to it).
+ */
+static int blk_flush(struct expect *e, int64_t now)
+{
+	struct blob line;
+	const char *nl;
+	size_t end, last;
+	int r;
+
+	if (!e->in_blk)
+		return 0;
+	nl = memrchr(e->blk, '\n', e->blk_len);
+	end = nl ? (size_t)(nl - e->blk) + 1 : 0;
+	r = blk_match(e, end, now);
+	blk_last_line(e, end);
+	e->in_blk = false;
+	if (r == 0 && end > 0 && end == e->blk_len) {
+		nl = memrchr(e->blk, '\n', end - 1);
+		last = nl ? (size_t)(nl - e->blk) + 1 : 0;
+		line = blk_view(e, last, end - 1);
+		/* Unless the last line was matched, its patterns start from its beginning. */
+		if (e->blk_line.ptr != line.ptr)
+			resume_reset(e);
+		r = buf_add(&e->line, line.ptr, line.len);
+		e->line_done = true;
+		e->line_scanned = e->line.len;
+		lit_reset(e);
+	} else if (r == 0) {
+		r = buf_add(&e->line, e->blk + end, e->blk_len - end);
+		resume_reset(e);
+		lit_reset(e);
+	}
+	e->blk_line = BLOB_NULL;
+	e->blk_len = 0;
+	return r;
+}
+
+static int add_text(struct expect *e, const char *p, size_t n, int64_t now)
+{
+	int r;
+
+	if (e->in_blk && n > BLOCK_MAX - e->blk_len) {
+		r = blk_flush(e, now);
+		if (r < 0)
+			return r;
+	}
+	if (!e->in_blk && line_is_new(e) && n <= BLOCK_MAX)
+		blk_enter(e);
+	if (!e->in_blk)
+		return line_add(e, p, n, now);
+	memcpy(e->blk + e->blk_len, p, n);
+	e->blk_len += n;
+	return 0;
+}
+
+static int add_newline(struct expect *e, int64_t now)
+{
+	int r;
+
+	if (e->in_blk && e->blk_len == BLOCK_MAX) {
+		r = blk_flush(e, now);
+		if (r < 0)
+			return r;
+	}
+	if (!e->in_blk && line_is_new(e))
+		blk_enter(e);
+	if (!e->in_blk)
+		return line_end(e, now);
+	e->blk[e->blk_len++] = '\n';
+	e->st.lines++;
 	return 0;
 }
 
@@ -1170,19 +1525,24 @@ static void check_timeouts(struct expect *e, int64_t now)
 
 static int feed_event(struct expect *e, enum vt_event ev, char c, int64_t now)
 {
+	int r;
+
 	switch (ev) {
 	case VT_EV_CHAR:
-		return line_add(e, &c, 1, now);
+		return add_text(e, &c, 1, now);
 	case VT_EV_NEWLINE:
-		return line_end(e, now);
+		return add_newline(e, now);
 	case VT_EV_UP:
 		/* Join what follows to the line just ended; leave anything else alone. */
+		r = blk_flush(e, now);
 		if (e->line_done)
 			e->line_done = false;
-		return 0;
+		return r;
 	case VT_EV_DSR:
+		/* Sends for the lines before the request go out before its answer. */
+		r = blk_flush(e, now);
 		answer_dsr(e);
-		return 0;
+		return r;
 	case VT_EV_NONE:
 		break;
 	}
@@ -1202,22 +1562,40 @@ int expect_feed(struct expect *e, const char *buf, size_t len, int64_t now_ms)
 	e->st.bytes_in += len;
 	check_timeouts(e, now_ms);
 	while (i < len) {
-		size_t n = vt_text_run(&e->vt, buf + i, len - i);
+		unsigned char c = (unsigned char)buf[i];
 
-		if (n > 0) {
-			r = line_add(e, buf + i, n, now_ms);
+		/* A new line starts on text or '\n' (a cursor-up may still want the line before). */
+		if (!e->in_blk && e->vt.st == VT_GROUND && (vt_is_text(c) || c == '\n') &&
+		    line_is_new(e))
+			blk_enter(e);
+		if (e->in_blk && e->vt.st == VT_GROUND) {
+			size_t used = 0, nl = 0;
+			size_t k = vt_clean(buf + i, len - i, e->blk + e->blk_len,
+					    BLOCK_MAX - e->blk_len, &used, &nl);
+
+			e->blk_len += used;
+			e->st.lines += nl;
+			i += k;
+			if (k > 0)
+				continue; /* else an ESC or a full block: one step the long way */
+		}
+		if (e->vt.st == VT_GROUND && vt_is_text(c)) {
+			size_t n = vt_text_run(&e->vt, buf + i, len - i);
+
+			r = add_text(e, buf + i, n, now_ms);
 			i += n;
 		} else {
-			enum vt_event ev = vt_step(&e->vt, (unsigned char)buf[i]);
-
-			r = feed_event(e, ev, buf[i], now_ms);
+			r = feed_event(e, vt_step_fast(&e->vt, c), (char)c, now_ms);
 			i++;
 		}
 		if (r < 0)
 			return r;
 	}
+	r = blk_flush(e, now_ms);
+	if (r < 0)
+		return r;
 	if (!e->line_done && e->line.len > e->line_scanned) {
-		r = scan(e, false, now_ms);
+		r = scan(e, buf_blob(&e->line), false, now_ms);
 		if (r < 0)
 			return r;
 		e->line_scanned = e->line.len;
@@ -1319,7 +1697,7 @@ size_t expect_mem_size(const struct expect *e)
 	for (size_t i = 0; i < e->nnamed; i++)
 		n += str_size(e->named[i].name) + str_size(e->named[i].value);
 	n += str_size(e->oc_line) + str_size(e->bad_msg);
-	n += e->line.alloc + e->out.alloc + e->pcre_mem;
+	n += e->line.alloc + e->out.alloc + e->pcre_mem + (e->blk ? BLOCK_MAX : 0);
 	return n;
 }
 

@@ -55,4 +55,26 @@ static inline bool vt_is_text(unsigned char c)
  */
 size_t vt_text_run(const struct vt *vt, const char *p, size_t n);
 
+/*
+ * The common case, many lines at once: in the ground state, copy text and
+ * '\n' from src[0..n) to dst (room bytes), drop the other controls (CR, NUL,
+ * BEL...), and stop before an ESC or when dst is full. Returns the bytes of
+ * src taken; *out gets the bytes written, *newlines the '\n's among them.
+ * The state stays ground: call only when it is. For speed a CR right before
+ * a '\n' (a console's CR LF) may be kept: the caller drops it from the end of
+ * each line (a cleaned line never ends with a CR otherwise).
+ */
+size_t vt_clean(const char *src, size_t n, char *dst, size_t room, size_t *out,
+		size_t *newlines);
+
+/* vt_step() with the common case inline: a byte in the ground state that is not ESC. */
+static inline enum vt_event vt_step_fast(struct vt *vt, unsigned char c)
+{
+	if (vt->st != VT_GROUND || c == 0x1b)
+		return vt_step(vt, c);
+	if (c == '\n')
+		return VT_EV_NEWLINE;
+	return vt_is_text(c) ? VT_EV_CHAR : VT_EV_NONE;
+}
+
 #endif

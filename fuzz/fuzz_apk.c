@@ -11,49 +11,39 @@
 #include "builder/trust.h"
 #include "common/buf.h"
 #include "common/err.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
+#include "fuzz/fuzz.h"
 
 /*
  * Input formats, by the first byte:
- *   'Z' then raw tar segments separated by SEG_MARK: each segment is gzipped
+ *   'Z' then raw tar segments separated by APKF_SEG_MARK: each segment is gzipped
  *       here and the members concatenated, so mutations reach the tar and
  *       .PKGINFO parsers instead of dying in inflate;
  *   anything else: the whole input is the file, as downloaded.
  */
-#define SEG_MARK "@@GZSEG@"
-#define MAX_SEGS 8
+#define APKF_SEG_MARK "@@GZSEG@"
+#define APKF_MAX_SEGS 8
 
-static struct apk_trust trust;
-static const struct apk_limits limits = { 8ULL << 20, 4ULL << 20 };
+static struct apk_trust apkf_trust;
+static const struct apk_limits apkf_limits = {8ULL << 20, 4ULL << 20};
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_INIT(apk)
 {
 	struct it_error err = IT_ERROR_INIT;
 	const char *dir = getenv("FUZZ_KEYS_DIR");
 
 	(void)argc;
 	(void)argv;
-	apk_trust_init(&trust);
-	if (apk_trust_load(&trust, dir ? dir : "keys", &err) < 0) {
+	apk_trust_init(&apkf_trust);
+	if (apk_trust_load(&apkf_trust, dir ? dir : "keys", &err) < 0) {
 		/* Without keys every signature is untrusted: still worth fuzzing. */
-		apk_trust_release(&trust);
-		apk_trust_init(&trust);
+		apk_trust_release(&apkf_trust);
+		apk_trust_init(&apkf_trust);
 	}
-	trust.allow_untrusted = true;
+	apkf_trust.allow_untrusted = true;
 	return 0;
 }
 
-static void check_error(const struct it_error *err, int r)
-{
-	if (r >= 0)
-		return;
-	if (err->code == 0 || err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL)
-		abort();
-}
-
-static int gzip_append(struct buf *out, const uint8_t *p, size_t n)
+static int apkf_gzip_append(struct buf *out, const uint8_t *p, size_t n)
 {
 	z_stream z;
 	unsigned char chunk[16384];
@@ -82,16 +72,16 @@ static int gzip_append(struct buf *out, const uint8_t *p, size_t n)
 }
 
 /* Build the file from 'Z' input: gzip each segment. */
-static int make_file(struct buf *out, const uint8_t *data, size_t size)
+static int apkf_make_file(struct buf *out, const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data, *end = data + size;
-	size_t mlen = strlen(SEG_MARK);
+	size_t mlen = strlen(APKF_SEG_MARK);
 
-	for (int i = 0; i < MAX_SEGS && p <= end; i++) {
-		const uint8_t *m = memmem(p, (size_t)(end - p), SEG_MARK, mlen);
+	for (int i = 0; i < APKF_MAX_SEGS && p <= end; i++) {
+		const uint8_t *m = memmem(p, (size_t)(end - p), APKF_SEG_MARK, mlen);
 		const uint8_t *stop = m ? m : end;
 
-		if (gzip_append(out, p, (size_t)(stop - p)) < 0)
+		if (apkf_gzip_append(out, p, (size_t)(stop - p)) < 0)
 			return -1;
 		if (!m)
 			break;
@@ -100,22 +90,23 @@ static int make_file(struct buf *out, const uint8_t *data, size_t size)
 	return 0;
 }
 
-struct walk {
+struct apkf_walk {
 	unsigned long n;
 	unsigned sum;
 };
 
-static int on_entry(void *ctx, const struct apk_entry *e)
+static int apkf_on_entry(void *ctx, const struct apk_entry *e)
 {
-	struct walk *w = ctx;
+	struct apkf_walk *w = ctx;
 
 	if (e->path == NULL || e->content == NULL || e->uname == NULL || e->gname == NULL)
 		abort();
 	/* Touch every byte handed out, so that a view past the buffer shows up. */
-	w->sum += (unsigned)strlen(e->path) + (unsigned)strlen(e->uname) + (unsigned)strlen(e->gname);
+	w->sum +=
+	    (unsigned)strlen(e->path) + (unsigned)strlen(e->uname) + (unsigned)strlen(e->gname);
 	for (unsigned long long i = 0; i < e->size; i++)
 		w->sum += (unsigned char)e->content[i];
-	if (e->size > limits.max_entry)
+	if (e->size > apkf_limits.max_entry)
 		abort();
 	if (S_ISLNK(e->mode)) {
 		if (e->link_target == NULL)
@@ -136,15 +127,15 @@ static int on_entry(void *ctx, const struct apk_entry *e)
 	return 0;
 }
 
-static void split(struct blob file)
+static void apkf_split(struct blob file)
 {
 	struct apk_gz_member *m = NULL;
 	size_t n = 0;
 	struct it_error err = IT_ERROR_INIT;
 	int r;
 
-	r = apk_gz_split("fuzz.apk", file, &limits, &m, &n, &err);
-	check_error(&err, r);
+	r = apk_gz_split("fuzz.apk", file, &apkf_limits, &m, &n, &err);
+	fuzz_check_error(&err, r);
 	if (r == 0) {
 		size_t next = 0;
 
@@ -160,19 +151,19 @@ static void split(struct blob file)
 	free(m);
 }
 
-static void open_pkg(struct blob file)
+static void apkf_open_pkg(struct blob file)
 {
 	struct apk_file f;
 	struct apk_verify v;
 	struct it_error err = IT_ERROR_INIT;
-	struct walk w = { 0, 0 };
+	struct apkf_walk w = {0, 0};
 	unsigned char id[32];
 	struct blob sb;
 	int r;
 
 	apk_file_init(&f);
-	r = apk_file_open_mem(&f, "fuzz.apk", file, &limits, &err);
-	check_error(&err, r);
+	r = apk_file_open_mem(&f, "fuzz.apk", file, &apkf_limits, &err);
+	fuzz_check_error(&err, r);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < f.nctrl; i++)
@@ -188,63 +179,64 @@ static void open_pkg(struct blob file)
 
 	memset(&v, 0, sizeof(v));
 	it_error_clear(&err);
-	r = apk_trust_verify(&trust, &f, &v, &err);
-	check_error(&err, r);
+	r = apk_trust_verify(&apkf_trust, &f, &v, &err);
+	fuzz_check_error(&err, r);
 
 	it_error_clear(&err);
-	r = apk_file_foreach(&f, on_entry, &w, &err);
-	check_error(&err, r);
+	r = apk_file_foreach(&f, apkf_on_entry, &w, &err);
+	fuzz_check_error(&err, r);
 	if (r == 0) {
 		/* A second walk sees the same entries. */
-		struct walk w2 = { 0, 0 };
+		struct apkf_walk w2 = {0, 0};
 
 		it_error_clear(&err);
-		if (apk_file_foreach(&f, on_entry, &w2, &err) != 0 || w2.n != w.n)
+		if (apk_file_foreach(&f, apkf_on_entry, &w2, &err) != 0 || w2.n != w.n)
 			abort();
 	}
 	it_error_clear(&err);
 	r = apk_file_check_datahash(&f, &err);
-	check_error(&err, r);
+	fuzz_check_error(&err, r);
 
 	it_error_clear(&err);
 	memset(&v, 0, sizeof(v));
-	r = apk_pkg_verify(&f, &trust, NULL, &v, &err);
-	check_error(&err, r);
-	if (f.inflated > limits.max_total)
+	r = apk_pkg_verify(&f, &apkf_trust, NULL, &v, &err);
+	fuzz_check_error(&err, r);
+	if (f.inflated > apkf_limits.max_total)
 		abort();
 out:
 	apk_file_release(&f);
 }
 
-static void open_index(struct blob file)
+static void apkf_open_index(struct blob file)
 {
 	struct apk_signed_index ix;
 	struct it_error err = IT_ERROR_INIT;
 	int r;
 
 	apk_signed_index_init(&ix);
-	r = apk_signed_index_open_mem("fuzz-APKINDEX.tar.gz", file, &trust, &limits, &ix, &err);
-	check_error(&err, r);
+	r = apk_signed_index_open_mem("fuzz-APKINDEX.tar.gz", file, &apkf_trust, &apkf_limits, &ix,
+				      &err);
+	fuzz_check_error(&err, r);
 	if (r == 0 && (ix.apkindex == NULL || ix.description == NULL ||
 		       strlen(ix.apkindex) > ix.apkindex_len))
 		abort();
 	apk_signed_index_release(&ix);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_ONE(apk)
 {
 	struct buf made = BUF_INIT;
 	struct blob file = blob_mem(data, size);
 
 	buf_init(&made, 64 << 20);
 	if (size > 0 && data[0] == 'Z') {
-		if (make_file(&made, data + 1, size - 1) < 0)
+		if (apkf_make_file(&made, data + 1, size - 1) < 0)
 			goto out;
 		file = buf_blob(&made);
 	}
-	split(file);
-	open_pkg(file);
-	open_index(file);
+	apkf_split(file);
+	apkf_open_pkg(file);
+	apkf_open_index(file);
 out:
 	buf_release(&made);
 	return 0;

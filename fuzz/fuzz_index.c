@@ -11,26 +11,16 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz/fuzz.h"
 
 /* World entries taken from the input after the index, or made from the db. */
-#define MAX_WORLD 8
+#define IDX_MAX_WORLD 8
 
-static void check_error(const struct it_error *err, int r)
-{
-	/* Every failure carries a code and a one-line message. */
-	if (r >= 0)
-		return;
-	if (err->code == 0 || err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL)
-		abort();
-}
-
-static void world_from_text(struct strlist *world, struct blob w)
+static void idx_world_from_text(struct strlist *world, struct blob w)
 {
 	struct blob line, rest;
 
-	while (world->n < MAX_WORLD && w.len > 0) {
+	while (world->n < IDX_MAX_WORLD && w.len > 0) {
 		char *s;
 
 		if (!blob_split(w, '\n', &line, &rest)) {
@@ -44,7 +34,7 @@ static void world_from_text(struct strlist *world, struct blob w)
 	}
 }
 
-static void world_from_db(struct strlist *world, const struct apk_db *db, uint8_t pick)
+static void idx_world_from_db(struct strlist *world, const struct apk_db *db, uint8_t pick)
 {
 	for (uint32_t i = 0; i < db->npkgs && world->n < 3; i++) {
 		const struct apk_pkg *p = db->pkgs[(i + pick) % db->npkgs];
@@ -62,7 +52,7 @@ static void world_from_db(struct strlist *world, const struct apk_db *db, uint8_
 	}
 }
 
-static void exercise_db(const struct apk_db *db)
+static void idx_exercise_db(const struct apk_db *db)
 {
 	struct buf out = BUF_INIT;
 	struct it_error err = IT_ERROR_INIT;
@@ -99,7 +89,7 @@ static void exercise_db(const struct apk_db *db)
 			abort();
 		for (uint32_t k = 0; k < n->nproviders; k++) {
 			const struct apk_provider *pv = &n->providers[k];
-			struct apk_dep any = { n, BLOB_NULL, APK_DEPMASK_ANY, false };
+			struct apk_dep any = {n, BLOB_NULL, APK_DEPMASK_ANY, false};
 
 			if (pv->pkg == NULL || !apk_dep_satisfied_by(&any, pv))
 				abort();
@@ -108,7 +98,7 @@ static void exercise_db(const struct apk_db *db)
 	buf_release(&out);
 }
 
-static void resolve(const struct apk_db *db, const struct strlist *world)
+static void idx_resolve(const struct apk_db *db, const struct strlist *world)
 {
 	struct apk_plan plan = APK_PLAN_INIT;
 	struct it_error err = IT_ERROR_INIT;
@@ -116,7 +106,7 @@ static void resolve(const struct apk_db *db, const struct strlist *world)
 	int r;
 
 	r = apk_resolve(db, world, &plan, &err);
-	check_error(&err, r);
+	fuzz_check_error(&err, r);
 	if (r < 0) {
 		if (plan.n != 0 && plan.pkgs == NULL)
 			abort();
@@ -139,7 +129,7 @@ out:
 	apk_plan_release(&plan);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_ONE(index)
 {
 	struct apk_db db;
 	struct it_error err = IT_ERROR_INIT;
@@ -151,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	apk_db_init(&db);
 	r = apk_db_add_index(&db, index, "fuzz", "fuzz-index", &err);
-	check_error(&err, r);
+	fuzz_check_error(&err, r);
 	if (r < 0) {
 		/* A refused index leaves the db as it was: empty. */
 		if (db.nrepos != 0 || db.npkgs != 0 || db.nnames != 0)
@@ -169,14 +159,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r < 0 || db.nrepos != 2 || db.npkgs < before)
 			abort();
 	}
-	exercise_db(&db);
+	idx_exercise_db(&db);
 
 	if (wtext.len > 0)
-		world_from_text(&world, wtext);
+		idx_world_from_text(&world, wtext);
 	else
-		world_from_db(&world, &db, size > 0 ? data[size - 1] : 0);
+		idx_world_from_db(&world, &db, size > 0 ? data[size - 1] : 0);
 	if (world.n > 0)
-		resolve(&db, &world);
+		idx_resolve(&db, &world);
 out:
 	strlist_clear(&world);
 	apk_db_release(&db);

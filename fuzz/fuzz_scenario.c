@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* libFuzzer target: scenario files (with two includable files) parsed, loaded into an engine, replayed. */
+/* libFuzzer target: scenario files (with two includable files) parsed, loaded into an engine,
+ * replayed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -15,53 +16,52 @@
 #include "expect/expect.h"
 #include "src/report.h"
 #include "src/scenario.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
+#include "fuzz/fuzz.h"
 
 /*
  * The input is up to three files separated by NUL bytes: the scenario
  * itself, then 'a' and 'b' beside it, which it may include ("include a").
  * They live in one temp directory made at start-up and removed at exit.
  */
-static const char *const names[] = { SCENARIO_FILE, "a", "b" };
-static char dir[64] = "";
+static const char *const scn_names[] = {SCENARIO_FILE, "a", "b"};
+static char scn_dir[64] = "";
 
 /* A console that reaches a login prompt and a shell, for the steps to match. */
-static const char console[] =
-	"\033[0;1m   OpenRC 0.52.1 is starting up Linux 6.1.0 (x86_64)\r\n"
-	" * Starting networking ... \033[A\033[71G[ ok ]\r\n"
-	"udhcpc: lease of 10.0.2.15 obtained from 10.0.2.2, lease time 86400\r\n"
-	"\r\nalpine-test login: root\r\n"
-	"alpine-test:~# \033[6nip addr show eth0\r\n"
-	"    inet 10.0.2.15/24 scope global eth0\r\n"
-	"alpine-test:~# ";
+static const char scn_console[] =
+    "\033[0;1m   OpenRC 0.52.1 is starting up Linux 6.1.0 (x86_64)\r\n"
+    " * Starting networking ... \033[A\033[71G[ ok ]\r\n"
+    "udhcpc: lease of 10.0.2.15 obtained from 10.0.2.2, lease time 86400\r\n"
+    "\r\nalpine-test login: root\r\n"
+    "alpine-test:~# \033[6nip addr show eth0\r\n"
+    "    inet 10.0.2.15/24 scope global eth0\r\n"
+    "alpine-test:~# ";
 
-static void cleanup(void)
+static void scn_cleanup(void)
 {
 	char path[128];
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (path_join(path, sizeof(path), dir, names[i]) == 0)
+	for (size_t i = 0; i < sizeof(scn_names) / sizeof(scn_names[0]); i++) {
+		if (path_join(path, sizeof(path), scn_dir, scn_names[i]) == 0)
 			unlink(path);
 	}
-	rm_rf(dir);
+	rm_rf(scn_dir);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+FUZZ_INIT(scenario)
 {
 	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "%s/fuzz-scn.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-	if (!mkdtemp(dir))
+	snprintf(scn_dir, sizeof(scn_dir), "%s/fuzz-scn.XXXXXX",
+		 tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(scn_dir))
 		abort();
-	atexit(cleanup);
+	atexit(scn_cleanup);
 	return 0;
 }
 
-static void write_all(const char *path, const uint8_t *p, size_t n)
+static void scn_write_all(const char *path, const uint8_t *p, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -80,15 +80,7 @@ static void write_all(const char *path, const uint8_t *p, size_t n)
 	close(fd);
 }
 
-static void check_error(const struct it_error *err, int r)
-{
-	if (r >= 0)
-		return;
-	if (err->code == 0 || err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL)
-		abort();
-}
-
-static void check_scenario(const struct scenario *s)
+static void scn_check_scenario(const struct scenario *s)
 {
 	if (!s->name || !s->dir || !s->path || s->files.n < 1 || s->build.packages.n == 0)
 		abort();
@@ -107,7 +99,7 @@ static void check_scenario(const struct scenario *s)
 			abort();
 }
 
-static void run_engine(const struct scenario *s)
+static void scn_run_engine(const struct scenario *s)
 {
 	struct expect *e = NULL;
 	struct it_error err = IT_ERROR_INIT;
@@ -116,19 +108,19 @@ static void run_engine(const struct scenario *s)
 	if (expect_new(&e) < 0)
 		abort();
 	r = scenario_to_expect(s, e, &err);
-	check_error(&err, r);
+	fuzz_check_error(&err, r);
 	if (r == 0) {
-		r = expect_replay(e, blob_mem(console, sizeof(console) - 1), NULL);
+		r = expect_replay(e, blob_mem(scn_console, sizeof(scn_console) - 1), NULL);
 		if (r < 0 && r != -ENOMEM)
 			abort();
 		it_error_clear(&err);
 		r = expect_explain(e, &err);
-		check_error(&err, r);
+		fuzz_check_error(&err, r);
 	}
 	expect_free(e);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_ONE(scenario)
 {
 	const uint8_t *p = data, *end = data + size;
 	struct scenario s;
@@ -136,31 +128,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[128];
 	int r;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(scn_names) / sizeof(scn_names[0]); i++) {
 		const uint8_t *nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
 		const uint8_t *stop = nul ? nul : end;
 
-		if (path_join(path, sizeof(path), dir, names[i]) < 0)
+		if (path_join(path, sizeof(path), scn_dir, scn_names[i]) < 0)
 			abort();
-		write_all(path, p, p < end ? (size_t)(stop - p) : 0);
+		scn_write_all(path, p, p < end ? (size_t)(stop - p) : 0);
 		p = nul ? nul + 1 : end;
 	}
 
-	if (path_join(path, sizeof(path), dir, SCENARIO_FILE) < 0)
+	if (path_join(path, sizeof(path), scn_dir, SCENARIO_FILE) < 0)
 		abort();
 	scenario_init(&s);
 	r = scenario_load(&s, path, &err);
-	check_error(&err, r);
+	fuzz_check_error(&err, r);
 	if (r == 0) {
-		check_scenario(&s);
+		scn_check_scenario(&s);
 		scenario_set_step_timeout(&s, 1000);
-		run_engine(&s);
+		scn_run_engine(&s);
 	}
 	scenario_release(&s);
 	/* The directory form loads the same file. */
 	scenario_init(&s);
 	it_error_clear(&err);
-	if (scenario_load(&s, dir, &err) != r)
+	if (scenario_load(&s, scn_dir, &err) != r)
 		abort();
 	scenario_release(&s);
 	return 0;

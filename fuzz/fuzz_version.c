@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* libFuzzer target: version validation and ordering must be a consistent order on valid versions. */
+/* libFuzzer target: apk version comparison must be a consistent order on valid versions. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,17 +7,16 @@
 
 #include "builder/version.h"
 #include "common/buf.h"
+#include "fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define NVERS 3
+#define VER_NVERS 3
 
 /* Split at the first three NUL, newline, space or tab separators into up to three versions. */
-static size_t split(const uint8_t *data, size_t size, struct blob *v)
+static size_t ver_split(const uint8_t *data, size_t size, struct blob *v)
 {
 	size_t n = 0, start = 0;
 
-	for (size_t i = 0; i <= size && n < NVERS; i++) {
+	for (size_t i = 0; i <= size && n < VER_NVERS; i++) {
 		if (i == size || data[i] == '\0' || data[i] == '\n' || data[i] == ' ' ||
 		    data[i] == '\t') {
 			v[n++] = blob_mem(data + start, i - start);
@@ -27,7 +26,7 @@ static size_t split(const uint8_t *data, size_t size, struct blob *v)
 	return n;
 }
 
-static int flip(int r)
+static int ver_flip(int r)
 {
 	if (r == APK_VERSION_LESS)
 		return APK_VERSION_GREATER;
@@ -36,15 +35,15 @@ static int flip(int r)
 	return r;
 }
 
-static void check_result(int r)
+static void ver_check_result(int r)
 {
 	if (r != APK_VERSION_LESS && r != APK_VERSION_EQUAL && r != APK_VERSION_GREATER)
 		abort();
 }
 
-static void check_ops(void)
+static void ver_check_ops(void)
 {
-	static const char *const ops[] = { "<", "<=", "=", "~", ">=", ">", "><", ">~", "<~" };
+	static const char *const ops[] = {"<", "<=", "=", "~", ">=", ">", "><", ">~", "<~"};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		int m = apk_version_op_parse(blob_str(ops[i]));
@@ -54,11 +53,11 @@ static void check_ops(void)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_ONE(version)
 {
-	struct blob v[NVERS];
-	bool valid[NVERS];
-	int r[NVERS][NVERS];
+	struct blob v[VER_NVERS];
+	bool valid[VER_NVERS];
+	int r[VER_NVERS][VER_NVERS];
 	size_t n;
 
 	/* Operator strings from the input must round-trip when they parse to a spelled mask. */
@@ -69,9 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m != 0 && strcmp(s, "?") != 0 && apk_version_op_parse(blob_str(s)) != m)
 			abort();
 	}
-	check_ops();
+	ver_check_ops();
 
-	n = split(data, size, v);
+	n = ver_split(data, size, v);
 	for (size_t i = 0; i < n; i++) {
 		valid[i] = apk_version_validate(v[i]);
 		/* Every version equals itself, valid or not, and satisfies '=' and '~' itself. */
@@ -79,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (valid[i] && !apk_version_match(v[i], APK_VERSION_EQUAL, v[i]))
 			abort();
-		if (valid[i] && !apk_version_match(v[i], APK_VERSION_EQUAL | APK_VERSION_FUZZY, v[i]))
+		if (valid[i] &&
+		    !apk_version_match(v[i], APK_VERSION_EQUAL | APK_VERSION_FUZZY, v[i]))
 			abort();
 		if (!apk_version_match(v[i], APK_DEPMASK_ANY, v[i]) ||
 		    apk_version_match(v[i], APK_DEPMASK_CHECKSUM, v[i]))
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < n; j++) {
 			r[i][j] = apk_version_compare(v[i], v[j]);
-			check_result(r[i][j]);
+			ver_check_result(r[i][j]);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -98,27 +98,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!valid[i] || !valid[j])
 				continue;
 			/* Antisymmetry: a < b exactly when b > a. */
-			if (r[i][j] != flip(r[j][i]))
+			if (r[i][j] != ver_flip(r[j][i]))
 				abort();
 			/* Fuzzy only turns an order into EQUAL, never into the other order. */
-			check_result(fz);
+			ver_check_result(fz);
 			if (fz != APK_VERSION_EQUAL && fz != r[i][j])
 				abort();
-			if (fz != flip(apk_version_compare_fuzzy(v[j], v[i], true)))
+			if (fz != ver_flip(apk_version_compare_fuzzy(v[j], v[i], true)))
 				abort();
 			/* apk_version_match agrees with the comparison. */
 			if (apk_version_match(v[i], r[i][j], v[j]) != true)
 				abort();
-			if (apk_version_match(v[i], APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_EQUAL,
-					      v[j]) != true)
+			if (apk_version_match(
+				v[i], APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_EQUAL,
+				v[j]) != true)
 				abort();
 		}
 	}
 	/* Transitivity over the three valid versions. */
-	if (n == NVERS && valid[0] && valid[1] && valid[2]) {
-		for (size_t a = 0; a < NVERS; a++) {
-			for (size_t b = 0; b < NVERS; b++) {
-				for (size_t c = 0; c < NVERS; c++) {
+	if (n == VER_NVERS && valid[0] && valid[1] && valid[2]) {
+		for (size_t a = 0; a < VER_NVERS; a++) {
+			for (size_t b = 0; b < VER_NVERS; b++) {
+				for (size_t c = 0; c < VER_NVERS; c++) {
 					int ab = r[a][b], bc = r[b][c];
 
 					if (ab == bc && r[a][c] != ab)
@@ -132,8 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	/* An unversioned (NULL) version is unordered against everything but itself. */
-	if (n > 0 && v[0].ptr != NULL && apk_version_compare(BLOB_NULL, v[0]) !=
-			     (APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER))
+	if (n > 0 && v[0].ptr != NULL &&
+	    apk_version_compare(BLOB_NULL, v[0]) !=
+		(APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER))
 		abort();
 	return 0;
 }

@@ -1,6 +1,6 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: MIT
-# Build the libFuzzer targets of fuzz/ with clang (address and undefined sanitizers) and run them one after another.
+# Build the libFuzzer targets of fuzz/ with clang and the sanitizers; run them one at a time.
 #
 # Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio)
 #   -b            build only
@@ -33,12 +33,16 @@ command -v "$CC" >/dev/null 2>&1 || {
 	echo "fuzz/run.sh: error: '$CC' not found; libFuzzer needs clang" >&2
 	exit 2
 }
-PKG_CFLAGS=$(pkg-config --cflags $PKGS)
-PKG_LIBS=$(pkg-config --libs $PKGS)
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-std=c11 -D_GNU_SOURCE -DIT_VERSION=\"fuzz\" -DIT_DATADIR=\"$ROOT\" -O1 -g -I. $PKG_CFLAGS $SAN"
-# The project's own flags, minus -Werror for code that is not ours to fix here.
-WARN="-Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wwrite-strings -Wundef"
+# shellcheck disable=SC2086 # word splitting of pkg-config's output is wanted
+read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
+# shellcheck disable=SC2086
+read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
+SAN=-fsanitize=address,undefined
+CFLAGS=(-std=c11 -D_GNU_SOURCE '-DIT_VERSION="fuzz"' "-DIT_DATADIR=\"$ROOT\"" -O1 -g -I.
+	"${PKG_CFLAGS[@]}" "$SAN" -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+# The project's own warnings; -Werror only for the targets: the rest is not ours to fix here.
+WARN=(-Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Wvla
+	-Wwrite-strings -Wundef)
 
 mkdir -p "$OUT/obj" "$OUT/artifacts"
 
@@ -47,21 +51,21 @@ build_lib() {
 	mod=$1
 	shift
 	lib="$OUT/lib$mod.a"
-	objs=""
+	objs=()
 	changed=0
 	for src in "$@"; do
 		obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
-		objs="$objs $obj"
+		objs+=("$obj")
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || \
 		   [ -n "$(find common builder expect runner src -name '*.h' -newer "$obj" | head -n 1)" ]; then
 			echo "  CC      $src"
-			$CC $CFLAGS $WARN -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
+			"$CC" "${CFLAGS[@]}" "${WARN[@]}" -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
 			changed=1
 		fi
 	done
 	if [ $changed = 1 ] || [ ! -f "$lib" ]; then
 		rm -f "$lib"
-		ar rcs "$lib" $objs
+		ar rcs "$lib" "${objs[@]}"
 	fi
 }
 
@@ -70,16 +74,20 @@ build_libs() {
 	build_lib builder builder/*.c
 	build_lib expect expect/*.c
 	build_lib runner runner/*.c
-	build_lib app $(ls src/*.c | grep -v '^src/main\.c$')
+	local app=()
+	for src in src/*.c; do
+		[ "$src" = src/main.c ] || app+=("$src")
+	done
+	build_lib app "${app[@]}"
 }
 
 build_target() {
 	t=$1
 	bin="$OUT/fuzz_$t"
 	echo "  LD      $bin"
-	$CC $CFLAGS $WARN -Werror -fsanitize=fuzzer -o "$bin" "fuzz/fuzz_$t.c" \
+	"$CC" "${CFLAGS[@]}" "${WARN[@]}" -Werror -fsanitize=fuzzer -o "$bin" "fuzz/fuzz_$t.c" \
 		"$OUT/libapp.a" "$OUT/libbuilder.a" "$OUT/librunner.a" "$OUT/libexpect.a" \
-		"$OUT/libcommon.a" $PKG_LIBS -lutil
+		"$OUT/libcommon.a" "${PKG_LIBS[@]}" -lutil
 }
 
 # libFuzzer's final lines: executions, and the last coverage / features figures.
@@ -90,7 +98,7 @@ summarize() {
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
-	crashes=$(ls "$OUT/artifacts/$t" 2>/dev/null | wc -l)
+	crashes=$(find "$OUT/artifacts/$t" -type f 2>/dev/null | wc -l)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" \
 		"$FUZZ_SECONDS" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes" \
 		>>"$OUT/stats.tsv"
@@ -110,7 +118,7 @@ run_target() {
 	# shellcheck disable=SC2086
 	nice -n 19 "$OUT/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $FUZZ_ARGS \
-		"$work" $seeds >"$OUT/$t.log" 2>&1 || rc=$?
+		"$work" $seeds </dev/null >"$OUT/$t.log" 2>&1 || rc=$?
 	summarize "$t" "$OUT/$t.log"
 	if [ $rc != 0 ]; then
 		echo "fuzz_$t: stopped with status $rc; see $OUT/$t.log and $OUT/artifacts/$t/" >&2

@@ -22,7 +22,7 @@
 #define IN_MAX (VM_HUB_FRAME_HDR + VM_HUB_FRAME_MAX + READ_CHUNK)
 #define REPLAY_CHUNK (16 * 1024)
 #define NAME_TRIES 32
-#define LISTEN_BACKLOG 16
+#define LISTEN_BACKLOG 32
 /* How long a retiring hub waits for its clients to take their last bytes. */
 #define RETIRE_FLUSH_MS 300
 #define INFO_MAX (8 * 1024)
@@ -703,11 +703,22 @@ static int hub_setup(struct vm *vm, struct vm_hub *h, const char *scenario, stru
 {
 	char dir[PATH_MAX], base[VM_HUB_NAME_MAX - 4];
 	char info[PATH_MAX + 16];
+	struct sockaddr_un sa;
 	int r;
 
 	if (vm_hub_dir(dir, sizeof(dir)) < 0)
 		return it_error_set(err, -ENAMETOOLONG,
 				    "cannot use the console directory: XDG_RUNTIME_DIR is too long");
+	name_base(scenario, base, sizeof(base));
+	/* Check before creating anything: DIR/BASE-xxxx.sock must fit in sun_path. */
+	if (strlen(dir) + strlen(base) + sizeof("/-xxxx.sock") > sizeof(sa.sun_path)) {
+		it_error_set(err, -ENAMETOOLONG,
+			     "cannot create a console socket in '%s': path too long for a unix "
+			     "socket",
+			     dir);
+		it_error_hint(err, "set XDG_RUNTIME_DIR to a shorter directory");
+		return -ENAMETOOLONG;
+	}
 	r = prepare_dir(dir, err);
 	if (r < 0)
 		return r;
@@ -715,7 +726,6 @@ static int hub_setup(struct vm *vm, struct vm_hub *h, const char *scenario, stru
 	if (h->listen_fd < 0)
 		return it_error_set(err, -errno, "cannot create a console socket: %s",
 				    strerror(errno));
-	name_base(scenario, base, sizeof(base));
 	r = bind_socket(h, dir, base, err);
 	if (r < 0)
 		return r;

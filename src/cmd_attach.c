@@ -571,7 +571,7 @@ int cmd_ps(int argc, char **argv)
 
 		format_uptime(now - e->started, uptime, sizeof(uptime));
 		printf("%-*s  %7ld  %-*s  %7s  %s\n", wname, e->name, (long)e->pid, wscen,
-		       e->scenario, uptime, e->step);
+		       e->scenario[0] ? e->scenario : "-", uptime, e->step[0] ? e->step : "-");
 	}
 	vm_hub_list_release(&list);
 	if (fflush(stdout) != 0) {

@@ -13,6 +13,7 @@ static const struct cmd commands[] = {
 	{ "ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)" },
 	{ "run", cmd_run, "build, boot in qemu and check the console against a scenario" },
 	{ "replay", cmd_replay, "check a scenario's expectations against a recorded console log" },
+	{ "report", cmd_report, "merge the results of runs, suites and shards into one verdict" },
 };
 
 static void usage(FILE *f)

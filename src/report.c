@@ -804,11 +804,14 @@ static void verdict_into(const struct run_report *r, struct out *line, struct ou
 			puts_(line, " in ");
 			put_secs1(line, r->duration_ms);
 		}
+		if (r->flaky)
+			putf(line, " (flaky: passed on attempt %u)", r->attempts);
 		return;
 	}
 	put_at_step(line, r, i);
+	/* A run whose steps all passed failed a check made after it (a budget, a baseline). */
 	if (is_error_verdict(r->verdict) || !r->engine ||
-	    expect_state(r->engine) == EXPECT_RUNNING) {
+	    expect_state(r->engine) == EXPECT_RUNNING || expect_state(r->engine) == EXPECT_PASSED) {
 		puts_(line, ": ");
 		put_esc(line, ESC_TERM,
 			r->error.msg[0] ? r->error.msg : it_strerror(r->error.code));
@@ -1236,6 +1239,11 @@ static void junit_suite(struct out *o, const struct run_report *r, size_t id)
 		snprintf(num, sizeof(num), "%lld", (long long)r->first_byte_ms);
 		xml_property(o, "first_console_byte_ms", num);
 	}
+	if (r->attempts > 1) {
+		snprintf(num, sizeof(num), "%u", r->attempts);
+		xml_property(o, "attempts", num);
+		xml_property(o, "flaky", r->flaky ? "true" : "false");
+	}
 	puts_(o, "    </properties>\n");
 
 	for (size_t i = 0; i < n; i++) {
@@ -1462,6 +1470,11 @@ static void json_run(struct out *o, const struct run_report *r)
 	json_kv_str(o, 6, "verdict", run_verdict_name(r->verdict), &f);
 	json_key(o, 6, "exit_code", &f);
 	putf(o, "%d", run_verdict_exit(r->verdict));
+	if (r->attempts > 1) {
+		json_key(o, 6, "attempts", &f);
+		putf(o, "%u", r->attempts);
+		json_kv_bool(o, 6, "flaky", r->flaky, &f);
+	}
 	json_kv_str(o, 6, "message", line.data, &f);
 	json_kv_str(o, 6, "hint", hint.len ? hint.data : NULL, &f);
 	json_key(o, 6, "error", &f);

@@ -74,6 +74,8 @@ struct run_report {
 	struct it_error error;	  /* the run's error text, code 0 when none */
 	bool replay;		  /* a recorded log, not a live VM ("the log ended") */
 	bool untimed;		  /* a raw log replayed without times: no times are shown */
+	unsigned attempts;	  /* tries of the scenario, retries included; 0 or 1: one */
+	bool flaky;		  /* passed after a retried infrastructure error */
 
 	int64_t start_wall_ms; /* CLOCK_REALTIME ms when the VM started; -1: unknown */
 	int64_t first_byte_ms; /* ms from the VM start to the first console byte; -1: none */

@@ -8,25 +8,38 @@
 
 #include "common/err.h"
 #include "src/overrides.h"
+#include "src/suite.h"
 
-/* Options of a run; strings are borrowed from argv. */
+/* Options of a run; strings are borrowed from argv (or from the suite that runs it). */
 struct run_opts {
 	struct overrides ov;
-	const char *out_dir;     /* NULL: initrd-test-out/NAME */
-	const char *initrd;      /* boot this instead of building */
+	const char *out_dir; /* NULL: initrd-test-out/NAME */
+	const char *initrd;  /* boot this instead of building */
 	const char *junit, *json;
-	int accel;               /* enum vm_accel, or -1 for the scenario's */
-	int backend;             /* enum vm_backend, or -1 */
-	long memory_mib;         /* 0: the scenario's */
-	int64_t timeout_ms, step_timeout_ms;  /* 0: the scenario's */
+	int accel;			     /* enum vm_accel, or -1 for the scenario's */
+	int backend;			     /* enum vm_backend, or -1 */
+	long memory_mib;		     /* 0: the scenario's */
+	int64_t timeout_ms, step_timeout_ms; /* 0: the scenario's */
 	bool quiet;
+
+	const char *name;	   /* the name in reports (a suite's id); NULL: the scenario's */
+	const char *artifacts_dir; /* failed runs leave ARTIFACTS_DIR/NAME; NULL: see run --help */
+	const char *build_dir;	   /* shared builds, one per build key, under a lock; NULL: none */
+	unsigned retries;	   /* infrastructure errors are tried again this many times */
+	const struct jv *baseline; /* a report to compare milestones with (borrowed); NULL: none */
+	struct suite_slowdown slowdown;
+	int status_fd; /* progress lines for a suite ("step lease\n"); -1: none */
 };
 
 void run_opts_init(struct run_opts *o);
 void run_opts_release(struct run_opts *o);
 /* Take one getopt_long result of the run options: 1 taken, 0 not ours, <0 bad value. */
 int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error *err);
-/* Run one scenario: build, boot, check, report. Returns the exit code (src/cmds.h). */
+/*
+ * Run one scenario: build (or reuse a shared build), boot, check, retry an
+ * infrastructure error while retries remain, check budgets and the baseline,
+ * report, gather artifacts of a failure. Returns the exit code (src/cmds.h).
+ */
 int run_scenario(const char *scenario, const struct run_opts *o, struct it_error *err);
 
 #endif

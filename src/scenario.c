@@ -316,7 +316,7 @@ static int check_regex(struct line *l, const char *pat)
 
 /*
  * A regex runs from the '/' at l->p to the last '/' on the line, so '/'
- * inside needs no escape. A comment or 'within' after a pattern that itself
+ * inside needs no escape. A comment, 'within' or 'budget' after a pattern that itself
  * holds a '/' would silently become part of the pattern: refuse that.
  */
 static int take_regex(struct line *l, char **out)
@@ -335,12 +335,14 @@ static int take_regex(struct line *l, char **out)
 			continue;
 		while (is_blank(*t))
 			t++;
-		if (*t != '#' && !(strncmp(t, "within", 6) == 0 && is_blank(t[6])))
+		if (*t != '#' && !(strncmp(t, "within", 6) == 0 && is_blank(t[6])) &&
+		    !(strncmp(t, "budget", 6) == 0 && is_blank(t[6])))
 			continue;
 		line_error(l,
 			   "ambiguous pattern: it runs to the last '/' on the line and so "
 			   "takes in the '%s' after the '/' at column %zu",
-			   *t == '#' ? "#" : "within", (size_t)(q - l->start) + 1);
+			   *t == '#' ? "#" : (*t == 'w' ? "within" : "budget"),
+			   (size_t)(q - l->start) + 1);
 		it_error_hint(l->ld->err, "put the comment on a line of its own, or write "
 					  "that '/' as [/] or \\x2f if it belongs to the pattern");
 		return -IT_ESCENARIO;
@@ -1346,6 +1348,39 @@ static bool looks_like_flags(const char *w)
 	return strspn(w, "imsxnu") == strlen(w) && strlen(w) <= 4;
 }
 
+/* What may follow an expect pattern: 'within DURATION' and 'budget DURATION', each once. */
+static int step_options(struct line *l, struct scenario_step *st)
+{
+	bool seen_budget = false;
+	char *w;
+	int r = 0;
+
+	for (w = word(l); w && r == 0; w = r == 0 ? word(l) : NULL) {
+		bool within = !strcmp(w, "within"), budget = !strcmp(w, "budget");
+
+		if ((within && st->timeout_explicit) || (budget && seen_budget))
+			return line_error(l, "'%s' given twice", w);
+		if (within) {
+			r = need_duration(l, "within", &st->timeout_ms);
+			st->timeout_explicit = true;
+		} else if (budget) {
+			r = need_duration(l, "budget", &st->budget_ms);
+			seen_budget = true;
+		} else if (st->timeout_explicit || seen_budget) {
+			return line_error(l, "unexpected '%s' (usage: %s)", w, l->kw->usage);
+		} else {
+			r = line_error(l,
+				       "unexpected '%s' after the pattern (only 'within DURATION' "
+				       "and 'budget DURATION' may follow)",
+				       w);
+			if (!st->literal && looks_like_flags(w))
+				it_error_hint(l->ld->err, "flags go inside the pattern: /(?%s).../",
+					      w);
+		}
+	}
+	return r;
+}
+
 static int kw_expect(struct line *l)
 {
 	struct scenario_step st = {.kind = SCENARIO_STEP_EXPECT};
@@ -1366,20 +1401,8 @@ static int kw_expect(struct line *l)
 	if (r == 0 && st.literal && strchr(st.text, '\n'))
 		r = line_error(l, "an expected text cannot hold a newline: lines are matched "
 				  "one at a time");
-	w = r == 0 ? word(l) : NULL;
-	if (w && !strcmp(w, "within")) {
-		r = need_duration(l, "within", &st.timeout_ms);
-		st.timeout_explicit = true;
-		if (r == 0)
-			r = need_end(l);
-	} else if (w) {
-		r = line_error(l,
-			       "unexpected '%s' after the pattern (only 'within DURATION' may "
-			       "follow)",
-			       w);
-		if (!st.literal && looks_like_flags(w))
-			it_error_hint(l->ld->err, "flags go inside the pattern: /(?%s).../", w);
-	}
+	if (r == 0)
+		r = step_options(l, &st);
 	if (r < 0) {
 		step_release(&st);
 		return r;
@@ -1508,7 +1531,7 @@ static const struct keyword keywords[] = {
     {"timeout", "timeout DURATION", kw_timeout},
     {"step-timeout", "step-timeout DURATION", kw_step_timeout},
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},
-    {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION]", kw_expect},
+    {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION] [budget DURATION]", kw_expect},
     {"send", "send TEXT | send \"TEXT\"", kw_send},
     {"reset", "reset LIST", kw_reset},
 };

@@ -41,6 +41,8 @@ struct scenario_step {
 	bool literal;
 	int64_t timeout_ms;    /* EXPECT: from 'within', else the final step-timeout; SEND: 0 */
 	bool timeout_explicit; /* EXPECT: 'within' was given */
+	int64_t budget_ms;     /* EXPECT: 'budget': the most the step may take without failing
+				  the run once it is over (checked after the run); 0: none */
 	char *file;	       /* the file that declared the step */
 	unsigned line;
 	char *where; /* "FILE:LINE", for messages */

@@ -15,6 +15,8 @@ first line of stdout. The first path component picks the behaviour:
   /short/FILE          no Content-Length, half the body, then close
   /stall-head/FILE     accepts the request and never answers
   /stall-body/FILE     headers and 100 bytes, then silence
+  /stall-apk/FILE      as /stall-body/ for *.apk, as /ok/ for anything else (a whole
+                       repository whose indexes load and whose packages hang)
   /slow/MS/FILE        waits MS milliseconds, then the file
   /hits/PATH           how many requests PATH got (plain text)
   /stats               "max_concurrent N" (requests in flight at once)
@@ -93,6 +95,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_body(500, b"try again\n")
         if body is None:
             return self.send_body(404, b"not found\n")
+        if mode == "stall-apk":
+            mode = "stall-body" if rest[-1].endswith(".apk") else "ok"
         if mode == "slow":
             time.sleep(arg / 1000.0)
         if mode == "stall-head":

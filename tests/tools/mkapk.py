@@ -5,9 +5,11 @@
   mkapk.py pkg   --key PRIV OUT.apk [--from REAL.apk] [--root DIR] [--host-file DEST=SRC]...
                  [--file PATH=TEXT]... [--symlink PATH=TARGET]... [--mkdir PATH]...
                  [--set KEY=VALUE]... [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256]
-  mkapk.py index --key PRIV OUT.tar.gz [--text APKINDEX] [--description TEXT]
-                 [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256] [APK...]
+  mkapk.py index --key PRIV OUT.tar.gz [--text APKINDEX | --from-index INDEX.tar.gz | APK...]
+                 [--edit PKG:LETTER=VALUE]... [--size-of PKG=FILE]... [--description TEXT]
+                 [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256]
   mkapk.py resign --key PRIV OUT IN [--unsigned] [--key-name NAME] [--sig-kind RSA|RSA256]
+  mkapk.py batch FILE
 
 An APK v2 file is gzip members, each a tar segment: the signature
 (.SIGN.RSA.<key name>, over the compressed control member), the control
@@ -22,11 +24,17 @@ tests of unsafe archives. --set
 replaces a .PKGINFO field (every line of that key; an empty value removes
 it); pkgname and pkgver are required when there is no --from.
 
-index: the APKINDEX text is --text as given, or made from the packages
-(C: is Q1 + base64 of the SHA-1 of the control member, as apk computes it).
+index: the APKINDEX text is --text as given, the APKINDEX of another index
+(--from-index), or made from the packages (C: is Q1 + base64 of the SHA-1 of
+the control member, as apk computes it). Then --edit sets one field of one
+package ('busybox:C=Q1...'), --size-of sets a package's S: to a file's size.
 
 resign: replace the signature member of a package or an index (or drop it),
 keeping every other byte, so that the index's C: checksum still holds.
+
+batch: run the commands of FILE (one a line, shell-quoted, without
+'mkapk.py'; '#' starts a comment) in order, in one process: Python's start is
+slow on a loaded machine.
 
 The key name defaults to the private key's file name plus '.pub'; --key-name
 signs under another name (a forged signature). The signature is made with
@@ -38,6 +46,7 @@ import gzip
 import hashlib
 import io
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -249,12 +258,49 @@ def index_entry(path):
     return "\n".join(lines) + "\n\n"
 
 
+def index_text(path):
+    members = gz_members(open(path, "rb").read(), path)
+    for _, raw in members:
+        for ti, body in tar_entries(raw):
+            if ti.name == "APKINDEX":
+                return body
+    die("'%s': no APKINDEX" % path)
+
+
+def index_edit(text, pkg, letter, value):
+    """Set field LETTER of package PKG's paragraph in an APKINDEX text."""
+    paras = text.decode().split("\n\n")
+    found = False
+    for i, para in enumerate(paras):
+        lines = para.split("\n")
+        if "P:" + pkg not in lines:
+            continue
+        found = True
+        lines = [l if not l.startswith(letter + ":") else "%s:%s" % (letter, value)
+                 for l in lines]
+        if letter + ":" + value not in lines:
+            lines.append("%s:%s" % (letter, value))
+        paras[i] = "\n".join(lines)
+    if not found:
+        die("no package '%s' in the index" % pkg)
+    return "\n\n".join(paras).encode()
+
+
 def cmd_index(args):
     if args.text:
         with open(args.text, "rb") as fh:
             text = fh.read()
+    elif args.from_index:
+        text = index_text(args.from_index)
     else:
         text = "".join(index_entry(p) for p in args.apks).encode()
+    for spec in args.edit:
+        pkg, _, rest = spec.partition(":")
+        letter, _, value = rest.partition("=")
+        text = index_edit(text, pkg, letter, value)
+    for spec in args.size_of:
+        pkg, _, path = spec.partition("=")
+        text = index_edit(text, pkg, "S", str(os.path.getsize(path)))
     entries = [(info("DESCRIPTION", tarfile.REGTYPE, 0o644, EPOCH), args.description.encode()),
                (info("APKINDEX", tarfile.REGTYPE, 0o644, EPOCH), text)]
     for ti, _ in entries:
@@ -285,7 +331,7 @@ class Entry(argparse.Action):
         ns.entries = ns.entries + [(option_string[2:], value)]
 
 
-def main():
+def parser():
     ap = argparse.ArgumentParser(prog="mkapk.py", usage=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("pkg", "index", "resign"):
@@ -303,11 +349,30 @@ def main():
         pkg.add_argument("--" + opt, action=Entry, dest="entries", default=[])
     idx = sub.choices["index"]
     idx.add_argument("--text")
+    idx.add_argument("--from-index")
+    idx.add_argument("--edit", action="append", default=[])
+    idx.add_argument("--size-of", action="append", default=[])
     idx.add_argument("--description", default="test repository")
     idx.add_argument("apks", nargs="*")
     sub.choices["resign"].add_argument("src")
-    args = ap.parse_args()
+    sub.add_parser("batch").add_argument("file")
+    return ap
+
+
+def run(ap, argv):
+    args = ap.parse_args(argv)
+    if args.cmd == "batch":
+        with open(args.file) as fh:
+            for line in fh:
+                words = shlex.split(line, comments=True)
+                if words:
+                    run(ap, words)
+        return
     {"pkg": cmd_pkg, "index": cmd_index, "resign": cmd_resign}[args.cmd](args)
+
+
+def main():
+    run(parser(), sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -502,6 +502,36 @@ START_TEST(test_step_names_and_timeouts)
 }
 END_TEST
 
+/* 'budget' after 'within' or before it, or alone; it never changes the step's timeout. */
+START_TEST(test_step_budgets)
+{
+	struct scenario s;
+	struct it_error e = IT_ERROR_INIT;
+
+	ck_assert_msg(load_text(&s, &e,
+				"expect lease \"lease of\" within 60s budget 20s\n"
+				"expect login /login: / budget 1.5s within 2m\n"
+				"expect shell \"# \" budget 250ms\n"
+				"expect ip /a\\/b/ budget 3s\n"
+				"expect last /x/\n"
+				"packages alpine-base\n") == 0,
+		      "%s", e.msg);
+	ck_assert_uint_eq(s.nsteps, 5);
+	ck_assert_int_eq(s.steps[0].budget_ms, 20000);
+	ck_assert_int_eq(s.steps[0].timeout_ms, 60000);
+	ck_assert(s.steps[0].timeout_explicit);
+	ck_assert_int_eq(s.steps[1].budget_ms, 1500);
+	ck_assert_int_eq(s.steps[1].timeout_ms, 120000);
+	ck_assert_int_eq(s.steps[2].budget_ms, 250);
+	ck_assert(!s.steps[2].timeout_explicit);
+	ck_assert_int_eq(s.steps[2].timeout_ms, SCENARIO_DEFAULT_STEP_TIMEOUT_MS);
+	ck_assert_str_eq(s.steps[3].text, "a\\/b");
+	ck_assert_int_eq(s.steps[3].budget_ms, 3000);
+	ck_assert_int_eq(s.steps[4].budget_ms, 0);
+	scenario_release(&s);
+}
+END_TEST
+
 START_TEST(test_defaults_and_scalars)
 {
 	struct scenario s;
@@ -974,6 +1004,7 @@ static Suite *scenario_suite(void)
 	tcase_add_test(tc, test_pattern_delimiters);
 	tcase_add_test(tc, test_send_text);
 	tcase_add_test(tc, test_step_names_and_timeouts);
+	tcase_add_test(tc, test_step_budgets);
 	tcase_add_test(tc, test_defaults_and_scalars);
 	tcase_add_test(tc, test_crlf_comments_blanks);
 	tcase_add_test(tc, test_nul_and_size);

@@ -981,7 +981,8 @@ START_TEST(test_interrupted)
 	t0 = now_ms();
 	ck_assert_int_eq(fetch_batch(&o, r, 2, &err), -IT_EINTERRUPTED);
 	ck_assert_int_lt(now_ms() - t0, 5000);
-	ck_assert_str_eq(err.msg, "interrupted while fetching");
+	snprintf(want, sizeof(want), "cannot fetch '%s' (and 1 more): interrupted", url[0]);
+	ck_assert_str_eq(err.msg, want);
 	for (int i = 0; i < 2; i++) {
 		snprintf(want, sizeof(want), "cannot fetch '%s': interrupted", url[i]);
 		ck_assert_str_eq(r[i].err.msg, want);

@@ -244,6 +244,19 @@ static const struct scenario scenarios[] = {
       "P:alpha\nV:1\n\n"
       "P:beta\nV:1\n\n"
       "P:Beta\nV:1\n\n"}},
+    /* Triggered together: apk's order (its name hash table's), not the index order. */
+    {"install_if_order",
+     "librsvg libjxl zz",
+     "libjxl-1 librsvg-1 zz-1 imagemagick-pdf-1 imagemagick-svg-1 imagemagick-jxl-1 "
+     "imagemagick-heic-1",
+     false,
+     {"P:zz\nV:1\n\n"
+      "P:librsvg\nV:1\n\n"
+      "P:libjxl\nV:1\n\n"
+      "P:imagemagick-jxl\nV:1\ni:zz libjxl\n\n"
+      "P:imagemagick-svg\nV:1\ni:zz librsvg\n\n"
+      "P:imagemagick-heic\nV:1\ni:zz libjxl\n\n"
+      "P:imagemagick-pdf\nV:1\ni:zz librsvg\n\n"}},
 };
 
 static void load_repos(struct apk_db *db, const char *const *repos)

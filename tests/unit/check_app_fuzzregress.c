@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/* Replays the fuzzers' regression inputs and seed corpora through the fuzz targets' own code and
+ * checks. */
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/strlist.h"
+#include "common/util.h"
+
+/*
+ * Every target of fuzz/ is compiled in here under its own name
+ * (fuzz/fuzz.h): an input that crashed a fuzzer, saved in
+ * tests/data/fuzz-regressions/TARGET/, runs through exactly what crashed,
+ * including the invariants the target checks with abort(). Under 'make
+ * asan' the sanitizers see it too.
+ */
+#define FUZZ_REPLAY 1
+#include "fuzz/fuzz_apk.c"
+#include "fuzz/fuzz_cpio.c"
+#include "fuzz/fuzz_expect.c"
+#include "fuzz/fuzz_index.c"
+#include "fuzz/fuzz_scenario.c"
+#include "fuzz/fuzz_version.c"
+
+#define REGRESSIONS "tests/data/fuzz-regressions"
+#define SEEDS "fuzz/corpus"
+#define REPLAY_MAX_INPUT (4u << 20)
+
+typedef int (*fuzz_one_fn)(const uint8_t *data, size_t size);
+typedef int (*fuzz_init_fn)(int *argc, char ***argv);
+
+struct target {
+	const char *name;
+	fuzz_one_fn one;
+	fuzz_init_fn init;
+};
+
+static const struct target targets[] = {
+    {"apk", fuzz_apk_one, fuzz_apk_init},
+    {"cpio", fuzz_cpio_one, fuzz_cpio_init},
+    {"expect", fuzz_expect_one, NULL},
+    {"index", fuzz_index_one, NULL},
+    {"scenario", fuzz_scenario_one, fuzz_scenario_init},
+    {"version", fuzz_version_one, NULL},
+};
+
+/* The input being replayed, for the crash report. */
+static const char *current;
+
+static void say_current(void)
+{
+	if (current) {
+		fputs("\nfuzz regression: crashed on '", stderr);
+		fputs(current, stderr);
+		fputs("'\n", stderr);
+	}
+}
+
+/* A crash (an invariant's abort(), a segfault) names the input, then dies as it would have. */
+static void on_crash(int sig)
+{
+	say_current();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* AddressSanitizer calls this before its report, when the test runs under 'make asan'. */
+void __asan_on_error(void);
+void __asan_on_error(void)
+{
+	say_current();
+}
+
+/* The regular files of 'dir', sorted; a missing directory is an empty list. */
+static void list_files(const char *dir, struct strlist *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024];
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "README.md"))
+			continue;
+		ck_assert_int_eq(path_join(path, sizeof(path), dir, de->d_name), 0);
+		ck_assert_int_eq(strlist_add(out, path), 0);
+	}
+	closedir(d);
+	strlist_sort(out);
+}
+
+/* Run every input under 'root'/TARGET through the target; returns how many there were. */
+static size_t replay(const struct target *t, const char *root)
+{
+	struct strlist files = STRLIST_INIT;
+	char dir[512];
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, t->name);
+	list_files(dir, &files);
+	signal(SIGABRT, on_crash);
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	if (t->init)
+		t->init(NULL, NULL);
+	for (size_t i = 0; i < files.n; i++) {
+		struct buf in;
+
+		buf_init(&in, REPLAY_MAX_INPUT);
+		ck_assert_msg(buf_read_file(&in, files.v[i]) == 0, "cannot read '%s'", files.v[i]);
+		current = files.v[i];
+		ck_assert_int_eq(t->one((const uint8_t *)in.data, in.len), 0);
+		current = NULL;
+		buf_release(&in);
+	}
+	n = files.n;
+	strlist_clear(&files);
+	return n;
+}
+
+START_TEST(test_regressions)
+{
+	replay(&targets[_i], REGRESSIONS);
+}
+END_TEST
+
+START_TEST(test_seeds)
+{
+	/* Every target ships seeds: the real Alpine data and the shipped scenarios. */
+	ck_assert_uint_gt(replay(&targets[_i], SEEDS), 0);
+}
+END_TEST
+
+/* The replay can fail: a broken invariant aborts, as an error without text does here. */
+START_TEST(test_check_error_aborts)
+{
+	struct it_error e = IT_ERROR_INIT;
+
+	fuzz_check_error(&e, 0);
+	e.code = -IT_EFORMAT;
+	fuzz_check_error(&e, -IT_EFORMAT);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("app_fuzzregress");
+	TCase *tc = tcase_create("replay");
+	TCase *tcf = tcase_create("checks");
+	SRunner *sr;
+	int failed;
+	int n = (int)ARRAY_SIZE(targets);
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_regressions, 0, n);
+	tcase_add_loop_test(tc, test_seeds, 0, n);
+	suite_add_tcase(s, tc);
+	tcase_add_test_raise_signal(tcf, test_check_error_aborts, SIGABRT);
+	suite_add_tcase(s, tcf);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
