@@ -28,17 +28,39 @@ struct arena_mark {
 };
 
 /*
- * Chunks are mapped with MAP_POPULATE: faulting pages in one by one costs
- * more than parsing on some virtual machines, and the size of a load is
- * known in advance (see arena_reserve()).
+ * Zeroed memory of at least *bytes (the size it got returned in *bytes):
+ * small pieces from the heap, large ones mapped with MAP_POPULATE. Faulting
+ * pages in one by one costs more than the parsing itself on some virtual
+ * machines, and the size of a load is known in advance (see presize()).
  */
+#define MAP_MIN (256 * 1024)
+
+static void *mem_alloc(size_t *bytes)
+{
+	void *p;
+
+	if (*bytes < MAP_MIN)
+		return calloc(1, *bytes);
+	*bytes = (*bytes + 4095) & ~(size_t)4095;
+	p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		 -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void mem_free(void *p, size_t bytes)
+{
+	if (p && bytes < MAP_MIN)
+		free(p);
+	else if (p)
+		munmap(p, bytes);
+}
+
 static struct apk_arena_chunk *chunk_new(struct apk_db *db, size_t cap)
 {
-	size_t bytes = (sizeof(struct apk_arena_chunk) + cap + 4095) & ~(size_t)4095;
-	struct apk_arena_chunk *c = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	size_t bytes = sizeof(struct apk_arena_chunk) + cap;
+	struct apk_arena_chunk *c = mem_alloc(&bytes);
 
-	if (c == MAP_FAILED)
+	if (!c)
 		return NULL;
 	c->prev = db->arena;
 	c->used = 0;
@@ -49,7 +71,7 @@ static struct apk_arena_chunk *chunk_new(struct apk_db *db, size_t cap)
 
 static void chunk_free(struct apk_arena_chunk *c)
 {
-	munmap(c, sizeof(*c) + c->cap);
+	mem_free(c, sizeof(*c) + c->cap);
 }
 
 static void *arena_alloc(struct apk_db *db, size_t n)
@@ -71,23 +93,22 @@ static int arena_reserve(struct apk_db *db, size_t n)
 {
 	if (db->arena && db->arena->cap - db->arena->used >= n)
 		return 0;
-	return chunk_new(db, n > ARENA_CHUNK ? n : ARENA_CHUNK) ? 0 : -ENOMEM;
+	return chunk_new(db, n) ? 0 : -ENOMEM;
 }
 
 /*
- * Large arrays (tables, the names and packages arrays, provider pools) are
- * mapped and populated at once too. They come zeroed; the mapping size is
- * kept in front of the array.
+ * Arrays that grow with the index (tables, the names and packages arrays,
+ * provider pools) come from mem_alloc() too, zeroed, with their size kept
+ * in front of them.
  */
 #define BIG_HDR 16
 
 static void *big_alloc(size_t bytes)
 {
-	size_t total = (bytes + BIG_HDR + 4095) & ~(size_t)4095;
-	unsigned char *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	size_t total = bytes + BIG_HDR;
+	unsigned char *p = mem_alloc(&total);
 
-	if (p == MAP_FAILED)
+	if (!p)
 		return NULL;
 	memcpy(p, &total, sizeof(total));
 	return p + BIG_HDR;
@@ -104,7 +125,7 @@ static size_t big_cap(const void *p)
 static void big_free(void *p)
 {
 	if (p)
-		munmap((unsigned char *)p - BIG_HDR, big_cap(p) + BIG_HDR);
+		mem_free((unsigned char *)p - BIG_HDR, big_cap(p) + BIG_HDR);
 }
 
 /* Grow to at least 'bytes', keeping the contents. NULL (old array untouched) on failure. */
@@ -301,7 +322,7 @@ static int pkgs_reserve(struct apk_db *db, size_t n)
 
 static uint32_t pow2_at_least(size_t n)
 {
-	uint32_t p = 4096;
+	uint32_t p = 64;
 
 	while (p < n && p < (1u << 31))
 		p *= 2;

@@ -1316,12 +1316,19 @@ static int line_end(struct expect *e, int64_t now)
 
 /* ---- the block ----------------------------------------------------------------------------- */
 
-/* Can the current line go to the block? Only a line that has not begun yet. */
+/*
+ * Can the current line go to the block? Only a line that has not begun yet
+ * (a done line is left behind as text or '\n' comes) and on which nothing
+ * matched while it was unfinished.
+ */
 static bool line_is_new(const struct expect *e)
 {
+	if (e->open_first != SIZE_MAX || e->fail_line_open)
+		return false;
 	return e->line_done || (e->line.len == 0 && !e->line_cut);
 }
 
+/* Only a line that has not begun goes to the block: none of its matches is open. */
 static void blk_enter(struct expect *e)
 {
 	line_reset(e);
@@ -1337,18 +1344,17 @@ static struct blob blk_view(const struct expect *e, size_t a, size_t b)
 	return blob_mem(e->blk + a, b - a);
 }
 
-/* A complete line of the block that may match: what line_end() does for e->line. */
+/*
+ * A complete line of the block that may match: what line_end() does for
+ * e->line. No step can have matched on it while unfinished, nor a fail
+ * pattern (only e->line is matched unfinished), so line_finish() has nothing to do.
+ */
 static int blk_line(struct expect *e, struct blob line, int64_t now)
 {
-	int r;
-
 	if (e->resume_dirty)
 		resume_reset(e);
 	e->blk_line = line;
-	r = scan(e, line, true, now);
-	if (r < 0)
-		return r;
-	return line_finish(e, line);
+	return scan(e, line, true, now);
 }
 
 /*
@@ -1404,9 +1410,7 @@ static int blk_match(struct expect *e, size_t end, int64_t now)
 
 	e->blk_gen++;
 	while (a < end) {
-		/* A line left open in e->line before the block ends here: finish it. */
-		bool finish = a == 0 && (e->open_first != SIZE_MAX || e->fail_line_open);
-		size_t at = finish ? 0 : blk_candidate(e, a);
+		size_t at = blk_candidate(e, a);
 		const char *nl;
 
 		if (at >= end)

@@ -442,7 +442,10 @@ static int read_until_closed(int fd, int64_t deadline, char *bye, size_t byesz)
 		r = buf_add(&in, chunk, (size_t)n);
 		if (r < 0)
 			break;
-		while ((size = vm_hub_frame_parse(&in, &type, &payload)) > 0) {
+		for (;;) {
+			size = vm_hub_frame_parse(&in, &type, &payload);
+			if (size == 0)
+				break;
 			if (type == VM_HUB_BYE)
 				snprintf(bye, byesz, "%.*s", (int)payload.len, payload.ptr);
 			buf_consume(&in, size);

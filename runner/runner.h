@@ -213,13 +213,14 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
 
 /*
  * vm_hub_enable() gives a VM a console socket that any number of clients
- * (initrd-test attach, ps, stop) may join while vm_run() runs. vm_run()
- * stays the one reader of the pty: each console chunk goes to on_output AND
- * to every client. Everything lives in one directory, vm_hub_dir():
+ * ('initrd-test attach', 'initrd-test stop') may join. vm_run() stays the
+ * one reader of the pty and serves the socket from its poll() loop: each
+ * console chunk goes to on_output AND to every client. Outside vm_run(),
+ * new clients wait in the socket's backlog and nothing is read or sent. Everything lives in one directory, vm_hub_dir():
  * $XDG_RUNTIME_DIR/initrd-test/ (when XDG_RUNTIME_DIR is set and not empty),
  * else /tmp/initrd-test-UID/, mode 0700 and owned by us (checked):
  *
- *   NAME.sock   the console socket (mode 0600; peers of another uid are refused)
+ *   NAME.sock   the console socket (mode 0600; peers of another uid but root are refused)
  *   NAME.info   key=value lines, one per line, rewritten whole (rename) on change:
  *               name=networking-4f2a, scenario=networking, pid=<initrd-test>,
  *               qemu_pid=<backend>, started=<unix seconds>, socket=<path>,
@@ -240,10 +241,11 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
  *                VM_HUB_RING bytes (several frames), then live output
  *   'n' NOTICE   one line of text for the user ("the keyboard is held by
  *                another client", "powering off")
- *   'b' BYE      why the hub closes the connection next ("detached",
- *                "powered off", "the VM exited", "the VM is gone"); a client
- *                that falls VM_HUB_CLIENT_QUEUE_MAX bytes behind is
- *                disconnected without one, so that it never blocks the loop
+ *   'b' BYE      why the hub closes the connection next: "detached",
+ *                "powered off", "the VM exited", "the VM was stopped",
+ *                "the VM is gone", "too many clients". A client that falls
+ *                VM_HUB_CLIENT_QUEUE_MAX bytes behind is disconnected
+ *                without one, so that it never holds up the loop
  * client -> hub:
  *   'i' INPUT    bytes to type. The keyboard: the first client whose input
  *                is typed holds it until it disconnects; input from the

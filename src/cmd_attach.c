@@ -319,7 +319,10 @@ static int read_hub(struct session *s)
 	if (n < 0)
 		return -errno;
 	r = buf_add(&s->in, chunk, (size_t)n);
-	while (r == 0 && (size = vm_hub_frame_parse(&s->in, &type, &payload)) > 0) {
+	while (r == 0) {
+		size = vm_hub_frame_parse(&s->in, &type, &payload);
+		if (size == 0)
+			break;
 		r = hub_frame(s, type, payload);
 		buf_consume(&s->in, size);
 	}

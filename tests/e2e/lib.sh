@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # Helpers sourced by the end-to-end tests. $IT is the binary, $T a fresh output dir, $TOP the project.
 set -eu
 REPO="$TOP/tests/data/alpine-3.19.1"

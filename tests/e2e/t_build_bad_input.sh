@@ -2,6 +2,7 @@
 # Bad input to 'initrd-test build': damaged, forged, hostile or missing packages and indexes,
 # dead mirrors, a full disk, Ctrl-C. Each gives its exit code and one error line naming the
 # file or URL, and writes nothing: no initrd, no kernel, no temp file, a cache still good.
+# shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
 command -v openssl >/dev/null || fail "setup: openssl missing"

@@ -2,6 +2,7 @@
 # 'kernel package NAME': Debian's kernel wrapped as a linux-virt-shaped APK (signed with the test
 # key, in a second repository) is installed, its image taken out of the initrd and placed beside
 # it, and only the modules asked for (e1000) stay, with their modules.dep line.
+# shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
 command -v python3 >/dev/null || fail "setup: python3 missing"

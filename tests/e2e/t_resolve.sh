@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # The install plan for alpine-base is the 25 packages real apk 2.14 installs from that repository.
 . "$TOP/tests/e2e/lib.sh"
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # A scenario that must fail (no e1000 module) fails at the right step, by that step's own
 # timeout (exit code 4), with a message that says what was expected, long before the
 # whole-run timeout.

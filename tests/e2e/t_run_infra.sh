@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # Infrastructure errors of 'run' (no qemu, no kernel) and usage errors (bad options, bad
 # scenario) give their exit codes and one clear message, before any VM starts.
 . "$TOP/tests/e2e/lib.sh"

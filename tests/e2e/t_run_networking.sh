@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # The main job: scenarios/networking boots real Alpine 3.19.1 on Debian's kernel under qemu,
 # every step passes in order, and the run leaves its evidence (logs, JUnit, JSON).
 . "$TOP/tests/e2e/lib.sh"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh
 # A guest that never shows what is expected ends at its timeout with exit code 4 and no qemu
 # left; SIGTERM to initrd-test during a run ends it and leaves no qemu process either.
 . "$TOP/tests/e2e/lib.sh"

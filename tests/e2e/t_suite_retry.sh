@@ -91,3 +91,29 @@ runs = json.load(open(sys.argv[1]))["runs"]
 assert [(r["verdict"], r["attempts"]) for r in runs] == [("infra_error", 2)] * 4, runs' \
 	"$T/s5/results.json" || fail "suite: not every scenario retried once"
 assert_grep "^4 scenarios: 0 passed, 4 infrastructure errors$" "$T/out5"
+
+# 6. SIGTERM to a suite while its VMs boot: passed on to every scenario, exit 130, the
+# runs so far reported as interrupted, the rest not started, no qemu left.
+"$IT" run -j 2 --retries 1 --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/s6" \
+	"$TOP/tests/data/suite" >"$T/out6" 2>&1 &
+pid=$!
+i=0
+while ! pgrep -f "$T/s6/.builds" >/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "qemu never started"
+	sleep 0.1
+done
+sleep 1
+kill -TERM $pid
+set +e
+wait $pid
+rc=$?
+set -e
+cat "$T/out6"
+[ "$rc" -eq 130 ] || fail "exit $rc after SIGTERM, expected 130"
+assert_grep "^INTERRUPTED boot: " "$T/out6"
+assert_grep "2 not started" "$T/out6"
+sleep 0.5
+if pgrep -f "$T/s6/.builds" >/dev/null; then
+	fail "qemu survived SIGTERM to the suite"
+fi

@@ -34,11 +34,28 @@ int cmd_stop(int argc, char **argv);
 #define WAIT_MS (30 * 1000)
 #define TTY_MAX (4 * 1024 * 1024)
 
-static char runtime[64];
+/*
+ * A fresh XDG_RUNTIME_DIR for each test, so that the tests never touch the
+ * user's VMs, inside one directory per test case that the parent process
+ * makes and removes (a failed test, in its forked child, cleans nothing).
+ */
+static char case_dir[64];
+static char runtime[96];
+
+static void base_setup(void)
+{
+	snprintf(case_dir, sizeof(case_dir), "/tmp/check-attach.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(case_dir));
+}
+
+static void base_teardown(void)
+{
+	rm_rf(case_dir);
+}
 
 static void runtime_setup(void)
 {
-	snprintf(runtime, sizeof(runtime), "/tmp/check-attach.XXXXXX");
+	snprintf(runtime, sizeof(runtime), "%s/t.XXXXXX", case_dir);
 	ck_assert_ptr_nonnull(mkdtemp(runtime));
 	setenv("XDG_RUNTIME_DIR", runtime, 1);
 	setenv("NO_COLOR", "1", 1);
@@ -219,8 +236,12 @@ static int harness_wait(struct harness *hs, int limit_ms)
 	int status = 0;
 	pid_t p;
 
-	while ((p = waitpid(hs->pid, &status, WNOHANG)) == 0 && now_ms() < until)
+	for (;;) {
+		p = waitpid(hs->pid, &status, WNOHANG);
+		if (p != 0 || now_ms() >= until)
+			break;
 		usleep(20 * 1000);
+	}
 	ck_assert_msg(p == hs->pid, "the harness did not end");
 	hs->pid = 0;
 	ck_assert_msg(WIFEXITED(status), "harness status %#x", (unsigned)status);
@@ -319,11 +340,16 @@ static int term_exit(struct term *t)
 	pid_t p;
 
 	/* Keep draining, so that the client is never stuck writing to us. */
-	while ((p = waitpid(t->pid, &status, WNOHANG)) == 0 && now_ms() < until) {
+	for (;;) {
 		struct pollfd pf = {.fd = t->master, .events = POLLIN};
-		ssize_t n;
+		ssize_t n = 0;
 
-		if (poll(&pf, 1, 20) == 1 && (n = read(t->master, chunk, sizeof(chunk))) > 0)
+		p = waitpid(t->pid, &status, WNOHANG);
+		if (p != 0 || now_ms() >= until)
+			break;
+		if (poll(&pf, 1, 20) == 1)
+			n = read(t->master, chunk, sizeof(chunk));
+		if (n > 0)
 			buf_add(&t->seen, chunk, (size_t)n);
 	}
 	ck_assert_msg(p == t->pid, "attach did not end; the terminal shows:\n%s", term_tail(t));
@@ -335,11 +361,15 @@ static int term_exit(struct term *t)
 static void drain(struct term *t)
 {
 	char chunk[4096];
-	ssize_t n;
 	struct pollfd p = {.fd = t->master, .events = POLLIN};
+	ssize_t n;
 
-	while (poll(&p, 1, 50) == 1 && (n = read(t->master, chunk, sizeof(chunk))) > 0)
+	while (poll(&p, 1, 50) == 1) {
+		n = read(t->master, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
 		buf_add(&t->seen, chunk, (size_t)n);
+	}
 }
 
 static void assert_raw(const struct term *t)
@@ -655,11 +685,13 @@ int main(void)
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
 
+	tcase_add_unchecked_fixture(cli, base_setup, base_teardown);
 	tcase_add_checked_fixture(cli, runtime_setup, runtime_teardown);
 	tcase_add_test(cli, test_cli_errors);
 	suite_add_tcase(s, cli);
 
 	/* One real boot, and one paused VM. */
+	tcase_add_unchecked_fixture(vm, base_setup, base_teardown);
 	tcase_add_checked_fixture(vm, runtime_setup, runtime_teardown);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_attach_detach_stop);

@@ -34,11 +34,28 @@
 /* ---- helpers ---- */
 
 /* A fresh XDG_RUNTIME_DIR, so that the tests never touch the user's VMs. */
-static char runtime[64];
+/*
+ * A fresh XDG_RUNTIME_DIR for each test, so that the tests never touch the
+ * user's VMs, inside one directory per test case that the parent process
+ * makes and removes (a failed test, in its forked child, cleans nothing).
+ */
+static char case_dir[64];
+static char runtime[96];
+
+static void base_setup(void)
+{
+	snprintf(case_dir, sizeof(case_dir), "/tmp/check-hub.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(case_dir));
+}
+
+static void base_teardown(void)
+{
+	rm_rf(case_dir);
+}
 
 static void runtime_setup(void)
 {
-	snprintf(runtime, sizeof(runtime), "/tmp/check-hub.XXXXXX");
+	snprintf(runtime, sizeof(runtime), "%s/t.XXXXXX", case_dir);
 	ck_assert_ptr_nonnull(mkdtemp(runtime));
 	setenv("XDG_RUNTIME_DIR", runtime, 1);
 }
@@ -150,7 +167,10 @@ static void tc_pump(struct tclient *c, int wait_ms)
 		}
 		ck_assert_msg(n > 0, "read: %s", strerror(errno));
 		ck_assert_int_eq(buf_add(&c->in, chunk, (size_t)n), 0);
-		while ((size = vm_hub_frame_parse(&c->in, &type, &p)) > 0) {
+		for (;;) {
+			size = vm_hub_frame_parse(&c->in, &type, &p);
+			if (size == 0)
+				break;
 			tc_frame(c, type, p);
 			buf_consume(&c->in, size);
 		}
@@ -930,17 +950,20 @@ int main(void)
 	tcase_add_test(pure, test_dir);
 	suite_add_tcase(s, pure);
 
+	tcase_add_unchecked_fixture(list, base_setup, base_teardown);
 	tcase_add_checked_fixture(list, runtime_setup, runtime_teardown);
 	tcase_add_test(list, test_list_and_find);
 	suite_add_tcase(s, list);
 
 	/* Paused VMs (qemu -S) cost nothing; then one real boot, with a lot of output. */
+	tcase_add_unchecked_fixture(vm, base_setup, base_teardown);
 	tcase_add_checked_fixture(vm, runtime_setup, runtime_teardown);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_enable_files);
 	tcase_add_test(vm, test_enable_errors);
 	tcase_add_test(vm, test_poweroff);
 	suite_add_tcase(s, vm);
+	tcase_add_unchecked_fixture(shell, base_setup, base_teardown);
 	tcase_add_checked_fixture(shell, runtime_setup, runtime_teardown);
 	tcase_set_timeout(shell, 300);
 	tcase_add_test(shell, test_shell_clients);
