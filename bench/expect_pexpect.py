@@ -13,9 +13,11 @@ from pexpect import fdpexpect
 
 CHUNK = 4096
 # pexpect rescans its whole buffer after every read unless searchwindowsize bounds
-# it (quadratic: hours for 50 MB). Two reads cover the newest read plus any line of
-# the boot, so no match is missed.
-WINDOW = 2 * CHUNK
+# it (quadratic: hours for 50 MB). The newest read plus the longest line a match
+# can span is enough, and a competent user keeps the window that small: pexpect
+# searches all of it with every pattern after every read. A kernel message line
+# is at most 1 KiB (printk), the longest line of this boot 212 bytes.
+WINDOW = CHUNK + 1024
 
 
 def compile_pattern(literal, pattern):

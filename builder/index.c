@@ -388,12 +388,22 @@ void apk_db_init(struct apk_db *db)
 	memset(db, 0, sizeof(*db));
 }
 
+/* Free a repository's text: the caller's malloc'ed buffer, or our mem_alloc() copy. */
+static void repo_text_free(struct apk_repo *repo)
+{
+	if (repo->text_alloc)
+		mem_free(repo->text, repo->text_alloc);
+	else
+		free(repo->text);
+	repo->text = NULL;
+}
+
 void apk_db_release(struct apk_db *db)
 {
 	for (unsigned i = 0; i < db->nrepos; i++) {
 		free(db->repos[i].label);
 		free(db->repos[i].source);
-		free(db->repos[i].text);
+		repo_text_free(&db->repos[i]);
 	}
 	arena_rollback(db, (struct arena_mark){NULL, 0});
 	big_free(db->names);
@@ -1014,13 +1024,12 @@ static int presize(struct apk_db *db, size_t len)
 	return 0;
 }
 
-int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char *label,
-			   const char *source, struct it_error *err)
+static int add_index(struct apk_db *db, struct apk_repo repo, const char *label, const char *source,
+		     struct it_error *err)
 {
 	struct parser ps = {.db = db, .err = err, .source = source ? source : "APKINDEX"};
 	struct arena_mark mark = arena_mark(db);
 	uint32_t nnames = db->nnames, npkgs = db->npkgs;
-	struct apk_repo repo = {NULL, NULL, text, len, 0};
 	int r;
 
 	if (db->nrepos >= APK_DB_MAX_REPOS) {
@@ -1032,12 +1041,12 @@ int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char
 	ps.repo = db->nrepos;
 	repo.label = strdup(label ? label : ps.source);
 	repo.source = strdup(ps.source);
-	if (!repo.label || !repo.source || presize(db, len) < 0) {
+	if (!repo.label || !repo.source || presize(db, repo.text_len) < 0) {
 		r = oom(&ps);
 		goto out;
 	}
 
-	r = parse_text(&ps, text, len);
+	r = parse_text(&ps, repo.text, repo.text_len);
 	if (r == 0)
 		r = db_index(db);
 	if (r < 0) {
@@ -1049,26 +1058,34 @@ int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char
 	}
 	repo.npkgs = ps.npkgs;
 	db->repos[db->nrepos++] = repo;
-	repo = (struct apk_repo){NULL, NULL, NULL, 0, 0};
+	return 0;
 out:
-	free(repo.text);
+	repo_text_free(&repo);
 	free(repo.source);
 	free(repo.label);
 	return r;
 }
 
+int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char *label,
+			   const char *source, struct it_error *err)
+{
+	return add_index(db, (struct apk_repo){.text = text, .text_len = len}, label, source, err);
+}
+
 int apk_db_add_index(struct apk_db *db, struct blob text, const char *label, const char *source,
 		     struct it_error *err)
 {
-	char *copy = malloc(text.len + 1);
+	size_t alloc = text.len + 1;
+	char *copy = mem_alloc(&alloc);
 
 	if (!copy)
 		return it_error_set(err, -ENOMEM, "'%s': out of memory",
 				    source ? source : "APKINDEX");
 	if (text.len)
 		memcpy(copy, text.ptr, text.len);
-	copy[text.len] = '\0';
-	return apk_db_add_index_owned(db, copy, text.len, label, source, err);
+	return add_index(db,
+			 (struct apk_repo){.text = copy, .text_len = text.len, .text_alloc = alloc},
+			 label, source, err);
 }
 
 /* ---- lookups ---- */

@@ -104,7 +104,8 @@ struct apk_repo {
 	char *source; /* what the index was read from, for messages */
 	char *text;   /* owned copy of the APKINDEX text; package strings point here */
 	size_t text_len;
-	uint32_t npkgs; /* records in this index (before merging duplicates) */
+	size_t text_alloc; /* private: 0 when 'text' came from the caller's malloc() */
+	uint32_t npkgs;	   /* records in this index (before merging duplicates) */
 };
 
 struct apk_arena_chunk;

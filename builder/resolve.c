@@ -322,104 +322,121 @@ static bool dep_live(struct solver *s, const struct apk_dep *d)
 	return false;
 }
 
+/* Reverse dependencies: for name i, the packages depending on it are rdep[start[i - 1] ..
+ * start[i]). */
+struct rdeps {
+	uint32_t *start;
+	uint32_t *rdep;
+};
+
+static int rdeps_build(struct solver *s, const struct walk *pkgs, struct rdeps *rd)
+{
+	size_t nn = s->db->nnames + s->nunknown, total = 0;
+
+	rd->start = calloc(nn + 1, sizeof(*rd->start));
+	if (!rd->start)
+		return -ENOMEM;
+	for (size_t k = 0; k < pkgs->n; k++) {
+		const struct apk_pkg *p = pkg_of(s, pkgs->v[k]);
+
+		for (uint32_t i = 0; i < p->depends.n; i++)
+			rd->start[p->depends.v[i].name->id + 1]++;
+		total += p->depends.n;
+	}
+	for (size_t i = 0; i < nn; i++)
+		rd->start[i + 1] += rd->start[i];
+	rd->rdep = malloc((total + 1) * sizeof(*rd->rdep));
+	if (!rd->rdep)
+		return -ENOMEM;
+	/* Filling moves each start to the end of its slice, which is where the next begins. */
+	for (size_t k = 0; k < pkgs->n; k++) {
+		const struct apk_pkg *p = pkg_of(s, pkgs->v[k]);
+
+		for (uint32_t i = 0; i < p->depends.n; i++)
+			rd->rdep[rd->start[p->depends.v[i].name->id]++] = p->id;
+	}
+	return 0;
+}
+
+/* Is pkg dead now, for a dependency no live package satisfies? */
+static bool check_deps(struct solver *s, const struct apk_pkg *p)
+{
+	struct pkg_state *st = &s->ps[p->id];
+
+	for (uint32_t i = 0; st->dead == ALIVE && i < p->depends.n; i++) {
+		const struct apk_dep *d = &p->depends.v[i];
+
+		if (!d->conflict && !dep_live(s, d)) {
+			st->dead = DEAD_DEP;
+			st->dead_arg = (int32_t)i;
+		}
+	}
+	return st->dead != ALIVE;
+}
+
+/* Queue for a recheck everything that depends on a name of a dead package. */
+static int requeue_rdeps(struct solver *s, const struct rdeps *rd, const struct apk_pkg *p,
+			 struct walk *work)
+{
+	struct blob ver;
+
+	for (uint32_t i = 0; i <= p->provides.n; i++) {
+		uint32_t m = pkg_name_at(p, i, &ver)->id;
+
+		for (uint32_t j = m ? rd->start[m - 1] : 0; j < rd->start[m]; j++) {
+			struct pkg_state *q = &s->ps[rd->rdep[j]];
+
+			if (q->dead == ALIVE && !q->queued) {
+				q->queued = true;
+				if (walk_push(work, rd->rdep[j]) < 0)
+					return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
 /*
  * Mark dead every reachable package with a dependency that no live
- * package satisfies, until nothing changes: a worklist over reverse
- * dependencies (name -> packages depending on it).
+ * package satisfies, until nothing changes (a worklist over reverse
+ * dependencies), and list the install_if packages worth checking later.
  */
 static int find_dead(struct solver *s)
 {
 	struct walk pkgs = {NULL, 0, 0}, work = {NULL, 0, 0};
-	uint32_t *start = NULL, *rdep = NULL;
-	size_t nn = s->db->nnames + s->nunknown, total = 0;
+	struct rdeps rd = {NULL, NULL};
 	int r;
 
 	r = reach(s, &pkgs);
-	if (r)
-		goto out;
-	for (size_t k = 0; k < pkgs.n; k++)
+	for (size_t k = 0; !r && k < pkgs.n; k++)
 		kill_static(s, pkg_of(s, pkgs.v[k]));
-
-	/* Reverse dependencies of the reachable packages, as offsets into one array. */
-	r = -ENOMEM;
-	start = calloc(nn + 1, sizeof(*start));
-	if (!start)
-		goto out;
-	for (size_t k = 0; k < pkgs.n; k++) {
-		const struct apk_pkg *p = pkg_of(s, pkgs.v[k]);
-
-		for (uint32_t i = 0; i < p->depends.n; i++)
-			start[p->depends.v[i].name->id + 1]++;
-		total += p->depends.n;
-	}
-	for (size_t i = 0; i < nn; i++)
-		start[i + 1] += start[i];
-	rdep = malloc((total + 1) * sizeof(*rdep));
-	if (!rdep)
-		goto out;
-	for (size_t k = 0; k < pkgs.n; k++) {
-		const struct apk_pkg *p = pkg_of(s, pkgs.v[k]);
-
-		for (uint32_t i = 0; i < p->depends.n; i++)
-			rdep[start[p->depends.v[i].name->id]++] = p->id;
-	}
-	/* start[i] now ends name i's slice; it begins where name i - 1's ends. */
-	for (size_t k = 0; k < pkgs.n; k++) {
-		if (walk_push(&work, pkgs.v[k]) < 0)
-			goto out;
+	if (!r)
+		r = rdeps_build(s, &pkgs, &rd);
+	for (size_t k = 0; !r && k < pkgs.n; k++) {
 		s->ps[pkgs.v[k]].queued = true;
+		r = walk_push(&work, pkgs.v[k]);
 	}
-	while (work.n) {
+	while (!r && work.n) {
 		uint32_t id = work.v[--work.n];
-		const struct apk_pkg *p = pkg_of(s, id);
 		struct pkg_state *st = &s->ps[id];
-		struct blob ver;
 
 		st->queued = false;
-		if (st->dead == ALIVE) {
-			for (uint32_t i = 0; i < p->depends.n; i++) {
-				const struct apk_dep *d = &p->depends.v[i];
-
-				if (!d->conflict && !dep_live(s, d)) {
-					st->dead = DEAD_DEP;
-					st->dead_arg = (int32_t)i;
-					break;
-				}
-			}
-			if (st->dead == ALIVE)
-				continue;
-		}
-		if (st->propagated)
+		if (!check_deps(s, pkg_of(s, id)) || st->propagated)
 			continue;
 		st->propagated = true;
-		/* It died (or was dead from the start): recheck who depends on its names. */
-		for (uint32_t i = 0; i <= p->provides.n; i++) {
-			uint32_t m = pkg_name_at(p, i, &ver)->id;
-
-			for (uint32_t j = m ? start[m - 1] : 0; j < start[m]; j++) {
-				struct pkg_state *q = &s->ps[rdep[j]];
-
-				if (q->dead == ALIVE && !q->queued) {
-					q->queued = true;
-					if (walk_push(&work, rdep[j]) < 0)
-						goto out;
-				}
-			}
-		}
+		r = requeue_rdeps(s, &rd, pkg_of(s, id), &work);
 	}
-	/* The install_if packages worth checking at each fixpoint. */
-	r = -ENOMEM;
-	s->iif = malloc((s->db->niif_pkgs + 1) * sizeof(*s->iif));
-	if (!s->iif)
-		goto out;
-	for (uint32_t i = 0; i < s->db->niif_pkgs; i++)
+	if (!r) {
+		s->iif = malloc((s->db->niif_pkgs + 1) * sizeof(*s->iif));
+		if (!s->iif)
+			r = -ENOMEM;
+	}
+	for (uint32_t i = 0; !r && i < s->db->niif_pkgs; i++)
 		if (s->ps[s->db->iif_pkgs[i]->id].seen)
 			s->iif[s->niif++] = s->db->iif_pkgs[i]->id;
-	r = 0;
-out:
 	free(work.v);
-	free(rdep);
-	free(start);
+	free(rd.rdep);
+	free(rd.start);
 	free(pkgs.v);
 	return r;
 }

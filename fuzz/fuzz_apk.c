@@ -24,6 +24,7 @@
 #define APKF_MAX_SEGS 8
 
 static struct apk_trust apkf_trust;
+static bool apkf_loaded;
 static const struct apk_limits apkf_limits = {8ULL << 20, 4ULL << 20};
 
 FUZZ_INIT(apk)
@@ -33,6 +34,9 @@ FUZZ_INIT(apk)
 
 	(void)argc;
 	(void)argv;
+	if (apkf_loaded)
+		return 0;
+	apkf_loaded = true;
 	apk_trust_init(&apkf_trust);
 	if (apk_trust_load(&apkf_trust, dir ? dir : "keys", &err) < 0) {
 		/* Without keys every signature is untrusted: still worth fuzzing. */

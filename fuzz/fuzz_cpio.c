@@ -32,6 +32,12 @@
  */
 #define CPF_EPOCH_BASE 1700000000LL
 #define CPF_MAX_RECORDS 64
+/* Fuzzing: tmpfs, as cpio_write fsyncs every file. The replay test: where tests write. */
+#ifdef FUZZ_REPLAY
+#define CPF_TMP "/tmp"
+#else
+#define CPF_TMP "/dev/shm"
+#endif
 
 static char cpf_dir[64] = "";
 static char cpf_out_path[96] = "";
@@ -45,12 +51,14 @@ static void cpf_cleanup(void)
 
 FUZZ_INIT(cpio)
 {
-	struct stat st;
-	/* tmpfs: cpio_write fsyncs every file. */
-	const char *tmp = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
+	if (cpf_dir[0])
+		return 0;
+	if (!tmp || !*tmp || strlen(tmp) > 40)
+		tmp = CPF_TMP;
 	snprintf(cpf_dir, sizeof(cpf_dir), "%s/fuzz-cpio.XXXXXX", tmp);
 	if (!mkdtemp(cpf_dir))
 		abort();

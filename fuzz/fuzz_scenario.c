@@ -53,6 +53,8 @@ FUZZ_INIT(scenario)
 
 	(void)argc;
 	(void)argv;
+	if (scn_dir[0])
+		return 0;
 	snprintf(scn_dir, sizeof(scn_dir), "%s/fuzz-scn.XXXXXX",
 		 tmp && strlen(tmp) < 40 ? tmp : "/tmp");
 	if (!mkdtemp(scn_dir))

@@ -183,8 +183,8 @@ static void client_queue(struct vm_hub *h, int i, int type, const void *p, size_
 		return;
 	if (vm_hub_frame_add(&c->out, type, p, len) == 0)
 		return;
-	log_debug("console hub '%s': client %d fell %zu bytes behind, disconnected", h->name,
-		  i, c->out.len);
+	log_debug("console hub '%s': client %d fell %zu bytes behind, disconnected", h->name, i,
+		  c->out.len);
 	client_close(h, i);
 }
 
@@ -221,7 +221,8 @@ static void client_input(struct vm *vm, int i, struct blob payload)
 		return;
 	if (h->keyboard >= 0 && h->keyboard != i) {
 		if (!c->told_keyboard)
-			client_notice(h, i, "the keyboard is held by another client: input dropped");
+			client_notice(h, i,
+				      "the keyboard is held by another client: input dropped");
 		c->told_keyboard = true;
 		return;
 	}
@@ -402,8 +403,8 @@ void vmi_hub_fill(struct vm *vm, struct pollfd *p)
 		if (c->fd < 0)
 			continue;
 		p[1 + i].fd = c->fd;
-		p[1 + i].events = (short)((c->out.len ? POLLOUT : 0) |
-					  (room && !c->closing ? POLLIN : 0));
+		p[1 + i].events =
+		    (short)((c->out.len ? POLLOUT : 0) | (room && !c->closing ? POLLIN : 0));
 	}
 }
 
@@ -707,8 +708,9 @@ static int hub_setup(struct vm *vm, struct vm_hub *h, const char *scenario, stru
 	int r;
 
 	if (vm_hub_dir(dir, sizeof(dir)) < 0)
-		return it_error_set(err, -ENAMETOOLONG,
-				    "cannot use the console directory: XDG_RUNTIME_DIR is too long");
+		return it_error_set(
+		    err, -ENAMETOOLONG,
+		    "cannot use the console directory: XDG_RUNTIME_DIR is too long");
 	name_base(scenario, base, sizeof(base));
 	/* Check before creating anything: DIR/BASE-xxxx.sock must fit in sun_path. */
 	if (strlen(dir) + strlen(base) + sizeof("/-xxxx.sock") > sizeof(sa.sun_path)) {
@@ -765,7 +767,8 @@ int vm_hub_enable(struct vm *vm, const char *scenario, struct it_error *err)
 	if (vm->hub)
 		return it_error_set(err, -EBUSY, "the console socket of this VM is already open");
 	if (vm->info.exited)
-		return it_error_set(err, -IT_EVM, "cannot open a console socket: the VM has exited");
+		return it_error_set(err, -IT_EVM,
+				    "cannot open a console socket: the VM has exited");
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return it_error_set(err, -ENOMEM, "cannot open a console socket: %s",
@@ -791,8 +794,7 @@ int vm_hub_enable(struct vm *vm, const char *scenario, struct it_error *err)
 		return r;
 	}
 	live_add(h);
-	log_verbose("console of %s: %s ('initrd-test attach %s')", h->name, h->sock_path,
-		    h->name);
+	log_verbose("console of %s: %s ('initrd-test attach %s')", h->name, h->sock_path, h->name);
 	return 0;
 }
 

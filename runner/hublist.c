@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The console hub seen from outside: its directory, the running VMs it lists, and the client's frames. */
+/* The console hub from outside: its directory, the running VMs it lists, the client's frames. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -265,8 +265,9 @@ int vm_hub_list(struct vm_hub_list *list, struct it_error *err)
 	int r = 0;
 
 	if (vm_hub_dir(dir, sizeof(dir)) < 0)
-		return it_error_set(err, -ENAMETOOLONG,
-				    "cannot read the console directory: XDG_RUNTIME_DIR is too long");
+		return it_error_set(
+		    err, -ENAMETOOLONG,
+		    "cannot read the console directory: XDG_RUNTIME_DIR is too long");
 	d = opendir(dir);
 	if (!d && errno == ENOENT)
 		return 0;
@@ -326,8 +327,8 @@ static int not_found(const char *what, struct it_error *err)
 	return -IT_ENOTFOUND;
 }
 
-int vm_hub_find(const struct vm_hub_list *list, const char *what,
-		const struct vm_hub_entry **out, struct it_error *err)
+int vm_hub_find(const struct vm_hub_list *list, const char *what, const struct vm_hub_entry **out,
+		struct it_error *err)
 {
 	const struct vm_hub_entry *found = NULL;
 	size_t len = strlen(what), matches = 0;
@@ -396,8 +397,9 @@ int vm_hub_connect(const struct vm_hub_entry *e, int *fd, struct it_error *err)
 		r = -errno;
 		close(s);
 		it_error_set(err, r, "cannot connect to '%s': %s", e->name, strerror(-r));
-		it_error_hint(err, "its harness (pid %ld) may be ending; 'initrd-test ps' lists the "
-				   "running VMs",
+		it_error_hint(err,
+			      "its harness (pid %ld) may be ending; 'initrd-test ps' lists the "
+			      "running VMs",
 			      (long)e->pid);
 		return r;
 	}

@@ -46,7 +46,8 @@ int vmi_qmp_quit(const char *path, int64_t deadline_ms);
 
 /* ---- the console hub (hub.c), driven by vm_run()'s loop ---- */
 
-/* The slots of vm_run()'s pollfd array that belong to the hub: the listening socket, then clients. */
+/* The slots of vm_run()'s pollfd array that belong to the hub: the listening socket, then clients.
+ */
 #define VMI_HUB_PFDS (1 + VM_HUB_CLIENTS_MAX)
 
 /* Fill p[0..VMI_HUB_PFDS) (fd -1 where there is nothing to watch). */

@@ -18,7 +18,14 @@
 #define EOF_RECHECK_MS 100
 
 /* The enum-indexed pollfd[] of util-linux's pty-session; the console hub's slots follow. */
-enum { PFD_SIGNAL = 0, PFD_CONSOLE, PFD_STDERR, PFD_INPUT, PFD_HUB, PFD_COUNT = PFD_HUB + VMI_HUB_PFDS };
+enum {
+	PFD_SIGNAL = 0,
+	PFD_CONSOLE,
+	PFD_STDERR,
+	PFD_INPUT,
+	PFD_HUB,
+	PFD_COUNT = PFD_HUB + VMI_HUB_PFDS
+};
 
 int vmi_pump_console(struct vm *vm, const struct vm_ops *ops, void *ctx)
 {
@@ -251,8 +258,7 @@ static int hub_poweroff(struct vm *vm, struct it_error *err)
 	snprintf(what, sizeof(what), "'%s'", name ? name : "the VM");
 	vm->info.hub_poweroff = true;
 	vm_stop(vm, VM_HUB_POWEROFF_GRACE_MS, NULL);
-	return it_error_set(err, -IT_EINTERRUPTED, "%s was powered off by a console client",
-			    what);
+	return it_error_set(err, -IT_EINTERRUPTED, "%s was powered off by a console client", what);
 }
 
 static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, struct it_error *err)

@@ -114,7 +114,7 @@ struct vm_info {
 	bool exited;		 /* the process has been reaped */
 	int wait_status;	 /* its waitpid() status, when exited */
 	enum vm_stop_how stopped_by;
-	int signal; /* SIGINT/SIGTERM that ended vm_run(), 0 if none */
+	int signal;	   /* SIGINT/SIGTERM that ended vm_run(), 0 if none */
 	bool hub_poweroff; /* a console client's power-off request ended vm_run() */
 };
 
@@ -216,9 +216,10 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
  * ('initrd-test attach', 'initrd-test stop') may join. vm_run() stays the
  * one reader of the pty and serves the socket from its poll() loop: each
  * console chunk goes to on_output AND to every client. Outside vm_run(),
- * new clients wait in the socket's backlog and nothing is read or sent. Everything lives in one directory, vm_hub_dir():
- * $XDG_RUNTIME_DIR/initrd-test/ (when XDG_RUNTIME_DIR is set and not empty),
- * else /tmp/initrd-test-UID/, mode 0700 and owned by us (checked):
+ * new clients wait in the socket's backlog and nothing is read or sent.
+ * Everything lives in one directory, vm_hub_dir(): $XDG_RUNTIME_DIR/initrd-test/
+ * (when XDG_RUNTIME_DIR is set and not empty), else /tmp/initrd-test-UID/,
+ * mode 0700 and owned by us (checked):
  *
  *   NAME.sock   the console socket (mode 0600; peers of another uid but root are refused)
  *   NAME.info   key=value lines, one per line, rewritten whole (rename) on change:
@@ -268,8 +269,8 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
  * The hub is not thread-safe: use it from the thread that runs vm_run().
  */
 #define VM_HUB_DIR_NAME "initrd-test"
-#define VM_HUB_RING (64 * 1024)		      /* console tail replayed to a joining client */
-#define VM_HUB_CLIENTS_MAX 16		      /* more are told BYE "too many clients" */
+#define VM_HUB_RING (64 * 1024)		     /* console tail replayed to a joining client */
+#define VM_HUB_CLIENTS_MAX 16		     /* more are told BYE "too many clients" */
 #define VM_HUB_CLIENT_QUEUE_MAX (256 * 1024) /* unsent bytes before a client is dropped */
 #define VM_HUB_FRAME_HDR 3
 #define VM_HUB_FRAME_MAX 65535
@@ -343,7 +344,10 @@ struct vm_hub_list {
 	size_t n;
 };
 
-#define VM_HUB_LIST_INIT {NULL, 0}
+#define VM_HUB_LIST_INIT                                                                           \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 /*
  * Read the hub directory into list (which must be empty), oldest first.
@@ -360,8 +364,8 @@ void vm_hub_list_release(struct vm_hub_list *list);
  * -IT_EUSAGE when a prefix matches several ("'net' matches several VMs:
  * net-1a2b, net-3c4d"). *out is borrowed from the list.
  */
-int vm_hub_find(const struct vm_hub_list *list, const char *what,
-		const struct vm_hub_entry **out, struct it_error *err);
+int vm_hub_find(const struct vm_hub_list *list, const char *what, const struct vm_hub_entry **out,
+		struct it_error *err);
 
 /* ---- The client side of the protocol ---- */
 

@@ -20,7 +20,7 @@
 #include "runner/runner.h"
 #include "src/cmds.h"
 
-/* Also in src/cmds.h once the commands are in main.c's table; repeated here so this file stands alone. */
+/* Declared in src/cmds.h too once main.c's table has them; repeated so this file stands alone. */
 int cmd_attach(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
@@ -30,51 +30,51 @@ int cmd_stop(int argc, char **argv);
 #define STOP_TIMEOUT_MS (30 * 1000)
 
 static const char attach_usage[] =
-	"usage: initrd-test attach [NAME|PID]\n"
-	"\n"
-	"Connect this terminal to the serial console of a VM that initrd-test runs\n"
-	"(see 'initrd-test ps'): the last 64 KiB of its console first, then what it\n"
-	"prints; what you type goes to the VM. With no argument, the one running VM.\n"
-	"NAME may be a unique prefix; PID is initrd-test's or qemu's. Any number of\n"
-	"clients may attach at once; the first one to type holds the keyboard until it\n"
-	"detaches, and the others only watch.\n"
-	"\n"
-	"keys (Ctrl-] then):\n"
-	"  d          detach; the VM keeps running\n"
-	"  q          power the VM off (its 'initrd-test run' ends as interrupted)\n"
-	"  Ctrl-]     send a Ctrl-] to the VM\n"
-	"  ?          list these keys\n"
-	"\n"
-	"  -h, --help     this help\n"
-	"\n"
-	"exit codes: 0 detached or the VM ended, 2 usage error (several VMs match),\n"
-	"            3 no such VM or the connection failed, 128+N ended by signal N\n";
+    "usage: initrd-test attach [NAME|PID]\n"
+    "\n"
+    "Connect this terminal to the serial console of a VM that initrd-test runs\n"
+    "(see 'initrd-test ps'): the last 64 KiB of its console first, then what it\n"
+    "prints; what you type goes to the VM. With no argument, the one running VM.\n"
+    "NAME may be a unique prefix; PID is initrd-test's or qemu's. Any number of\n"
+    "clients may attach at once; the first one to type holds the keyboard until it\n"
+    "detaches, and the others only watch.\n"
+    "\n"
+    "keys (Ctrl-] then):\n"
+    "  d          detach; the VM keeps running\n"
+    "  q          power the VM off (its 'initrd-test run' ends as interrupted)\n"
+    "  Ctrl-]     send a Ctrl-] to the VM\n"
+    "  ?          list these keys\n"
+    "\n"
+    "  -h, --help     this help\n"
+    "\n"
+    "exit codes: 0 detached or the VM ended, 2 usage error (several VMs match),\n"
+    "            3 no such VM or the connection failed, 128+N ended by signal N\n";
 
 static const char ps_usage[] =
-	"usage: initrd-test ps\n"
-	"\n"
-	"List the VMs that initrd-test runs now, oldest first: NAME (for attach and\n"
-	"stop), PID (of initrd-test), SCENARIO, UPTIME and the current STEP. Entries\n"
-	"left behind by an initrd-test that died are removed.\n"
-	"\n"
-	"  -h, --help     this help\n"
-	"\n"
-	"exit codes: 0 listed (also when none runs), 3 the directory cannot be read\n";
+    "usage: initrd-test ps\n"
+    "\n"
+    "List the VMs that initrd-test runs now, oldest first: NAME (for attach and\n"
+    "stop), PID (of initrd-test), SCENARIO, UPTIME and the current STEP. Entries\n"
+    "left behind by an initrd-test that died are removed.\n"
+    "\n"
+    "  -h, --help     this help\n"
+    "\n"
+    "exit codes: 0 listed (also when none runs), 3 the directory cannot be read\n";
 
 static const char stop_usage[] =
-	"usage: initrd-test stop [options] NAME|PID\n"
-	"\n"
-	"Ask the initrd-test that runs a VM to power it off cleanly (QMP quit, then\n"
-	"signals), and wait until it has. Its 'initrd-test run' ends as interrupted.\n"
-	"\n"
-	"  -t, --timeout DUR  how long to wait (default 30s)\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"exit codes: 0 stopped, 2 usage error (several VMs match), 3 no such VM or\n"
-	"            the connection failed, 4 it did not stop in time\n";
+    "usage: initrd-test stop [options] NAME|PID\n"
+    "\n"
+    "Ask the initrd-test that runs a VM to power it off cleanly (QMP quit, then\n"
+    "signals), and wait until it has. Its 'initrd-test run' ends as interrupted.\n"
+    "\n"
+    "  -t, --timeout DUR  how long to wait (default 30s)\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "exit codes: 0 stopped, 2 usage error (several VMs match), 3 no such VM or\n"
+    "            the connection failed, 4 it did not stop in time\n";
 
 static const char keys_help[] =
-	"Ctrl-] d detaches, Ctrl-] q powers off, Ctrl-] Ctrl-] sends Ctrl-]";
+    "Ctrl-] d detaches, Ctrl-] q powers off, Ctrl-] Ctrl-] sends Ctrl-]";
 
 /* ---- finding the VM ---- */
 
@@ -175,7 +175,6 @@ enum session_end {
 	END_DETACHED,
 	END_CLOSED, /* the hub closed the connection */
 	END_SIGNAL,
-	END_ERROR,
 };
 
 struct session {
@@ -188,7 +187,6 @@ struct session {
 	bool poweroff_sent;
 	enum session_end end;
 	int signal;
-	int error;
 	struct buf in; /* frames from the hub, not complete yet */
 	char bye[256];
 };
@@ -480,8 +478,8 @@ static int bad_usage(const char *cmd)
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
@@ -537,8 +535,8 @@ static int widest(int w, const char *s)
 int cmd_ps(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
@@ -589,9 +587,9 @@ int cmd_ps(int argc, char **argv)
 int cmd_stop(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct it_error err = IT_ERROR_INIT;

@@ -213,6 +213,16 @@ static int flush_engine_output(struct run_ctx *c)
 	return 0;
 }
 
+/* What 'initrd-test ps' and attached clients show: "step 5/10: lease". */
+static void hub_status(struct run_ctx *c, size_t i)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "step %zu/%zu: %s", i + 1, expect_nsteps(c->engine),
+		 expect_step(c->engine, i)->name);
+	vm_hub_set_status(c->vm, line);
+}
+
 /* Tell the suite when the current step changes. */
 static void announce_step(struct run_ctx *c)
 {
@@ -224,6 +234,7 @@ static void announce_step(struct run_ctx *c)
 		return;
 	c->shown_step = i;
 	send_status(c->status_fd, "step %s", expect_step(c->engine, i)->name);
+	hub_status(c, i);
 }
 
 static int state_to_stop(int state)
@@ -465,7 +476,7 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct run_repo
 	static const struct vm_ops ops = {on_output, on_deadline, on_timer};
 	struct vm_info const *info;
 	struct strlist argv = STRLIST_INIT;
-	struct it_error stop_err = IT_ERROR_INIT;
+	struct it_error stop_err = IT_ERROR_INIT, hub_err = IT_ERROR_INIT;
 	int r;
 
 	send_status(c->status_fd, "booting");
@@ -474,6 +485,11 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct run_repo
 		return r;
 	info = vm_info(c->vm);
 	log_info("booting %s with %s (%s)", s->name, info->binary, info->accel_desc);
+	/* The console socket is a convenience: a run goes on without it. */
+	if (vm_hub_enable(c->vm, s->name, &hub_err) < 0)
+		log_warn("no console socket for 'initrd-test attach': %s", hub_err.msg);
+	else
+		log_info("console: initrd-test attach %s", vm_hub_name(c->vm));
 	run_report_setstr(&rep->accel, vm_accel_name(info->accel));
 	if (vm_build_argv(&s->vm, info->accel, NULL, &argv, NULL) == 0) {
 		run_report_set_command(rep, argv.v);
@@ -490,8 +506,10 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct run_repo
 	r = expect_start(c->engine, info->start_ms);
 	if (r == 0 && c->conlog)
 		conlog_start(c->conlog, info->start_ms);
-	if (r == 0 && expect_nsteps(c->engine) > 0)
+	if (r == 0 && expect_nsteps(c->engine) > 0) {
 		send_status(c->status_fd, "step %s", expect_step(c->engine, 0)->name);
+		hub_status(c, 0);
+	}
 	if (r == 0)
 		r = vm_run(c->vm, &ops, c, err);
 	info = vm_info(c->vm);

@@ -14,6 +14,9 @@ static const struct cmd commands[] = {
 	{ "run", cmd_run, "build, boot in qemu and check the console against a scenario" },
 	{ "replay", cmd_replay, "check a scenario's expectations against a recorded console log" },
 	{ "report", cmd_report, "merge the results of runs, suites and shards into one verdict" },
+	{ "attach", cmd_attach, "connect the terminal to a running VM's console (Ctrl-] d detaches)" },
+	{ "ps", cmd_ps, "list the VMs that initrd-test runs now" },
+	{ "stop", cmd_stop, "power a running VM off cleanly" },
 };
 
 static void usage(FILE *f)

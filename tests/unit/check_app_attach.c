@@ -572,8 +572,8 @@ static void fake_entry(const char *name, pid_t pid, int64_t started, const char 
 	snprintf(path, sizeof(path), "%s/%s", runtime, VM_HUB_DIR_NAME);
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/%s/%s.info", runtime, VM_HUB_DIR_NAME, name);
-	snprintf(text, sizeof(text), "name=%s\nscenario=fake\npid=%d\nstarted=%lld\nstep=%s\n", name,
-		 (int)pid, (long long)started, step);
+	snprintf(text, sizeof(text), "name=%s\nscenario=fake\npid=%d\nstarted=%lld\nstep=%s\n",
+		 name, (int)pid, (long long)started, step);
 	ck_assert_int_eq(write_file_atomic(path, text, strlen(text), 0600), 0);
 }
 

@@ -436,6 +436,19 @@ START_TEST(test_repositories)
 	/* An empty index is a repository without packages. */
 	ck_assert_int_eq(load(&d, "", "empty", &err), 0);
 	ck_assert_uint_eq(d.nrepos, 3);
+	/* The owning variant keeps the caller's buffer, or frees it on failure. */
+	{
+		char *t = strdup("P:own\nV:1\n");
+
+		ck_assert_int_eq(apk_db_add_index_owned(&d, t, strlen(t), "own", "own", &err), 0);
+		ck_assert_ptr_eq(d.repos[3].text, t);
+		assert_blob(apk_db_find_pkg(&d, blob_str("own"), BLOB_NULL)->version, "1");
+		t = strdup("P:own2\n");
+		ck_assert_int_eq(apk_db_add_index_owned(&d, t, strlen(t), "own2", "own2", &err),
+				 -IT_EFORMAT);
+		ck_assert_uint_eq(d.nrepos, 4);
+		it_error_clear(&err);
+	}
 	apk_db_release(&d);
 
 	/* The repository mask holds 32. */
@@ -552,6 +565,7 @@ static Suite *index_suite(void)
 	tcase_add_test(hand, test_repositories);
 	tcase_add_test(hand, test_deps);
 	tcase_add_test(hand, test_many_records);
+	tcase_set_timeout(real, 30);
 	tcase_set_timeout(hand, 30);
 	suite_add_tcase(s, hand);
 	return s;

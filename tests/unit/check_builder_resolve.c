@@ -774,6 +774,8 @@ static Suite *resolve_suite(void)
 	tcase_add_test(big, test_long_chain);
 	tcase_add_test(big, test_backjump);
 	tcase_add_test(big, test_search_budget);
+	tcase_set_timeout(sc, 30);
+	tcase_set_timeout(real, 30);
 	tcase_set_timeout(big, 60);
 	suite_add_tcase(s, big);
 	return s;

@@ -222,6 +222,7 @@ static Suite *version_suite(void)
 	tcase_add_test(tc, test_fuzzy);
 	tcase_add_test(tc, test_ops);
 	tcase_add_test(tc, test_match);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests for expect/: cleaning, streaming, timeouts, fail patterns, captures, replay. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <check.h>
 #include <errno.h>
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "expect/expect.h"
+#include "expect/lit.h"
+#include "expect/vt.h"
 
 #define RAW_LOG "tests/data/console/alpine-boot.raw"
 #define GOLDEN_LOG "tests/data/console/alpine-boot.log"
@@ -1139,6 +1144,377 @@ START_TEST(test_replay_log_ends_early)
 }
 END_TEST
 
+/* ---- fast paths: literals, the block, the text scanner ------------------------------------- */
+
+/* Every '\\' before a non-alphanumeric byte, as the engine escapes a literal pattern. */
+static void escape_regex(const char *s, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *s && o + 2 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				  (c >= 'A' && c <= 'Z') || c == '_'))
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o] = '\0';
+}
+
+START_TEST(test_lit_required)
+{
+	/* A regex and the text every line it matches must hold ("": none is used). */
+	static const char *const cases[][2] = {
+	    {"Kernel\\ panic", "Kernel panic"},
+	    {"^ \\* ERROR:", " * ERROR:"},
+	    {"login: $", "login: "},
+	    {"abc?", "ab"},
+	    {"abc*", "ab"},
+	    {"abc+", "abc"},
+	    {"x{2}yz", "yz"},
+	    {"x{2,}yz", "yz"},
+	    {"x{,3}yz", "yz"},
+	    {"a{2}", ""},
+	    {"(foo)bar", "bar"},
+	    {"(?:a|b)cd", "cd"},
+	    {"(?<n>x)yz", "yz"},
+	    {"[]x]yz", "yz"},
+	    {"[^]]yz", "yz"},
+	    {"[\\]]yz", "yz"},
+	    {"\\d+ ok", " ok"},
+	    {"ab(?=c)", "ab"},
+	    /* Given up: the text could be optional, or match other bytes. */
+	    {"foo|bar", ""},
+	    {"(?i)kernel", ""},
+	    {"foo(?i)bar", ""},
+	    {"(a(*ACCEPT))bc", ""},
+	    {"(*CR)abc", ""},
+	    {"a(?#c)b", ""},
+	    {"(?x) a b", ""},
+	    {"\\Qa.b\\E", ""},
+	    {"\\x41BC", ""},
+	    {"a\\tb", ""},
+	    {"[[:digit:]]+ ok", ""},
+	    {"foo{bar", ""},
+	    {"(?(1)a|b)cd", ""},
+	};
+	char esc[256], big[128];
+	struct lit l;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lit_from_regex(&l, cases[i][0], strlen(cases[i][0]));
+		ck_assert_msg(l.len == strlen(cases[i][1]) && memcmp(l.s, cases[i][1], l.len) == 0,
+			      "'%s': got '%.*s'", cases[i][0], (int)l.len, l.s);
+		ck_assert_uint_lt(l.rare, l.len ? l.len : 1);
+	}
+	/* A literal pattern, escaped as the engine does, is its own literal. */
+	escape_regex("e1000: Intel(R) PRO/1000 Network Driver", esc, sizeof(esc));
+	lit_from_regex(&l, esc, strlen(esc));
+	ck_assert_uint_eq(l.len, strlen("e1000: Intel(R) PRO/1000 Network Driver"));
+	ck_assert_int_eq(memcmp(l.s, "e1000: Intel(R) PRO/1000 Network Driver", l.len), 0);
+	/* A longer run gives a piece of it: a full one, or the one with the rarer byte. */
+	memset(big, 'a', 100);
+	lit_from_regex(&l, big, 100);
+	ck_assert_uint_eq(l.len, LIT_MAX);
+	big[100] = 'K';
+	lit_from_regex(&l, big, 101);
+	ck_assert_uint_eq(l.len, 101 - LIT_MAX);
+	ck_assert_int_eq(l.s[l.rare], 'K');
+	ck_assert_ptr_nonnull(memmem(big, 101, l.s, l.len));
+}
+END_TEST
+
+START_TEST(test_lit_sound)
+{
+	/* Random regexes over random lines: whenever PCRE2 matches, the line holds the literal. */
+	static const char *const atoms[] = {
+	    "a",     "b",      "c",	 " ",	     ":",      "\\.",	"\\[",	 "ab",	   "abc",
+	    "[ab]",  "[^a]",   "[]a]",	 ".",	     "\\d",    "\\s",	"\\w",	 "\\b",	   "^",
+	    "$",     "(a|b)",  "(?:ab|c)", "(?=a)",   "(?!b)",  "(?<=a)", "(?<!c)", "\\K",	   "(a)",
+	    "(?<g>b)", "(?>ab)", "|",	 "(?i)",     "(?i:ab)", "\\1",	"a{0,2}", "{2}",   "?",
+	    "*",     "+",      "??",	 "*+",	     "{1,}",   "(*ACCEPT)", "(a(*ACCEPT))", "\\Q.\\E",
+	    "\\x61", "1",      "x{,2}",	 "A",	     "(?|(a)|(b))"};
+	static const char alphabet[] = "abc :.[]1ABx";
+	pcre2_match_data *md = pcre2_match_data_create(32, NULL);
+	uint32_t seed = 2024;
+	size_t matched = 0, with_lit = 0;
+
+	for (int k = 0; k < 3000; k++) {
+		char re[256], line[32];
+		pcre2_code *code;
+		int errcode;
+		PCRE2_SIZE off;
+		struct lit l;
+		size_t natoms, len = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		natoms = 1 + (seed >> 16) % 8;
+		for (size_t i = 0; i < natoms; i++) {
+			const char *a;
+
+			seed = seed * 1103515245u + 12345u;
+			a = atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))];
+			memcpy(re + len, a, strlen(a));
+			len += strlen(a);
+		}
+		re[len] = '\0';
+		code = pcre2_compile((PCRE2_SPTR)re, len, 0, &errcode, &off, NULL);
+		if (!code)
+			continue;
+		lit_from_regex(&l, re, strlen(re));
+		for (int j = 0; j < 200; j++) {
+			size_t n;
+
+			seed = seed * 1103515245u + 12345u;
+			n = (seed >> 16) % 24;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				line[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+			}
+			if (pcre2_match(code, (PCRE2_SPTR)line, n, 0, 0, md, NULL) < 0)
+				continue;
+			matched++;
+			with_lit += l.len > 0;
+			ck_assert_msg(l.len == 0 || memmem(line, n, l.s, l.len),
+				      "'%s' matches '%.*s' without '%.*s'", re, (int)n, line,
+				      (int)l.len, l.s);
+		}
+		pcre2_code_free(code);
+	}
+	pcre2_match_data_free(md);
+	ck_assert_uint_gt(matched, 10000);
+	ck_assert_uint_gt(with_lit, 1000);
+}
+END_TEST
+
+START_TEST(test_lit_find)
+{
+	static const char alphabet[] = "ab-:K";
+	uint32_t seed = 77;
+
+	for (int k = 0; k < 20000; k++) {
+		char h[300], want[8], re[20];
+		size_t n, m, at = SIZE_MAX;
+		struct lit l;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof(h);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			h[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		seed = seed * 1103515245u + 12345u;
+		m = 1 + (seed >> 16) % 5;
+		for (size_t i = 0; i < m; i++) {
+			seed = seed * 1103515245u + 12345u;
+			want[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		want[m] = '\0';
+		escape_regex(want, re, sizeof(re));
+		lit_from_regex(&l, re, strlen(re));
+		ck_assert_uint_eq(l.len, m);
+		for (size_t i = 0; i + m <= n && at == SIZE_MAX; i++) {
+			if (memcmp(h + i, want, m) == 0)
+				at = i;
+		}
+		ck_assert_uint_eq(lit_find(&l, h, n), at == SIZE_MAX ? n : at);
+	}
+}
+END_TEST
+
+/* What one ground-state byte of a run without ESC becomes: text and '\n' stay. */
+static bool kept(unsigned char c)
+{
+	return (c >= 0x20 && c != 0x7f) || c == '\t' || c == '\n';
+}
+
+START_TEST(test_vt_clean_and_text_run)
+{
+	static const char *const pieces[] = {"abc",  "0123456789abcdef", "\r\n", "\n", "\r", "\t",
+					     "\x7f", "\0",		 "\a",	 "\xc3\xa9", "x", "\033"};
+	static char src[2048], dst[2048];
+	uint32_t seed = 5;
+
+	for (int k = 0; k < 4000; k++) {
+		struct vt vt = {0};
+		size_t n = 0, room, used, nl, took, j = 0, lines = 0;
+
+		while (n < sizeof(src) - 32) {
+			const char *p;
+			size_t len;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]) - (k % 3 ? 1 : 0))];
+			len = p[0] ? strlen(p) : 1;
+			memcpy(src + n, p, len);
+			n += len;
+			if ((seed >> 8) % 50 == 0)
+				break;
+		}
+		seed = seed * 1103515245u + 12345u;
+		room = (seed >> 16) % 3 ? sizeof(dst) : (seed >> 16) % 64;
+		took = vt_clean(src, n, dst, room, &used, &nl);
+		ck_assert_uint_le(took, n);
+		ck_assert_uint_le(used, room);
+		/* It stops only at the end, before an ESC, or with dst full. */
+		if (took < n)
+			ck_assert(src[took] == '\033' ||
+				  (used == room && kept((unsigned char)src[took])));
+		/* What it wrote is src[0..took) cleaned, but for CRs kept right before a '\n'. */
+		for (size_t i = 0; i < used; i++) {
+			if (dst[i] == '\r') {
+				ck_assert(i + 1 < used && dst[i + 1] == '\n');
+				continue;
+			}
+			while (j < took && !kept((unsigned char)src[j]))
+				j++;
+			ck_assert_msg(j < took && src[j] == dst[i], "case %d: byte %zu", k, i);
+			lines += dst[i] == '\n';
+			j++;
+		}
+		while (j < took && !kept((unsigned char)src[j]))
+			j++;
+		ck_assert_uint_eq(j, took);
+		ck_assert_uint_eq(nl, lines);
+		/* The text run is what vt_is_text() says, from every offset. */
+		for (size_t i = 0; i < n; i += 7) {
+			size_t want = 0;
+
+			while (i + want < n && vt_is_text((unsigned char)src[i + want]))
+				want++;
+			ck_assert_uint_eq(vt_text_run(&vt, src + i, n - i), want);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_block_crlf_every_offset)
+{
+	/* A console's CR LF may fall anywhere in the 16 bytes looked at together. */
+	for (size_t off = 0; off < 48; off++) {
+		struct expect *e = mk();
+		char in[256];
+
+		memset(in, 'x', off);
+		snprintf(in + off, sizeof(in) - off, "\r\nabc ok\r\nd\re ok\r\nzz\r\ntail\r");
+		add_x(e, "ok", "ok$", false, 0);
+		add_x(e, "de", "^de ok$", false, 0);
+		add_x(e, "tail", "^tail$", false, 0);
+		ck_assert_int_eq(feed_str(e, in, 0), EXPECT_RUNNING);
+		ck_assert_str_eq(expect_step(e, 0)->line, "abc ok");
+		ck_assert_str_eq(expect_step(e, 1)->line, "de ok");
+		/* "tail" waits for its end: '$' could still be followed by more text. */
+		ck_assert_int_eq(expect_step(e, 2)->status, EXPECT_STEP_PENDING);
+		ck_assert_int_eq(feed_str(e, "\n", 0), EXPECT_PASSED);
+		ck_assert_str_eq(expect_step(e, 2)->line, "tail");
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_block_boundaries)
+{
+	/* One large read: its lines are matched a block at a time, some across blocks. */
+	static char in[120000];
+
+	for (size_t shift = 0; shift < 24; shift += 5) {
+		struct expect *e = mk();
+		struct expect_stats st;
+		size_t n = 0, nl = 0, mark = 0;
+		static const size_t at[] = {16300, 16380, 16390, 32700, 32768, 60000};
+
+		memset(in, 'p', shift);
+		n = shift;
+		for (int i = 0; n < sizeof(in) - 200; i++) {
+			n += (size_t)snprintf(in + n, sizeof(in) - n, "[%6d] line %d%.*s\r\n", i, i,
+					      i % 70, "----------------------------------------"
+						      "------------------------------");
+			if (mark < 6 && n >= at[mark] - shift)
+				n += (size_t)snprintf(in + n, sizeof(in) - n, "MARK-%zu here\r\n", mark++);
+		}
+		for (size_t i = 0; i < n; i++)
+			nl += in[i] == '\n';
+		for (size_t i = 0; i < 6; i++) {
+			char p[16];
+
+			snprintf(p, sizeof(p), "MARK-%zu", i);
+			add_x(e, p, p, true, 0);
+		}
+		ck_assert_int_eq(expect_feed(e, in, n, 7), EXPECT_PASSED);
+		for (size_t i = 0; i < 6; i++) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "MARK-%zu here", i);
+			ck_assert_str_eq(expect_step(e, i)->line, want);
+			ck_assert_int_eq(expect_step(e, i)->at_ms, 0);
+		}
+		expect_get_stats(e, &st);
+		ck_assert_uint_eq(st.lines, nl);
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_block_dsr_and_send_order)
+{
+	struct expect *e = mk();
+
+	/* Lines before a cursor-position request are matched before it is answered. */
+	add_x(e, "ready", "ready", true, 0);
+	add_s(e, "cmd", "cmd\n");
+	add_x(e, "never", "never", true, 0);
+	ck_assert_int_eq(feed_str(e, "boot\r\nready\r\n" DSR "more\r\n", 0), EXPECT_RUNNING);
+	ck_assert(blob_eq_str(expect_output(e), "cmd\n\033[1;1R"));
+	expect_free(e);
+
+	e = mk();
+	add_x(e, "ready", "ready", true, 0);
+	add_s(e, "cmd", "cmd\n");
+	add_x(e, "never", "never", true, 0);
+	ck_assert_int_eq(feed_str(e, "boot\r\n" DSR "ready\r\nmore\r\n", 0), EXPECT_RUNNING);
+	ck_assert(blob_eq_str(expect_output(e), "\033[1;1Rcmd\n"));
+	expect_free(e);
+}
+END_TEST
+
+START_TEST(test_patterns_without_literal)
+{
+	/* Patterns whose required text the engine cannot know still match in a block of lines. */
+	static const char *const cases[][2] = {
+	    {"x{2}yz", "xxyz"},	       {"(a(*ACCEPT))bc", "zaz"}, {"foo|bar", "a bar"},
+	    {"\\x41BC", "ABC"},	       {"[[:digit:]]+ ok", "12 ok"}, {"(?i)kernel", "KERNEL"},
+	    {"\\Qa.b\\E", "a.b"},      {"a\\tb", "a\tb"},	  {"^$", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct expect *e = mk();
+		char in[128];
+
+		snprintf(in, sizeof(in), "q\r\nqq\r\n%s\r\nafter\r\n", cases[i][1]);
+		add_x(e, "x", cases[i][0], false, 0);
+		ck_assert_msg(feed_str(e, in, 0) == EXPECT_PASSED, "'%s'", cases[i][0]);
+		ck_assert_str_eq(expect_step(e, 0)->line, cases[i][1]);
+		expect_free(e);
+	}
+}
+END_TEST
+
+START_TEST(test_fail_caseless_in_block)
+{
+	struct expect *e = mk();
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_int_eq(expect_add_fail(e, "(?i)kernel\\s+panic", false, "t:3", &err), 0);
+	add_x(e, "never", "never", true, 0);
+	ck_assert_int_eq(feed_str(e, "a\r\nb\r\nKERNEL  PANIC - not syncing\r\nc\r\n", 0),
+			 EXPECT_FAILED);
+	ck_assert_str_eq(expect_outcome(e)->fail_pattern, "(?i)kernel\\s+panic");
+	ck_assert_str_eq(expect_outcome(e)->line, "KERNEL  PANIC - not syncing");
+	expect_free(e);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("expect");
@@ -1147,6 +1523,7 @@ int main(void)
 	TCase *flood = tcase_create("flood");
 	TCase *rules = tcase_create("rules");
 	TCase *logs = tcase_create("logs");
+	TCase *fast = tcase_create("fast");
 	SRunner *sr;
 	int failed;
 
@@ -1197,6 +1574,18 @@ int main(void)
 	tcase_add_test(logs, test_replay_timed_and_raw);
 	tcase_add_test(logs, test_replay_log_ends_early);
 	suite_add_tcase(s, logs);
+
+	tcase_set_timeout(fast, 120);
+	tcase_add_test(fast, test_lit_required);
+	tcase_add_test(fast, test_lit_sound);
+	tcase_add_test(fast, test_lit_find);
+	tcase_add_test(fast, test_vt_clean_and_text_run);
+	tcase_add_test(fast, test_block_crlf_every_offset);
+	tcase_add_test(fast, test_block_boundaries);
+	tcase_add_test(fast, test_block_dsr_and_send_order);
+	tcase_add_test(fast, test_patterns_without_literal);
+	tcase_add_test(fast, test_fail_caseless_in_block);
+	suite_add_tcase(s, fast);
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

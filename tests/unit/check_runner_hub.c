@@ -276,8 +276,8 @@ static void assert_strip(const char *in, size_t inlen, const char *want)
 
 	memcpy(tmp, in, inlen);
 	n = vmi_hub_strip_cpr(tmp, inlen);
-	ck_assert_msg(n == strlen(want) && memcmp(tmp, want, n) == 0, "strip gave '%.*s'",
-		      (int)n, tmp);
+	ck_assert_msg(n == strlen(want) && memcmp(tmp, want, n) == 0, "strip gave '%.*s'", (int)n,
+		      tmp);
 }
 
 START_TEST(test_strip_cpr)
@@ -552,8 +552,8 @@ START_TEST(test_enable_errors)
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
 	ck_assert_int_eq(vm_hub_enable(vm, "scenario", &err), -EPERM);
-	ck_assert_msg(strstr(err.msg, "not a directory owned by us") && strstr(err.msg, dir),
-		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "not a directory owned by us") && strstr(err.msg, dir), "%s",
+		      err.msg);
 	it_error_clear(&err);
 	/* Ours but open to others: made private. */
 	ck_assert_int_eq(chown(dir, getuid(), getgid()), 0);
@@ -808,8 +808,9 @@ static int shell_step(struct shell *sh, int64_t now)
 			return 0;
 		ck_assert_str_eq(sh->c.bye, "detached");
 		ck_assert_uint_eq(vm_hub_clients(sh->vm), 3);
-		tc_type(&sh->a, "yes 0123456789012345678901234567890123456789012345678901234567890123"
-				"456789 | head -c 700000; echo big-$((3*3))\n");
+		tc_type(&sh->a,
+			"yes 0123456789012345678901234567890123456789012345678901234567890123"
+			"456789 | head -c 700000; echo big-$((3*3))\n");
 		enter(sh, SH_BIG, now);
 		return 0;
 	case SH_BIG:
@@ -844,8 +845,7 @@ static void assert_prefix(const struct buf *b, const struct buf *log, const char
 	ck_assert_msg(memcmp(b->data, log->data, n) == 0, "%s's bytes differ from the console",
 		      who);
 	/* The console may have said a little more after the loop ended (vm_stop drains it). */
-	ck_assert_msg(b->len + 4096 >= log->len, "%s got %zu of %zu bytes", who, b->len,
-		      log->len);
+	ck_assert_msg(b->len + 4096 >= log->len, "%s got %zu of %zu bytes", who, b->len, log->len);
 }
 
 /* b holds exactly the bytes of log at some offset; returns that offset. */
