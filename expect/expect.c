@@ -31,8 +31,8 @@ struct pat {
 	bool has_refs; /* uses ${...}: compiled again when its step becomes current */
 	pcre2_code *code;
 	pcre2_match_data *md;
-	bool jit;      /* compiled by the JIT: pcre2_jit_match() skips pcre2_match()'s checks */
-	size_t resume; /* no match in the current line can start before this offset */
+	bool jit;	/* compiled by the JIT: pcre2_jit_match() skips pcre2_match()'s checks */
+	size_t resume;	/* no match in the current line can start before this offset */
 	struct lit lit; /* in every line the pattern matches; len 0: unknown */
 	/* Where lit is: in the block (see blk_has_lit()) and in e->line (line_has_lit()). */
 	uint64_t blk_gen; /* blk_next is valid while e->blk_gen has this value */
@@ -84,15 +84,15 @@ struct expect {
 	 */
 	char *blk;
 	size_t blk_len;
-	bool in_blk;	       /* the current line is at the end of blk; 'line' is empty */
-	uint64_t blk_gen;      /* counts blocks, for struct pat's blk_next */
-	struct blob blk_line;  /* the line of blk being matched, or last matched */
-	bool resume_dirty;     /* a resume offset may be non-zero */
-	struct buf line;     /* the cleaned current line, without '\n' */
-	bool line_done;	     /* its '\n' came; kept in case a cursor-up joins it again */
-	bool line_cut;	     /* it lost its head: '^' must not match */
-	size_t line_scanned; /* length when the incomplete line was last matched */
-	size_t open_first;   /* first step that passed on the unfinished line; SIZE_MAX: none */
+	bool in_blk;	      /* the current line is at the end of blk; 'line' is empty */
+	uint64_t blk_gen;     /* counts blocks, for struct pat's blk_next */
+	struct blob blk_line; /* the line of blk being matched, or last matched */
+	bool resume_dirty;    /* a resume offset may be non-zero */
+	struct buf line;      /* the cleaned current line, without '\n' */
+	bool line_done;	      /* its '\n' came; kept in case a cursor-up joins it again */
+	bool line_cut;	      /* it lost its head: '^' must not match */
+	size_t line_scanned;  /* length when the incomplete line was last matched */
+	size_t open_first;    /* first step that passed on the unfinished line; SIZE_MAX: none */
 
 	struct buf out; /* bytes for the console */
 
@@ -1568,7 +1568,7 @@ int expect_feed(struct expect *e, const char *buf, size_t len, int64_t now_ms)
 	while (i < len) {
 		unsigned char c = (unsigned char)buf[i];
 
-		/* A new line starts on text or '\n' (a cursor-up may still want the line before). */
+		/* Text or '\n' starts a new line; before, a cursor-up may join the last. */
 		if (!e->in_blk && e->vt.st == VT_GROUND && (vt_is_text(c) || c == '\n') &&
 		    line_is_new(e))
 			blk_enter(e);

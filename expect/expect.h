@@ -39,6 +39,10 @@
  * - A line longer than EXPECT_LINE_MAX is cut at the head (the tail is kept
  *   and matched; '^' no longer matches there). Memory does not grow with the
  *   amount of console output.
+ * - Cost: a pattern is run only on lines that hold the plain text every match
+ *   of it contains ("lease of " in "lease of (\S+)"), found for many lines at
+ *   once. A pattern with no such text at its top level (a top-level '|', (?i),
+ *   escapes like \x41) is run on every line: correct, only slower.
  * - Busybox ash asks the terminal for the cursor position (ESC [ 6 n) after
  *   each prompt; the engine answers "ESC [ 1 ; 1 R" (row 1, column 1), which
  *   busybox's lineedit accepts and which never makes it shift its idea of

@@ -249,8 +249,7 @@ void lit_from_regex(struct lit *l, const char *re, size_t n)
 /* Is l at h (where its rare byte was seen)? The first and last bytes weed out most. */
 static bool lit_at(const struct lit *l, const char *h)
 {
-	return h[0] == l->s[0] && h[l->len - 1] == l->s[l->len - 1] &&
-	       memcmp(h, l->s, l->len) == 0;
+	return h[0] == l->s[0] && h[l->len - 1] == l->s[l->len - 1] && memcmp(h, l->s, l->len) == 0;
 }
 
 /*

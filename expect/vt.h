@@ -64,8 +64,7 @@ size_t vt_text_run(const struct vt *vt, const char *p, size_t n);
  * a '\n' (a console's CR LF) may be kept: the caller drops it from the end of
  * each line (a cleaned line never ends with a CR otherwise).
  */
-size_t vt_clean(const char *src, size_t n, char *dst, size_t room, size_t *out,
-		size_t *newlines);
+size_t vt_clean(const char *src, size_t n, char *dst, size_t room, size_t *out, size_t *newlines);
 
 /* vt_step() with the common case inline: a byte in the ground state that is not ESC. */
 static inline enum vt_event vt_step_fast(struct vt *vt, unsigned char c)

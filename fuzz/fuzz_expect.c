@@ -151,6 +151,30 @@ static size_t exp_chunk_at(const uint8_t *hdr, unsigned flags, size_t i)
 	return (size_t)hdr[1 + i % 8] + 1;
 }
 
+/*
+ * Drop the cursor-position answers from what was written: where one lands
+ * among the sends legitimately depends on the reads (a prompt and its request
+ * in one read get the answer first, split they get the send first; busybox
+ * takes both), so only the sends are compared, and the answers by count.
+ */
+static void exp_strip_dsr(struct buf *b)
+{
+	static const char dsr[] = EXPECT_DSR_REPLY;
+	size_t n = sizeof(dsr) - 1, w = 0;
+
+	if (b->len == 0)
+		return; /* data may be the shared empty string */
+	for (size_t r = 0; r < b->len;) {
+		if (b->len - r >= n && memcmp(b->data + r, dsr, n) == 0) {
+			r += n;
+			continue;
+		}
+		b->data[w++] = b->data[r++];
+	}
+	b->len = w;
+	b->data[w] = '\0';
+}
+
 static void exp_same_end(struct exp_run *a, struct exp_run *b)
 {
 	const struct expect_outcome *oa = expect_outcome(a->e), *ob = expect_outcome(b->e);
@@ -161,6 +185,8 @@ static void exp_same_end(struct exp_run *a, struct exp_run *b)
 	for (size_t i = 0; i < expect_nsteps(a->e); i++)
 		if (expect_step(a->e, i)->status != expect_step(b->e, i)->status)
 			abort();
+	exp_strip_dsr(&a->out);
+	exp_strip_dsr(&b->out);
 	if (a->out.len != b->out.len || memcmp(a->out.data, b->out.data, a->out.len) != 0)
 		abort();
 	expect_get_stats(a->e, &sa);

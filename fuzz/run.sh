@@ -6,6 +6,8 @@
 #   -b            build only
 #   FUZZ_SECONDS  time per target (default 60), passed as -max_total_time
 #   FUZZ_ARGS     extra libFuzzer options
+#   FUZZ_KEEP_GOING=1  run in libFuzzer's fork mode and go on after a crash
+#                 (each crash is still saved in build-fuzz/artifacts/TARGET/)
 #   CC            clang (the default) or another clang
 # Everything goes to build-fuzz/: the binaries, a working corpus per target
 # (seeded from fuzz/corpus/TARGET/, which is only read), crash artifacts in
@@ -19,6 +21,7 @@ OUT=build-fuzz
 CC=${CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_ARGS=${FUZZ_ARGS:-}
+FUZZ_KEEP_GOING=${FUZZ_KEEP_GOING:-0}
 ALL_TARGETS="index version apk scenario expect cpio"
 PKGS="libarchive libcurl libpcre2-8 libcrypto zlib libzstd"
 
@@ -95,9 +98,11 @@ summarize() {
 	t=$1
 	log=$2
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	# Fork mode prints no final stats: its progress lines start with "#EXECUTIONS:".
+	[ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\): .*/\1/p' "$log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-	corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
+	corp=$(grep -o 'corp: [0-9/]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	crashes=$(find "$OUT/artifacts/$t" -type f 2>/dev/null | wc -l)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" \
 		"$FUZZ_SECONDS" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes" \
@@ -113,11 +118,13 @@ run_target() {
 	[ -d "$seeds" ] || seeds=""
 	dict=""
 	[ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
+	mode=""
+	[ "$FUZZ_KEEP_GOING" = 1 ] && mode="-fork=1 -ignore_crashes=1 -ignore_timeouts=1"
 	echo "fuzz_$t: running for ${FUZZ_SECONDS}s (log: $OUT/$t.log)"
 	rc=0
 	# shellcheck disable=SC2086
 	nice -n 19 "$OUT/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $FUZZ_ARGS \
+		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $mode $FUZZ_ARGS \
 		"$work" $seeds </dev/null >"$OUT/$t.log" 2>&1 || rc=$?
 	summarize "$t" "$OUT/$t.log"
 	if [ $rc != 0 ]; then

@@ -26,6 +26,7 @@
 #include "expect/expect.h"
 #include "runner/runner.h"
 #include "src/cmds.h"
+#include "src/keep.h"
 #include "src/overrides.h"
 #include "src/report.h"
 #include "src/run.h"
@@ -58,6 +59,12 @@ static const char run_usage[] =
     "      --junit FILE       JUnit XML for CI (a suite's: every scenario)\n"
     "      --json FILE        the result as JSON (timings of every step)\n"
     "  -q, --quiet            no live console, no table: the verdict only\n"
+    "      --keep             after a failed or timed-out run, keep the VM running for\n"
+    "                         'initrd-test attach NAME' (Ctrl-] d detaches, Ctrl-] q\n"
+    "                         powers off) until it ends, 'initrd-test stop NAME' or\n"
+    "                         Ctrl-C; the exit code is still the run's verdict\n"
+    "      --attach-on-fail   as --keep, and attach this terminal to the console at\n"
+    "                         once (when stdin and stdout are terminals, else as --keep)\n"
     "  -h, --help             this help\n"
     "\n"
     "suites and CI:\n"
@@ -123,6 +130,8 @@ enum {
 	OPT_MAX_SLOWDOWN,
 	OPT_SLOWDOWN_GRACE,
 	OPT_ARTIFACTS,
+	OPT_KEEP,
+	OPT_ATTACH_ON_FAIL,
 };
 
 #define DEFAULT_OUT "initrd-test-out"
@@ -181,6 +190,7 @@ struct run_ctx {
 	int err;	   /* first write error */
 	int status_fd;	   /* progress for a suite */
 	size_t shown_step; /* the step last announced there */
+	bool keep;	   /* --keep: the VM outlives the check, run_scenario() stops it */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -519,7 +529,8 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct run_repo
 		expect_eof(c->engine, now_ms());
 	if (r >= 0)
 		r = 0;
-	vm_stop(c->vm, 3000, &stop_err);
+	if (!c->keep || r < 0)
+		vm_stop(c->vm, 3000, &stop_err);
 	return r;
 }
 
@@ -596,6 +607,7 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	int r;
 
 	c->status_fd = o->status_fd;
+	c->keep = o->keep || o->attach_on_fail;
 	r = scenario_load(&a->s, scenario, &a->err);
 	/* A scenario that is not there is the user's mistake, not the infrastructure's. */
 	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR) {
@@ -792,6 +804,8 @@ int run_scenario(const char *scenario, const struct run_opts *o, struct it_error
 	if (a.rep.verdict != RUN_PASSED && a.rep.verdict != RUN_USAGE_ERROR &&
 	    a.rep.verdict != RUN_INTERRUPTED)
 		collect_artifacts(&a, o);
+	if (a.c.keep)
+		keep_after_run(a.c.vm, &a.rep, o->attach_on_fail, o->status_fd);
 	attempt_release(&a);
 	return code;
 }
@@ -866,6 +880,12 @@ int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error
 		return r < 0 ? r : 1;
 	case OPT_ARTIFACTS:
 		o->artifacts_dir = arg;
+		return 1;
+	case OPT_KEEP:
+		o->keep = true;
+		return 1;
+	case OPT_ATTACH_ON_FAIL:
+		o->attach_on_fail = true;
 		return 1;
 	case 'q':
 		o->quiet = true;
@@ -1568,6 +1588,8 @@ int cmd_run(int argc, char **argv)
 	    {"max-slowdown", required_argument, NULL, OPT_MAX_SLOWDOWN},
 	    {"slowdown-grace", required_argument, NULL, OPT_SLOWDOWN_GRACE},
 	    {"artifacts", required_argument, NULL, OPT_ARTIFACTS},
+	    {"keep", no_argument, NULL, OPT_KEEP},
+	    {"attach-on-fail", no_argument, NULL, OPT_ATTACH_ON_FAIL},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    OVERRIDES_LONG_OPTIONS,

@@ -29,6 +29,8 @@ struct run_opts {
 	const struct jv *baseline; /* a report to compare milestones with (borrowed); NULL: none */
 	struct suite_slowdown slowdown;
 	int status_fd; /* progress lines for a suite ("step lease\n"); -1: none */
+	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
+	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 };
 
 void run_opts_init(struct run_opts *o);
