@@ -28,6 +28,7 @@ int cmd_report(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
 
 /* Map a library return code to an exit code. */
 int exit_code_for(int code);

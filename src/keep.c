@@ -104,10 +104,8 @@ static int start_attach(struct keeper *k)
 static void tell_how(const struct keeper *k)
 {
 	say("%s keeps running for you:", k->name);
-	fprintf(stderr, "  initrd-test attach %s   connects a terminal (" KEYS_TEXT ")\n",
-		k->name);
-	fprintf(stderr, "  initrd-test stop %s     powers it off (so does Ctrl-C here)\n",
-		k->name);
+	fprintf(stderr, "  initrd-test attach %s   connects a terminal (" KEYS_TEXT ")\n", k->name);
+	fprintf(stderr, "  initrd-test stop %s     powers it off (so does Ctrl-C here)\n", k->name);
 	fflush(stderr);
 }
 
@@ -117,11 +115,11 @@ static void child_ended(struct keeper *k, int status)
 	if (vm_info(k->vm)->exited)
 		return; /* the loop says how the VM ended */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != EXIT_PASS)
-		say("the console client ended (%s %d)",
-		    WIFSIGNALED(status) ? "signal" : "status",
+		say("the console client ended (%s %d)", WIFSIGNALED(status) ? "signal" : "status",
 		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	say("%s runs on, served by this initrd-test: Enter attaches again here, Ctrl-C "
-	    "powers it off", k->name);
+	    "powers it off",
+	    k->name);
 	say("from another terminal: 'initrd-test attach %s', 'initrd-test stop %s'", k->name,
 	    k->name);
 }
@@ -218,7 +216,7 @@ static int ended(struct keeper *k, int r, struct it_error *err)
 		return KEEP_POWERED_OFF;
 	case -IT_EINTERRUPTED:
 		if (info->hub_poweroff) {
-			log_info("%s: powered off from its console", k->name);
+			log_info("%s: powered off (Ctrl-] q or 'initrd-test stop')", k->name);
 			return KEEP_POWERED_OFF;
 		}
 		log_info("%s: powering off (%s)", k->name, strsignal(info->signal));
@@ -245,7 +243,8 @@ int keep_serve(struct vm *vm, const struct keep_opts *ko, struct it_error *err)
 	if (vm_info(vm)->exited)
 		return it_error_set(err, -IT_EUSAGE, "nothing to keep: the VM has exited");
 	if (!name) {
-		it_error_set(err, -IT_EUSAGE, "cannot keep the VM running: it has no console socket");
+		it_error_set(err, -IT_EUSAGE,
+			     "cannot keep the VM running: it has no console socket");
 		it_error_hint(err, "the warning about 'initrd-test attach' above says why");
 		vm_stop(vm, STOP_GRACE_MS, NULL);
 		return -IT_EUSAGE;

@@ -21,7 +21,8 @@ enum keep_end {
 struct keep_opts {
 	/* Attach this terminal at once, in a child process, when stdin and stdout are terminals. */
 	bool attach;
-	/* The step 'initrd-test ps' shows meanwhile ("kept after the run failed"); NULL: unchanged. */
+	/* The step 'initrd-test ps' shows meanwhile ("kept after the run failed"); NULL: unchanged.
+	 */
 	const char *status;
 	/* A suite's progress pipe: one "kept: initrd-test attach NAME" line; -1: none. */
 	int status_fd;

@@ -12,6 +12,7 @@ static const struct cmd commands[] = {
 	{ "resolve", cmd_resolve, "print the install plan for packages, without building" },
 	{ "ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)" },
 	{ "run", cmd_run, "build, boot in qemu and check the console against a scenario" },
+	{ "boot", cmd_boot, "build, boot and attach this terminal to the console, by hand" },
 	{ "replay", cmd_replay, "check a scenario's expectations against a recorded console log" },
 	{ "report", cmd_report, "merge the results of runs, suites and shards into one verdict" },
 	{ "attach", cmd_attach, "connect the terminal to a running VM's console (Ctrl-] d detaches)" },

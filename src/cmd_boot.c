@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+/* 'initrd-test boot': build a scenario's initrd, boot it and attach this terminal, for hands-on
+ * work. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder/builder.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "expect/expect.h"
+#include "runner/runner.h"
+#include "src/cmds.h"
+#include "src/keep.h"
+#include "src/overrides.h"
+#include "src/scenario.h"
+
+static const char boot_usage[] =
+    "usage: initrd-test boot [options] SCENARIO\n"
+    "\n"
+    "Build the scenario's initrd (as 'run' does), boot it, and connect this terminal\n"
+    "to its serial console at once, for hands-on work: log in as the scenario allows\n"
+    "(the shipped ones: root, no password). The scenario's steps, fail patterns and\n"
+    "timeouts are not used: you are the test. The VM runs until it powers off, Ctrl-] q,\n"
+    "'initrd-test stop NAME' or Ctrl-C.\n"
+    "\n"
+    "keys (Ctrl-] then):\n"
+    "  d          detach: the VM keeps running, served by this initrd-test, which\n"
+    "             stays in the foreground; Enter here attaches again, and\n"
+    "             'initrd-test attach NAME' attaches from any other terminal\n"
+    "             (any number of clients at once; 'initrd-test ps' lists the VMs)\n"
+    "  q          power the VM off; boot ends\n"
+    "  Ctrl-]     send a Ctrl-] to the VM\n"
+    "  ?          list these keys\n"
+    "\n"
+    "When stdin or stdout is not a terminal, nothing is attached: boot says how to\n"
+    "attach and serves the console until the VM ends.\n"
+    "\n"
+    "  -o, --out DIR          where the files go (default initrd-test-out/NAME):\n"
+    "                         initrd.img, vmlinuz, plan.txt, console.raw, console.log\n"
+    "      --initrd FILE      boot this initrd instead of building one (needs --kernel)\n"
+    "      --accel A          auto (KVM when /dev/kvm is usable), kvm or tcg;\n"
+    "                         INITRD_TEST_ACCEL overrides\n"
+    "      --backend B        qemu (default) or crosvm\n"
+    "      --memory SIZE      guest memory (512M, 1G)\n"
+    "      --append ARGS      more kernel command line, after the scenario's (single)\n"
+    "  -h, --help             this help\n"
+    "\n" OVERRIDES_HELP "\n"
+    "examples:\n"
+    "  initrd-test boot --repo tests/data/alpine-3.19.1 --kernel host scenarios/networking\n"
+    "  initrd-test boot --append rdinit=/bin/sh scenarios/minimal\n"
+    "\n"
+    "exit codes: 0 the VM was powered off (Ctrl-] q, 'initrd-test stop', or by the guest),\n"
+    "            2 usage or scenario error, 3 infrastructure error (packages, kernel,\n"
+    "            qemu), 130 ended by Ctrl-C or SIGTERM\n";
+
+enum {
+	OPT_BOOT_OUT = OPT_SHARED_MAX + 1,
+	OPT_BOOT_INITRD,
+	OPT_BOOT_ACCEL,
+	OPT_BOOT_BACKEND,
+	OPT_BOOT_MEMORY,
+	OPT_BOOT_APPEND,
+};
+
+#define DEFAULT_OUT "initrd-test-out"
+
+/* The command line; strings are borrowed from argv. */
+struct boot_opts {
+	struct overrides ov;
+	const char *out_dir; /* NULL: initrd-test-out/NAME */
+	const char *initrd;
+	const char *append;
+	int accel;   /* enum vm_accel, or -1 for the scenario's */
+	int backend; /* enum vm_backend, or -1 */
+	long memory_mib;
+};
+
+/* The console, saved while the user works: as read, and cleaned with timestamps. */
+struct boot_log {
+	int raw_fd, log_fd;
+	struct conlog *conlog;
+	struct buf lines;
+	int err; /* the first write error; logging stops there, the VM goes on */
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct boot_log *l = ctx;
+	int r = 0;
+
+	if (l->err)
+		return 0;
+	if (l->raw_fd >= 0)
+		r = write_all(l->raw_fd, buf, len);
+	if (r == 0 && l->conlog) {
+		r = conlog_feed(l->conlog, buf, len, now, &l->lines);
+		if (r == 0 && l->lines.len)
+			r = write_all(l->log_fd, l->lines.data, l->lines.len);
+		buf_reset(&l->lines);
+	}
+	if (r < 0) {
+		l->err = r;
+		log_warn("the console is no longer saved: %s", it_strerror(r));
+	}
+	return 0;
+}
+
+static void boot_log_release(struct boot_log *l)
+{
+	if (l->conlog && !l->err && conlog_finish(l->conlog, &l->lines) == 0 && l->lines.len)
+		write_all(l->log_fd, l->lines.data, l->lines.len);
+	conlog_free(l->conlog);
+	buf_release(&l->lines);
+	if (l->raw_fd >= 0)
+		close(l->raw_fd);
+	if (l->log_fd >= 0)
+		close(l->log_fd);
+}
+
+static int open_in(const char *dir, const char *name, int *fd, struct it_error *err)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), dir, name) < 0)
+		return it_error_set(err, -ENAMETOOLONG, "'%s/%s': name too long", dir, name);
+	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int boot_log_open(struct boot_log *l, const char *dir, struct it_error *err)
+{
+	int r = open_in(dir, "console.raw", &l->raw_fd, err);
+
+	if (r == 0)
+		r = open_in(dir, "console.log", &l->log_fd, err);
+	if (r == 0 && conlog_new(&l->conlog) < 0)
+		r = it_error_set(err, -ENOMEM, "cannot log the console: %s", strerror(ENOMEM));
+	return r;
+}
+
+/* ---- options ---- */
+
+static int take_option(struct boot_opts *bo, int c, const char *arg, struct it_error *err)
+{
+	enum vm_accel a;
+	enum vm_backend b;
+	int r;
+
+	switch (c) {
+	case 'o':
+	case OPT_BOOT_OUT:
+		bo->out_dir = arg;
+		return 1;
+	case OPT_BOOT_INITRD:
+		bo->initrd = arg;
+		return 1;
+	case OPT_BOOT_ACCEL:
+		r = vm_accel_parse(arg, &a, err);
+		bo->accel = (int)a;
+		return r < 0 ? r : 1;
+	case OPT_BOOT_BACKEND:
+		r = vm_backend_parse(arg, &b, err);
+		bo->backend = (int)b;
+		return r < 0 ? r : 1;
+	case OPT_BOOT_MEMORY:
+		if (!parse_size_mib(arg, &bo->memory_mib) || bo->memory_mib <= 0)
+			return it_error_set(err, -IT_EUSAGE,
+					    "bad --memory '%s': give a size like 512M or 1G", arg);
+		return 1;
+	case OPT_BOOT_APPEND:
+		bo->append = arg;
+		return 1;
+	case 'r':
+		return overrides_take(&bo->ov, OPT_REPO, arg, err);
+	default:
+		return overrides_take(&bo->ov, c, arg, err);
+	}
+}
+
+static int usage_error(struct it_error *err, int r, const char *msg)
+{
+	if (r < 0)
+		log_it_error(err, r);
+	else if (msg)
+		log_error("%s", msg); /* NULL: getopt has said what is wrong */
+	fprintf(stderr, "try 'initrd-test boot --help'\n");
+	return EXIT_USAGE;
+}
+
+/* ---- preparing the VM ---- */
+
+static int append_cmdline(struct vm_config *vm, const char *more)
+{
+	char *joined = NULL;
+
+	if (!vm->append || !*vm->append) {
+		joined = strdup(more);
+	} else {
+		size_t n = strlen(vm->append) + 1 + strlen(more) + 1;
+
+		joined = malloc(n);
+		if (joined)
+			snprintf(joined, n, "%s %s", vm->append, more);
+	}
+	if (!joined)
+		return -ENOMEM;
+	free(vm->append);
+	vm->append = joined;
+	return 0;
+}
+
+/* Load the scenario and apply the command line; the kernel is resolved. */
+static int prepare(struct scenario *s, const char *path, const struct boot_opts *bo,
+		   struct it_error *err)
+{
+	int r = scenario_load(s, path, err);
+
+	/* A scenario that is not there is the user's mistake. */
+	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR) {
+		err->code = -IT_EUSAGE;
+		return -IT_EUSAGE;
+	}
+	if (r == 0)
+		r = overrides_apply(&bo->ov, s, err);
+	if (r < 0)
+		return r;
+	if (bo->accel >= 0)
+		s->vm.accel = (enum vm_accel)bo->accel;
+	if (bo->backend >= 0)
+		s->vm.backend = (enum vm_backend)bo->backend;
+	if (bo->memory_mib > 0)
+		s->vm.memory_mib = bo->memory_mib;
+	if (bo->append && append_cmdline(&s->vm, bo->append) < 0)
+		return it_error_set(err, -ENOMEM, "cannot prepare the VM: %s", strerror(ENOMEM));
+	return scenario_resolve_kernel(s, err);
+}
+
+static int set_images(struct vm_config *vm, const char *initrd, const char *kernel)
+{
+	free(vm->initrd);
+	free(vm->kernel);
+	vm->initrd = strdup(initrd);
+	vm->kernel = strdup(kernel);
+	return vm->initrd && vm->kernel ? 0 : -ENOMEM;
+}
+
+static int set_path(char **field, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), dir, name) < 0)
+		return -ENAMETOOLONG;
+	free(*field);
+	*field = strdup(path);
+	return *field ? 0 : -ENOMEM;
+}
+
+/* Build into dir (initrd.img, vmlinuz, plan.txt), or take --initrd; the VM gets the images. */
+static int build_image(struct scenario *s, const struct boot_opts *bo, const char *dir,
+		       struct it_error *err)
+{
+	struct build_result res;
+	char path[PATH_MAX];
+	int r;
+
+	if (bo->initrd) {
+		if (!s->build.kernel_image)
+			return it_error_set(err, -IT_EUSAGE, "--initrd needs --kernel PATH");
+		r = set_images(&s->vm, bo->initrd, s->build.kernel_image);
+		return r < 0 ? it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r)) : 0;
+	}
+	r = set_path(&s->build.output, dir, "initrd.img");
+	if (r == 0)
+		r = set_path(&s->build.kernel_out, dir, "vmlinuz");
+	if (r < 0)
+		return it_error_set(err, r, "cannot build in '%s': %s", dir, strerror(-r));
+	memset(&res, 0, sizeof(res));
+	r = builder_build(&s->build, &res, err);
+	if (r == 0 && res.plan_text && path_join(path, sizeof(path), dir, "plan.txt") == 0 &&
+	    write_file_atomic(path, res.plan_text, strlen(res.plan_text), 0644) < 0)
+		log_warn("cannot write '%s'", path);
+	if (r == 0 && !res.kernel_path)
+		r = it_error_set(err, -IT_EKERNEL, "scenario '%s' has no kernel", s->path);
+	if (r == 0) {
+		log_info("built %s: %zu packages, %.1f MiB, kernel %s", s->build.output, res.plan.n,
+			 res.initrd_bytes / 1048576.0,
+			 res.kernel_version ? res.kernel_version : "?");
+		r = set_images(&s->vm, s->build.output, res.kernel_path);
+		if (r < 0)
+			it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r));
+	}
+	build_result_release(&res);
+	return r;
+}
+
+static int exit_code_of(int r)
+{
+	switch (r) {
+	case KEEP_EXITED:
+	case KEEP_POWERED_OFF:
+		return EXIT_PASS;
+	case KEEP_SIGNALLED:
+		return EXIT_INTERRUPTED;
+	default:
+		return exit_code_for(r);
+	}
+}
+
+/* Boot the prepared scenario and serve its console; the exit code. */
+static int boot_and_serve(struct scenario *s, const char *dir, struct it_error *err)
+{
+	struct boot_log blog;
+	struct keep_opts ko;
+	struct vm *vm = NULL;
+	const struct vm_info *info;
+	int r;
+
+	memset(&blog, 0, sizeof(blog));
+	blog.raw_fd = -1;
+	blog.log_fd = -1;
+	buf_init(&blog.lines, 0);
+	r = boot_log_open(&blog, dir, err);
+	if (r == 0)
+		r = vm_start(&s->vm, &vm, err);
+	if (r < 0)
+		goto out;
+	info = vm_info(vm);
+	conlog_start(blog.conlog, info->start_ms);
+	vm_hub_set_status(vm, "interactive (initrd-test boot)");
+	/* Without its console socket, boot has nothing to offer. */
+	r = vm_hub_enable(vm, s->name, err);
+	if (r < 0)
+		goto out;
+	log_info("booting %s with %s (%s) as %s; console log in %s/console.log", s->name,
+		 info->binary, info->accel_desc, vm_hub_name(vm), dir);
+	keep_opts_init(&ko);
+	ko.attach = true;
+	ko.on_output = log_output;
+	ko.ctx = &blog;
+	r = keep_serve(vm, &ko, err);
+out:
+	vm_free(vm);
+	boot_log_release(&blog);
+	return r;
+}
+
+int cmd_boot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"out", required_argument, NULL, OPT_BOOT_OUT},
+	    {"initrd", required_argument, NULL, OPT_BOOT_INITRD},
+	    {"accel", required_argument, NULL, OPT_BOOT_ACCEL},
+	    {"backend", required_argument, NULL, OPT_BOOT_BACKEND},
+	    {"memory", required_argument, NULL, OPT_BOOT_MEMORY},
+	    {"append", required_argument, NULL, OPT_BOOT_APPEND},
+	    {"help", no_argument, NULL, 'h'},
+	    OVERRIDES_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct it_error err = IT_ERROR_INIT;
+	struct boot_opts bo;
+	struct scenario s;
+	char dir[PATH_MAX];
+	int c, r, code;
+
+	memset(&bo, 0, sizeof(bo));
+	overrides_init(&bo.ov);
+	bo.accel = -1;
+	bo.backend = -1;
+	scenario_init(&s);
+	while ((c = getopt_long(argc, argv, "o:hr:j:", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(boot_usage, stdout);
+			code = EXIT_PASS;
+			goto done;
+		}
+		r = take_option(&bo, c, optarg, &err);
+		if (r <= 0) {
+			code = usage_error(&err, r, NULL);
+			goto done;
+		}
+	}
+	if (argc - optind != 1) {
+		code = usage_error(&err, 0,
+				   optind < argc ? "one scenario at a time" : "no scenario given");
+		goto done;
+	}
+	r = prepare(&s, argv[optind], &bo, &err);
+	if (r == 0 && bo.out_dir)
+		snprintf(dir, sizeof(dir), "%s", bo.out_dir);
+	else if (r == 0 &&
+		 snprintf(dir, sizeof(dir), DEFAULT_OUT "/%s", s.name) >= (int)sizeof(dir))
+		r = it_error_set(&err, -ENAMETOOLONG, "'%s': name too long", s.name);
+	if (r == 0) {
+		r = mkdir_p(dir, 0755);
+		if (r < 0)
+			it_error_set(&err, r, "cannot create '%s': %s", dir, it_strerror(r));
+	}
+	if (r == 0)
+		r = build_image(&s, &bo, dir, &err);
+	if (r == 0)
+		r = boot_and_serve(&s, dir, &err);
+	if (r < 0)
+		log_it_error(&err, r);
+	code = exit_code_of(r);
+done:
+	scenario_release(&s);
+	overrides_release(&bo.ov);
+	return code;
+}
