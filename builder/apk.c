@@ -255,23 +255,13 @@ static void copy_field(char *dst, size_t dstsz, const char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex_decode(struct blob hex, unsigned char *out, size_t n)
 {
 	if (hex.len != 2 * n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex.ptr[2 * i]), lo = hexval(hex.ptr[2 * i + 1]);
+		int hi = hex_digit_value(hex.ptr[2 * i]);
+		int lo = hex_digit_value(hex.ptr[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;

@@ -178,84 +178,115 @@ static void warn_untrusted(struct build *b, const struct apk_verify *v)
 	b->untrusted_warned = true;
 }
 
+/* One batch of downloads: n requests, each with its check, URL and cache path. */
+struct fetch_set {
+	size_t n;
+	struct fetch_req *reqs;
+	struct apk_check *checks;
+	char (*urls)[PATH_MAX];
+	char (*paths)[PATH_MAX];
+};
+
+static void fetch_set_release(struct fetch_set *s)
+{
+	if (s->reqs)
+		for (size_t i = 0; i < s->n; i++)
+			fetch_req_release(&s->reqs[i]);
+	free(s->reqs);
+	free(s->checks);
+	free(s->urls);
+	free(s->paths);
+	memset(s, 0, sizeof(*s));
+}
+
+static int fetch_set_alloc(struct fetch_set *s, size_t n)
+{
+	s->n = n;
+	s->reqs = calloc(n, sizeof(*s->reqs));
+	s->checks = calloc(n, sizeof(*s->checks));
+	s->urls = calloc(n, sizeof(*s->urls));
+	s->paths = calloc(n, sizeof(*s->paths));
+	if (!s->reqs || !s->checks || !s->urls || !s->paths) {
+		fetch_set_release(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		fetch_req_init(&s->reqs[i]);
+	return 0;
+}
+
+/* Download (or find in the cache) the whole set, with the build's options. */
+static int fetch_set_run(struct build *b, struct fetch_set *s, struct it_error *err)
+{
+	struct fetch_opts fo;
+
+	fetch_opts_init(&fo);
+	fo.cache_dir = b->cache_dir;
+	fo.offline = b->cfg->offline;
+	fo.interrupted = &build_interrupted;
+	if (b->cfg->jobs > 0)
+		fo.max_parallel = b->cfg->jobs;
+	return fetch_batch(&fo, s->reqs, s->n, err);
+}
+
 /* Fetch, verify and parse every repository's APKINDEX.tar.gz, in priority order. */
 static int load_indexes(struct build *b, struct it_error *err)
 {
 	const struct build_config *cfg = b->cfg;
 	size_t n = cfg->repos.n;
-	struct fetch_req *reqs = NULL;
-	struct apk_check *checks = NULL;
-	char (*urls)[PATH_MAX] = NULL;
-	char (*paths)[PATH_MAX] = NULL;
-	struct fetch_opts fo;
+	struct fetch_set set = {0};
 	int r = 0;
 
 	if (n == 0)
 		return it_error_set(err, -IT_EUSAGE, "no repository given");
-	reqs = calloc(n, sizeof(*reqs));
-	checks = calloc(n, sizeof(*checks));
-	urls = calloc(n, sizeof(*urls));
-	paths = calloc(n, sizeof(*paths));
-	if (!reqs || !checks || !urls || !paths) {
-		r = -ENOMEM;
-		goto out;
-	}
+	r = fetch_set_alloc(&set, n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
-		fetch_req_init(&reqs[i]);
-		r = repo_file(urls[i], sizeof(urls[i]), cfg->repos.v[i], b->arch, "APKINDEX.tar.gz");
+		r = repo_file(set.urls[i], sizeof(set.urls[i]), cfg->repos.v[i], b->arch,
+			      "APKINDEX.tar.gz");
 		if (r == 0)
-			r = fetch_index_cache_path(paths[i], sizeof(paths[i]), b->cache_dir, urls[i]);
+			r = fetch_index_cache_path(set.paths[i], sizeof(set.paths[i]), b->cache_dir,
+						   set.urls[i]);
 		if (r < 0) {
 			it_error_set(err, r, "repository '%s': name too long", cfg->repos.v[i]);
 			goto out;
 		}
-		checks[i].trust = &b->trust;
-		reqs[i].url = urls[i];
-		reqs[i].cache_path = paths[i];
-		reqs[i].revalidate = true;
-		reqs[i].label = "APKINDEX";
-		reqs[i].verify = apk_check_index_download;
-		reqs[i].verify_ctx = &checks[i];
+		set.checks[i].trust = &b->trust;
+		set.reqs[i].url = set.urls[i];
+		set.reqs[i].cache_path = set.paths[i];
+		set.reqs[i].revalidate = true;
+		set.reqs[i].label = "APKINDEX";
+		set.reqs[i].verify = apk_check_index_download;
+		set.reqs[i].verify_ctx = &set.checks[i];
 	}
-	fetch_opts_init(&fo);
-	fo.cache_dir = b->cache_dir;
-	fo.offline = cfg->offline;
-	fo.interrupted = &build_interrupted;
-	if (cfg->jobs > 0)
-		fo.max_parallel = cfg->jobs;
-	r = fetch_batch(&fo, reqs, n, err);
+	r = fetch_set_run(b, &set, err);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct apk_signed_index ix;
 
 		apk_signed_index_init(&ix);
-		r = apk_signed_index_open(reqs[i].path, &b->trust, NULL, &ix, err);
+		r = apk_signed_index_open(set.reqs[i].path, &b->trust, NULL, &ix, err);
 		if (r < 0) {
-			if (fetch_is_remote(urls[i]))
+			if (fetch_is_remote(set.urls[i]))
 				it_error_hint(err, "the cached index may be damaged: remove '%s'",
-					      reqs[i].path);
+					      set.reqs[i].path);
 			apk_signed_index_release(&ix);
 			goto out;
 		}
 		warn_untrusted(b, &ix.verify);
 		r = apk_db_add_index_owned(&b->db, ix.apkindex, ix.apkindex_len, cfg->repos.v[i],
-					   urls[i], err);
+					   set.urls[i], err);
 		ix.apkindex = NULL;
-		log_verbose("index %s: %s%s", urls[i], ix.description,
-			    reqs[i].outcome == FETCH_NOT_MODIFIED ? " (not modified)" : "");
+		log_verbose("index %s: %s%s", set.urls[i], ix.description,
+			    set.reqs[i].outcome == FETCH_NOT_MODIFIED ? " (not modified)" : "");
 		apk_signed_index_release(&ix);
 		if (r < 0)
 			goto out;
 	}
 out:
-	if (reqs)
-		for (size_t i = 0; i < n; i++)
-			fetch_req_release(&reqs[i]);
-	free(reqs);
-	free(checks);
-	free(urls);
-	free(paths);
+	fetch_set_release(&set);
 	return r;
 }
 
@@ -288,16 +319,12 @@ static void blob_cpy(char *out, size_t outsz, struct blob s)
 static int fetch_packages(struct build *b, struct it_error *err)
 {
 	size_t n = b->plan.n;
-	struct fetch_req *reqs = calloc(n, sizeof(*reqs));
-	struct apk_check *checks = calloc(n, sizeof(*checks));
-	char (*urls)[PATH_MAX] = calloc(n, sizeof(*urls));
-	char (*paths)[PATH_MAX] = calloc(n, sizeof(*paths));
-	char (*labels)[310] = calloc(n, sizeof(*labels));
-	struct fetch_opts fo;
-	int r = 0;
+	struct fetch_set set = {0};
+	char(*labels)[310] = calloc(n, sizeof(*labels));
+	int r = fetch_set_alloc(&set, n);
 
 	b->pkg_paths = calloc(n, sizeof(*b->pkg_paths));
-	if (!reqs || !checks || !urls || !paths || !labels || !b->pkg_paths) {
+	if (r < 0 || !labels || !b->pkg_paths) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -306,52 +333,39 @@ static int fetch_packages(struct build *b, struct it_error *err)
 		const char *repo = b->db.repos[apk_pkg_repo(p)].label;
 		char file[320], name[200], ver[100];
 
-		fetch_req_init(&reqs[i]);
 		blob_cpy(name, sizeof(name), p->name->name);
 		blob_cpy(ver, sizeof(ver), p->version);
 		snprintf(labels[i], sizeof(labels[i]), "%s-%s", name, ver);
 		snprintf(file, sizeof(file), "%s.apk", labels[i]);
-		r = repo_file(urls[i], sizeof(urls[i]), repo, b->arch, file);
+		r = repo_file(set.urls[i], sizeof(set.urls[i]), repo, b->arch, file);
 		if (r == 0)
-			r = fetch_pkg_cache_path(paths[i], sizeof(paths[i]), b->cache_dir, name, ver,
-						 p->csum, p->csum_kind);
+			r = fetch_pkg_cache_path(set.paths[i], sizeof(set.paths[i]), b->cache_dir,
+						 name, ver, p->csum, p->csum_kind);
 		if (r < 0) {
 			it_error_set(err, r, "package '%s': path too long", labels[i]);
 			goto out;
 		}
-		checks[i].trust = &b->trust;
-		checks[i].expect.name = p->name->name;
-		checks[i].expect.version = p->version;
-		checks[i].expect.csum = p->csum_kind ? p->csum : NULL;
-		checks[i].expect.csum_len = p->csum_kind;
-		checks[i].expect.size = p->size ? (long long)p->size : -1;
-		reqs[i].url = urls[i];
-		reqs[i].cache_path = paths[i];
-		reqs[i].expected_size = p->size ? (long long)p->size : -1;
-		reqs[i].label = labels[i];
-		reqs[i].verify = apk_check_pkg_download;
-		reqs[i].verify_ctx = &checks[i];
+		set.checks[i].trust = &b->trust;
+		set.checks[i].expect.name = p->name->name;
+		set.checks[i].expect.version = p->version;
+		set.checks[i].expect.csum = p->csum_kind ? p->csum : NULL;
+		set.checks[i].expect.csum_len = p->csum_kind;
+		set.checks[i].expect.size = p->size ? (long long)p->size : -1;
+		set.reqs[i].url = set.urls[i];
+		set.reqs[i].cache_path = set.paths[i];
+		set.reqs[i].expected_size = p->size ? (long long)p->size : -1;
+		set.reqs[i].label = labels[i];
+		set.reqs[i].verify = apk_check_pkg_download;
+		set.reqs[i].verify_ctx = &set.checks[i];
 	}
-	fetch_opts_init(&fo);
-	fo.cache_dir = b->cache_dir;
-	fo.offline = b->cfg->offline;
-	fo.interrupted = &build_interrupted;
-	if (b->cfg->jobs > 0)
-		fo.max_parallel = b->cfg->jobs;
-	r = fetch_batch(&fo, reqs, n, err);
+	r = fetch_set_run(b, &set, err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		b->pkg_paths[i] = strdup(reqs[i].path);
+		b->pkg_paths[i] = strdup(set.reqs[i].path);
 		if (!b->pkg_paths[i])
 			r = -ENOMEM;
 	}
 out:
-	if (reqs)
-		for (size_t i = 0; i < n; i++)
-			fetch_req_release(&reqs[i]);
-	free(reqs);
-	free(checks);
-	free(urls);
-	free(paths);
+	fetch_set_release(&set);
 	free(labels);
 	return r;
 }

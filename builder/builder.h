@@ -44,6 +44,9 @@ struct user_spec {
 	char *authorized_keys;    /* path on the host; NULL for none */
 };
 
+/* Free what u owns and zero it (build_config_release() does this for each of its users). */
+void user_spec_release(struct user_spec *u);
+
 /*
  * Everything a build needs. The scenario parser and the command line fill
  * it; the builder only reads it. Strings are heap copies owned by the

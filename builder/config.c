@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Life cycle of struct build_config and struct build_result. */
+/* Life cycle of struct build_config (with its user_spec entries) and struct build_result. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +12,7 @@ void build_config_init(struct build_config *c)
 	c->source_date_epoch = -1;
 }
 
-static void user_release(struct user_spec *u)
+void user_spec_release(struct user_spec *u)
 {
 	free(u->name);
 	free(u->password_hash);
@@ -20,6 +20,7 @@ static void user_release(struct user_spec *u)
 	free(u->home);
 	strlist_clear(&u->groups);
 	free(u->authorized_keys);
+	memset(u, 0, sizeof(*u));
 }
 
 void build_config_release(struct build_config *c)
@@ -42,7 +43,7 @@ void build_config_release(struct build_config *c)
 	}
 	free(c->ifaces);
 	for (size_t i = 0; i < c->nusers; i++)
-		user_release(&c->users[i]);
+		user_spec_release(&c->users[i]);
 	free(c->users);
 	free(c->hostname);
 	strlist_clear(&c->consoles);

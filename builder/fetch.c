@@ -183,17 +183,6 @@ static const char *url_label(const char *url)
 	return s && s[1] ? s + 1 : url;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A file:// URL or a plain path to a local path (percent-decoded); NULL if not local. */
 static int local_path(const char *url, char **out)
 {
@@ -220,8 +209,8 @@ static int local_path(const char *url, char **out)
 			int hi, lo;
 
 			if (p[0] == '%' && p[1] && p[2]) {
-				hi = hexval(p[1]);
-				lo = hexval(p[2]);
+				hi = hex_digit_value(p[1]);
+				lo = hex_digit_value(p[2]);
 				if (hi >= 0 && lo >= 0) {
 					*d++ = (char)(hi << 4 | lo);
 					p += 2;

@@ -98,6 +98,12 @@ struct frame {
 	char *err;	      /* why the alternative that explains this decision failed */
 };
 
+/* A growable list of ids (packages, names, provider indexes). */
+struct u32vec {
+	uint32_t *v;
+	size_t n, alloc;
+};
+
 struct solver {
 	const struct apk_db *db;
 	struct name_state *ns;
@@ -110,8 +116,7 @@ struct solver {
 	size_t ntrail, trail_alloc;
 	uint32_t *sel;
 	size_t nsel, sel_alloc;
-	uint32_t *cand;
-	size_t ncand, cand_alloc;
+	struct u32vec cand; /* the frames' candidates, one stretch a frame */
 	struct frame *frames;
 	size_t nframes, frames_alloc;
 	struct apk_dep *world;
@@ -137,6 +142,17 @@ static void *grow(void *p, size_t *alloc, size_t need, size_t size)
 	if (v)
 		*alloc = na;
 	return v;
+}
+
+static int u32vec_push(struct u32vec *w, uint32_t id)
+{
+	void *t = grow(w->v, &w->alloc, w->n + 1, sizeof(*w->v));
+
+	if (!t)
+		return -ENOMEM;
+	w->v = t;
+	w->v[w->n++] = id;
+	return 0;
 }
 
 static uint32_t max_u32(uint32_t a, uint32_t b)
@@ -208,30 +224,14 @@ static bool holds(struct solver *s, const struct apk_dep *d)
 
 /* ---- packages that can never be installed (apk's disqualification) ---- */
 
-struct walk {
-	uint32_t *v;
-	size_t n, alloc;
-};
-
-static int walk_push(struct walk *w, uint32_t id)
-{
-	void *t = grow(w->v, &w->alloc, w->n + 1, sizeof(*w->v));
-
-	if (!t)
-		return -ENOMEM;
-	w->v = t;
-	w->v[w->n++] = id;
-	return 0;
-}
-
-static int reach_name(struct solver *s, struct walk *names, const struct apk_name *n)
+static int reach_name(struct solver *s, struct u32vec *names, const struct apk_name *n)
 {
 	struct name_state *st = nstate(s, n);
 
 	if (st->seen)
 		return 0;
 	st->seen = true;
-	return walk_push(names, n->id);
+	return u32vec_push(names, n->id);
 }
 
 /*
@@ -239,9 +239,9 @@ static int reach_name(struct solver *s, struct walk *names, const struct apk_nam
  * required names, their dependencies, and install_if packages triggered by
  * any name met on the way.
  */
-static int reach(struct solver *s, struct walk *pkgs)
+static int reach(struct solver *s, struct u32vec *pkgs)
 {
-	struct walk names = {NULL, 0, 0};
+	struct u32vec names = {NULL, 0, 0};
 	size_t ni = 0, pi = 0;
 	int r = 0;
 
@@ -258,7 +258,7 @@ static int reach(struct solver *s, struct walk *pkgs)
 
 				if (!s->ps[p->id].seen) {
 					s->ps[p->id].seen = true;
-					r = walk_push(pkgs, p->id);
+					r = u32vec_push(pkgs, p->id);
 				}
 			}
 			for (uint32_t i = 0; !r && i < n->nrinstall_if; i++)
@@ -329,7 +329,7 @@ struct rdeps {
 	uint32_t *rdep;
 };
 
-static int rdeps_build(struct solver *s, const struct walk *pkgs, struct rdeps *rd)
+static int rdeps_build(struct solver *s, const struct u32vec *pkgs, struct rdeps *rd)
 {
 	size_t nn = s->db->nnames + s->nunknown, total = 0;
 
@@ -376,7 +376,7 @@ static bool check_deps(struct solver *s, const struct apk_pkg *p)
 
 /* Queue for a recheck everything that depends on a name of a dead package. */
 static int requeue_rdeps(struct solver *s, const struct rdeps *rd, const struct apk_pkg *p,
-			 struct walk *work)
+			 struct u32vec *work)
 {
 	struct blob ver;
 
@@ -388,7 +388,7 @@ static int requeue_rdeps(struct solver *s, const struct rdeps *rd, const struct 
 
 			if (q->dead == ALIVE && !q->queued) {
 				q->queued = true;
-				if (walk_push(work, rd->rdep[j]) < 0)
+				if (u32vec_push(work, rd->rdep[j]) < 0)
 					return -ENOMEM;
 			}
 		}
@@ -403,7 +403,7 @@ static int requeue_rdeps(struct solver *s, const struct rdeps *rd, const struct 
  */
 static int find_dead(struct solver *s)
 {
-	struct walk pkgs = {NULL, 0, 0}, work = {NULL, 0, 0};
+	struct u32vec pkgs = {NULL, 0, 0}, work = {NULL, 0, 0};
 	struct rdeps rd = {NULL, NULL};
 	int r;
 
@@ -414,7 +414,7 @@ static int find_dead(struct solver *s)
 		r = rdeps_build(s, &pkgs, &rd);
 	for (size_t k = 0; !r && k < pkgs.n; k++) {
 		s->ps[pkgs.v[k]].queued = true;
-		r = walk_push(&work, pkgs.v[k]);
+		r = u32vec_push(&work, pkgs.v[k]);
 	}
 	while (!r && work.n) {
 		uint32_t id = work.v[--work.n];
@@ -723,17 +723,6 @@ static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject 
 	return true;
 }
 
-static int push_cand(struct solver *s, uint32_t provider)
-{
-	void *t = grow(s->cand, &s->cand_alloc, s->ncand + 1, sizeof(*s->cand));
-
-	if (!t)
-		return -ENOMEM;
-	s->cand = t;
-	s->cand[s->ncand++] = provider;
-	return 0;
-}
-
 /*
  * Collect the providers that can satisfy req now, best first, and the
  * decision level the exclusion of the others rests on. FAIL with *msg
@@ -743,7 +732,7 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 {
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
-	size_t base = s->ncand;
+	size_t base = s->cand.n;
 	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, rej;
 	bool any_virtual = false;
 	uint32_t lv;
@@ -771,16 +760,16 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 				block = rej;
 			continue;
 		}
-		if (push_cand(s, i) < 0)
+		if (u32vec_push(&s->cand, i) < 0)
 			return -ENOMEM;
 	}
-	*count = (uint32_t)(s->ncand - base);
+	*count = (uint32_t)(s->cand.n - base);
 	if (*count == 0) {
 		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL,
 					dead.kind != REJ_NONE ? &dead : NULL, any_virtual);
 		return *msg ? FAIL : -ENOMEM;
 	}
-	order_candidates(n, s->cand + base, *count);
+	order_candidates(n, s->cand.v + base, *count);
 	return 0;
 }
 
@@ -894,7 +883,7 @@ static void undo_to(struct solver *s, const struct frame *f)
 	}
 	s->nreqs = f->nreqs;
 	s->nsel = f->nsel;
-	s->ncand = f->cand_base + f->ncand;
+	s->cand.n = f->cand_base + f->ncand;
 	memcpy(s->qlen, f->qlen, sizeof(s->qlen));
 	memcpy(s->qcur, f->qcur, sizeof(s->qcur));
 }
@@ -902,7 +891,7 @@ static void undo_to(struct solver *s, const struct frame *f)
 static int decline_all(struct solver *s, const struct frame *f)
 {
 	for (uint32_t i = 0; i < f->ncand; i++) {
-		uint32_t id = f->name->providers[s->cand[f->cand_base + i]].pkg->id;
+		uint32_t id = f->name->providers[s->cand.v[f->cand_base + i]].pkg->id;
 
 		if (push_undo(s, (struct undo){U_DECLINE, id, 0, 0}) < 0)
 			return -ENOMEM;
@@ -919,7 +908,7 @@ static int apply_next(struct solver *s, size_t index)
 
 	if (alt == f->ncand)
 		return decline_all(s, f);
-	return select_pkg(s, f->name->providers[s->cand[f->cand_base + alt]].pkg->id,
+	return select_pkg(s, f->name->providers[s->cand.v[f->cand_base + alt]].pkg->id,
 			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1);
 }
 
@@ -949,7 +938,7 @@ static int push_frame(struct solver *s, const struct apk_name *n, int32_t req, u
 	*f = (struct frame){.trail = s->ntrail,
 			    .nreqs = s->nreqs,
 			    .nsel = s->nsel,
-			    .cand_base = s->ncand - ncand,
+			    .cand_base = s->cand.n - ncand,
 			    .name = n,
 			    .ncand = ncand,
 			    .req = req};
@@ -964,7 +953,7 @@ static void pop_frame(struct solver *s)
 
 	free(f->err);
 	f->err = NULL;
-	s->ncand = f->cand_base;
+	s->cand.n = f->cand_base;
 }
 
 /*
@@ -1046,7 +1035,7 @@ static int propagate(struct solver *s, char **msg, uint32_t *level)
 		if (r)
 			return r;
 		if (n == 1) {
-			uint32_t prov = s->cand[--s->ncand];
+			uint32_t prov = s->cand.v[--s->cand.n];
 
 			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level);
 		} else {
@@ -1088,7 +1077,7 @@ static int install_if_step(struct solver *s)
 		const struct apk_pkg *p = pkg_of(s, s->iif[i]);
 		const struct pkg_state *st = &s->ps[p->id];
 		const struct apk_name *n = p->name;
-		size_t base = s->ncand;
+		size_t base = s->cand.n;
 		uint32_t k;
 		int r;
 
@@ -1097,10 +1086,10 @@ static int install_if_step(struct solver *s)
 			continue;
 		/* Every triggered provider of the name is a candidate (apk's select_package()). */
 		for (uint32_t j = 0; j < n->nproviders; j++) {
-			if (iif_candidate(s, &n->providers[j]) && push_cand(s, j) < 0)
+			if (iif_candidate(s, &n->providers[j]) && u32vec_push(&s->cand, j) < 0)
 				return -ENOMEM;
 		}
-		k = (uint32_t)(s->ncand - base);
+		k = (uint32_t)(s->cand.n - base);
 		if (k == 0) {
 			/* It cannot join now, nor later on this path: the state only grows. */
 			if (push_undo(s, (struct undo){U_DECLINE, p->id, 0, 0}) < 0)
@@ -1108,7 +1097,7 @@ static int install_if_step(struct solver *s)
 			s->ps[p->id].declined = true;
 			continue;
 		}
-		order_candidates(n, s->cand + base, k);
+		order_candidates(n, s->cand.v + base, k);
 		r = push_frame(s, n, -1, k);
 		return r ? r : 1;
 	}
@@ -1347,7 +1336,7 @@ static void solver_release(struct solver *s)
 	free(s->unknown);
 	free(s->world);
 	free(s->frames);
-	free(s->cand);
+	free(s->cand.v);
 	free(s->sel);
 	free(s->trail);
 	for (int c = 0; c < NCLS; c++)

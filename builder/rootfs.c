@@ -1321,21 +1321,6 @@ static int export_meta(struct export *x, int dfd, const char *name, const struct
 	return 0;
 }
 
-static int write_fd_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Open the directory holding 'path' (canonical, relative) below rootfd, without following links. */
 static int open_parent(int rootfd, const char *path, const char **leaf)
 {
@@ -1384,7 +1369,7 @@ static int export_node(struct export *x, int dfd, const struct tree_node *n, con
 			    0600);
 		if (fd < 0)
 			return export_fail(x, path, -errno);
-		r = write_fd_all(fd, n->data, n->size);
+		r = fd_write_all(fd, n->data, n->size);
 		close(fd);
 		x->st.files++;
 		break;

@@ -40,6 +40,18 @@ const char *it_strerror(int code)
 	return "unknown error";
 }
 
+/*
+ * Errors are one line: a file or package name from hostile input may hold a
+ * newline or an escape sequence, which would forge lines on the terminal or
+ * in CI logs. Control bytes become '?'.
+ */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int it_error_setv(struct it_error *e, int code, const char *fmt, va_list ap)
 {
 	if (code > 0)
@@ -48,6 +60,7 @@ int it_error_setv(struct it_error *e, int code, const char *fmt, va_list ap)
 		return code;
 	e->code = code;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	one_line(e->msg);
 	return code;
 }
 
@@ -70,6 +83,7 @@ void it_error_hint(struct it_error *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->hint, sizeof(e->hint), fmt, ap);
 	va_end(ap);
+	one_line(e->hint);
 }
 
 void it_error_clear(struct it_error *e)

@@ -110,27 +110,34 @@ int open_tmp_beside(const char *path, char *tmp, size_t tmpsz)
 	return -EEXIST;
 }
 
+int fd_write_all(int fd, const void *data, size_t n)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	char tmp[PATH_MAX];
-	const char *p = data;
 	int fd, r = 0;
 
 	fd = open_tmp_beside(path, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	r = fd_write_all(fd, data, len);
+	if (r < 0)
+		goto out;
 	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
 		r = -errno;
 		goto out;
@@ -166,16 +173,33 @@ int path_join(char *out, size_t outsz, const char *a, const char *b)
 	return 0;
 }
 
+int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The decimal number at the start of s (not empty); *end is what follows it. */
+static bool scan_long(const char *s, long *v, char **end)
+{
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*v = strtol(s, end, 10);
+	return !errno && *end != s;
+}
+
 bool parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
 
-	if (!s || !*s)
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
+	if (!scan_long(s, &v, &end) || *end || v < min || v > max)
 		return false;
 	*out = v;
 	return true;
@@ -215,11 +239,7 @@ bool parse_size_mib(const char *s, long *out)
 	char *end;
 	long v;
 
-	if (!s || !*s)
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || v <= 0)
+	if (!scan_long(s, &v, &end) || v <= 0)
 		return false;
 	if (!strcmp(end, "") || !strcmp(end, "M") || !strcmp(end, "MiB") || !strcmp(end, "m"))
 		;

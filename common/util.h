@@ -20,6 +20,9 @@ int mkdir_p(const char *path, unsigned mode);
 /* rm -rf; missing is not an error. */
 int rm_rf(const char *path);
 
+/* Write all n bytes to fd, again after EINTR and short writes. 0 or -errno. */
+int fd_write_all(int fd, const void *data, size_t n);
+
 /*
  * Write a file whole or not at all: data goes to "PATH.tmp.PID.N" in the
  * same directory, is fsync'ed, then renamed over PATH. The temp file is
@@ -32,6 +35,9 @@ int open_tmp_beside(const char *path, char *tmp, size_t tmpsz);
 
 /* Join a and b with one '/', into out (size outsz). -ENAMETOOLONG if it does not fit. */
 int path_join(char *out, size_t outsz, const char *a, const char *b);
+
+/* The value of one hexadecimal digit (either case), or -1. */
+int hex_digit_value(char c);
 
 /* Parse a strictly decimal integer in [min,max]; false on junk or overflow. */
 bool parse_long(const char *s, long min, long max, long *out);

@@ -90,21 +90,6 @@ struct boot_log {
 	int err; /* the first write error; logging stops there, the VM goes on */
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
 {
 	struct boot_log *l = ctx;
@@ -113,11 +98,11 @@ static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
 	if (l->err)
 		return 0;
 	if (l->raw_fd >= 0)
-		r = write_all(l->raw_fd, buf, len);
+		r = fd_write_all(l->raw_fd, buf, len);
 	if (r == 0 && l->conlog) {
 		r = conlog_feed(l->conlog, buf, len, now, &l->lines);
 		if (r == 0 && l->lines.len)
-			r = write_all(l->log_fd, l->lines.data, l->lines.len);
+			r = fd_write_all(l->log_fd, l->lines.data, l->lines.len);
 		buf_reset(&l->lines);
 	}
 	if (r < 0) {
@@ -130,7 +115,7 @@ static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
 static void boot_log_release(struct boot_log *l)
 {
 	if (l->conlog && !l->err && conlog_finish(l->conlog, &l->lines) == 0 && l->lines.len)
-		write_all(l->log_fd, l->lines.data, l->lines.len);
+		fd_write_all(l->log_fd, l->lines.data, l->lines.len);
 	conlog_free(l->conlog);
 	buf_release(&l->lines);
 	if (l->raw_fd >= 0)

@@ -193,21 +193,6 @@ struct run_ctx {
 	bool keep;	   /* --keep: the VM outlives the check, run_scenario() stops it */
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
 static int flush_engine_output(struct run_ctx *c)
 {
@@ -258,18 +243,18 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 	int state, r;
 
 	if (c->raw_fd >= 0 && !c->err)
-		c->err = write_all(c->raw_fd, buf, len);
+		c->err = fd_write_all(c->raw_fd, buf, len);
 	if (c->conlog && !c->err) {
 		r = conlog_feed(c->conlog, buf, len, now, &c->logbuf);
 		if (r == 0 && c->logbuf.len) {
-			r = write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
+			r = fd_write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
 			buf_reset(&c->logbuf);
 		}
 		if (r < 0)
 			c->err = r;
 	}
 	if (c->live)
-		write_all(STDOUT_FILENO, buf, len);
+		fd_write_all(STDOUT_FILENO, buf, len);
 	state = expect_feed(c->engine, buf, len, now);
 	if (state < 0)
 		return state;
@@ -541,7 +526,7 @@ static int finish_logs(struct run_ctx *c)
 	if (c->conlog) {
 		r = conlog_finish(c->conlog, &c->logbuf);
 		if (r == 0 && c->logbuf.len && c->log_fd >= 0)
-			r = write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
+			r = fd_write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
 		buf_reset(&c->logbuf);
 	}
 	return r;

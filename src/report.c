@@ -12,6 +12,7 @@
 
 #include "common/util.h"
 #include "src/cmds.h"
+#include "src/out.h"
 #include "src/report.h"
 
 #define NAME_COLS_MAX 20   /* widest step-name column in the table */
@@ -311,185 +312,6 @@ int run_report_exit_code(const struct run_report *r)
 
 /* ---- output helpers ----------------------------------------------------------------------- */
 
-/* A buffer with a sticky error: formatting code stays flat, the first failure is returned. */
-struct out {
-	struct buf *b;
-	int err;
-};
-
-static void put(struct out *o, const char *p, size_t n)
-{
-	if (!o->err)
-		o->err = buf_add(o->b, p, n);
-}
-
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void __attribute__((format(printf, 2, 3))) putf(struct out *o, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		o->err = -EINVAL;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		put(o, small, (size_t)n);
-		return;
-	}
-	o->err = buf_grow(o->b, (size_t)n);
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(o->b->data + o->b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	o->b->len += (size_t)n;
-}
-
-/* Length of the valid UTF-8 sequence at p (1 to 4 bytes) with its code point, or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	uint32_t c = p[0];
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* Bytes that no output format shows as they are: written as the text \xHH. */
-static void put_hex_bytes(struct out *o, const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		putf(o, "\\x%02x", p[i]);
-}
-
-/* C0 and C1 controls and DEL: a terminal would act on them. */
-static bool is_control(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
-}
-
-enum esc_mode { ESC_XML_TEXT, ESC_XML_ATTR, ESC_JSON, ESC_TERM };
-
-/* One code point (the sequence p[0..n)) in the given syntax. */
-static void put_cp(struct out *o, enum esc_mode m, const unsigned char *p, size_t n, uint32_t cp)
-{
-	bool attr = m == ESC_XML_ATTR;
-
-	if (m == ESC_JSON) {
-		static const char short_esc[] = {
-		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
-
-		if (cp == '"' || cp == '\\')
-			putf(o, "\\%c", (char)cp);
-		else if (cp < sizeof(short_esc) && short_esc[cp])
-			putf(o, "\\%c", short_esc[cp]);
-		else if (cp < 0x20 || cp == 0x7f || cp == 0x2028 || cp == 0x2029)
-			putf(o, "\\u%04x", (unsigned)cp);
-		else
-			put(o, (const char *)p, n);
-		return;
-	}
-	if (m == ESC_TERM) {
-		if (cp == '\t')
-			puts_(o, " ");
-		else if (is_control(cp))
-			put_hex_bytes(o, p, n);
-		else
-			put(o, (const char *)p, n);
-		return;
-	}
-	switch (cp) {
-	case '&':
-		return puts_(o, "&amp;");
-	case '<':
-		return puts_(o, "&lt;");
-	case '>':
-		return puts_(o, "&gt;");
-	case '"':
-		return puts_(o, attr ? "&quot;" : "\"");
-	case '\'':
-		return puts_(o, attr ? "&apos;" : "'");
-	case '\t':
-		return puts_(o, attr ? "&#9;" : "\t");
-	case '\n':
-		return puts_(o, attr ? "&#10;" : "\n");
-	case '\r':
-		return puts_(o, "&#13;"); /* a parser would turn a bare CR into LF */
-	default:
-		break;
-	}
-	/* XML 1.0 cannot carry C0 controls at all, and discourages DEL, C1 and U+FFFE/F. */
-	if (is_control(cp) || cp == 0xfffe || cp == 0xffff)
-		put_hex_bytes(o, p, n);
-	else
-		put(o, (const char *)p, n);
-}
-
-static void put_esc_n(struct out *o, enum esc_mode m, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t cp;
-		size_t k = utf8_seq(p + i, n - i, &cp);
-
-		if (k == 0) {
-			/* JSON escapes the backslash of the text \xHH. */
-			if (m == ESC_JSON)
-				puts_(o, "\\");
-			put_hex_bytes(o, p + i, 1);
-			i++;
-			continue;
-		}
-		put_cp(o, m, p + i, k, cp);
-		i += k;
-	}
-}
-
-static void put_esc(struct out *o, enum esc_mode m, const char *s)
-{
-	if (s)
-		put_esc_n(o, m, s, strlen(s));
-}
-
 /* Display columns of printable UTF-8 (one per code point; good enough for console text). */
 static size_t cols_of(const char *s, size_t n)
 {
@@ -509,7 +331,7 @@ static void put_term(struct out *o, const char *s, size_t n, size_t max)
 
 	buf_init(&tmp, 0);
 	t = (struct out){&tmp, 0};
-	put_esc_n(&t, ESC_TERM, s, n);
+	out_esc_n(&t, ESC_TERM, s, n);
 	if (t.err) {
 		o->err = o->err ? o->err : t.err;
 		buf_release(&tmp);
@@ -517,7 +339,7 @@ static void put_term(struct out *o, const char *s, size_t n, size_t max)
 	}
 	cols = cols_of(tmp.data, tmp.len);
 	if (max == 0 || cols <= max) {
-		put(o, tmp.data, tmp.len);
+		out_put(o, tmp.data, tmp.len);
 		buf_release(&tmp);
 		return;
 	}
@@ -526,8 +348,8 @@ static void put_term(struct out *o, const char *s, size_t n, size_t max)
 		if (((unsigned char)tmp.data[i] & 0xc0) != 0x80 && c++ == (max > 3 ? max - 3 : 0))
 			break;
 	}
-	put(o, tmp.data, i);
-	puts_(o, max > 3 ? "..." : "");
+	out_put(o, tmp.data, i);
+	out_puts(o, max > 3 ? "..." : "");
 	buf_release(&tmp);
 }
 
@@ -535,35 +357,6 @@ static void put_term_str(struct out *o, const char *s, size_t max)
 {
 	if (s)
 		put_term(o, s, strlen(s), max);
-}
-
-/* "21.3s" */
-static void put_secs1(struct out *o, int64_t ms)
-{
-	long long t = (long long)((ms + 50) / 100);
-
-	putf(o, "%lld.%llds", t / 10, t % 10);
-}
-
-/* "5.123" (no unit: JUnit's time attribute) */
-static void put_secs3(struct out *o, int64_t ms)
-{
-	if (ms < 0)
-		ms = 0;
-	putf(o, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-}
-
-/* A timeout as a scenario writes it: "20s", "1.5s", "250ms". */
-static void put_duration(struct out *o, int64_t ms)
-{
-	if (ms < 1000)
-		putf(o, "%lldms", (long long)ms);
-	else if (ms % 1000 == 0)
-		putf(o, "%llds", (long long)(ms / 1000));
-	else if (ms % 100 == 0)
-		putf(o, "%lld.%llds", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
-	else
-		putf(o, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
 }
 
 /* ---- steps as reported -------------------------------------------------------------------- */
@@ -710,13 +503,13 @@ static void put_at_step(struct out *o, const struct run_report *r, size_t i)
 	if (i == SIZE_MAX)
 		return;
 	s = step_of(r, i);
-	puts_(o, " at step '");
-	put_esc(o, ESC_TERM, s->name);
-	puts_(o, "'");
+	out_puts(o, " at step '");
+	out_esc(o, ESC_TERM, s->name);
+	out_puts(o, "'");
 	if (s->where[0]) {
-		puts_(o, " (");
-		put_esc(o, ESC_TERM, s->where);
-		puts_(o, ")");
+		out_puts(o, " (");
+		out_esc(o, ESC_TERM, s->where);
+		out_puts(o, ")");
 	}
 }
 
@@ -724,9 +517,9 @@ static void put_last_line(struct out *o, const char *line)
 {
 	if (!line || !line[0])
 		return;
-	puts_(o, "; last console line: '");
+	out_puts(o, "; last console line: '");
 	put_term_str(o, line, LAST_LINE_COLS);
-	puts_(o, "'");
+	out_puts(o, "'");
 }
 
 /* What went wrong at the blamed step, from the engine's outcome. */
@@ -739,53 +532,53 @@ static void put_failure_detail(struct out *o, const struct run_report *r, size_t
 
 	switch (oc->why) {
 	case EXPECT_WHY_FAIL_PATTERN:
-		puts_(o, "fail pattern \"");
-		put_esc(o, ESC_TERM, oc->fail_pattern);
-		puts_(o, "\"");
+		out_puts(o, "fail pattern \"");
+		out_esc(o, ESC_TERM, oc->fail_pattern);
+		out_puts(o, "\"");
 		if (oc->fail_where[0]) {
-			puts_(o, " (");
-			put_esc(o, ESC_TERM, oc->fail_where);
-			puts_(o, ")");
+			out_puts(o, " (");
+			out_esc(o, ESC_TERM, oc->fail_where);
+			out_puts(o, ")");
 		}
 		if (!r->untimed) {
-			puts_(o, " matched at ");
-			put_secs1(o, oc->at_ms);
+			out_puts(o, " matched at ");
+			out_secs1(o, oc->at_ms);
 		} else {
-			puts_(o, " matched");
+			out_puts(o, " matched");
 		}
-		puts_(o, ": '");
+		out_puts(o, ": '");
 		put_term_str(o, oc->line, LAST_LINE_COLS);
-		puts_(o, "'");
+		out_puts(o, "'");
 		return;
 	case EXPECT_WHY_STEP_TIMEOUT:
-		puts_(o, "no match for \"");
-		put_esc(o, ESC_TERM, pat);
-		puts_(o, "\" within ");
-		put_duration(o, s ? s->timeout_ms : 0);
+		out_puts(o, "no match for \"");
+		out_esc(o, ESC_TERM, pat);
+		out_puts(o, "\" within ");
+		out_duration(o, s ? s->timeout_ms : 0);
 		break;
 	case EXPECT_WHY_RUN_TIMEOUT:
-		puts_(o, "no match for \"");
-		put_esc(o, ESC_TERM, pat);
-		puts_(o, "\" when the whole-run timeout passed at ");
-		put_secs1(o, oc->at_ms);
+		out_puts(o, "no match for \"");
+		out_esc(o, ESC_TERM, pat);
+		out_puts(o, "\" when the whole-run timeout passed at ");
+		out_secs1(o, oc->at_ms);
 		break;
 	case EXPECT_WHY_EOF:
 		if (r->replay) {
-			puts_(o, "the log ended before a match for \"");
+			out_puts(o, "the log ended before a match for \"");
 		} else {
-			puts_(o, "the console closed at ");
-			put_secs1(o, oc->at_ms);
-			puts_(o, " before a match for \"");
+			out_puts(o, "the console closed at ");
+			out_secs1(o, oc->at_ms);
+			out_puts(o, " before a match for \"");
 		}
-		put_esc(o, ESC_TERM, pat);
-		puts_(o, "\"");
+		out_esc(o, ESC_TERM, pat);
+		out_puts(o, "\"");
 		break;
 	case EXPECT_WHY_OUTPUT_FULL:
 	case EXPECT_WHY_BAD_PATTERN:
 	case EXPECT_WHY_NONE:
 		/* Rare cases: the engine's own words. */
 		expect_explain(r->engine, &why);
-		put_esc(o, ESC_TERM, why.msg[0] ? why.msg : "the run failed");
+		out_esc(o, ESC_TERM, why.msg[0] ? why.msg : "the run failed");
 		return;
 	}
 	put_last_line(o, oc->line);
@@ -796,37 +589,37 @@ static void verdict_into(const struct run_report *r, struct out *line, struct ou
 	size_t i = blamed_step(r);
 	const char *log = log_path(r);
 
-	puts_(line, verdict_ok(r->verdict) ? verdicts[r->verdict].title : "ERROR");
-	puts_(line, " ");
-	put_esc(line, ESC_TERM, scenario_label(r));
+	out_puts(line, verdict_ok(r->verdict) ? verdicts[r->verdict].title : "ERROR");
+	out_puts(line, " ");
+	out_esc(line, ESC_TERM, scenario_label(r));
 	if (r->verdict == RUN_PASSED) {
 		if (!r->untimed && r->duration_ms >= 0) {
-			puts_(line, " in ");
-			put_secs1(line, r->duration_ms);
+			out_puts(line, " in ");
+			out_secs1(line, r->duration_ms);
 		}
 		if (r->flaky)
-			putf(line, " (flaky: passed on attempt %u)", r->attempts);
+			out_putf(line, " (flaky: passed on attempt %u)", r->attempts);
 		return;
 	}
 	put_at_step(line, r, i);
 	/* A run whose steps all passed failed a check made after it (a budget, a baseline). */
 	if (is_error_verdict(r->verdict) || !r->engine ||
 	    expect_state(r->engine) == EXPECT_RUNNING || expect_state(r->engine) == EXPECT_PASSED) {
-		puts_(line, ": ");
-		put_esc(line, ESC_TERM,
+		out_puts(line, ": ");
+		out_esc(line, ESC_TERM,
 			r->error.msg[0] ? r->error.msg : it_strerror(r->error.code));
 		if (r->error.hint[0]) {
-			put_esc(hint, ESC_TERM, r->error.hint);
+			out_esc(hint, ESC_TERM, r->error.hint);
 			return;
 		}
 	} else {
-		puts_(line, ": ");
+		out_puts(line, ": ");
 		put_failure_detail(line, r, i);
 	}
 	/* Only a console that showed something is worth pointing at. */
 	if (log && (r->replay || r->first_byte_ms >= 0)) {
-		puts_(hint, "see the console log: ");
-		put_esc(hint, ESC_TERM, log);
+		out_puts(hint, "see the console log: ");
+		out_esc(hint, ESC_TERM, log);
 	}
 }
 
@@ -843,22 +636,10 @@ int run_report_verdict_line(const struct run_report *r, struct buf *line, struct
 static void put_colored(struct out *o, bool color, const char *c, const char *text)
 {
 	if (color)
-		puts_(o, c);
-	puts_(o, text);
+		out_puts(o, c);
+	out_puts(o, text);
 	if (color)
-		puts_(o, C_RESET);
-}
-
-static void put_pad(struct out *o, size_t n)
-{
-	static const char spaces[] = "                                ";
-
-	while (n > 0) {
-		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-
-		put(o, spaces, k);
-		n -= k;
-	}
+		out_puts(o, C_RESET);
 }
 
 /* The line column of step i: the match, the text sent, or what was missing. */
@@ -877,8 +658,8 @@ static void put_step_line(struct out *o, const struct run_report *r, size_t i, s
 			n--; /* the Enter of 'send TEXT' goes without saying */
 		buf_init(&tmp, 0);
 		t = (struct out){&tmp, 0};
-		puts_(&t, "> ");
-		put_esc_n(&t, ESC_TERM, s->pattern, n);
+		out_puts(&t, "> ");
+		out_esc_n(&t, ESC_TERM, s->pattern, n);
 		if (!t.err)
 			put_term(o, tmp.data, tmp.len, max);
 		else if (!o->err)
@@ -898,9 +679,9 @@ static void put_step_line(struct out *o, const struct run_report *r, size_t i, s
 		return;
 	buf_init(&tmp, 0);
 	t = (struct out){&tmp, 0};
-	puts_(&t, "no match for \"");
-	puts_(&t, s->pattern);
-	puts_(&t, "\"");
+	out_puts(&t, "no match for \"");
+	out_puts(&t, s->pattern);
+	out_puts(&t, "\"");
 	if (!t.err)
 		put_term(o, tmp.data, tmp.len, max);
 	else if (!o->err)
@@ -918,7 +699,7 @@ static void put_time_cell(struct out *o, const struct run_report *r, size_t i)
 	else
 		snprintf(v, sizeof(v), "%lld.%03llds", (long long)(at / 1000),
 			 (long long)(at % 1000));
-	putf(o, "%9s", v);
+	out_putf(o, "%9s", v);
 }
 
 static void put_table(struct out *o, const struct run_report *r, const struct report_text_opts *opt)
@@ -937,31 +718,31 @@ static void put_table(struct out *o, const struct run_report *r, const struct re
 	room = width > nw + 22 + MIN_LINE_COLS ? width - nw - 22 : MIN_LINE_COLS;
 	if (n == 0)
 		return;
-	puts_(o, "STEP");
-	put_pad(o, nw - 4 + 2);
-	puts_(o, "STATUS        TIME  LINE\n");
+	out_puts(o, "STEP");
+	out_pad(o, nw - 4 + 2);
+	out_puts(o, "STATUS        TIME  LINE\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct expect_step_result *s = step_of(r, i);
 		enum shown_status st = status_of(r, i);
 		size_t before = o->b->len;
 
 		put_term_str(o, s->name, nw);
-		put_pad(o,
+		out_pad(o,
 			nw + 2 - (o->err ? 0 : cols_of(o->b->data + before, o->b->len - before)));
 		put_colored(o, opt->color, shown[st].color, shown[st].label);
-		put_pad(o, 7 - strlen(shown[st].label) + 2);
+		out_pad(o, 7 - strlen(shown[st].label) + 2);
 		put_time_cell(o, r, i);
 		if (st != SHOWN_SKIPPED || s->kind == EXPECT_KIND_SEND) {
 			size_t mark = o->b->len;
 
-			puts_(o, "  ");
+			out_puts(o, "  ");
 			put_step_line(o, r, i, room);
 			if (!o->err && o->b->len == mark + 2)
 				o->b->len = mark; /* nothing to show: no trailing blanks */
 			if (!o->err)
 				o->b->data[o->b->len] = '\0';
 		}
-		puts_(o, "\n");
+		out_puts(o, "\n");
 	}
 }
 
@@ -991,12 +772,12 @@ int run_report_text(const struct run_report *r, const struct report_text_opts *o
 
 		put_colored(&o, opt->color, r->verdict == RUN_PASSED ? C_BOLD_GREEN : C_BOLD_RED,
 			    title);
-		put(&o, line.data + tl, line.len - tl);
-		puts_(&o, "\n");
+		out_put(&o, line.data + tl, line.len - tl);
+		out_puts(&o, "\n");
 		if (hint.len) {
-			puts_(&o, "hint: ");
-			put(&o, hint.data, hint.len);
-			puts_(&o, "\n");
+			out_puts(&o, "hint: ");
+			out_put(&o, hint.data, hint.len);
+			out_puts(&o, "\n");
 		}
 	}
 	buf_release(&line);
@@ -1058,10 +839,10 @@ static void put_wall(struct out *o, int64_t wall_ms, bool json)
 		o->err = o->err ? o->err : -EOVERFLOW;
 		return;
 	}
-	putf(o, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	     tm.tm_hour, tm.tm_min, tm.tm_sec);
+	out_putf(o, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (json)
-		putf(o, ".%03dZ", (int)(wall_ms % 1000));
+		out_putf(o, ".%03dZ", (int)(wall_ms % 1000));
 }
 
 static int64_t wall_of(const struct run_report *r)
@@ -1072,23 +853,6 @@ static int64_t wall_of(const struct run_report *r)
 		return r->start_wall_ms;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void xml_attr(struct out *o, const char *name, const char *value)
-{
-	putf(o, " %s=\"", name);
-	put_esc(o, ESC_XML_ATTR, value);
-	puts_(o, "\"");
-}
-
-static void xml_property(struct out *o, const char *name, const char *value)
-{
-	if (!value || !value[0])
-		return;
-	puts_(o, "      <property");
-	xml_attr(o, "name", name);
-	xml_attr(o, "value", value);
-	puts_(o, "/>\n");
 }
 
 /* The verdict line and hint as one plain string (the failure message). */
@@ -1102,10 +866,10 @@ static void verdict_text(const struct run_report *r, struct out *o, bool with_hi
 	err = run_report_verdict_line(r, &line, &hint);
 	if (err && !o->err)
 		o->err = err;
-	put(o, line.data, line.len);
+	out_put(o, line.data, line.len);
 	if (with_hint && hint.len) {
-		puts_(o, "\nhint: ");
-		put(o, hint.data, hint.len);
+		out_puts(o, "\nhint: ");
+		out_put(o, hint.data, hint.len);
 	}
 	buf_release(&line);
 	buf_release(&hint);
@@ -1123,19 +887,19 @@ static void junit_detail(struct out *o, const struct run_report *r, size_t i)
 	if (i != SIZE_MAX) {
 		const struct expect_step_result *s = step_of(r, i);
 
-		putf(&t, "\n%s: ", s->kind == EXPECT_KIND_SEND ? "text" : "pattern");
-		puts_(&t, s->pattern);
+		out_putf(&t, "\n%s: ", s->kind == EXPECT_KIND_SEND ? "text" : "pattern");
+		out_puts(&t, s->pattern);
 		if (s->timeout_ms > 0) {
-			puts_(&t, "\ntimeout: ");
-			put_duration(&t, s->timeout_ms);
+			out_puts(&t, "\ntimeout: ");
+			out_duration(&t, s->timeout_ms);
 		}
 	}
 	if (r->engine && expect_outcome(r->engine)->line[0]) {
-		puts_(&t, "\nlast console line: ");
-		puts_(&t, expect_outcome(r->engine)->line);
+		out_puts(&t, "\nlast console line: ");
+		out_puts(&t, expect_outcome(r->engine)->line);
 	}
 	if (!t.err)
-		put_esc_n(o, ESC_XML_TEXT, tmp.data, tmp.len);
+		out_esc_n(o, ESC_XML_TEXT, tmp.data, tmp.len);
 	else if (!o->err)
 		o->err = t.err;
 	buf_release(&tmp);
@@ -1180,24 +944,25 @@ static void junit_problem(struct out *o, const struct run_report *r, size_t i)
 	verdict_text(r, &m, false);
 	if (m.err && !o->err)
 		o->err = m.err;
-	putf(o, "      <%s", error ? "error" : "failure");
-	xml_attr(o, "type", error ? run_verdict_name(r->verdict) : failure_type(r));
-	xml_attr(o, "message", msg.data);
-	puts_(o, ">");
+	out_putf(o, "      <%s", error ? "error" : "failure");
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "type",
+		     error ? run_verdict_name(r->verdict) : failure_type(r));
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "message", msg.data);
+	out_puts(o, ">");
 	junit_detail(o, r, i);
-	putf(o, "</%s>\n", error ? "error" : "failure");
+	out_putf(o, "</%s>\n", error ? "error" : "failure");
 	buf_release(&msg);
 }
 
 static void junit_testcase_open(struct out *o, const struct run_report *r, const char *name,
 				int64_t ms)
 {
-	puts_(o, "    <testcase");
-	xml_attr(o, "name", name);
-	xml_attr(o, "classname", scenario_label(r));
-	puts_(o, " time=\"");
-	put_secs3(o, r->untimed ? 0 : ms);
-	puts_(o, "\"");
+	out_puts(o, "    <testcase");
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "name", name);
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "classname", scenario_label(r));
+	out_puts(o, " time=\"");
+	out_secs3(o, r->untimed ? 0 : ms);
+	out_puts(o, "\"");
 }
 
 static void junit_suite(struct out *o, const struct run_report *r, size_t id)
@@ -1216,35 +981,35 @@ static void junit_suite(struct out *o, const struct run_report *r, size_t id)
 	if (!attached)
 		*(is_error_verdict(r->verdict) ? &errors : &failures) += 1;
 
-	puts_(o, "  <testsuite");
-	xml_attr(o, "name", scenario_label(r));
-	puts_(o, " package=\"initrd-test\"");
-	putf(o, " id=\"%zu\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"", id,
-	     n + !attached, failures, errors, skipped);
-	puts_(o, " time=\"");
-	put_secs3(o, r->untimed ? 0 : r->duration_ms);
-	puts_(o, "\" timestamp=\"");
+	out_puts(o, "  <testsuite");
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "name", scenario_label(r));
+	out_puts(o, " package=\"initrd-test\"");
+	out_putf(o, " id=\"%zu\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"", id,
+		 n + !attached, failures, errors, skipped);
+	out_puts(o, " time=\"");
+	out_secs3(o, r->untimed ? 0 : r->duration_ms);
+	out_puts(o, "\" timestamp=\"");
 	put_wall(o, wall_of(r), false);
-	puts_(o, "\"");
-	xml_attr(o, "hostname", host_of(r, host, sizeof(host)));
-	puts_(o, ">\n    <properties>\n");
-	xml_property(o, "scenario", r->scenario_path);
-	xml_property(o, "verdict", run_verdict_name(r->verdict));
-	xml_property(o, "backend", r->backend);
-	xml_property(o, "accel", r->accel);
-	xml_property(o, "command", r->command);
-	xml_property(o, "console.raw", r->console_raw);
-	xml_property(o, "console.log", r->console_log);
+	out_puts(o, "\"");
+	out_xml_attr(o, ESC_XML_ATTR_APOS, "hostname", host_of(r, host, sizeof(host)));
+	out_puts(o, ">\n    <properties>\n");
+	out_xml_property(o, ESC_XML_ATTR_APOS, "scenario", r->scenario_path);
+	out_xml_property(o, ESC_XML_ATTR_APOS, "verdict", run_verdict_name(r->verdict));
+	out_xml_property(o, ESC_XML_ATTR_APOS, "backend", r->backend);
+	out_xml_property(o, ESC_XML_ATTR_APOS, "accel", r->accel);
+	out_xml_property(o, ESC_XML_ATTR_APOS, "command", r->command);
+	out_xml_property(o, ESC_XML_ATTR_APOS, "console.raw", r->console_raw);
+	out_xml_property(o, ESC_XML_ATTR_APOS, "console.log", r->console_log);
 	if (r->first_byte_ms >= 0 && !r->untimed) {
 		snprintf(num, sizeof(num), "%lld", (long long)r->first_byte_ms);
-		xml_property(o, "first_console_byte_ms", num);
+		out_xml_property(o, ESC_XML_ATTR_APOS, "first_console_byte_ms", num);
 	}
 	if (r->attempts > 1) {
 		snprintf(num, sizeof(num), "%u", r->attempts);
-		xml_property(o, "attempts", num);
-		xml_property(o, "flaky", r->flaky ? "true" : "false");
+		out_xml_property(o, ESC_XML_ATTR_APOS, "attempts", num);
+		out_xml_property(o, ESC_XML_ATTR_APOS, "flaky", r->flaky ? "true" : "false");
 	}
-	puts_(o, "    </properties>\n");
+	out_puts(o, "    </properties>\n");
 
 	for (size_t i = 0; i < n; i++) {
 		const struct expect_step_result *s = step_of(r, i);
@@ -1252,47 +1017,48 @@ static void junit_suite(struct out *o, const struct run_report *r, size_t id)
 
 		junit_testcase_open(o, r, s->name, step_duration(r, i));
 		if (st == SHOWN_OK) {
-			puts_(o, "/>\n");
+			out_puts(o, "/>\n");
 			continue;
 		}
-		puts_(o, ">\n");
+		out_puts(o, ">\n");
 		if (st == SHOWN_SKIPPED) {
-			puts_(o, "      <skipped");
-			xml_attr(o, "message", "not reached: the run ended before this step");
-			puts_(o, "/>\n");
+			out_puts(o, "      <skipped");
+			out_xml_attr(o, ESC_XML_ATTR_APOS, "message",
+				     "not reached: the run ended before this step");
+			out_puts(o, "/>\n");
 		} else {
 			junit_problem(o, r, i);
 		}
-		puts_(o, "    </testcase>\n");
+		out_puts(o, "    </testcase>\n");
 	}
 	if (!attached) {
 		/* Nothing to hang the problem on (no engine yet, or between steps). */
 		junit_testcase_open(o, r, "run", r->duration_ms);
-		puts_(o, ">\n");
+		out_puts(o, ">\n");
 		junit_problem(o, r, SIZE_MAX);
-		puts_(o, "    </testcase>\n");
+		out_puts(o, "    </testcase>\n");
 	}
-	puts_(o, "    <system-out>");
-	put_esc(o, ESC_XML_TEXT, r->console_tail);
-	puts_(o, "</system-out>\n    <system-err>");
+	out_puts(o, "    <system-out>");
+	out_esc(o, ESC_XML_TEXT, r->console_tail);
+	out_puts(o, "</system-out>\n    <system-err>");
 	if (r->error.code) {
-		put_esc(o, ESC_XML_TEXT, r->error.msg);
+		out_esc(o, ESC_XML_TEXT, r->error.msg);
 		if (r->error.hint[0]) {
-			puts_(o, "\nhint: ");
-			put_esc(o, ESC_XML_TEXT, r->error.hint);
+			out_puts(o, "\nhint: ");
+			out_esc(o, ESC_XML_TEXT, r->error.hint);
 		}
 	}
-	puts_(o, "</system-err>\n  </testsuite>\n");
+	out_puts(o, "</system-err>\n  </testsuite>\n");
 }
 
 int run_report_junit(const struct run_report *const *runs, size_t n, struct buf *out)
 {
 	struct out o = {out, 0};
 
-	puts_(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	out_puts(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
 	for (size_t i = 0; i < n; i++)
 		junit_suite(&o, runs[i], i);
-	puts_(&o, "</testsuites>\n");
+	out_puts(&o, "</testsuites>\n");
 	return o.err;
 }
 
@@ -1301,21 +1067,21 @@ int run_report_junit(const struct run_report *const *runs, size_t n, struct buf 
 static void json_str(struct out *o, const char *s)
 {
 	if (!s) {
-		puts_(o, "null");
+		out_puts(o, "null");
 		return;
 	}
-	puts_(o, "\"");
-	put_esc(o, ESC_JSON, s);
-	puts_(o, "\"");
+	out_puts(o, "\"");
+	out_esc(o, ESC_JSON, s);
+	out_puts(o, "\"");
 }
 
 static void json_key(struct out *o, int indent, const char *key, bool *first)
 {
-	puts_(o, *first ? "\n" : ",\n");
+	out_puts(o, *first ? "\n" : ",\n");
 	*first = false;
-	put_pad(o, (size_t)indent);
+	out_pad(o, (size_t)indent);
 	json_str(o, key);
-	puts_(o, ": ");
+	out_puts(o, ": ");
 }
 
 static void json_kv_str(struct out *o, int indent, const char *key, const char *v, bool *first)
@@ -1329,30 +1095,30 @@ static void json_kv_ms(struct out *o, int indent, const char *key, int64_t v, bo
 {
 	json_key(o, indent, key, first);
 	if (v < 0)
-		puts_(o, "null");
+		out_puts(o, "null");
 	else
-		putf(o, "%lld", (long long)v);
+		out_putf(o, "%lld", (long long)v);
 }
 
 static void json_kv_u64(struct out *o, int indent, const char *key, uint64_t v, bool *first)
 {
 	json_key(o, indent, key, first);
-	putf(o, "%llu", (unsigned long long)v);
+	out_putf(o, "%llu", (unsigned long long)v);
 }
 
 static void json_kv_bool(struct out *o, int indent, const char *key, bool v, bool *first)
 {
 	json_key(o, indent, key, first);
-	puts_(o, v ? "true" : "false");
+	out_puts(o, v ? "true" : "false");
 }
 
 static void json_close(struct out *o, int indent, char c, bool empty)
 {
 	if (!empty) {
-		puts_(o, "\n");
-		put_pad(o, (size_t)indent);
+		out_puts(o, "\n");
+		out_pad(o, (size_t)indent);
 	}
-	put(o, &c, 1);
+	out_put(o, &c, 1);
 }
 
 static const char *const state_names[] = {
@@ -1383,7 +1149,7 @@ static void json_step(struct out *o, const struct run_report *r, size_t i)
 	bool f = true;
 	int64_t end = step_end(r, i);
 
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_str(o, 10, "name", s->name, &f);
 	json_kv_str(o, 10, "kind", s->kind == EXPECT_KIND_SEND ? "send" : "expect", &f);
 	json_kv_str(o, 10, "where", s->where[0] ? s->where : NULL, &f);
@@ -1403,11 +1169,11 @@ static void json_timings(struct out *o, const struct run_report *r, bool *first)
 	bool f = true, g = true;
 
 	json_key(o, 6, "timings", first);
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_ms(o, 8, "first_console_byte_ms", r->untimed ? -1 : r->first_byte_ms, &f);
 	json_kv_ms(o, 8, "total_ms", r->untimed ? -1 : r->duration_ms, &f);
 	json_key(o, 8, "steps", &f);
-	puts_(o, "{");
+	out_puts(o, "{");
 	for (size_t i = 0; i < n && !r->untimed; i++) {
 		const struct expect_step_result *s = step_of(r, i);
 
@@ -1425,7 +1191,7 @@ static void json_outcome(struct out *o, const struct run_report *r, bool *first)
 	bool f = true, fp = oc->why == EXPECT_WHY_FAIL_PATTERN;
 
 	json_key(o, 6, "outcome", first);
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_str(o, 8, "state", name_in(state_names, ARRAY_SIZE(state_names), oc->state), &f);
 	json_kv_str(o, 8, "why", name_in(why_names, ARRAY_SIZE(why_names), oc->why), &f);
 	json_kv_str(o, 8, "step", i != SIZE_MAX ? step_of(r, i)->name : NULL, &f);
@@ -1443,7 +1209,7 @@ static void json_stats(struct out *o, const struct run_report *r, bool *first)
 
 	expect_get_stats(r->engine, &st);
 	json_key(o, 6, "stats", first);
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_u64(o, 8, "bytes_in", st.bytes_in, &f);
 	json_kv_u64(o, 8, "lines", st.lines, &f);
 	json_kv_u64(o, 8, "bytes_out", st.bytes_out, &f);
@@ -1464,15 +1230,15 @@ static void json_run(struct out *o, const struct run_report *r)
 	buf_init(&hint, 0);
 	if (run_report_verdict_line(r, &line, &hint) < 0 && !o->err)
 		o->err = -ENOMEM;
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_str(o, 6, "scenario", scenario_label(r), &f);
 	json_kv_str(o, 6, "path", r->scenario_path, &f);
 	json_kv_str(o, 6, "verdict", run_verdict_name(r->verdict), &f);
 	json_key(o, 6, "exit_code", &f);
-	putf(o, "%d", run_verdict_exit(r->verdict));
+	out_putf(o, "%d", run_verdict_exit(r->verdict));
 	if (r->attempts > 1) {
 		json_key(o, 6, "attempts", &f);
-		putf(o, "%u", r->attempts);
+		out_putf(o, "%u", r->attempts);
 		json_kv_bool(o, 6, "flaky", r->flaky, &f);
 	}
 	json_kv_str(o, 6, "message", line.data, &f);
@@ -1481,12 +1247,12 @@ static void json_run(struct out *o, const struct run_report *r)
 	if (r->error.code) {
 		bool e = true;
 
-		puts_(o, "{");
+		out_puts(o, "{");
 		json_kv_str(o, 8, "message", r->error.msg, &e);
 		json_kv_str(o, 8, "hint", r->error.hint[0] ? r->error.hint : NULL, &e);
 		json_close(o, 6, '}', false);
 	} else {
-		puts_(o, "null");
+		out_puts(o, "null");
 	}
 	json_kv_str(o, 6, "backend", r->backend, &f);
 	json_kv_str(o, 6, "accel", r->accel, &f);
@@ -1495,24 +1261,24 @@ static void json_run(struct out *o, const struct run_report *r)
 	json_kv_bool(o, 6, "timed", !r->untimed, &f);
 	json_key(o, 6, "started_at", &f);
 	if (r->start_wall_ms >= 0) {
-		puts_(o, "\"");
+		out_puts(o, "\"");
 		put_wall(o, r->start_wall_ms, true);
-		puts_(o, "\"");
+		out_puts(o, "\"");
 	} else {
-		puts_(o, "null");
+		out_puts(o, "null");
 	}
 	json_kv_ms(o, 6, "started_at_ms", r->start_wall_ms, &f);
 	json_kv_str(o, 6, "command", r->command, &f);
 	json_key(o, 6, "console", &f);
-	puts_(o, "{");
+	out_puts(o, "{");
 	json_kv_str(o, 8, "raw", r->console_raw, &g);
 	json_kv_str(o, 8, "log", r->console_log, &g);
 	json_close(o, 6, '}', false);
 	json_timings(o, r, &f);
 	json_key(o, 6, "steps", &f);
-	puts_(o, "[");
+	out_puts(o, "[");
 	for (size_t i = 0; i < n; i++) {
-		puts_(o, i ? ",\n        " : "\n        ");
+		out_puts(o, i ? ",\n        " : "\n        ");
 		json_step(o, r, i);
 	}
 	json_close(o, 6, ']', n == 0);
@@ -1521,9 +1287,9 @@ static void json_run(struct out *o, const struct run_report *r)
 		json_stats(o, r, &f);
 	} else {
 		json_key(o, 6, "outcome", &f);
-		puts_(o, "null");
+		out_puts(o, "null");
 		json_key(o, 6, "stats", &f);
-		puts_(o, "null");
+		out_puts(o, "null");
 	}
 	json_kv_str(o, 6, "console_tail", r->console_tail, &f);
 	json_close(o, 4, '}', false);
@@ -1535,13 +1301,13 @@ int run_report_json(const struct run_report *const *runs, size_t n, struct buf *
 {
 	struct out o = {out, 0};
 
-	puts_(&o, "{\n  \"format\": \"initrd-test-report\",\n  \"version\": 1,\n  \"runs\": [");
+	out_puts(&o, "{\n  \"format\": \"initrd-test-report\",\n  \"version\": 1,\n  \"runs\": [");
 	for (size_t i = 0; i < n; i++) {
-		puts_(&o, i ? ",\n    " : "\n    ");
+		out_puts(&o, i ? ",\n    " : "\n    ");
 		json_run(&o, runs[i]);
 	}
 	json_close(&o, 2, ']', n == 0);
-	puts_(&o, "\n}\n");
+	out_puts(&o, "\n}\n");
 	return o.err;
 }
 

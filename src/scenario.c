@@ -355,17 +355,6 @@ static int take_regex(struct line *l, char **out)
 	return *out ? 0 : line_oom(l);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the escape after a backslash at *pp (C escapes, \e for ESC); advance *pp. */
 static int decode_escape(struct line *l, char **pp, struct buf *out)
 {
@@ -384,8 +373,8 @@ static int decode_escape(struct line *l, char **pp, struct buf *out)
 			   : 0;
 	}
 	if (*p == 'x') {
-		for (p++; digits < 2 && hex_value(*p) >= 0; p++, digits++)
-			v = v * 16 + hex_value(*p);
+		for (p++; digits < 2 && hex_digit_value(*p) >= 0; p++, digits++)
+			v = v * 16 + hex_digit_value(*p);
 		if (!digits)
 			return line_error(l, "bad escape '\\x': hex digits must follow");
 	} else if (*p >= '0' && *p <= '7') {
@@ -943,17 +932,6 @@ static int kw_root_password(struct line *l)
 	return 0;
 }
 
-static void user_release(struct user_spec *u)
-{
-	free(u->name);
-	free(u->password_hash);
-	free(u->shell);
-	free(u->home);
-	strlist_clear(&u->groups);
-	free(u->authorized_keys);
-	memset(u, 0, sizeof(*u));
-}
-
 static const char *const user_opts[] = {"uid", "groups", "shell", "home", "password", "keys", NULL};
 
 /* One "OPTION VALUE" pair of a user line. */
@@ -1053,7 +1031,7 @@ static int kw_user(struct line *l)
 	for (size_t i = 0; i < b->nusers; i++) {
 		if (strcmp(b->users[i].name, u.name))
 			continue;
-		user_release(&b->users[i]);
+		user_spec_release(&b->users[i]);
 		b->users[i] = u;
 		return 0;
 	}
@@ -1066,7 +1044,7 @@ static int kw_user(struct line *l)
 	v[b->nusers++] = u;
 	return 0;
 out:
-	user_release(&u);
+	user_spec_release(&u);
 	return r;
 }
 
@@ -1476,7 +1454,7 @@ static int kw_reset(struct line *l)
 		return 0;
 	case 5:
 		for (size_t i = 0; i < b->nusers; i++)
-			user_release(&b->users[i]);
+			user_spec_release(&b->users[i]);
 		free(b->users);
 		b->users = NULL;
 		b->nusers = 0;

@@ -17,74 +17,8 @@
 
 #include "builder/cpio.h"
 #include "common/util.h"
+#include "src/out.h"
 #include "src/suite.h"
-
-/* ---- output with a sticky error ----------------------------------------------------------- */
-
-struct out {
-	struct buf *b;
-	int err;
-};
-
-static void put(struct out *o, const void *p, size_t n)
-{
-	if (!o->err)
-		o->err = buf_add(o->b, p, n);
-}
-
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void __attribute__((format(printf, 2, 3))) putf(struct out *o, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		o->err = -EINVAL;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		put(o, small, (size_t)n);
-		return;
-	}
-	o->err = buf_grow(o->b, (size_t)n);
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(o->b->data + o->b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	o->b->len += (size_t)n;
-}
-
-/* "21.3s" */
-static void put_secs1(struct out *o, int64_t ms)
-{
-	long long t = (long long)((ms + 50) / 100);
-
-	putf(o, "%lld.%llds", t / 10, t % 10);
-}
-
-/* A duration as a scenario writes it: "20s", "1.5s", "250ms". */
-static void put_duration(struct out *o, int64_t ms)
-{
-	if (ms < 1000)
-		putf(o, "%lldms", (long long)ms);
-	else if (ms % 1000 == 0)
-		putf(o, "%llds", (long long)(ms / 1000));
-	else if (ms % 100 == 0)
-		putf(o, "%lld.%llds", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
-	else
-		putf(o, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
-}
 
 /* ---- JSON values -------------------------------------------------------------------------- */
 
@@ -632,46 +566,45 @@ int jv_load(const char *path, struct jv *out, struct it_error *err)
 	return r;
 }
 
+/*
+ * A jv string written back byte for byte (only what JSON requires is escaped):
+ * not out_esc()'s ESC_JSON, which turns bytes that are not UTF-8 into text and
+ * so would change a value read from a report.
+ */
 static void jw_string(struct out *o, const char *s)
 {
-	puts_(o, "\"");
+	out_puts(o, "\"");
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
 		case '"':
-			puts_(o, "\\\"");
+			out_puts(o, "\\\"");
 			break;
 		case '\\':
-			puts_(o, "\\\\");
+			out_puts(o, "\\\\");
 			break;
 		case '\n':
-			puts_(o, "\\n");
+			out_puts(o, "\\n");
 			break;
 		case '\r':
-			puts_(o, "\\r");
+			out_puts(o, "\\r");
 			break;
 		case '\t':
-			puts_(o, "\\t");
+			out_puts(o, "\\t");
 			break;
 		case '\b':
-			puts_(o, "\\b");
+			out_puts(o, "\\b");
 			break;
 		case '\f':
-			puts_(o, "\\f");
+			out_puts(o, "\\f");
 			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
-				putf(o, "\\u%04x", *p);
+				out_putf(o, "\\u%04x", *p);
 			else
-				put(o, p, 1);
+				out_put(o, p, 1);
 		}
 	}
-	puts_(o, "\"");
-}
-
-static void jw_pad(struct out *o, unsigned indent)
-{
-	for (unsigned i = 0; i < indent; i++)
-		puts_(o, " ");
+	out_puts(o, "\"");
 }
 
 static void jw_value(struct out *o, const struct jv *v, unsigned indent)
@@ -680,13 +613,13 @@ static void jw_value(struct out *o, const struct jv *v, unsigned indent)
 
 	switch (v->type) {
 	case JV_NULL:
-		puts_(o, "null");
+		out_puts(o, "null");
 		return;
 	case JV_BOOL:
-		puts_(o, v->b ? "true" : "false");
+		out_puts(o, v->b ? "true" : "false");
 		return;
 	case JV_NUMBER:
-		puts_(o, v->str);
+		out_puts(o, v->str);
 		return;
 	case JV_STRING:
 		jw_string(o, v->str);
@@ -695,21 +628,21 @@ static void jw_value(struct out *o, const struct jv *v, unsigned indent)
 	case JV_OBJECT:
 		break;
 	}
-	puts_(o, obj ? "{" : "[");
+	out_puts(o, obj ? "{" : "[");
 	for (size_t i = 0; i < v->n; i++) {
-		puts_(o, i ? ",\n" : "\n");
-		jw_pad(o, indent + 2);
+		out_puts(o, i ? ",\n" : "\n");
+		out_pad(o, indent + 2);
 		if (obj) {
 			jw_string(o, v->keys[i]);
-			puts_(o, ": ");
+			out_puts(o, ": ");
 		}
 		jw_value(o, &v->items[i], indent + 2);
 	}
 	if (v->n) {
-		puts_(o, "\n");
-		jw_pad(o, indent);
+		out_puts(o, "\n");
+		out_pad(o, indent);
 	}
-	puts_(o, obj ? "}" : "]");
+	out_puts(o, obj ? "}" : "]");
 }
 
 int jv_write(const struct jv *v, struct buf *out)
@@ -1127,9 +1060,9 @@ bool suite_should_retry(enum run_verdict v, unsigned attempt, unsigned retries)
 static void put_over(struct out *o, int64_t ms, int64_t limit)
 {
 	if ((ms + 50) / 100 * 100 <= limit)
-		putf(o, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
+		out_putf(o, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
 	else
-		put_secs1(o, ms);
+		out_secs1(o, ms);
 }
 
 int suite_check_budgets(const struct scenario *s, const struct expect *e, struct it_error *err)
@@ -1155,11 +1088,11 @@ int suite_check_budgets(const struct scenario *s, const struct expect *e, struct
 			continue;
 		buf_init(&msg, 0);
 		o = (struct out){&msg, 0};
-		putf(&o, "step '%s' took ", st->name);
+		out_putf(&o, "step '%s' took ", st->name);
 		put_over(&o, took, sc->budget_ms);
-		puts_(&o, ", over its ");
-		put_duration(&o, sc->budget_ms);
-		puts_(&o, " budget");
+		out_puts(&o, ", over its ");
+		out_duration(&o, sc->budget_ms);
+		out_puts(&o, " budget");
 		r = o.err ? o.err : -IT_EFAIL;
 		it_error_set(err, r, "%s", o.err ? strerror(ENOMEM) : msg.data);
 		if (!o.err)
@@ -1220,22 +1153,22 @@ static int regression(const char *what, const char *name, int64_t cur, int64_t b
 	buf_init(&msg, 0);
 	o = (struct out){&msg, 0};
 	if (name)
-		putf(&o, "%s '%s' at ", what, name);
+		out_putf(&o, "%s '%s' at ", what, name);
 	else
-		putf(&o, "%s at ", what);
-	put_secs1(&o, cur);
+		out_putf(&o, "%s at ", what);
+	out_secs1(&o, cur);
 	if (base > 0)
-		putf(&o, ", %.0f%% slower than the baseline's ",
-		     (double)(cur - base) * 100.0 / (double)base);
+		out_putf(&o, ", %.0f%% slower than the baseline's ",
+			 (double)(cur - base) * 100.0 / (double)base);
 	else
-		puts_(&o, ", slower than the baseline's ");
-	put_secs1(&o, base);
-	putf(&o, " (limit +%g%%", lim->max_ratio * 100.0);
+		out_puts(&o, ", slower than the baseline's ");
+	out_secs1(&o, base);
+	out_putf(&o, " (limit +%g%%", lim->max_ratio * 100.0);
 	if (lim->grace_ms > 0) {
-		puts_(&o, " and ");
-		put_duration(&o, lim->grace_ms);
+		out_puts(&o, " and ");
+		out_duration(&o, lim->grace_ms);
 	}
-	puts_(&o, ")");
+	out_puts(&o, ")");
 	r = o.err ? o.err : -IT_EFAIL;
 	it_error_set(err, r, "%s", o.err ? strerror(ENOMEM) : msg.data);
 	buf_release(&msg);
@@ -1279,14 +1212,14 @@ int suite_baseline_check(const struct jv *baseline, const struct jv *run,
 static void key_str(struct out *o, const char *tag, const char *s)
 {
 	if (s)
-		putf(o, "%s=%zu:%s\n", tag, strlen(s), s);
+		out_putf(o, "%s=%zu:%s\n", tag, strlen(s), s);
 	else
-		putf(o, "%s=null\n", tag);
+		out_putf(o, "%s=null\n", tag);
 }
 
 static void key_list(struct out *o, const char *tag, const struct strlist *l)
 {
-	putf(o, "%s#%zu\n", tag, l->n);
+	out_putf(o, "%s#%zu\n", tag, l->n);
 	for (size_t i = 0; i < l->n; i++)
 		key_str(o, tag, l->v[i]);
 }
@@ -1301,11 +1234,11 @@ int suite_build_key(const struct build_config *c, char key[65])
 
 	buf_init(&b, 0);
 	o = (struct out){&b, 0};
-	puts_(&o, "initrd-test build key 1\n");
+	out_puts(&o, "initrd-test build key 1\n");
 	key_list(&o, "repo", &c->repos);
 	key_str(&o, "arch", c->arch);
 	key_str(&o, "keys", c->keys_dir);
-	putf(&o, "untrusted=%d\n", c->allow_untrusted);
+	out_putf(&o, "untrusted=%d\n", c->allow_untrusted);
 	key_list(&o, "package", &c->packages);
 	for (size_t i = 0; i < c->nservices; i++) {
 		key_str(&o, "service.runlevel", c->services[i].runlevel);
@@ -1316,13 +1249,13 @@ int suite_build_key(const struct build_config *c, char key[65])
 		key_str(&o, "iface.method", c->ifaces[i].method);
 		key_str(&o, "iface.address", c->ifaces[i].address);
 		key_str(&o, "iface.gateway", c->ifaces[i].gateway);
-		putf(&o, "iface.auto=%d\n", c->ifaces[i].autostart);
+		out_putf(&o, "iface.auto=%d\n", c->ifaces[i].autostart);
 	}
 	for (size_t i = 0; i < c->nusers; i++) {
 		const struct user_spec *u = &c->users[i];
 
 		key_str(&o, "user.name", u->name);
-		putf(&o, "user.uid=%ld\n", u->uid);
+		out_putf(&o, "user.uid=%ld\n", u->uid);
 		key_str(&o, "user.password", u->password_hash);
 		key_str(&o, "user.shell", u->shell);
 		key_str(&o, "user.home", u->home);
@@ -1338,8 +1271,8 @@ int suite_build_key(const struct build_config *c, char key[65])
 	key_str(&o, "kernel.image", c->kernel_image);
 	key_str(&o, "kernel.modules", c->modules_dir);
 	key_list(&o, "module", &c->modules);
-	putf(&o, "compression=%d\nepoch=%lld\n", (int)c->compression,
-	     (long long)c->source_date_epoch);
+	out_putf(&o, "compression=%d\nepoch=%lld\n", (int)c->compression,
+		 (long long)c->source_date_epoch);
 	r = o.err;
 	if (r == 0 && EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
 		r = -ENOMEM;
@@ -1667,7 +1600,7 @@ int suite_report_exit_code(const struct suite_report *r)
 static void put_count(struct out *o, size_t n, const char *what)
 {
 	if (n)
-		putf(o, ", %zu %s", n, what);
+		out_putf(o, ", %zu %s", n, what);
 }
 
 int suite_report_totals(const struct suite_report *r, struct buf *out)
@@ -1676,9 +1609,9 @@ int suite_report_totals(const struct suite_report *r, struct buf *out)
 	struct suite_counts c;
 
 	suite_report_count(r, &c);
-	putf(&o, "%zu scenario%s: %zu passed", c.total, c.total == 1 ? "" : "s", c.passed);
+	out_putf(&o, "%zu scenario%s: %zu passed", c.total, c.total == 1 ? "" : "s", c.passed);
 	if (c.flaky)
-		putf(&o, " (%zu flaky)", c.flaky);
+		out_putf(&o, " (%zu flaky)", c.flaky);
 	put_count(&o, c.failed, "failed");
 	put_count(&o, c.crashed, "crashed");
 	put_count(&o, c.timed_out, "timed out");
@@ -1702,18 +1635,18 @@ int suite_report_summary(const struct suite_report *r, bool failures_only, struc
 		if (failures_only && is_passed(run))
 			continue;
 		if (msg)
-			puts_(&o, msg);
+			out_puts(&o, msg);
 		else
-			putf(&o, "%s %s", verdict_of(run), jv_str(jv_get(run, "scenario")));
+			out_putf(&o, "%s %s", verdict_of(run), jv_str(jv_get(run, "scenario")));
 		if (is_flaky(run) && (!msg || !strstr(msg, "flaky")))
-			puts_(&o, " (flaky)");
-		puts_(&o, "\n");
+			out_puts(&o, " (flaky)");
+		out_puts(&o, "\n");
 		if (is_passed(run))
 			continue;
 		if (hint)
-			putf(&o, "  hint: %s\n", hint);
+			out_putf(&o, "  hint: %s\n", hint);
 		if (art)
-			putf(&o, "  artifacts: %s\n", art);
+			out_putf(&o, "  artifacts: %s\n", art);
 	}
 	if (o.err)
 		return o.err;
@@ -1721,76 +1654,6 @@ int suite_report_summary(const struct suite_report *r, bool failures_only, struc
 	if (ret == 0)
 		ret = buf_addch(out, '\n');
 	return ret;
-}
-
-/* XML text or attribute value: escaped; bytes XML cannot carry become the text \xHH. */
-static void put_xml(struct out *o, const char *s, bool attr)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	while (*p) {
-		unsigned c = *p;
-		size_t len = c < 0x80		      ? 1
-			     : c >= 0xc2 && c <= 0xdf ? 2
-			     : c >= 0xe0 && c <= 0xef ? 3
-			     : c >= 0xf0 && c <= 0xf4 ? 4
-						      : 0;
-		unsigned cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-		bool ok = len > 0;
-
-		for (size_t k = 1; ok && k < len; k++) {
-			ok = (p[k] & 0xc0) == 0x80;
-			cp = (cp << 6) | (p[k] & 0x3f);
-		}
-		if (ok && len == 1)
-			cp = c;
-		if (ok &&
-		    ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe ||
-				   cp == 0xffff)) ||
-		     (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (len == 2 && cp <= 0x9f)))
-			ok = false; /* overlong, surrogates, non-characters, C1 controls */
-		if (!ok) {
-			putf(o, "\\x%02x", c);
-			p++;
-			continue;
-		}
-		if (c == '&')
-			puts_(o, "&amp;");
-		else if (c == '<')
-			puts_(o, "&lt;");
-		else if (c == '>')
-			puts_(o, "&gt;");
-		else if (c == '"' && attr)
-			puts_(o, "&quot;");
-		else if (c == '\n' && attr)
-			puts_(o, "&#10;");
-		else if (c == '\t' && attr)
-			puts_(o, "&#9;");
-		else if (c == '\r')
-			puts_(o, "&#13;");
-		else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-			putf(o, "\\x%02x", c);
-		else
-			put(o, p, len);
-		p += len;
-	}
-}
-
-static void xml_attr(struct out *o, const char *name, const char *value)
-{
-	putf(o, " %s=\"", name);
-	put_xml(o, value, true);
-	puts_(o, "\"");
-}
-
-static void xml_property(struct out *o, const char *name, const char *value)
-{
-	if (!value || !value[0])
-		return;
-	puts_(o, "      <property");
-	xml_attr(o, "name", name);
-	xml_attr(o, "value", value);
-	puts_(o, "/>\n");
 }
 
 static void xml_property_int(struct out *o, const char *name, const struct jv *v)
@@ -1801,7 +1664,7 @@ static void xml_property_int(struct out *o, const char *name, const struct jv *v
 	if (!jv_int(v, &n) || n < 0)
 		return;
 	snprintf(num, sizeof(num), "%lld", (long long)n);
-	xml_property(o, name, num);
+	out_xml_property(o, ESC_XML_ATTR, name, num);
 }
 
 /* "5.123": JUnit's seconds; 0 when unknown. */
@@ -1809,9 +1672,9 @@ static void put_junit_time(struct out *o, const struct jv *ms_value)
 {
 	int64_t ms = 0;
 
-	if (!jv_int(ms_value, &ms) || ms < 0)
+	if (!jv_int(ms_value, &ms))
 		ms = 0;
-	putf(o, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+	out_secs3(o, ms);
 }
 
 static bool is_error_verdict(const struct jv *run)
@@ -1854,14 +1717,14 @@ static void junit_problem(struct out *o, const struct jv *run, const struct jv *
 	const char *art = jv_str(jv_get(run, "artifacts"));
 	int64_t timeout;
 
-	putf(o, "      <%s", error ? "error" : "failure");
-	xml_attr(o, "type", error ? verdict_of(run) : failure_type(run));
-	xml_attr(o, "message", msg ? msg : verdict_of(run));
-	puts_(o, ">");
-	put_xml(o, msg ? msg : verdict_of(run), false);
+	out_putf(o, "      <%s", error ? "error" : "failure");
+	out_xml_attr(o, ESC_XML_ATTR, "type", error ? verdict_of(run) : failure_type(run));
+	out_xml_attr(o, ESC_XML_ATTR, "message", msg ? msg : verdict_of(run));
+	out_puts(o, ">");
+	out_esc(o, ESC_XML_TEXT, msg ? msg : verdict_of(run));
 	if (hint) {
-		puts_(o, "\nhint: ");
-		put_xml(o, hint, false);
+		out_puts(o, "\nhint: ");
+		out_esc(o, ESC_XML_TEXT, hint);
 	}
 	if (step) {
 		const char *kind = jv_str(jv_get(step, "kind"));
@@ -1869,8 +1732,8 @@ static void junit_problem(struct out *o, const struct jv *run, const struct jv *
 		const char *pat = jv_str(jv_get(step, send ? "text" : "pattern"));
 
 		if (pat) {
-			puts_(o, send ? "\ntext: " : "\npattern: ");
-			put_xml(o, pat, false);
+			out_puts(o, send ? "\ntext: " : "\npattern: ");
+			out_esc(o, ESC_XML_TEXT, pat);
 		}
 		if (jv_int(jv_get(step, "timeout_ms"), &timeout) && timeout > 0) {
 			struct buf d;
@@ -1878,32 +1741,32 @@ static void junit_problem(struct out *o, const struct jv *run, const struct jv *
 
 			buf_init(&d, 0);
 			t = (struct out){&d, 0};
-			put_duration(&t, timeout);
-			puts_(o, "\ntimeout: ");
-			put_xml(o, t.err ? "?" : d.data, false);
+			out_duration(&t, timeout);
+			out_puts(o, "\ntimeout: ");
+			out_esc(o, ESC_XML_TEXT, t.err ? "?" : d.data);
 			buf_release(&d);
 		}
 	}
 	if (line) {
-		puts_(o, "\nlast console line: ");
-		put_xml(o, line, false);
+		out_puts(o, "\nlast console line: ");
+		out_esc(o, ESC_XML_TEXT, line);
 	}
 	if (art) {
-		puts_(o, "\nartifacts: ");
-		put_xml(o, art, false);
+		out_puts(o, "\nartifacts: ");
+		out_esc(o, ESC_XML_TEXT, art);
 	}
-	putf(o, "</%s>\n", error ? "error" : "failure");
+	out_putf(o, "</%s>\n", error ? "error" : "failure");
 }
 
 static void junit_testcase_open(struct out *o, const char *name, const char *classname,
 				const struct jv *ms)
 {
-	puts_(o, "    <testcase");
-	xml_attr(o, "name", name);
-	xml_attr(o, "classname", classname);
-	puts_(o, " time=\"");
+	out_puts(o, "    <testcase");
+	out_xml_attr(o, ESC_XML_ATTR, "name", name);
+	out_xml_attr(o, ESC_XML_ATTR, "classname", classname);
+	out_puts(o, " time=\"");
 	put_junit_time(o, ms);
-	puts_(o, "\"");
+	out_puts(o, "\"");
 }
 
 static void junit_suite(struct out *o, const struct jv *run, size_t id)
@@ -1936,39 +1799,41 @@ static void junit_suite(struct out *o, const struct jv *run, size_t id)
 	if (!attached)
 		*(is_error_verdict(run) ? &errors : &failures) += 1;
 
-	puts_(o, "  <testsuite");
-	xml_attr(o, "name", name);
-	puts_(o, " package=\"initrd-test\"");
-	putf(o, " id=\"%zu\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"", id,
-	     n + !attached, failures, errors, skipped);
-	puts_(o, " time=\"");
+	out_puts(o, "  <testsuite");
+	out_xml_attr(o, ESC_XML_ATTR, "name", name);
+	out_puts(o, " package=\"initrd-test\"");
+	out_putf(o, " id=\"%zu\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"", id,
+		 n + !attached, failures, errors, skipped);
+	out_puts(o, " time=\"");
 	put_junit_time(o, jv_get(timings, "total_ms"));
-	puts_(o, "\"");
+	out_puts(o, "\"");
 	if (started && strlen(started) >= 19) {
 		/* JUnit's timestamp has no zone and no fraction: "2024-05-06T07:08:09". */
 		char ts[20];
 
 		memcpy(ts, started, 19);
 		ts[19] = '\0';
-		xml_attr(o, "timestamp", ts);
+		out_xml_attr(o, ESC_XML_ATTR, "timestamp", ts);
 	}
-	xml_attr(o, "hostname", host && host[0] ? host : "localhost");
-	puts_(o, ">\n    <properties>\n");
-	xml_property(o, "scenario", jv_str(jv_get(run, "path")));
-	xml_property(o, "verdict", verdict_of(run));
-	xml_property(o, "backend", jv_str(jv_get(run, "backend")));
-	xml_property(o, "accel", jv_str(jv_get(run, "accel")));
-	xml_property(o, "command", jv_str(jv_get(run, "command")));
-	xml_property(o, "console.raw", jv_str(jv_get(jv_get(run, "console"), "raw")));
-	xml_property(o, "console.log", jv_str(jv_get(jv_get(run, "console"), "log")));
+	out_xml_attr(o, ESC_XML_ATTR, "hostname", host && host[0] ? host : "localhost");
+	out_puts(o, ">\n    <properties>\n");
+	out_xml_property(o, ESC_XML_ATTR, "scenario", jv_str(jv_get(run, "path")));
+	out_xml_property(o, ESC_XML_ATTR, "verdict", verdict_of(run));
+	out_xml_property(o, ESC_XML_ATTR, "backend", jv_str(jv_get(run, "backend")));
+	out_xml_property(o, ESC_XML_ATTR, "accel", jv_str(jv_get(run, "accel")));
+	out_xml_property(o, ESC_XML_ATTR, "command", jv_str(jv_get(run, "command")));
+	out_xml_property(o, ESC_XML_ATTR, "console.raw",
+			 jv_str(jv_get(jv_get(run, "console"), "raw")));
+	out_xml_property(o, ESC_XML_ATTR, "console.log",
+			 jv_str(jv_get(jv_get(run, "console"), "log")));
 	xml_property_int(o, "first_console_byte_ms", jv_get(timings, "first_console_byte_ms"));
 	if (jv_int(jv_get(run, "attempts"), &attempts) && attempts > 1)
 		xml_property_int(o, "attempts", jv_get(run, "attempts"));
 	if (is_flaky(run))
-		xml_property(o, "flaky", "true");
-	xml_property(o, "shard", jv_str(jv_get(run, "shard")));
-	xml_property(o, "artifacts", jv_str(jv_get(run, "artifacts")));
-	puts_(o, "    </properties>\n");
+		out_xml_property(o, ESC_XML_ATTR, "flaky", "true");
+	out_xml_property(o, ESC_XML_ATTR, "shard", jv_str(jv_get(run, "shard")));
+	out_xml_property(o, ESC_XML_ATTR, "artifacts", jv_str(jv_get(run, "artifacts")));
+	out_puts(o, "    </properties>\n");
 
 	for (size_t i = 0; i < n; i++) {
 		const struct jv *step = &steps->items[i];
@@ -1977,37 +1842,38 @@ static void junit_suite(struct out *o, const struct jv *run, size_t id)
 
 		junit_testcase_open(o, sname ? sname : "step", name, jv_get(step, "duration_ms"));
 		if (!st || !strcmp(st, "passed")) {
-			puts_(o, "/>\n");
+			out_puts(o, "/>\n");
 			continue;
 		}
-		puts_(o, ">\n");
+		out_puts(o, ">\n");
 		if (!strcmp(st, "skipped")) {
-			puts_(o, "      <skipped");
-			xml_attr(o, "message", "not reached: the run ended before this step");
-			puts_(o, "/>\n");
+			out_puts(o, "      <skipped");
+			out_xml_attr(o, ESC_XML_ATTR, "message",
+				     "not reached: the run ended before this step");
+			out_puts(o, "/>\n");
 		} else {
 			junit_problem(o, run, step);
 		}
-		puts_(o, "    </testcase>\n");
+		out_puts(o, "    </testcase>\n");
 	}
 	if (!attached) {
 		/* Nothing to hang the problem on: no steps ran, or every step passed. */
 		junit_testcase_open(o, "run", name, jv_get(timings, "total_ms"));
-		puts_(o, ">\n");
+		out_puts(o, ">\n");
 		junit_problem(o, run, NULL);
-		puts_(o, "    </testcase>\n");
+		out_puts(o, "    </testcase>\n");
 	}
-	puts_(o, "    <system-out>");
-	put_xml(o, jv_str(jv_get(run, "console_tail")), false);
-	puts_(o, "</system-out>\n    <system-err>");
+	out_puts(o, "    <system-out>");
+	out_esc(o, ESC_XML_TEXT, jv_str(jv_get(run, "console_tail")));
+	out_puts(o, "</system-out>\n    <system-err>");
 	if (jv_str(jv_get(err, "message"))) {
-		put_xml(o, jv_str(jv_get(err, "message")), false);
+		out_esc(o, ESC_XML_TEXT, jv_str(jv_get(err, "message")));
 		if (jv_str(jv_get(err, "hint"))) {
-			puts_(o, "\nhint: ");
-			put_xml(o, jv_str(jv_get(err, "hint")), false);
+			out_puts(o, "\nhint: ");
+			out_esc(o, ESC_XML_TEXT, jv_str(jv_get(err, "hint")));
 		}
 	}
-	puts_(o, "</system-err>\n  </testsuite>\n");
+	out_puts(o, "</system-err>\n  </testsuite>\n");
 }
 
 int suite_report_junit(const struct suite_report *r, struct buf *out)
@@ -2023,13 +1889,14 @@ int suite_report_junit(const struct suite_report *r, struct buf *out)
 		if (jv_int(jv_get(jv_get(&r->runs.items[i], "timings"), "total_ms"), &ms) && ms > 0)
 			total += ms;
 	}
-	puts_(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"initrd-test\"");
-	putf(&o, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%lld.%03lld\">\n", c.total,
-	     c.failed + c.crashed + c.timed_out, c.infra + c.usage + c.interrupted,
-	     (long long)(total / 1000), (long long)(total % 1000));
+	out_puts(&o,
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"initrd-test\"");
+	out_putf(&o, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%lld.%03lld\">\n",
+		 c.total, c.failed + c.crashed + c.timed_out, c.infra + c.usage + c.interrupted,
+		 (long long)(total / 1000), (long long)(total % 1000));
 	for (size_t i = 0; i < r->runs.n; i++)
 		junit_suite(&o, &r->runs.items[i], i);
-	puts_(&o, "</testsuites>\n");
+	out_puts(&o, "</testsuites>\n");
 	return o.err;
 }
 
@@ -2037,9 +1904,9 @@ int suite_report_json(const struct suite_report *r, struct buf *out)
 {
 	struct out o = {out, 0};
 
-	puts_(&o, "{\n  \"format\": \"" REPORT_FORMAT "\",\n  \"version\": 1,\n  \"runs\": ");
+	out_puts(&o, "{\n  \"format\": \"" REPORT_FORMAT "\",\n  \"version\": 1,\n  \"runs\": ");
 	jw_value(&o, &r->runs, 2);
-	puts_(&o, "\n}\n");
+	out_puts(&o, "\n}\n");
 	return o.err;
 }
 

@@ -37,3 +37,50 @@ host_kernel() {
 require_qemu() {
 	command -v qemu-system-x86_64 >/dev/null || fail "setup: qemu-system-x86_64 missing"
 }
+
+# A python3 that has lxml (JUnit schema validation), as PY=$(python_with_lxml); else the
+# setup fails (set -e ends the test when the substitution fails).
+python_with_lxml() {
+	for p in python3 /usr/bin/python3; do
+		if "$p" -c 'import lxml.etree' 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "setup: no python3 with lxml (apt-get install python3-lxml)"
+}
+
+# busybox httpd on 127.0.0.1 serving directory $1, in the background: sets HTTPD_PORT and
+# HTTPD_PID. stop_httpd ends it (the caller's EXIT trap should too).
+start_httpd() {
+	command -v busybox >/dev/null || fail "setup: busybox missing (apt-get install busybox)"
+	HTTPD_PORT=$((20000 + $$ % 20000))
+	busybox httpd -f -p "127.0.0.1:$HTTPD_PORT" -h "$1" &
+	HTTPD_PID=$!
+	sleep 0.3
+	kill -0 "$HTTPD_PID" 2>/dev/null || fail "setup: cannot serve on port $HTTPD_PORT"
+}
+
+stop_httpd() {
+	[ -n "${HTTPD_PID:-}" ] || return 0
+	kill "$HTTPD_PID" 2>/dev/null || true
+	wait "$HTTPD_PID" 2>/dev/null || true
+	HTTPD_PID=""
+}
+
+# Wait up to 30 s for a process whose command line matches $1 (pgrep -f): $2 says what it is.
+wait_for_process() {
+	i=0
+	while ! pgrep -f "$1" >/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "$2 never started"
+		sleep 0.1
+	done
+}
+
+# Fail with message $2 while a process whose command line matches $1 (pgrep -f) is running.
+assert_no_process() {
+	if pgrep -f "$1" >/dev/null; then
+		fail "$2"
+	fi
+}

@@ -240,13 +240,9 @@ bad missing_dependency 3 "app -> needs-missing -> libmissing" --repo "$T/deps" \
 
 echo "== the network"
 # A port nobody listens on: one a server just gave up.
-closed=$((20000 + $$ % 20000))
-busybox httpd -f -p "127.0.0.1:$closed" -h "$T/www" &
-tmp_srv=$!
-sleep 0.2
-kill -0 $tmp_srv 2>/dev/null || fail "setup: cannot use port $closed"
-kill $tmp_srv
-wait $tmp_srv 2>/dev/null || true
+start_httpd "$T/www"
+stop_httpd
+closed=$HTTPD_PORT
 bad unreachable 3 "http://127.0.0.1:$closed/alpine/x86_64/APKINDEX.tar.gz" \
 	--repo "http://127.0.0.1:$closed/alpine"
 

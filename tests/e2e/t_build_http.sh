@@ -5,13 +5,9 @@
 # from the warm cache gives the same bytes.
 . "$TOP/tests/e2e/lib.sh"
 
-command -v busybox >/dev/null || fail "setup: busybox missing (apt-get install busybox)"
-port=$((20000 + $$ % 20000))
-busybox httpd -f -p "127.0.0.1:$port" -h "$REPO/.." &
-httpd=$!
-trap 'kill $httpd 2>/dev/null || true' EXIT
-sleep 0.3
-url="http://127.0.0.1:$port/$(basename "$REPO")"
+trap stop_httpd EXIT
+start_httpd "$REPO/.."
+url="http://127.0.0.1:$HTTPD_PORT/$(basename "$REPO")"
 
 kernel=$(host_kernel)
 kver=${kernel#/boot/vmlinuz-}
@@ -67,8 +63,7 @@ grep -q '^alpine-base$' "$T/x/etc/apk/world" || fail "world lacks alpine-base"
 cmp "$T/a/initrd.img" "$T/b/initrd.img" || fail "two builds differ"
 
 # Offline from the cache alone, with the server gone.
-kill $httpd
-wait $httpd 2>/dev/null || true
+stop_httpd
 "$IT" -q build -s "$TOP/scenarios/networking" --repo "$url" --kernel "$kernel" \
 	--cache-dir "$T/cache" --offline -o "$T/c/initrd.img"
 cmp "$T/a/initrd.img" "$T/c/initrd.img" || fail "offline build differs"

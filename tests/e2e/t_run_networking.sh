@@ -29,6 +29,4 @@ assert_grep '"verdict": *"passed"' "$T/result.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["runs"][0]["verdict"]=="passed"' \
 	"$T/result.json" || fail "result.json is not valid JSON with a passed verdict"
 # The VM stopped at the last step: no qemu of this run remains.
-if pgrep -f "$T/run/initrd.img" >/dev/null; then
-	fail "qemu still running after the run"
-fi
+assert_no_process "$T/run/initrd.img" "qemu still running after the run"

@@ -20,20 +20,13 @@ took=$(($(date +%s) - start))
 cat "$T/out1"
 grep -qE '^TIMED OUT' "$T/out1" || fail "no TIMED OUT verdict"
 [ "$took" -lt 60 ] || fail "took ${took}s for a 25s timeout"
-if pgrep -f "$T/run1/initrd.img" >/dev/null; then
-	fail "qemu left running after the timeout"
-fi
+assert_no_process "$T/run1/initrd.img" "qemu left running after the timeout"
 
 # SIGTERM while the VM boots.
 "$IT" run --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/run2" \
 	"$TOP/scenarios/minimal" >"$T/out2" 2>&1 &
 pid=$!
-i=0
-while ! pgrep -f "$T/run2/initrd.img" >/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 300 ] || fail "qemu never started"
-	sleep 0.1
-done
+wait_for_process "$T/run2/initrd.img" "qemu"
 sleep 2
 kill -TERM $pid
 set +e
@@ -43,6 +36,4 @@ set -e
 cat "$T/out2"
 [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ] || fail "exit $rc after SIGTERM, expected 130"
 sleep 0.5
-if pgrep -f "$T/run2/initrd.img" >/dev/null; then
-	fail "qemu survived SIGTERM to initrd-test"
-fi
+assert_no_process "$T/run2/initrd.img" "qemu survived SIGTERM to initrd-test"

@@ -8,14 +8,7 @@
 require_qemu
 
 # A python with lxml (Debian's python3-lxml) validates JUnit against its schema.
-PY=""
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import lxml.etree' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-[ -n "$PY" ] || fail "setup: no python3 with lxml (apt-get install python3-lxml)"
+PY=$(python_with_lxml)
 
 # -j 2 also compares its milestones with -j 1's, within a generous bound: no regression.
 for j in 1 2; do
@@ -92,6 +85,4 @@ assert runs["boot"]["accel"] == "tcg"' "$T/j2.json" || fail "results.json lacks 
 assert_grep 'step &apos;kernel&apos; took\|step '"'"'kernel'"'"' took' "$T/j2.xml"
 
 # No qemu of these runs is left.
-if pgrep -f "$T/j2/.builds" >/dev/null || pgrep -f "$T/j1/.builds" >/dev/null; then
-	fail "qemu still running after the suite"
-fi
+assert_no_process "$T/j[12]/.builds" "qemu still running after the suite"

@@ -6,14 +6,7 @@
 # whole suite. No VM boots here: qemu is a script that fails at once (an infrastructure
 # error is a verdict like any other), and recorded reports stand for real runs.
 . "$TOP/tests/e2e/lib.sh"
-PY=""
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import lxml.etree' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-[ -n "$PY" ] || fail "setup: no python3 with lxml (apt-get install python3-lxml)"
+PY=$(python_with_lxml)
 mkdir -p "$T/bin"
 printf '#!/bin/sh\necho "qemu: injected failure" >&2\nexit 1\n' >"$T/bin/qemu-system-x86_64"
 chmod +x "$T/bin/qemu-system-x86_64"

@@ -97,12 +97,7 @@ assert_grep "^4 scenarios: 0 passed, 4 infrastructure errors$" "$T/out5"
 "$IT" run -j 2 --retries 1 --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/s6" \
 	"$TOP/tests/data/suite" >"$T/out6" 2>&1 &
 pid=$!
-i=0
-while ! pgrep -f "$T/s6/.builds" >/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 300 ] || fail "qemu never started"
-	sleep 0.1
-done
+wait_for_process "$T/s6/.builds" "qemu"
 sleep 1
 kill -TERM $pid
 set +e
@@ -114,6 +109,4 @@ cat "$T/out6"
 assert_grep "^INTERRUPTED boot: " "$T/out6"
 assert_grep "2 not started" "$T/out6"
 sleep 0.5
-if pgrep -f "$T/s6/.builds" >/dev/null; then
-	fail "qemu survived SIGTERM to the suite"
-fi
+assert_no_process "$T/s6/.builds" "qemu survived SIGTERM to the suite"

@@ -18,6 +18,7 @@
 #include "src/cmds.h"
 #include "src/report.h"
 #include "src/scenario.h"
+#include "tests/unit/testutil.h"
 
 #define DATA "tests/data/report"
 #define BOOT_LOG "tests/data/boot/alpine-3.19.1-networking.raw.log"
@@ -28,33 +29,6 @@
 #define MDEV_LINE "Scanning hardware for mdev ... [ ok ]"
 /* Set to regenerate the golden files (then review the diff). */
 #define UPDATE_ENV "IT_UPDATE_GOLDEN"
-
-static char tmpdir[512];
-
-static void tmp_setup(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_report.XXXXXX", t && *t ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void tmp_teardown(void)
-{
-	rm_rf(tmpdir);
-}
-
-static void tmp_path(char *out, size_t n, const char *name)
-{
-	ck_assert_int_eq(path_join(out, n, tmpdir, name), 0);
-}
-
-static void read_data(struct buf *b, const char *path)
-{
-	buf_init(b, 0);
-	ck_assert_msg(buf_read_file(b, path) == 0, "cannot read '%s' (run from the project root)",
-		      path);
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -73,13 +47,29 @@ static void golden(const char *name, const struct buf *got)
 		ck_assert_int_eq(write_file_atomic(path, got->data, got->len, 0644), 0);
 		return;
 	}
-	read_data(&want, path);
+	tu_read_new(&want, path);
 	while (i < want.len && i < got->len && want.data[i] == got->data[i])
 		i++;
 	ck_assert_msg(want.len == got->len && i == got->len,
 		      "%s differs at byte %zu (want %zu bytes, got %zu): got '%.60s'", path, i,
 		      want.len, got->len, got->data + (i > 20 ? i - 20 : 0));
 	buf_release(&want);
+}
+
+/* A run's JUnit and JSON against the golden NAME.junit.xml and NAME.json; out keeps the JSON. */
+static void golden_reports(const struct run_report *r, const char *name, struct buf *out)
+{
+	const struct run_report *runs[] = {r};
+	char file[64];
+
+	buf_init(out, 0);
+	ck_assert_int_eq(run_report_junit(runs, 1, out), 0);
+	snprintf(file, sizeof(file), "%s.junit.xml", name);
+	golden(file, out);
+	buf_reset(out);
+	ck_assert_int_eq(run_report_json(runs, 1, out), 0);
+	snprintf(file, sizeof(file), "%s.json", name);
+	golden(file, out);
 }
 
 /*
@@ -95,7 +85,7 @@ static void make_timed_log(const char *drop, struct buf *out)
 	struct blob rest, line;
 	int64_t t = 0;
 
-	read_data(&raw, BOOT_LOG);
+	tu_read_new(&raw, BOOT_LOG);
 	buf_init(out, 0);
 	ck_assert_int_eq(conlog_new(&cl), 0);
 	conlog_start(cl, 0);
@@ -250,7 +240,7 @@ START_TEST(test_scenario_to_expect_timeouts)
 	struct expect *e = NULL;
 
 	/* The whole-run timeout comes from 'timeout'; a step's own from 'within'. */
-	tmp_path(path, sizeof(path), "t.scenario");
+	tu_path(path, sizeof(path), "t.scenario");
 	write_text(path, "packages alpine-base\ntimeout 2s\nstep-timeout 10s\n"
 			 "expect first /one/ within 500ms\nexpect second /two/\n");
 	scenario_init(&s);
@@ -279,7 +269,7 @@ START_TEST(test_scenario_to_expect_error)
 	struct expect *e = NULL;
 
 	/* The parser leaves ${...} to the engine, which refuses an unknown group. */
-	tmp_path(path, sizeof(path), "bad.scenario");
+	tu_path(path, sizeof(path), "bad.scenario");
 	write_text(path, "packages alpine-base\nexpect a /x(?<ip>y)/\nexpect b /${nope}/\n");
 	scenario_init(&s);
 	ck_assert_msg(scenario_load(&s, path, &err) == 0, "%s", err.msg);
@@ -411,7 +401,6 @@ START_TEST(test_golden_pass)
 {
 	struct run x;
 	struct buf log, out;
-	const struct run_report *runs[1];
 	char want[64];
 
 	make_timed_log(NULL, &log);
@@ -419,14 +408,8 @@ START_TEST(test_golden_pass)
 	ck_assert(x.timed);
 	ck_assert_int_eq(x.rep.verdict, RUN_PASSED);
 	ck_assert_int_eq(run_report_exit_code(&x.rep), EXIT_PASS);
-	runs[0] = &x.rep;
 
-	buf_init(&out, 0);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
-	golden("pass.junit.xml", &out);
-	buf_reset(&out);
-	ck_assert_int_eq(run_report_json(runs, 1, &out), 0);
-	golden("pass.json", &out);
+	golden_reports(&x.rep, "pass", &out);
 	/* The boot milestones are in the JSON, for comparisons against baselines. */
 	ck_assert_ptr_nonnull(strstr(out.data, "\"first_console_byte_ms\": 412,"));
 	snprintf(want, sizeof(want), "\"e1000-driver\": %lld,",
@@ -449,7 +432,6 @@ START_TEST(test_golden_timeout)
 {
 	struct run x;
 	struct buf log, out;
-	const struct run_report *runs[1];
 	const struct expect_outcome *oc;
 
 	make_timed_log(E1000_LINE, &log);
@@ -460,14 +442,8 @@ START_TEST(test_golden_timeout)
 	ck_assert_str_eq(expect_step(x.e, oc->step)->name, "e1000-driver");
 	ck_assert_int_eq(x.rep.verdict, RUN_TIMED_OUT);
 	ck_assert_int_eq(run_report_exit_code(&x.rep), EXIT_TIMEOUT);
-	runs[0] = &x.rep;
 
-	buf_init(&out, 0);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
-	golden("timeout.junit.xml", &out);
-	buf_reset(&out);
-	ck_assert_int_eq(run_report_json(runs, 1, &out), 0);
-	golden("timeout.json", &out);
+	golden_reports(&x.rep, "timeout", &out);
 	buf_release(&out);
 	text_of(&x.rep, 80, false, false, &out);
 	golden("timeout.txt", &out);
@@ -482,7 +458,6 @@ START_TEST(test_golden_infra_error)
 	struct it_error err = IT_ERROR_INIT;
 	struct run_report r;
 	struct buf out;
-	const struct run_report *runs[] = {&r};
 
 	/* Failed before any engine existed: one testcase "run" carries the <error>. */
 	run_report_init(&r);
@@ -498,12 +473,7 @@ START_TEST(test_golden_infra_error)
 	ck_assert_int_eq(r.verdict, RUN_INFRA_ERROR);
 	ck_assert_int_eq(run_report_exit_code(&r), EXIT_INFRA);
 
-	buf_init(&out, 0);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
-	golden("infra.junit.xml", &out);
-	buf_reset(&out);
-	ck_assert_int_eq(run_report_json(runs, 1, &out), 0);
-	golden("infra.json", &out);
+	golden_reports(&r, "infra", &out);
 	buf_release(&out);
 	text_of(&r, 80, false, false, &out);
 	ck_assert_str_eq(out.data, "ERROR networking: 'qemu-system-x86_64' not found in PATH\n"
@@ -616,13 +586,13 @@ START_TEST(test_table_width_colour_quiet)
 	buf_release(&out);
 
 	/* Not a terminal: no colour, whatever NO_COLOR says. */
-	tmp_path(path, sizeof(path), "table.txt");
+	tu_path(path, sizeof(path), "table.txt");
 	f = fopen(path, "w+e");
 	ck_assert_ptr_nonnull(f);
 	setenv("NO_COLOR", "", 1);
 	ck_assert_int_eq(run_report_print(&x.rep, f, false), 0);
 	fclose(f);
-	read_data(&out, path);
+	tu_read_new(&out, path);
 	ck_assert_ptr_null(memchr(out.data, '\033', out.len));
 	ck_assert_ptr_nonnull(strstr(out.data, "TIMED OUT golden"));
 	buf_release(&out);
@@ -701,7 +671,7 @@ static void python_extract(const char *kind, const char *file, const char *dst)
 	char script[600];
 	int rc;
 
-	tmp_path(script, sizeof(script), "extract.py");
+	tu_path(script, sizeof(script), "extract.py");
 	write_text(script, py);
 	snprintf(cmd, sizeof(cmd), "python3 '%s' %s '%s' '%s'", script, kind, file, dst);
 	rc = system(cmd);
@@ -713,7 +683,7 @@ static size_t fields_of(const char *path, struct buf *b, const char **f, size_t 
 {
 	size_t n = 0, i = 0;
 
-	read_data(b, path);
+	tu_read_new(b, path);
 	while (n < max) {
 		f[n++] = b->data + i;
 		i += strlen(b->data + i) + 1;
@@ -765,9 +735,9 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert_ptr_nonnull(
 	    strstr(out.data, "&lt;tag a=\"1\" b='2'&gt;&amp;amp; ]]&gt; \\ \t&#13;\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "name=\"b&lt;o&gt;o&amp;t&quot;\""));
-	tmp_path(xml, sizeof(xml), "r.xml");
+	tu_path(xml, sizeof(xml), "r.xml");
 	ck_assert_int_eq(run_report_write_junit(runs, 1, xml, &err), 0);
-	tmp_path(dst, sizeof(dst), "xml.out");
+	tu_path(dst, sizeof(dst), "xml.out");
 	python_extract("xml", xml, dst);
 	ck_assert_uint_eq(fields_of(dst, &got, f, 6), 6);
 	ck_assert_str_eq(f[0], hostile_xml);
@@ -786,9 +756,9 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert(clean_utf8(buf_blob(&out)));
 	ck_assert_ptr_nonnull(strstr(out.data, "\\u001b[31mred\\u001b[0m \\u0001\\u0007\\u007f|"));
 	ck_assert_ptr_nonnull(strstr(out.data, "\\\\ \\t\\r\\n\\\\xff\\\\xfe|"));
-	tmp_path(json, sizeof(json), "r.json");
+	tu_path(json, sizeof(json), "r.json");
 	ck_assert_int_eq(run_report_write_json(runs, 1, json, &err), 0);
-	tmp_path(dst, sizeof(dst), "json.out");
+	tu_path(dst, sizeof(dst), "json.out");
 	python_extract("json", json, dst);
 	ck_assert_uint_eq(fields_of(dst, &got, f, 6), 6);
 	ck_assert_str_eq(f[0], hostile_json);
@@ -831,7 +801,7 @@ START_TEST(test_console_tail)
 	ck_assert_ptr_nonnull(strstr(r.console_tail, "line 300\n"));
 
 	/* From a file; a last line without '\n' (a prompt) counts as a line. */
-	tmp_path(path, sizeof(path), "console.log");
+	tu_path(path, sizeof(path), "console.log");
 	ck_assert_int_eq(buf_addstr(&text, "login: "), 0);
 	ck_assert_int_eq(write_file_atomic(path, text.data, text.len, 0644), 0);
 	ck_assert_int_eq(run_report_load_tail(&r, path, &err), 0);
@@ -854,7 +824,7 @@ START_TEST(test_console_tail)
 	ck_assert_int_eq(r.console_tail[0], text.data[text.len - strlen(r.console_tail)]);
 
 	/* A missing file: an error that names it, and the tail is kept. */
-	tmp_path(path, sizeof(path), "nope.log");
+	tu_path(path, sizeof(path), "nope.log");
 	ck_assert_int_eq(run_report_load_tail(&r, path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
@@ -874,26 +844,26 @@ START_TEST(test_write_errors)
 
 	run_report_init(&r);
 	run_report_finish(&r, NULL, 0, NULL);
-	tmp_path(path, sizeof(path), "no/such/dir/r.xml");
+	tu_path(path, sizeof(path), "no/such/dir/r.xml");
 	ck_assert_int_eq(run_report_write_junit(runs, 1, path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot write JUnit report '"));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert(err.hint[0] != '\0');
 	it_error_clear(&err);
-	tmp_path(path, sizeof(path), "no/r.json");
+	tu_path(path, sizeof(path), "no/r.json");
 	ck_assert_int_eq(run_report_write_json(runs, 1, path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 
 	/* Written whole, nothing left beside it. */
-	tmp_path(path, sizeof(path), "r.json");
+	tu_path(path, sizeof(path), "r.json");
 	ck_assert_int_eq(run_report_write_json(runs, 1, path, &err), 0);
-	read_data(&b, path);
+	tu_read_new(&b, path);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"verdict\": \"passed\""));
 	buf_release(&b);
 	{
 		char cmd[700];
 
-		snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", tmpdir);
+		snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", tu_dir);
 		ck_assert_int_eq(system(cmd), 0);
 	}
 	run_report_release(&r);
@@ -917,8 +887,8 @@ static void replay_cmd(struct captured *c, const char *const *args)
 	ck_assert_int_eq(strlist_add(&argv, "replay"), 0);
 	for (size_t i = 0; args[i]; i++)
 		ck_assert_int_eq(strlist_add(&argv, args[i]), 0);
-	tmp_path(outp, sizeof(outp), "stdout");
-	tmp_path(errp, sizeof(errp), "stderr");
+	tu_path(outp, sizeof(outp), "stdout");
+	tu_path(errp, sizeof(errp), "stderr");
 	fflush(stdout);
 	fflush(stderr);
 	fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -939,8 +909,8 @@ static void replay_cmd(struct captured *c, const char *const *args)
 	close(so);
 	close(se);
 	strlist_clear(&argv);
-	read_data(&c->out, outp);
-	read_data(&c->err, errp);
+	tu_read_new(&c->out, outp);
+	tu_read_new(&c->err, errp);
 }
 
 static void captured_release(struct captured *c)
@@ -956,7 +926,7 @@ START_TEST(test_replay_passing_log)
 	struct buf b;
 	int64_t t0 = now_ms();
 
-	tmp_path(json, sizeof(json), "pass.json");
+	tu_path(json, sizeof(json), "pass.json");
 	replay_cmd(&c, (const char *[]){LOGIN_SCN, BOOT_LOG, "--json", json, NULL});
 	ck_assert_msg(now_ms() - t0 < 1000, "replay took %lld ms", (long long)(now_ms() - t0));
 	ck_assert_msg(c.rc == EXIT_PASS, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
@@ -964,7 +934,7 @@ START_TEST(test_replay_passing_log)
 	ck_assert_ptr_nonnull(strstr(c.out.data, "login         ok               -  alpine-test "
 						 "login:\n"));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "\nPASSED boot-to-login\n"));
-	read_data(&b, json);
+	tu_read_new(&b, json);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"verdict\": \"passed\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"timed\": false"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"raw\": \"" BOOT_LOG "\""));
@@ -991,13 +961,13 @@ START_TEST(test_replay_truncated_log)
 	const char *end;
 
 	/* The real boot, cut right after the hardware scan: the driver never shows. */
-	read_data(&raw, BOOT_LOG);
+	tu_read_new(&raw, BOOT_LOG);
 	end = strstr(raw.data, MDEV_LINE);
 	ck_assert_ptr_nonnull(end);
 	end = strchr(end, '\n') + 1;
-	tmp_path(cut, sizeof(cut), "cut.raw.log");
+	tu_path(cut, sizeof(cut), "cut.raw.log");
 	ck_assert_int_eq(write_file_atomic(cut, raw.data, (size_t)(end - raw.data), 0644), 0);
-	tmp_path(junit, sizeof(junit), "cut.xml");
+	tu_path(junit, sizeof(junit), "cut.xml");
 	replay_cmd(&c, (const char *[]){NETWORKING, cut, "--junit", junit, NULL});
 	ck_assert_msg(c.rc == EXIT_FAILED, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "mdev-scan     ok "));
@@ -1008,7 +978,7 @@ START_TEST(test_replay_truncated_log)
 	ck_assert_ptr_nonnull(strstr(c.out.data, "): the log ended before a match for \"" E1000_LINE
 						 "\"; last console line: '* " MDEV_LINE "'\n"
 						 "hint: see the console log: "));
-	read_data(&b, junit);
+	tu_read_new(&b, junit);
 	ck_assert_ptr_nonnull(strstr(b.data, "<failure type=\"log-ended\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "failures=\"1\" errors=\"0\" skipped=\"7\""));
 	buf_release(&b);
@@ -1025,9 +995,9 @@ START_TEST(test_replay_timed_log)
 
 	/* A saved (conlog) log replays at its own times: the 3 s 'within' fires. */
 	make_timed_log(E1000_LINE, &log);
-	tmp_path(path, sizeof(path), "console.log");
+	tu_path(path, sizeof(path), "console.log");
 	ck_assert_int_eq(write_file_atomic(path, log.data, log.len, 0644), 0);
-	tmp_path(json, sizeof(json), "t.json");
+	tu_path(json, sizeof(json), "t.json");
 	replay_cmd(&c, (const char *[]){GOLDEN_SCN, path, "--json", json, NULL});
 	ck_assert_msg(c.rc == EXIT_TIMEOUT, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "e1000-driver  TIMEOUT "));
@@ -1035,7 +1005,7 @@ START_TEST(test_replay_timed_log)
 				     "\nTIMED OUT golden at step 'e1000-driver' "
 				     "(" GOLDEN_SCN "/scenario:13): no match for \"" E1000_LINE
 				     "\" within 3s; last console line: '"));
-	read_data(&b, json);
+	tu_read_new(&b, json);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"timed\": true"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"why\": \"step_timeout\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"log\": \""));
@@ -1089,7 +1059,7 @@ START_TEST(test_replay_usage)
 	captured_release(&c);
 
 	/* Files that cannot be used are named; nothing goes to stdout. */
-	tmp_path(path, sizeof(path), "missing.log");
+	tu_path(path, sizeof(path), "missing.log");
 	replay_cmd(&c, (const char *[]){NETWORKING, path, NULL});
 	ck_assert_int_eq(c.rc, EXIT_USAGE);
 	ck_assert_ptr_nonnull(strstr(c.err.data, "cannot read console log '"));
@@ -1097,13 +1067,13 @@ START_TEST(test_replay_usage)
 	ck_assert_str_eq(c.out.data, "");
 	captured_release(&c);
 
-	tmp_path(path, sizeof(path), "nowhere");
+	tu_path(path, sizeof(path), "nowhere");
 	replay_cmd(&c, (const char *[]){path, BOOT_LOG, NULL});
 	ck_assert_int_eq(c.rc, EXIT_USAGE);
 	ck_assert_ptr_nonnull(strstr(c.err.data, path));
 	captured_release(&c);
 
-	tmp_path(path, sizeof(path), "bad.scenario");
+	tu_path(path, sizeof(path), "bad.scenario");
 	write_text(path, "packages alpine-base\nexpect x /a(b/\n");
 	replay_cmd(&c, (const char *[]){path, BOOT_LOG, NULL});
 	ck_assert_int_eq(c.rc, EXIT_USAGE);
@@ -1111,7 +1081,7 @@ START_TEST(test_replay_usage)
 	captured_release(&c);
 
 	/* A report that cannot be written makes a pass an infrastructure error. */
-	tmp_path(path, sizeof(path), "no/dir/r.xml");
+	tu_path(path, sizeof(path), "no/dir/r.xml");
 	replay_cmd(&c, (const char *[]){"-q", LOGIN_SCN, BOOT_LOG, "--junit", path, NULL});
 	ck_assert_int_eq(c.rc, EXIT_INFRA);
 	ck_assert_ptr_nonnull(strstr(c.err.data, "cannot write JUnit report '"));
@@ -1124,7 +1094,7 @@ static Suite *report_suite(void)
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
 
-	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_scenario_to_expect_networking);
 	tcase_add_test(tc, test_scenario_to_expect_timeouts);
@@ -1149,11 +1119,5 @@ static Suite *report_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(report_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(report_suite());
 }

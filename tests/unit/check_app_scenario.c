@@ -19,6 +19,7 @@
 #include "expect/expect.h"
 #include "src/report.h"
 #include "src/scenario.h"
+#include "tests/unit/testutil.h"
 
 #define DATA "tests/data/scenarios"
 
@@ -988,19 +989,13 @@ static Suite *scenario_suite(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	SRunner *sr = NULL;
-	int failed;
+	int status;
 
-	snprintf(basedir, sizeof(basedir), "%s/check_scenario.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(basedir)) {
+	if (!tu_mkdtemp(basedir, sizeof(basedir), "check_scenario")) {
 		perror(basedir);
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(scenario_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(scenario_suite());
 	rm_rf(basedir);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }

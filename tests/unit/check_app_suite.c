@@ -19,36 +19,17 @@
 #include "src/report.h"
 #include "src/scenario.h"
 #include "src/suite.h"
+#include "tests/unit/testutil.h"
 
 #define SUITE_DATA "tests/data/suite"
 #define REPORT_DATA "tests/data/report"
-
-static char tmpdir[512];
-
-static void tmp_setup(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_suite.XXXXXX", t && *t ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void tmp_teardown(void)
-{
-	rm_rf(tmpdir);
-}
-
-static void tmp_path(char *out, size_t n, const char *name)
-{
-	ck_assert_int_eq(path_join(out, n, tmpdir, name), 0);
-}
 
 /* Write text to TMPDIR/name, making its directories. */
 static void put_file(const char *name, const char *text)
 {
 	char path[PATH_MAX], dir[PATH_MAX], *slash;
 
-	tmp_path(path, sizeof(path), name);
+	tu_path(path, sizeof(path), name);
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	*slash = '\0';
@@ -273,7 +254,7 @@ START_TEST(test_discover_nested_and_errors)
 	/* One that does not load is kept, for its run to say why. */
 	put_file("tree/broken/scenario", "pacakges alpine-base\n");
 	put_file("tree/notes.txt", "not a scenario\n");
-	tmp_path(root, sizeof(root), "tree");
+	tu_path(root, sizeof(root), "tree");
 	paths[0] = root;
 	suite_list_init(&l);
 	ck_assert_msg(suite_discover(paths, 1, &l, &e) == 0, "%s", e.msg);
@@ -286,7 +267,7 @@ START_TEST(test_discover_nested_and_errors)
 
 	/* Two scenarios with one name cannot share an out dir. */
 	put_file("other/boot/scenario", "packages alpine-base\nexpect x /x/\n");
-	tmp_path(other, sizeof(other), "other");
+	tu_path(other, sizeof(other), "other");
 	paths[0] = SUITE_DATA;
 	paths[1] = other;
 	ck_assert_int_eq(suite_discover(paths, 2, &l, &e), -IT_EUSAGE);
@@ -302,7 +283,7 @@ START_TEST(test_discover_nested_and_errors)
 
 	it_error_clear(&e);
 	put_file("empty/b/base/scenario", "packages alpine-base\n");
-	tmp_path(root, sizeof(root), "empty");
+	tu_path(root, sizeof(root), "empty");
 	paths[0] = root;
 	ck_assert_int_eq(suite_discover(paths, 1, &l, &e), -IT_EUSAGE);
 	ck_assert_ptr_nonnull(strstr(e.msg, "no scenario with steps under"));
@@ -513,7 +494,7 @@ static void load_scenario(struct scenario *s, const char *text)
 	char path[PATH_MAX];
 
 	put_file("scn/scenario", text);
-	tmp_path(path, sizeof(path), "scn");
+	tu_path(path, sizeof(path), "scn");
 	scenario_init(s);
 	ck_assert_msg(scenario_load(s, path, &e) == 0, "%s", e.msg);
 }
@@ -785,8 +766,8 @@ START_TEST(test_merge_shards)
 		 "{\"scenario\": \"b\", \"verdict\": \"passed\", \"flaky\": true, \"attempts\": 2, "
 		 "\"message\": \"PASSED b in 2.0s (flaky: passed on attempt 2)\", \"shard\": "
 		 "\"2/2\"}]}");
-	tmp_path(p1, sizeof(p1), "shard1.json");
-	tmp_path(p2, sizeof(p2), "shard2.json");
+	tu_path(p1, sizeof(p1), "shard1.json");
+	tu_path(p2, sizeof(p2), "shard2.json");
 	suite_report_init(&r);
 	ck_assert_msg(suite_report_add_file(&r, p1, &e) == 0, "%s", e.msg);
 	ck_assert_msg(suite_report_add_file(&r, p2, &e) == 0, "%s", e.msg);
@@ -878,7 +859,7 @@ START_TEST(test_merge_errors)
 	struct suite_report r;
 	char path[PATH_MAX], want[PATH_MAX + 256];
 
-	tmp_path(path, sizeof(path), "bad.json");
+	tu_path(path, sizeof(path), "bad.json");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct it_error e = IT_ERROR_INIT;
 		const char *at = strchr(cases[i].msg, '@');
@@ -1008,39 +989,39 @@ START_TEST(test_artifacts)
 	newc_entry(&cpio, "etc", 040755, "");
 	newc_entry(&cpio, "etc/hostname", 0100644, "alpine-test\n");
 	newc_entry(&cpio, "TRAILER!!!", 0, "");
-	tmp_path(initrd, sizeof(initrd), "run/initrd.img");
+	tu_path(initrd, sizeof(initrd), "run/initrd.img");
 	ck_assert_int_eq(write_file_atomic(initrd, cpio.data, cpio.len, 0644), 0);
-	tmp_path(run, sizeof(run), "run");
-	tmp_path(dest, sizeof(dest), "artifacts/boot");
+	tu_path(run, sizeof(run), "run");
+	tu_path(dest, sizeof(dest), "artifacts/boot");
 	put_file("artifacts/boot/stale", "from an earlier run\n");
 	scenario_init(&s);
 	ck_assert_msg(scenario_load(&s, SUITE_DATA "/boot", &e) == 0, "%s", e.msg);
 
 	ck_assert_msg(suite_collect_artifacts(run, dest, &s.files, initrd, &e) == 0, "%s", e.msg);
 	buf_init(&got, 0);
-	tmp_path(path, sizeof(path), "artifacts/boot/console.log");
+	tu_path(path, sizeof(path), "artifacts/boot/console.log");
 	ck_assert_int_eq(buf_read_file(&got, path), 0);
 	ck_assert_str_eq(got.data, "[   1.000] hello\n");
-	tmp_path(path, sizeof(path), "artifacts/boot/command.txt");
+	tu_path(path, sizeof(path), "artifacts/boot/command.txt");
 	ck_assert_int_eq(buf_read_file(&got, path), 0);
 	ck_assert_str_eq(got.data, "qemu-system-x86_64 -accel tcg\n");
-	tmp_path(path, sizeof(path), "artifacts/boot/console.raw");
+	tu_path(path, sizeof(path), "artifacts/boot/console.raw");
 	ck_assert_int_eq(access(path, F_OK), 0);
-	tmp_path(path, sizeof(path), "artifacts/boot/stale");
+	tu_path(path, sizeof(path), "artifacts/boot/stale");
 	ck_assert_int_eq(access(path, F_OK), -1);
-	tmp_path(path, sizeof(path), "artifacts/boot/plan.txt");
+	tu_path(path, sizeof(path), "artifacts/boot/plan.txt");
 	ck_assert_int_eq(access(path, F_OK), -1); /* not there to copy: no error */
 	/* The scenario and every file it included, in include order. */
-	tmp_path(path, sizeof(path), "artifacts/boot/scenario/index.txt");
+	tu_path(path, sizeof(path), "artifacts/boot/scenario/index.txt");
 	ck_assert_int_eq(buf_read_file(&got, path), 0);
 	ck_assert_str_eq(got.data, "1-boot_scenario\t" SUITE_DATA "/boot/scenario\n"
 				   "2-common_scenario\t" SUITE_DATA "/common/scenario\n"
 				   "3-base_scenario\tscenarios/base/scenario\n");
-	tmp_path(path, sizeof(path), "artifacts/boot/scenario/3-base_scenario");
+	tu_path(path, sizeof(path), "artifacts/boot/scenario/3-base_scenario");
 	ck_assert_int_eq(buf_read_file(&got, path), 0);
 	ck_assert_ptr_nonnull(strstr(got.data, "packages alpine-base"));
 	/* The initrd's listing. */
-	tmp_path(path, sizeof(path), "artifacts/boot/initrd.list");
+	tu_path(path, sizeof(path), "artifacts/boot/initrd.list");
 	ck_assert_int_eq(buf_read_file(&got, path), 0);
 	ck_assert_ptr_nonnull(strstr(got.data, " etc\n"));
 	ck_assert_ptr_nonnull(strstr(got.data, "12 "));
@@ -1051,7 +1032,7 @@ START_TEST(test_artifacts)
 	it_error_clear(&e);
 	ck_assert_int_lt(suite_collect_artifacts(run, dest, &s.files, initrd, &e), 0);
 	ck_assert_ptr_nonnull(strstr(e.msg, initrd));
-	tmp_path(path, sizeof(path), "artifacts/boot/initrd.list");
+	tu_path(path, sizeof(path), "artifacts/boot/initrd.list");
 	ck_assert_int_eq(access(path, F_OK), -1);
 	buf_release(&got);
 	buf_release(&cpio);
@@ -1064,7 +1045,7 @@ static Suite *suite_suite(void)
 	Suite *s = suite_create("suite");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_json_values);
 	tcase_add_test(tc, test_json_build);
@@ -1093,11 +1074,5 @@ static Suite *suite_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(suite_suite());
 }

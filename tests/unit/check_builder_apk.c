@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "tests/unit/testutil.h"
 
 #define REPO "tests/data/alpine-3.19.1/x86_64"
 #define KEYS "keys"
@@ -26,12 +27,6 @@
 #define ALPINE_KEY "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
 
 /* ---- helpers: files, gzip, tar, signing ---- */
-
-static void slurp(struct buf *b, const char *path)
-{
-	buf_init(b, 0);
-	ck_assert_msg(buf_read_file(b, path) == 0, "cannot read %s", path);
-}
 
 static void gz(struct buf *out, const void *data, size_t len, int level)
 {
@@ -132,7 +127,7 @@ static EVP_PKEY *test_private_key(void)
 	BIO *bio;
 	EVP_PKEY *k;
 
-	slurp(&b, TESTKEYS "/" TESTKEY);
+	tu_read_new(&b, TESTKEYS "/" TESTKEY);
 	bio = BIO_new_mem_buf(b.data, (int)b.len);
 	k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
@@ -179,7 +174,7 @@ static void parts_load(struct parts *p, const char *path)
 {
 	struct it_error err = IT_ERROR_INIT;
 
-	slurp(&p->file, path);
+	tu_read_new(&p->file, path);
 	ck_assert_int_eq(apk_gz_split(path, buf_blob(&p->file), NULL, &p->m, &p->n, &err), 0);
 	ck_assert_uint_eq(p->n, 3);
 }
@@ -327,7 +322,7 @@ START_TEST(test_split_real)
 	struct buf b;
 	struct it_error err = IT_ERROR_INIT;
 
-	slurp(&b, REPO "/busybox-1.36.1-r15.apk");
+	tu_read_new(&b, REPO "/busybox-1.36.1-r15.apk");
 	ck_assert_int_eq(apk_gz_split("busybox", buf_blob(&b), NULL, &m, &n, &err), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_uint_eq(m[0].off, 0);
@@ -342,7 +337,7 @@ START_TEST(test_split_real)
 	free(m);
 	buf_release(&b);
 
-	slurp(&b, REPO "/APKINDEX.tar.gz");
+	tu_read_new(&b, REPO "/APKINDEX.tar.gz");
 	ck_assert_int_eq(apk_gz_split("index", buf_blob(&b), NULL, &m, &n, &err), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(m[1].off, 664);
@@ -1399,7 +1394,7 @@ START_TEST(test_not_apk)
 	rm_rf(dir);
 
 	/* Junk after the last member. */
-	slurp(&b, REPO "/busybox-binsh-1.36.1-r15.apk");
+	tu_read_new(&b, REPO "/busybox-binsh-1.36.1-r15.apk");
 	buf_addstr(&b, "junk");
 	it_error_clear(&err);
 	ck_assert_int_eq(apk_file_open_mem(&f, "junk.apk", buf_blob(&b), NULL, &err), 0);
@@ -1428,7 +1423,7 @@ START_TEST(test_index_resigned)
 	struct apk_signed_index ix;
 	struct it_error err = IT_ERROR_INIT;
 
-	slurp(&file, REPO "/APKINDEX.tar.gz");
+	tu_read_new(&file, REPO "/APKINDEX.tar.gz");
 	ck_assert_int_eq(apk_gz_split("i", buf_blob(&file), NULL, &m, &n, &err), 0);
 	buf_init(&out, 0);
 	sig_member(&out, "RSA", TESTKEY ".pub", blob_mem(file.data + m[1].off, m[1].len));
@@ -1464,8 +1459,6 @@ int main(void)
 	Suite *s = suite_create("builder_apk");
 	TCase *tc = tcase_create("real");
 	TCase *bad = tcase_create("crafted");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_set_timeout(bad, 60);
@@ -1493,9 +1486,5 @@ int main(void)
 	tcase_add_test(bad, test_index_resigned);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, bad);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

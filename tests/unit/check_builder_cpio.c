@@ -17,33 +17,10 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 #define EPOCH 1700000000LL
-
-static char dir[256];
-
-static void setup(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_cpio.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	rm_rf(dir);
-}
-
-static const char *in_dir(const char *name)
-{
-	static char paths[4][512];
-	static int k;
-	char *p = paths[k++ % 4];
-
-	snprintf(p, 512, "%s/%s", dir, name);
-	return p;
-}
 
 static void add(struct tree *t, const char *path, unsigned mode, unsigned uid, unsigned gid,
 		int64_t mtime, const char *text, const char *target)
@@ -225,7 +202,7 @@ START_TEST(test_newc_read_back)
 
 	sample_tree(&t);
 	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
-		const char *out = in_dir("initrd");
+		const char *out = tu_in_dir("initrd");
 
 		write_ok(&t, out, comps[i], &st);
 		ck_assert_uint_eq(st.entries, 19);
@@ -242,19 +219,6 @@ START_TEST(test_newc_read_back)
 }
 END_TEST
 
-static void run(const char *cmd)
-{
-	int rc = system(cmd);
-
-	if (rc != 0)
-		ck_abort_msg("'%s' exited %d", cmd, rc);
-}
-
-static void slurp(const char *path, struct buf *b)
-{
-	ck_assert_int_eq(buf_read_file(b, path), 0);
-}
-
 START_TEST(test_gnu_cpio_reads_it)
 {
 	struct tree t;
@@ -263,9 +227,9 @@ START_TEST(test_gnu_cpio_reads_it)
 	struct stat s1, s2, s3;
 
 	sample_tree(&t);
-	write_ok(&t, in_dir("initrd.gz"), COMPRESS_GZIP, NULL);
-	write_ok(&t, in_dir("initrd.zst"), COMPRESS_ZSTD, NULL);
-	write_ok(&t, in_dir("initrd"), COMPRESS_NONE, NULL);
+	write_ok(&t, tu_in_dir("initrd.gz"), COMPRESS_GZIP, NULL);
+	write_ok(&t, tu_in_dir("initrd.zst"), COMPRESS_ZSTD, NULL);
+	write_ok(&t, tu_in_dir("initrd"), COMPRESS_NONE, NULL);
 	/* GNU cpio lists the same names, modes and owners. */
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && gzip -dc initrd.gz | cpio -itv --numeric-uid-gid --quiet"
@@ -274,11 +238,11 @@ START_TEST(test_gnu_cpio_reads_it)
 		 " && cpio -it --quiet < initrd > plain.txt"
 		 " && cpio -itv --numeric-uid-gid --quiet < initrd"
 		 " | awk '$1 ~ /^[cb]/ {print $5 $6, $NF}' > dev.txt",
-		 dir);
-	run(cmd);
-	slurp(in_dir("dev.txt"), &b);
+		 tu_dir);
+	tu_run(cmd);
+	tu_read_file(&b, tu_in_dir("dev.txt"));
 	ck_assert_str_eq(b.data, "5,1 dev/console\n8,0 dev/sda\n");
-	slurp(in_dir("gz.txt"), &b);
+	tu_read_file(&b, tu_in_dir("gz.txt"));
 	ck_assert_str_eq(b.data, "drwxr-xr-x 0 0 bin\n"
 				 "lrwxrwxrwx 0 0 /bin/busybox\n"
 				 "-rwxr-xr-x 0 0 bin/view\n"
@@ -298,11 +262,11 @@ START_TEST(test_gnu_cpio_reads_it)
 				 "-rwxr-xr-x 0 0 usr/bin/ex\n"
 				 "-rwsr-xr-x 0 0 usr/bin/su\n"
 				 "-rwxr-xr-x 0 0 usr/bin/vi\n");
-	slurp(in_dir("zst.txt"), &b);
+	tu_read_file(&b, tu_in_dir("zst.txt"));
 	ck_assert_str_eq(b.data, "bin\nbin/sh\nbin/view\ndev\ndev/console\ndev/sda\netc\netc/motd\n"
 				 "etc/shadow\nhome\nhome/user\nrun\nrun/fifo\ntmp\nusr\nusr/bin\n"
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
-	slurp(in_dir("plain.txt"), &b);
+	tu_read_file(&b, tu_in_dir("plain.txt"));
 	ck_assert_str_eq(b.data, "bin\nbin/sh\nbin/view\ndev\ndev/console\ndev/sda\netc\netc/motd\n"
 				 "etc/shadow\nhome\nhome/user\nrun\nrun/fifo\ntmp\nusr\nusr/bin\n"
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
@@ -311,21 +275,21 @@ START_TEST(test_gnu_cpio_reads_it)
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir '%s/x' && cd '%s/x' && gzip -dc ../initrd.gz"
 		 " | cpio -idm --quiet --no-absolute-filenames --nonmatching 'dev/*' 'run/*'",
-		 dir, dir);
-	run(cmd);
-	ck_assert_int_eq(stat(in_dir("x/bin/view"), &s1), 0);
-	ck_assert_int_eq(stat(in_dir("x/usr/bin/ex"), &s2), 0);
-	ck_assert_int_eq(stat(in_dir("x/usr/bin/vi"), &s3), 0);
+		 tu_dir, tu_dir);
+	tu_run(cmd);
+	ck_assert_int_eq(stat(tu_in_dir("x/bin/view"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("x/usr/bin/ex"), &s2), 0);
+	ck_assert_int_eq(stat(tu_in_dir("x/usr/bin/vi"), &s3), 0);
 	ck_assert_uint_eq(s1.st_ino, s2.st_ino);
 	ck_assert_uint_eq(s1.st_ino, s3.st_ino);
 	ck_assert_uint_eq(s1.st_nlink, 3);
-	slurp(in_dir("x/bin/view"), &b);
+	tu_read_file(&b, tu_in_dir("x/bin/view"));
 	ck_assert_str_eq(b.data, "vi binary");
-	slurp(in_dir("x/etc/motd"), &b);
+	tu_read_file(&b, tu_in_dir("x/etc/motd"));
 	ck_assert_str_eq(b.data, "Welcome\n");
-	ck_assert_int_eq(lstat(in_dir("x/bin/sh"), &s1), 0);
+	ck_assert_int_eq(lstat(tu_in_dir("x/bin/sh"), &s1), 0);
 	ck_assert(S_ISLNK(s1.st_mode));
-	ck_assert_int_eq(stat(in_dir("x/usr/bin/su"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("x/usr/bin/su"), &s1), 0);
 	ck_assert_uint_eq(s1.st_mode & 07777, 04755);
 	ck_assert_int_eq(s1.st_mtime, 1000);
 	buf_release(&b);
@@ -370,10 +334,10 @@ START_TEST(test_reproducible)
 	add(&t2, "etc/shadow", S_IFREG | 0640, 0, 42, EPOCH - 1000, "root:::0:::::\n", NULL);
 	add(&t2, "etc/motd", S_IFREG | 0644, 0, 0, EPOCH + 5, "Welcome\n", NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
-		write_ok(&t1, in_dir("one"), comps[i], NULL);
-		write_ok(&t2, in_dir("two"), comps[i], NULL);
-		slurp(in_dir("one"), &a);
-		slurp(in_dir("two"), &b);
+		write_ok(&t1, tu_in_dir("one"), comps[i], NULL);
+		write_ok(&t2, tu_in_dir("two"), comps[i], NULL);
+		tu_read_file(&a, tu_in_dir("one"));
+		tu_read_file(&b, tu_in_dir("two"));
 		ck_assert_uint_eq(a.len, b.len);
 		ck_assert(!memcmp(a.data, b.data, a.len));
 		if (comps[i] == COMPRESS_GZIP) {
@@ -405,7 +369,7 @@ static size_t files_in_dir(void)
 	size_t n = 0;
 	char line[512];
 
-	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+	snprintf(cmd, sizeof(cmd), "ls -A '%s'", tu_dir);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	while (fgets(line, sizeof(line), p))
@@ -423,7 +387,7 @@ START_TEST(test_errors_leave_nothing)
 	struct buf b = BUF_INIT;
 	char big[100000];
 	char want[600];
-	const char *missing = in_dir("no/such/dir/initrd");
+	const char *missing = tu_in_dir("no/such/tu_dir/initrd");
 
 	sample_tree(&t);
 	ck_assert_int_eq(cpio_write(&t, missing, &o, NULL, &err), -ENOENT);
@@ -431,7 +395,7 @@ START_TEST(test_errors_leave_nothing)
 	ck_assert_str_eq(err.msg, want);
 
 	/* A previous initrd survives a failed write, and no temp file is left. */
-	write_ok(&t, in_dir("initrd"), COMPRESS_NONE, NULL);
+	write_ok(&t, tu_in_dir("initrd"), COMPRESS_NONE, NULL);
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(tree_add_file(&t, "big", 0644, 0, 0, big, sizeof(big), NULL), 0);
 	signal(SIGXFSZ, SIG_IGN);
@@ -441,18 +405,18 @@ START_TEST(test_errors_leave_nothing)
 	small.rlim_cur = 64 * 1024;
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
 	it_error_clear(&err);
-	ck_assert_int_eq(cpio_write(&t, in_dir("initrd"), &o, NULL, &err), -EFBIG);
+	ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd"), &o, NULL, &err), -EFBIG);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	snprintf(want, sizeof(want), "cannot write '%s': File too large", in_dir("initrd"));
+	snprintf(want, sizeof(want), "cannot write '%s': File too large", tu_in_dir("initrd"));
 	ck_assert_str_eq(err.msg, want);
 	ck_assert_uint_eq(files_in_dir(), 1);
-	slurp(in_dir("initrd"), &b);
+	tu_read_file(&b, tu_in_dir("initrd"));
 	ck_assert_uint_lt(b.len, 64 * 1024);
 
 	/* A hard link whose file went away. */
 	ck_assert_int_eq(tree_remove(&t, "usr/bin/vi"), 1);
 	it_error_clear(&err);
-	ck_assert_int_eq(cpio_write(&t, in_dir("initrd2"), &o, NULL, &err), -IT_EFORMAT);
+	ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd2"), &o, NULL, &err), -IT_EFORMAT);
 	ck_assert_str_eq(
 	    err.msg,
 	    "hard link '/bin/view' points to '/usr/bin/vi', which is not a file in the tree");
@@ -460,72 +424,26 @@ START_TEST(test_errors_leave_nothing)
 
 	/* No epoch. */
 	o.epoch = -1;
-	ck_assert_int_eq(cpio_write(&t, in_dir("initrd3"), &o, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd3"), &o, NULL, NULL), -EINVAL);
 	buf_release(&b);
 	tree_release(&t);
 }
 END_TEST
 
-/* Fill a tree from real .apk files with libarchive (not the project's APK reader). */
-static void load_apk(struct tree *t, const char *path)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
-	struct it_error err = IT_ERROR_INIT;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	ck_assert_int_eq(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
-	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(ae);
-		size_t size = (size_t)archive_entry_size(ae);
-		char *data = malloc(size + 1);
-		struct tree_entry e = {0};
-
-		ck_assert_ptr_nonnull(data);
-		ck_assert_int_eq(archive_read_data(a, data, size), (ssize_t)size);
-		if (name[0] == '.') {
-			free(data);
-			continue;
-		}
-		e.path = name;
-		e.mode = archive_entry_mode(ae);
-		e.uid = (unsigned)archive_entry_uid(ae);
-		e.gid = (unsigned)archive_entry_gid(ae);
-		e.mtime = archive_entry_mtime(ae);
-		e.link_target = archive_entry_symlink(ae);
-		e.hardlink = archive_entry_hardlink(ae);
-		e.content = data;
-		e.size = size;
-		e.flags = TREE_TAKE_CONTENT;
-		if (tree_add(t, &e, NULL, &err) != 0)
-			ck_abort_msg("%s: %s", path, err.msg);
-	}
-	archive_read_free(a);
-}
-
 START_TEST(test_real_alpine_base)
 {
 	struct tree t;
-	FILE *plan = fopen("tests/data/alpine-base.plan", "re");
-	char line[256], path[512], cmd[1024];
+	char cmd[1024];
 	struct cpio_stats st;
 	struct buf b = BUF_INIT;
 	struct got *g = calloc(600, sizeof(*g));
 	size_t n;
 	bool seen = false;
 
-	ck_assert_ptr_nonnull(plan);
-	tree_init(&t);
-	while (fgets(line, sizeof(line), plan)) {
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(path, sizeof(path), "tests/data/alpine-3.19.1/x86_64/%s.apk", line);
-		load_apk(&t, path);
-	}
-	fclose(plan);
-	write_ok(&t, in_dir("initrd"), COMPRESS_GZIP, &st);
+	tu_tree_alpine_base(&t);
+	write_ok(&t, tu_in_dir("initrd"), COMPRESS_GZIP, &st);
 	ck_assert_uint_eq(st.entries, tree_count(&t));
-	n = read_back(in_dir("initrd"), g, 600);
+	n = read_back(tu_in_dir("initrd"), g, 600);
 	ck_assert_uint_eq(n, tree_count(&t));
 	for (size_t i = 0; i < n; i++) {
 		const struct tree_node *tn = tree_lookup(&t, g[i].path, false);
@@ -546,14 +464,14 @@ START_TEST(test_real_alpine_base)
 	{
 		const struct tree_node *bb = tree_lookup(&t, "bin/busybox", false);
 
-		ck_assert_int_eq(write_file_atomic(in_dir("x.bb"), bb->data, bb->size, 0644), 0);
+		ck_assert_int_eq(write_file_atomic(tu_in_dir("x.bb"), bb->data, bb->size, 0644), 0);
 	}
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && gzip -dc initrd | cpio -it --quiet | wc -l > n.txt"
 		 " && gzip -dc initrd | cpio -i --quiet --to-stdout bin/busybox | cmp -s - x.bb",
-		 dir);
-	run(cmd);
-	slurp(in_dir("n.txt"), &b);
+		 tu_dir);
+	tu_run(cmd);
+	tu_read_file(&b, tu_in_dir("n.txt"));
 	ck_assert_int_eq(strtol(b.data, NULL, 10), (long)tree_count(&t));
 	buf_release(&b);
 	free(g);
@@ -586,12 +504,12 @@ START_TEST(test_list)
 	char cmd[1024], want[600];
 
 	sample_tree(&t);
-	write_ok(&t, in_dir("initrd.zst"), COMPRESS_ZSTD, NULL);
-	list_to(in_dir("initrd.zst"), 0, &b, 0);
+	write_ok(&t, tu_in_dir("initrd.zst"), COMPRESS_ZSTD, NULL);
+	list_to(tu_in_dir("initrd.zst"), 0, &b, 0);
 	ck_assert_str_eq(b.data, "bin\nbin/sh\nbin/view\ndev\ndev/console\ndev/sda\netc\netc/motd\n"
 				 "etc/shadow\nhome\nhome/user\nrun\nrun/fifo\ntmp\nusr\nusr/bin\n"
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
-	list_to(in_dir("initrd.zst"), CPIO_LIST_LONG | CPIO_LIST_TIME, &b, 0);
+	list_to(tu_in_dir("initrd.zst"), CPIO_LIST_LONG | CPIO_LIST_TIME, &b, 0);
 	ck_assert_str_eq(
 	    b.data,
 	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 bin\n"
@@ -622,13 +540,13 @@ START_TEST(test_list)
 	ck_assert_int_eq(tree_add_file(&t, "kernel/x86/microcode/GenuineIntel.bin", 0644, 0, 0,
 				       "ucode", 5, NULL),
 			 0);
-	write_ok(&t, in_dir("early"), COMPRESS_NONE, NULL);
+	write_ok(&t, tu_in_dir("early"), COMPRESS_NONE, NULL);
 	tree_release(&t);
 	sample_tree(&t);
-	write_ok(&t, in_dir("main.gz"), COMPRESS_GZIP, NULL);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && cat early main.gz > both", dir);
-	run(cmd);
-	list_to(in_dir("both"), 0, &b, 0);
+	write_ok(&t, tu_in_dir("main.gz"), COMPRESS_GZIP, NULL);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && cat early main.gz > both", tu_dir);
+	tu_run(cmd);
+	list_to(tu_in_dir("both"), 0, &b, 0);
 	ck_assert_str_eq(b.data, "kernel\nkernel/x86\nkernel/x86/microcode\n"
 				 "kernel/x86/microcode/GenuineIntel.bin\n"
 				 "bin\nbin/sh\nbin/view\ndev\ndev/console\ndev/sda\netc\netc/motd\n"
@@ -636,19 +554,20 @@ START_TEST(test_list)
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
 
 	/* Unreadable, truncated, not an archive. */
-	list_to(in_dir("nothere"), 0, &b, -ENOENT);
+	list_to(tu_in_dir("nothere"), 0, &b, -ENOENT);
 	snprintf(want, sizeof(want), "cannot read '%s': No such file or directory",
-		 in_dir("nothere"));
+		 tu_in_dir("nothere"));
 	ck_assert_str_eq(b.data, want);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && head -c 300 early > cut && echo hello > text", dir);
-	run(cmd);
-	list_to(in_dir("cut"), 0, &b, -IT_EFORMAT);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && head -c 300 early > cut && echo hello > text",
+		 tu_dir);
+	tu_run(cmd);
+	list_to(tu_in_dir("cut"), 0, &b, -IT_EFORMAT);
 	snprintf(want, sizeof(want), "cannot read '%s': truncated or corrupt cpio at byte 0",
-		 in_dir("cut"));
+		 tu_in_dir("cut"));
 	ck_assert_str_eq(b.data, want);
-	list_to(in_dir("text"), 0, &b, -IT_EFORMAT);
+	list_to(tu_in_dir("text"), 0, &b, -IT_EFORMAT);
 	ck_assert(!strncmp(b.data, "cannot read '", 13));
-	list_to(dir, 0, &b, -EISDIR);
+	list_to(tu_dir, 0, &b, -EISDIR);
 	buf_release(&b);
 	tree_release(&t);
 }
@@ -673,10 +592,8 @@ int main(void)
 {
 	Suite *s = suite_create("builder_cpio");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_newc_read_back);
 	tcase_add_test(tc, test_gnu_cpio_reads_it);
@@ -686,9 +603,5 @@ int main(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_mode_string);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

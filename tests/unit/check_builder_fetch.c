@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "tests/unit/testutil.h"
 
 #define REPO "tests/data/alpine-3.19.1/x86_64"
 #define BINSH "busybox-binsh-1.36.1-r15.apk"
@@ -131,9 +132,7 @@ static void servers_up(void)
 	struct dirent *de;
 	char from[512], to[512];
 
-	snprintf(suite_dir, sizeof(suite_dir), "%s/it-fetch-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(suite_dir));
+	ck_assert(tu_mkdtemp(suite_dir, sizeof(suite_dir), "it-fetch"));
 	snprintf(served, sizeof(served), "%s/served", suite_dir);
 	ck_assert_int_eq(mkdir_p(served, 0755), 0);
 	d = opendir(REPO);
@@ -1136,8 +1135,6 @@ int main(void)
 {
 	Suite *s = suite_create("builder_fetch");
 	TCase *tc = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, servers_up, servers_down);
@@ -1161,9 +1158,5 @@ int main(void)
 	tcase_add_test(tc, test_progress_bar_on_tty);
 	tcase_add_test(tc, test_cache_paths);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -14,34 +14,10 @@
 #include "builder/version.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 #define ALPINE_INDEX "tests/data/alpine-3.19.1/x86_64/APKINDEX.tar.gz"
-
-/* The APKINDEX member of a signed index tarball (the test's own extraction). */
-static void read_index(const char *path, struct buf *out)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	bool found = false;
-
-	buf_init(out, 64 << 20);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	ck_assert_int_eq(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
-	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		char chunk[65536];
-		la_ssize_t n;
-
-		if (strcmp(archive_entry_pathname(e), "APKINDEX") != 0)
-			continue;
-		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0)
-			ck_assert_int_eq(buf_add(out, chunk, (size_t)n), 0);
-		ck_assert_int_eq(n, 0);
-		found = true;
-	}
-	archive_read_free(a);
-	ck_assert(found);
-}
 
 static struct apk_db db;
 static struct buf alpine;
@@ -50,7 +26,7 @@ static void setup_alpine(void)
 {
 	struct it_error err = IT_ERROR_INIT;
 
-	read_index(ALPINE_INDEX, &alpine);
+	tu_read_apkindex(ALPINE_INDEX, &alpine);
 	apk_db_init(&db);
 	ck_assert_int_eq(
 	    apk_db_add_index(&db, buf_blob(&alpine), "file:///repo/main", ALPINE_INDEX, &err), 0);
@@ -573,11 +549,5 @@ static Suite *index_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(index_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(index_suite());
 }

@@ -13,58 +13,13 @@
 #include "builder/tree.h"
 #include "common/buf.h"
 #include "common/util.h"
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 #define KVER "6.1.0-56-amd64"
 #define KIMAGE "/boot/vmlinuz-" KVER
 #define KMODS "/lib/modules/" KVER
 #define VIRT "6.6.99-0-virt"
-
-static char dir[256];
-
-static void setup(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_kmod.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	rm_rf(dir);
-}
-
-static void slurp(const char *path, struct buf *b)
-{
-	if (buf_read_file(b, path) < 0)
-		ck_abort_msg("cannot read %s", path);
-}
-
-/* What a shell command prints, for results computed independently with grep. */
-static void shell(const char *cmd, struct buf *b)
-{
-	FILE *p = popen(cmd, "r");
-	char chunk[4096];
-	size_t n;
-
-	ck_assert_ptr_nonnull(p);
-	buf_reset(b);
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		buf_add(b, chunk, n);
-	ck_assert_int_eq(pclose(p), 0);
-}
-
-static const char *text(const struct tree *t, const char *path)
-{
-	static struct buf b = BUF_INIT;
-	const struct tree_node *n = tree_lookup(t, path, true);
-
-	ck_assert_msg(n != NULL, "%s missing", path);
-	ck_assert(tree_is_reg(n));
-	buf_reset(&b);
-	buf_add(&b, n->data, n->size);
-	return b.data;
-}
 
 static void same_as_host(const struct tree *t, const char *in_tree, const char *host)
 {
@@ -72,7 +27,7 @@ static void same_as_host(const struct tree *t, const char *in_tree, const char *
 	const struct tree_node *n = tree_lookup(t, in_tree, false);
 
 	ck_assert_msg(n != NULL, "%s missing", in_tree);
-	slurp(host, &b);
+	tu_read_file(&b, host);
 	ck_assert_uint_eq(n->size, b.len);
 	ck_assert(!memcmp(n->data, b.data, b.len));
 	ck_assert_uint_eq(n->mode, S_IFREG | 0644);
@@ -125,16 +80,16 @@ START_TEST(test_host_e1000)
 	ck_assert_str_eq(res.modules.v[0], "kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
 	same_as_host(&t, KMODS "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
 		     KMODS "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
-	ck_assert_str_eq(text(&t, KMODS "/modules.dep"),
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/net/ethernet/intel/e1000/e1000.ko:\n");
-	ck_assert_str_eq(text(&t, KMODS "/modules.order"),
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.order"),
 			 "kernel/drivers/net/ethernet/intel/e1000/e1000.ko\n");
 	/* The aliases mdev's coldplug needs for the PCI ids, as grep finds them. */
-	shell("grep -E '^#| e1000$' " KMODS "/modules.alias", &want);
-	ck_assert_str_eq(text(&t, KMODS "/modules.alias"), want.data);
+	tu_shell("grep -E '^#| e1000$' " KMODS "/modules.alias", &want);
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.alias"), want.data);
 	ck_assert_ptr_nonnull(
 	    strstr(want.data, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"));
-	ck_assert_str_eq(text(&t, KMODS "/modules.symbols"),
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.symbols"),
 			 "# Aliases for symbols, used by symbol_request().\n");
 	same_as_host(&t, KMODS "/modules.builtin", KMODS "/modules.builtin");
 	same_as_host(&t, KMODS "/modules.builtin.modinfo", KMODS "/modules.builtin.modinfo");
@@ -179,11 +134,12 @@ START_TEST(test_host_dependencies)
 	ck_assert_uint_eq(res.builtin.n, 1);
 	ck_assert_str_eq(res.builtin.v[0], "amd_uncore");
 	/* modules.dep keeps the host's order and lines. */
-	shell("grep -E '^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
-	      "drivers/virtio/virtio|drivers/virtio/virtio_ring)\\.ko:' " KMODS "/modules.dep",
-	      &want);
-	ck_assert_str_eq(text(&t, KMODS "/modules.dep"), want.data);
-	ck_assert_str_eq(text(&t, KMODS "/modules.dep"),
+	tu_shell(
+	    "grep -E '^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
+	    "drivers/virtio/virtio|drivers/virtio/virtio_ring)\\.ko:' " KMODS "/modules.dep",
+	    &want);
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"), want.data);
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
 			 "kernel/drivers/virtio/virtio_ring.ko:\n"
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
@@ -191,15 +147,15 @@ START_TEST(test_host_dependencies)
 			 "kernel/drivers/virtio/virtio_ring.ko\n"
 			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
 			 "kernel/net/core/failover.ko:\n");
-	shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
-	      "/modules.symbols",
-	      &want);
-	ck_assert_str_eq(text(&t, KMODS "/modules.symbols"), want.data);
-	shell("grep -E '^(kernel/drivers/net/virtio_net|kernel/drivers/net/net_failover|"
-	      "kernel/net/core/failover|kernel/drivers/virtio/virtio|"
-	      "kernel/drivers/virtio/virtio_ring)\\.ko$' " KMODS "/modules.order",
-	      &want);
-	ck_assert_str_eq(text(&t, KMODS "/modules.order"), want.data);
+	tu_shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
+		 "/modules.symbols",
+		 &want);
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.symbols"), want.data);
+	tu_shell("grep -E '^(kernel/drivers/net/virtio_net|kernel/drivers/net/net_failover|"
+		 "kernel/net/core/failover|kernel/drivers/virtio/virtio|"
+		 "kernel/drivers/virtio/virtio_ring)\\.ko$' " KMODS "/modules.order",
+		 &want);
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.order"), want.data);
 	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
 		     KMODS "/kernel/net/core/failover.ko");
 	kmod_result_release(&res);
@@ -225,7 +181,7 @@ START_TEST(test_host_compressed)
 	char cmd[2048], moddir[512];
 
 	/* A modules directory with xz, zstd and gzip modules, as other distributions ship them. */
-	snprintf(moddir, sizeof(moddir), "%s/lib/modules/" KVER, dir);
+	snprintf(moddir, sizeof(moddir), "%s/lib/modules/" KVER, tu_dir);
 	snprintf(
 	    cmd, sizeof(cmd),
 	    "set -e; d='%s'; mkdir -p \"$d/kernel/drivers/net\" \"$d/kernel/net/core\";"
@@ -255,12 +211,12 @@ START_TEST(test_host_compressed)
 	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
 		     KMODS "/kernel/net/core/failover.ko");
 	ck_assert_ptr_null(tree_lookup(&t, KMODS "/kernel/net/core/failover.ko.gz", false));
-	ck_assert_str_eq(text(&t, KMODS "/modules.dep"),
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
 			 "kernel/net/core/failover.ko\n"
 			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
 			 "kernel/net/core/failover.ko:\n");
-	ck_assert_str_eq(text(&t, KMODS "/modules.order"),
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.order"),
 			 "kernel/net/core/failover.ko\nkernel/drivers/net/net_failover.ko\n"
 			 "kernel/drivers/net/virtio_net.ko\n");
 	kmod_result_release(&res);
@@ -308,7 +264,7 @@ static void add_host_module(struct tree *t, const char *version, const char *rel
 
 	snprintf(host, sizeof(host), KMODS "/%s.ko", rel);
 	snprintf(path, sizeof(path), "/lib/modules/%s/%s.ko%s", version, rel, gz ? ".gz" : "");
-	slurp(host, &b);
+	tu_read_file(&b, host);
 	data = gz ? gzip_mem(b.data, b.len, &len) : buf_detach(&b, &len);
 	e.path = path;
 	e.content = data;
@@ -356,19 +312,21 @@ static void linux_virt(struct tree *t, bool with_dep, const char *moddir_version
 	if (strcmp(moddir_version, VIRT))
 		return;
 	if (with_dep) {
-		shell("grep -E "
-		      "'^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
-		      "drivers/virtio/virtio|drivers/virtio/virtio_ring|drivers/net/dummy|"
-		      "drivers/net/ethernet/intel/e1000/e1000)\\.ko:' " KMODS "/modules.dep"
-		      " | sed 's/\\.ko/.ko.gz/g; s/virtio_ring\\.ko\\.gz/virtio_ring.ko/g'",
-		      &b);
+		tu_shell(
+		    "grep -E "
+		    "'^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
+		    "drivers/virtio/virtio|drivers/virtio/virtio_ring|drivers/net/dummy|"
+		    "drivers/net/ethernet/intel/e1000/e1000)\\.ko:' " KMODS "/modules.dep"
+		    " | sed 's/\\.ko/.ko.gz/g; s/virtio_ring\\.ko\\.gz/virtio_ring.ko/g'",
+		    &b);
 		ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.dep", 0644, 0, 0,
 					       b.data, b.len, NULL),
 				 0);
-		shell("grep -E '^#| "
-		      "(virtio_net|net_failover|failover|virtio|virtio_ring|dummy|e1000)$' " KMODS
-		      "/modules.alias",
-		      &b);
+		tu_shell(
+		    "grep -E '^#| "
+		    "(virtio_net|net_failover|failover|virtio|virtio_ring|dummy|e1000)$' " KMODS
+		    "/modules.alias",
+		    &b);
 		ck_assert_int_eq(tree_add_file(t, "/lib/modules/" VIRT "/modules.alias", 0644, 0, 0,
 					       b.data, b.len, NULL),
 				 0);
@@ -415,7 +373,7 @@ static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 	ck_assert_ptr_null(
 	    tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/ethernet", false));
 	ck_assert_ptr_null(tree_lookup(t, "/lib/modules/" VIRT "/modules.dep.bin", false));
-	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.dep"),
+	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.dep"),
 			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
 			 "kernel/drivers/virtio/virtio_ring.ko:\n"
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
@@ -423,9 +381,9 @@ static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 			 "kernel/drivers/virtio/virtio_ring.ko\n"
 			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
 			 "kernel/net/core/failover.ko:\n");
-	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.order"),
+	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.order"),
 			 "kernel/net/core/failover.ko\nkernel/drivers/net/virtio_net.ko\n");
-	ck_assert_str_eq(text(t, "/lib/modules/" VIRT "/modules.builtin"),
+	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.builtin"),
 			 "kernel/fs/ext4/ext4.ko\n");
 }
 
@@ -444,10 +402,10 @@ START_TEST(test_tree_linux_virt)
 		ck_abort_msg("%s", err.msg);
 	check_virt_selection(&t, &res);
 	ck_assert_uint_eq(res.builtin.n, 1);
-	shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
-	      "/modules.alias",
-	      &want);
-	ck_assert_str_eq(text(&t, "/lib/modules/" VIRT "/modules.alias"), want.data);
+	tu_shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
+		 "/modules.alias",
+		 &want);
+	ck_assert_str_eq(tu_tree_text(&t, "/lib/modules/" VIRT "/modules.alias"), want.data);
 	kmod_result_release(&res);
 	buf_release(&want);
 	strlist_clear(&names);
@@ -472,14 +430,14 @@ START_TEST(test_tree_without_modules_dep)
 	ck_assert_ptr_null(
 	    tree_lookup(&t, "/lib/modules/" VIRT "/kernel/drivers/net/dummy.ko.gz", false));
 	/* The modules in path order, each with the dependencies its .modinfo names. */
-	ck_assert_str_eq(text(&t, "/lib/modules/" VIRT "/modules.dep"),
+	ck_assert_str_eq(tu_tree_text(&t, "/lib/modules/" VIRT "/modules.dep"),
 			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio_ring.ko "
 			 "kernel/drivers/virtio/virtio.ko kernel/drivers/net/net_failover.ko\n"
 			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
 			 "kernel/drivers/virtio/virtio_ring.ko:\n"
 			 "kernel/net/core/failover.ko:\n");
-	alias = text(&t, "/lib/modules/" VIRT "/modules.alias");
+	alias = tu_tree_text(&t, "/lib/modules/" VIRT "/modules.alias");
 	ck_assert_ptr_nonnull(strstr(alias, "alias virtio:d00000001v* virtio_net\n"));
 	ck_assert_ptr_null(strstr(alias, " e1000\n"));
 	kmod_result_release(&res);
@@ -526,10 +484,8 @@ int main(void)
 {
 	Suite *s = suite_create("builder_kmod");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_image_version);
 	tcase_add_test(tc, test_host_e1000);
@@ -539,9 +495,5 @@ int main(void)
 	tcase_add_test(tc, test_tree_without_modules_dep);
 	tcase_add_test(tc, test_tree_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

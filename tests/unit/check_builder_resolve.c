@@ -18,6 +18,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 #define ALPINE_INDEX "tests/data/alpine-3.19.1/x86_64/APKINDEX.tar.gz"
 #define MAX_REPOS 3
@@ -342,25 +344,10 @@ static struct apk_db alpine;
 
 static void setup_alpine(void)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
 	struct it_error err = IT_ERROR_INIT;
 	struct buf text;
 
-	buf_init(&text, 64 << 20);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	ck_assert_int_eq(archive_read_open_filename(a, ALPINE_INDEX, 65536), ARCHIVE_OK);
-	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		char chunk[65536];
-		la_ssize_t n;
-
-		if (strcmp(archive_entry_pathname(e), "APKINDEX") != 0)
-			continue;
-		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0)
-			ck_assert_int_eq(buf_add(&text, chunk, (size_t)n), 0);
-	}
-	archive_read_free(a);
+	tu_read_apkindex(ALPINE_INDEX, &text);
 	apk_db_init(&alpine);
 	ck_assert_int_eq(apk_db_add_index(&alpine, buf_blob(&text), "https://example.org/main",
 					  ALPINE_INDEX, &err),
@@ -783,11 +770,5 @@ static Suite *resolve_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(resolve_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(resolve_suite());
 }

@@ -16,111 +16,8 @@
 #include "builder/tree.h"
 #include "common/buf.h"
 #include "common/util.h"
-
-static char dir[256];
-
-static void setup(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_rootfs.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	rm_rf(dir);
-}
-
-static const char *in_dir(const char *name)
-{
-	static char paths[4][512];
-	static int k;
-	char *p = paths[k++ % 4];
-
-	snprintf(p, 512, "%s/%s", dir, name);
-	return p;
-}
-
-/* Fill a tree from real .apk files with libarchive (not the project's APK reader). */
-static void pkginfo_field(const char *text, const char *key, struct strlist *out)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > kl + 3 && !strncmp(p, key, kl) && !strncmp(p + kl, " = ", 3))
-			strlist_addf(out, "%.*s", (int)(len - kl - 3), p + kl + 3);
-	}
-}
-
-static void load_apk(struct tree *t, const char *path)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
-	const struct tree_pkg *p = NULL;
-	struct it_error err = IT_ERROR_INIT;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	ck_assert_int_eq(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
-	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(ae);
-		size_t size = (size_t)archive_entry_size(ae);
-		char *data = malloc(size + 1);
-		struct tree_entry e = {0};
-
-		ck_assert_ptr_nonnull(data);
-		ck_assert_int_eq(archive_read_data(a, data, size), (ssize_t)size);
-		data[size] = '\0';
-		if (!strcmp(name, ".PKGINFO")) {
-			struct strlist n = STRLIST_INIT, o = STRLIST_INIT, r = STRLIST_INIT;
-
-			pkginfo_field(data, "pkgname", &n);
-			pkginfo_field(data, "origin", &o);
-			pkginfo_field(data, "replaces", &r);
-			ck_assert_int_eq(tree_package(t, n.v[0], o.n ? o.v[0] : NULL, &r, 0, &p),
-					 0);
-			strlist_clear(&n);
-			strlist_clear(&o);
-			strlist_clear(&r);
-		}
-		if (name[0] == '.') {
-			free(data);
-			continue;
-		}
-		e.path = name;
-		e.mode = archive_entry_mode(ae);
-		e.uid = (unsigned)archive_entry_uid(ae);
-		e.gid = (unsigned)archive_entry_gid(ae);
-		e.mtime = archive_entry_mtime(ae);
-		e.link_target = archive_entry_symlink(ae);
-		e.hardlink = archive_entry_hardlink(ae);
-		e.content = data;
-		e.size = size;
-		e.flags = TREE_TAKE_CONTENT;
-		if (tree_add(t, &e, p, &err) != 0)
-			ck_abort_msg("%s: %s", path, err.msg);
-	}
-	archive_read_free(a);
-}
-
-static void alpine_base(struct tree *t)
-{
-	FILE *plan = fopen("tests/data/alpine-base.plan", "re");
-	char line[256], path[512];
-
-	ck_assert_ptr_nonnull(plan);
-	tree_init(t);
-	while (fgets(line, sizeof(line), plan)) {
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(path, sizeof(path), "tests/data/alpine-3.19.1/x86_64/%s.apk", line);
-		load_apk(t, path);
-	}
-	fclose(plan);
-}
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 static const struct rootfs_script base_scripts[] = {
     {"alpine-baselayout", "3.4.3-r2", "pre-install"},
@@ -139,22 +36,10 @@ static void configured_base(struct tree *t)
 	struct strlist skipped = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 
-	alpine_base(t);
+	tu_tree_alpine_base(t);
 	if (rootfs_run_scripts(t, base_scripts, 6, &skipped, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	strlist_clear(&skipped);
-}
-
-static const char *text(const struct tree *t, const char *path)
-{
-	static struct buf b = BUF_INIT;
-	const struct tree_node *n = tree_lookup(t, path, true);
-
-	ck_assert_msg(n != NULL, "%s missing", path);
-	ck_assert(tree_is_reg(n));
-	buf_reset(&b);
-	buf_add(&b, n->data, n->size);
-	return b.data;
 }
 
 static const char *link_of(const struct tree *t, const char *path)
@@ -173,7 +58,7 @@ START_TEST(test_scripts)
 	struct it_error err = IT_ERROR_INIT;
 	size_t before;
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	ck_assert_uint_eq(tree_count(&t), 477);
 	ck_assert_ptr_null(tree_lookup(&t, "bin/ls", false));
 	ck_assert_int_eq(
@@ -204,7 +89,7 @@ START_TEST(test_scripts)
 
 	/* The shadow group is added when missing (addgroup -S -g 42 shadow). */
 	{
-		const char *g = text(&t, "etc/group");
+		const char *g = tu_tree_text(&t, "etc/group");
 		const char *line = strstr(g, "shadow:x:42:\n");
 		struct buf nb = BUF_INIT;
 
@@ -214,7 +99,7 @@ START_TEST(test_scripts)
 		ck_assert_int_eq(tree_set_content(&t, "etc/group", nb.data, nb.len), 0);
 		ck_assert_int_eq(rootfs_run_scripts(&t, base_scripts, 1, &skipped, &err), 0);
 		buf_addstr(&nb, "shadow:x:42:\n");
-		ck_assert_str_eq(text(&t, "etc/group"), nb.data);
+		ck_assert_str_eq(tu_tree_text(&t, "etc/group"), nb.data);
 		buf_release(&nb);
 	}
 	strlist_clear(&skipped);
@@ -260,11 +145,11 @@ START_TEST(test_consoles)
 	struct buf want = BUF_INIT;
 	const char *securetty;
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	buf_addf(&want, "%s#ttyS0::respawn:/sbin/getty -L ttyS0 115200 vt100\n%s", inittab_head,
 		 inittab_tail);
-	ck_assert_str_eq(text(&t, "etc/inittab"), want.data);
-	securetty = strdup(text(&t, "etc/securetty"));
+	ck_assert_str_eq(tu_tree_text(&t, "etc/inittab"), want.data);
+	securetty = strdup(tu_tree_text(&t, "etc/securetty"));
 
 	strlist_add(&consoles, "ttyS0");
 	strlist_add(&consoles, "ttyS3");
@@ -276,17 +161,17 @@ START_TEST(test_consoles)
 		 "%sttyS0::respawn:/sbin/getty -L ttyS0 115200 vt100\n%s"
 		 "ttyS3::respawn:/sbin/getty -L 115200 ttyS3 vt100\n",
 		 inittab_head, inittab_tail);
-	ck_assert_str_eq(text(&t, "etc/inittab"), want.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/inittab"), want.data);
 	/* securetty has ttyS0 already; ttyS3 is appended. */
 	buf_reset(&want);
 	buf_addf(&want, "%sttyS3\n", securetty);
-	ck_assert_str_eq(text(&t, "etc/securetty"), want.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/securetty"), want.data);
 	ck_assert_uint_eq(tree_lookup(&t, "etc/inittab", false)->mode, S_IFREG | 0644);
 	ck_assert_str_eq(tree_lookup(&t, "etc/inittab", false)->owner->name,
 			 "alpine-baselayout-data");
 	/* Twice is the same as once. */
 	ck_assert_int_eq(rootfs_add_consoles(&t, &consoles, &err), 0);
-	ck_assert_str_eq(text(&t, "etc/securetty"), want.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/securetty"), want.data);
 
 	strlist_clear(&consoles);
 	strlist_add(&consoles, "ttyS0:x");
@@ -297,7 +182,7 @@ START_TEST(test_consoles)
 	/* A missing securetty is made. */
 	ck_assert_int_eq(tree_remove(&t, "etc/securetty"), 1);
 	ck_assert_int_eq(rootfs_add_consoles(&t, &consoles, &err), 0);
-	ck_assert_str_eq(text(&t, "etc/securetty"), "hvc0\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/securetty"), "hvc0\n");
 	ck_assert_uint_eq(tree_lookup(&t, "etc/securetty", false)->mode, S_IFREG | 0644);
 	/* A missing inittab is an error, and nothing is changed. */
 	ck_assert_int_eq(tree_remove(&t, "etc/inittab"), 1);
@@ -326,7 +211,7 @@ START_TEST(test_services)
 	struct service_spec bad = {(char *)"default", (char *)"sshd"};
 	struct service_spec evil = {(char *)"..", (char *)"local"};
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	ck_assert_int_eq(rootfs_enable_services(&t, s, ARRAY_SIZE(s), &err), 0);
 	ck_assert_str_eq(link_of(&t, "etc/runlevels/default/networking"), "/etc/init.d/networking");
 	ck_assert_str_eq(link_of(&t, "etc/runlevels/boot/hostname"), "/etc/init.d/hostname");
@@ -355,24 +240,24 @@ START_TEST(test_interfaces)
 	struct iface_spec lo = {(char *)"lo", (char *)"loopback", NULL, NULL, false};
 	struct iface_spec bad = {(char *)"eth0", (char *)"static", NULL, NULL, true};
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	ck_assert_int_eq(rootfs_write_interfaces(&t, ifs, ARRAY_SIZE(ifs), &err), 0);
-	ck_assert_str_eq(text(&t, "etc/network/interfaces"), "auto lo\n"
-							     "iface lo inet loopback\n"
-							     "\n"
-							     "auto eth0\n"
-							     "iface eth0 inet dhcp\n"
-							     "\n"
-							     "auto eth1\n"
-							     "iface eth1 inet static\n"
-							     "\taddress 10.0.2.15/24\n"
-							     "\tgateway 10.0.2.2\n"
-							     "\n"
-							     "iface eth2 inet manual\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/network/interfaces"), "auto lo\n"
+								     "iface lo inet loopback\n"
+								     "\n"
+								     "auto eth0\n"
+								     "iface eth0 inet dhcp\n"
+								     "\n"
+								     "auto eth1\n"
+								     "iface eth1 inet static\n"
+								     "\taddress 10.0.2.15/24\n"
+								     "\tgateway 10.0.2.2\n"
+								     "\n"
+								     "iface eth2 inet manual\n");
 	ck_assert_uint_eq(tree_lookup(&t, "etc/network/interfaces", false)->mode, S_IFREG | 0644);
 	/* lo given by the caller is not doubled. */
 	ck_assert_int_eq(rootfs_write_interfaces(&t, &lo, 1, &err), 0);
-	ck_assert_str_eq(text(&t, "etc/network/interfaces"), "iface lo inet loopback\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/network/interfaces"), "iface lo inet loopback\n");
 	ck_assert_int_eq(rootfs_write_interfaces(&t, &bad, 1, &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "interface 'eth0': static needs an address");
 	bad.method = (char *)"ppp";
@@ -380,7 +265,7 @@ START_TEST(test_interfaces)
 	ck_assert_int_eq(rootfs_write_interfaces(&t, &bad, 1, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,
 			 "interface 'eth0': unknown method 'ppp' (loopback, dhcp, static, manual)");
-	ck_assert_str_eq(text(&t, "etc/network/interfaces"), "iface lo inet loopback\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/network/interfaces"), "iface lo inet loopback\n");
 	tree_release(&t);
 }
 END_TEST
@@ -390,36 +275,39 @@ START_TEST(test_hostname)
 	struct tree t;
 	struct it_error err = IT_ERROR_INIT;
 
-	alpine_base(&t);
-	ck_assert_str_eq(text(&t, "etc/hosts"), "127.0.0.1\tlocalhost localhost.localdomain\n"
-						"::1\t\tlocalhost localhost.localdomain\n");
+	tu_tree_alpine_base(&t);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hosts"),
+			 "127.0.0.1\tlocalhost localhost.localdomain\n"
+			 "::1\t\tlocalhost localhost.localdomain\n");
 	ck_assert_int_eq(rootfs_set_hostname(&t, "vm1", &err), 0);
-	ck_assert_str_eq(text(&t, "etc/hostname"), "vm1\n");
-	ck_assert_str_eq(text(&t, "etc/hosts"), "127.0.0.1\tvm1 localhost localhost.localdomain\n"
-						"::1\t\tvm1 localhost localhost.localdomain\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hostname"), "vm1\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hosts"),
+			 "127.0.0.1\tvm1 localhost localhost.localdomain\n"
+			 "::1\t\tvm1 localhost localhost.localdomain\n");
 	ck_assert_str_eq(tree_lookup(&t, "etc/hosts", false)->owner->name,
 			 "alpine-baselayout-data");
 	/* Again, with a domain: the old name stays, the new ones come first. */
 	ck_assert_int_eq(rootfs_set_hostname(&t, "web.example.org", &err), 0);
-	ck_assert_str_eq(text(&t, "etc/hostname"), "web.example.org\n");
-	ck_assert_str_eq(text(&t, "etc/hosts"),
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hostname"), "web.example.org\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hosts"),
 			 "127.0.0.1\tweb.example.org web vm1 localhost localhost.localdomain\n"
 			 "::1\t\tweb.example.org web vm1 localhost localhost.localdomain\n");
 	ck_assert_int_eq(rootfs_set_hostname(&t, "web.example.org", &err), 0);
-	ck_assert_str_eq(text(&t, "etc/hosts"),
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hosts"),
 			 "127.0.0.1\tweb.example.org web vm1 localhost localhost.localdomain\n"
 			 "::1\t\tweb.example.org web vm1 localhost localhost.localdomain\n");
 	/* Missing lines and files are made. */
 	ck_assert_int_eq(tree_set_content(&t, "etc/hosts", "# mine\n", 7), 0);
 	ck_assert_int_eq(rootfs_set_hostname(&t, "vm1", &err), 0);
-	ck_assert_str_eq(text(&t, "etc/hosts"), "# mine\n"
-						"127.0.0.1\tvm1 localhost localhost.localdomain\n"
-						"::1\tvm1 localhost localhost.localdomain\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hosts"),
+			 "# mine\n"
+			 "127.0.0.1\tvm1 localhost localhost.localdomain\n"
+			 "::1\tvm1 localhost localhost.localdomain\n");
 	ck_assert_int_eq(rootfs_set_hostname(&t, "bad_name", &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "bad hostname 'bad_name'");
 	ck_assert_int_eq(rootfs_set_hostname(&t, "-x", NULL), -EINVAL);
 	ck_assert_int_eq(rootfs_set_hostname(&t, "a..b", NULL), -EINVAL);
-	ck_assert_str_eq(text(&t, "etc/hostname"), "vm1\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hostname"), "vm1\n");
 	tree_release(&t);
 }
 END_TEST
@@ -434,15 +322,16 @@ START_TEST(test_users)
 	char *wheel;
 
 	configured_base(&t);
-	buf_addstr(&passwd, text(&t, "etc/passwd"));
-	buf_addstr(&group, text(&t, "etc/group"));
-	buf_addstr(&shadow, text(&t, "etc/shadow"));
-	ck_assert_int_eq(write_file_atomic(in_dir("keys"), "ssh-ed25519 AAAA test\n", 22, 0600), 0);
+	buf_addstr(&passwd, tu_tree_text(&t, "etc/passwd"));
+	buf_addstr(&group, tu_tree_text(&t, "etc/group"));
+	buf_addstr(&shadow, tu_tree_text(&t, "etc/shadow"));
+	ck_assert_int_eq(write_file_atomic(tu_in_dir("keys"), "ssh-ed25519 AAAA test\n", 22, 0600),
+			 0);
 
 	memset(u, 0, sizeof(u));
 	u[0].name = (char *)"alice";
 	u[0].uid = -1;
-	u[0].authorized_keys = (char *)in_dir("keys");
+	u[0].authorized_keys = (char *)tu_in_dir("keys");
 	strlist_add(&u[0].groups, "wheel");
 	strlist_add(&u[0].groups, "video");
 	strlist_add(&u[0].groups, "testers");
@@ -454,11 +343,11 @@ START_TEST(test_users)
 
 	buf_addstr(&passwd, "alice:x:1000:1000:Linux User,,,:/home/alice:/bin/sh\n"
 			    "bob:x:2000:2000:Linux User,,,:/home/bob:/bin/ash\n");
-	ck_assert_str_eq(text(&t, "etc/passwd"), passwd.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/passwd"), passwd.data);
 	/* alice has keys and no password: '*', not '!', so that sshd takes her keys. */
 	buf_addstr(&shadow, "alice:*::0:99999:7:::\n"
 			    "bob:$6$salt$hash::0:99999:7:::\n");
-	ck_assert_str_eq(text(&t, "etc/shadow"), shadow.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/shadow"), shadow.data);
 	wheel = strstr(group.data, "wheel:x:10:root\n");
 	ck_assert_ptr_nonnull(wheel);
 	buf_add(&want, group.data, (size_t)(wheel - group.data));
@@ -473,7 +362,7 @@ START_TEST(test_users)
 		buf_addstr(&want, video + strlen("video:x:27:root\n"));
 	}
 	buf_addstr(&want, "alice:x:1000:\ntesters:x:1001:alice\nbob:x:2000:\n");
-	ck_assert_str_eq(text(&t, "etc/group"), want.data);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/group"), want.data);
 
 	n = tree_lookup(&t, "home/alice", false);
 	ck_assert_uint_eq(n->mode, S_IFDIR | 02755);
@@ -485,7 +374,8 @@ START_TEST(test_users)
 	n = tree_lookup(&t, "home/alice/.ssh/authorized_keys", false);
 	ck_assert_uint_eq(n->mode, S_IFREG | 0600);
 	ck_assert_uint_eq(n->gid, 1000);
-	ck_assert_str_eq(text(&t, "home/alice/.ssh/authorized_keys"), "ssh-ed25519 AAAA test\n");
+	ck_assert_str_eq(tu_tree_text(&t, "home/alice/.ssh/authorized_keys"),
+			 "ssh-ed25519 AAAA test\n");
 	n = tree_lookup(&t, "etc/shadow", false);
 	ck_assert_uint_eq(n->mode, S_IFREG | 0640);
 	ck_assert_uint_eq(n->gid, 42);
@@ -495,15 +385,16 @@ START_TEST(test_users)
 	memset(u, 0, sizeof(u));
 	u[0].name = (char *)"root";
 	u[0].uid = -1;
-	u[0].authorized_keys = (char *)in_dir("keys");
+	u[0].authorized_keys = (char *)tu_in_dir("keys");
 	ck_assert_int_eq(rootfs_add_users(&t, u, 1, &err), 0);
-	ck_assert_str_eq(text(&t, "etc/passwd"), passwd.data);
-	ck_assert_str_eq(text(&t, "root/.ssh/authorized_keys"), "ssh-ed25519 AAAA test\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/passwd"), passwd.data);
+	ck_assert_str_eq(tu_tree_text(&t, "root/.ssh/authorized_keys"), "ssh-ed25519 AAAA test\n");
 	ck_assert_uint_eq(tree_lookup(&t, "root", false)->mode, S_IFDIR | 0700);
 	ck_assert_int_eq(rootfs_set_root_password(&t, "$6$r$x", &err), 0);
-	ck_assert(!strncmp(text(&t, "etc/shadow"), "root:$6$r$x::0:::::\nbin:!::0:::::\n", 33));
+	ck_assert(
+	    !strncmp(tu_tree_text(&t, "etc/shadow"), "root:$6$r$x::0:::::\nbin:!::0:::::\n", 33));
 	ck_assert_int_eq(rootfs_set_root_password(&t, "", &err), 0);
-	ck_assert(!strncmp(text(&t, "etc/shadow"), "root:::0:::::\nbin:", 18));
+	ck_assert(!strncmp(tu_tree_text(&t, "etc/shadow"), "root:::0:::::\nbin:", 18));
 
 	/* Errors name what is wrong and change nothing. */
 	u[0].name = (char *)"carol";
@@ -512,11 +403,11 @@ START_TEST(test_users)
 	ck_assert_int_eq(rootfs_add_users(&t, u, 1, &err), -EEXIST);
 	ck_assert_str_eq(err.msg, "uid 2000 of user 'carol' is taken in '/etc/passwd'");
 	u[0].uid = -1;
-	u[0].authorized_keys = (char *)in_dir("nokeys");
+	u[0].authorized_keys = (char *)tu_in_dir("nokeys");
 	it_error_clear(&err);
 	ck_assert_int_eq(rootfs_add_users(&t, u, 1, &err), -ENOENT);
 	buf_reset(&want);
-	buf_addf(&want, "cannot read '%s': No such file or directory", in_dir("nokeys"));
+	buf_addf(&want, "cannot read '%s': No such file or directory", tu_in_dir("nokeys"));
 	ck_assert_str_eq(err.msg, want.data);
 	u[0].name = (char *)"ca:rol";
 	ck_assert_int_eq(rootfs_add_users(&t, u, 1, NULL), -EINVAL);
@@ -528,8 +419,8 @@ START_TEST(test_users)
 	u[0].authorized_keys = NULL;
 	u[0].shell = (char *)"bin/sh";
 	ck_assert_int_eq(rootfs_add_users(&t, u, 1, NULL), -EINVAL);
-	ck_assert_str_eq(text(&t, "etc/passwd"), passwd.data);
-	ck_assert_ptr_null(strstr(text(&t, "etc/shadow"), "carol"));
+	ck_assert_str_eq(tu_tree_text(&t, "etc/passwd"), passwd.data);
+	ck_assert_ptr_null(strstr(tu_tree_text(&t, "etc/shadow"), "carol"));
 
 	strlist_clear(&u[0].groups);
 	buf_release(&passwd);
@@ -547,7 +438,7 @@ START_TEST(test_users_locked_default)
 
 	configured_base(&t);
 	ck_assert_int_eq(rootfs_add_users(&t, &u, 1, NULL), 0);
-	ck_assert_ptr_nonnull(strstr(text(&t, "etc/shadow"), "\ndave:!::0:99999:7:::\n"));
+	ck_assert_ptr_nonnull(strstr(tu_tree_text(&t, "etc/shadow"), "\ndave:!::0:99999:7:::\n"));
 	tree_release(&t);
 }
 END_TEST
@@ -559,18 +450,18 @@ START_TEST(test_overlay)
 	const struct tree_node *n;
 	char cmd[1024];
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	snprintf(
 	    cmd, sizeof(cmd),
 	    "cd '%s' && mkdir -p ov/etc/local.d ov/opt/app && chmod 0700 ov ov/etc"
 	    " && printf 'Hello\\n' > ov/etc/motd && printf '#!/bin/sh\\n' > ov/etc/local.d/a.start"
 	    " && chmod 0750 ov/etc/local.d/a.start && printf x > ov/opt/app/suid"
 	    " && chmod 04755 ov/opt/app/suid && ln -s /opt/app/suid ov/opt/run",
-	    dir);
+	    tu_dir);
 	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_eq(rootfs_add_overlay(&t, in_dir("ov"), &err), 0);
+	ck_assert_int_eq(rootfs_add_overlay(&t, tu_in_dir("ov"), &err), 0);
 	/* A package's file is replaced; the overlay owns it now. */
-	ck_assert_str_eq(text(&t, "etc/motd"), "Hello\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/motd"), "Hello\n");
 	n = tree_lookup(&t, "etc/motd", false);
 	ck_assert_ptr_null(n->owner);
 	ck_assert_uint_eq(n->uid, 0);
@@ -584,16 +475,16 @@ START_TEST(test_overlay)
 	/* Directories of the tree keep their mode: /etc is not made 0700. */
 	ck_assert_uint_eq(tree_lookup(&t, "etc", false)->mode, S_IFDIR | 0755);
 
-	snprintf(cmd, sizeof(cmd), "cd '%s' && mkfifo ov/etc/fifo", dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && mkfifo ov/etc/fifo", tu_dir);
 	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_eq(rootfs_add_overlay(&t, in_dir("ov"), &err), -IT_EFORMAT);
+	ck_assert_int_eq(rootfs_add_overlay(&t, tu_in_dir("ov"), &err), -IT_EFORMAT);
 	snprintf(cmd, sizeof(cmd),
 		 "cannot copy '%s/ov/etc/fifo' from the overlay: only files, directories and "
 		 "symlinks can be",
-		 dir);
+		 tu_dir);
 	ck_assert_str_eq(err.msg, cmd);
 	it_error_clear(&err);
-	ck_assert_int_eq(rootfs_add_overlay(&t, in_dir("none"), &err), -ENOENT);
+	ck_assert_int_eq(rootfs_add_overlay(&t, tu_in_dir("none"), &err), -ENOENT);
 	tree_release(&t);
 }
 END_TEST
@@ -603,7 +494,7 @@ START_TEST(test_init)
 	struct tree t;
 	struct it_error err = IT_ERROR_INIT;
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	/* /sbin/init is busybox's applet link: not there before the scripts. */
 	ck_assert_int_eq(rootfs_init_symlink(&t, NULL, &err), -IT_ENOTFOUND);
 	ck_assert_str_eq(err.msg, "init '/sbin/init' is not in the tree");
@@ -612,10 +503,10 @@ START_TEST(test_init)
 	ck_assert_str_eq(link_of(&t, "init"), "/sbin/init");
 	ck_assert_int_eq(rootfs_init_symlink(&t, "/bin/sh", NULL), 0);
 	ck_assert_str_eq(link_of(&t, "init"), "/bin/sh");
-	ck_assert_int_eq(write_file_atomic(in_dir("myinit"), "#!/bin/sh\nexec /bin/sh\n", 23, 0644),
-			 0);
-	ck_assert_int_eq(rootfs_init_copy(&t, in_dir("myinit"), NULL), 0);
-	ck_assert_str_eq(text(&t, "init"), "#!/bin/sh\nexec /bin/sh\n");
+	ck_assert_int_eq(
+	    write_file_atomic(tu_in_dir("myinit"), "#!/bin/sh\nexec /bin/sh\n", 23, 0644), 0);
+	ck_assert_int_eq(rootfs_init_copy(&t, tu_in_dir("myinit"), NULL), 0);
+	ck_assert_str_eq(tu_tree_text(&t, "init"), "#!/bin/sh\nexec /bin/sh\n");
 	ck_assert_uint_eq(tree_lookup(&t, "init", false)->mode, S_IFREG | 0755);
 	tree_release(&t);
 }
@@ -630,7 +521,7 @@ START_TEST(test_apply)
 	struct service_spec svc = {strdup("default"), strdup("networking")};
 	struct iface_spec eth = {strdup("eth0"), strdup("dhcp"), NULL, NULL, true};
 
-	alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	build_config_init(&cfg);
 	cfg.hostname = strdup("box");
 	strlist_add(&cfg.consoles, "ttyS0");
@@ -643,10 +534,11 @@ START_TEST(test_apply)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_str_eq(link_of(&t, "init"), "/sbin/init");
 	ck_assert_str_eq(link_of(&t, "sbin/init"), "/bin/busybox");
-	ck_assert_str_eq(text(&t, "etc/hostname"), "box\n");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/hostname"), "box\n");
 	ck_assert_str_eq(link_of(&t, "etc/runlevels/default/networking"), "/etc/init.d/networking");
-	ck_assert_ptr_nonnull(strstr(text(&t, "etc/inittab"), "\nttyS0::respawn:"));
-	ck_assert_ptr_nonnull(strstr(text(&t, "etc/network/interfaces"), "iface eth0 inet dhcp\n"));
+	ck_assert_ptr_nonnull(strstr(tu_tree_text(&t, "etc/inittab"), "\nttyS0::respawn:"));
+	ck_assert_ptr_nonnull(
+	    strstr(tu_tree_text(&t, "etc/network/interfaces"), "iface eth0 inet dhcp\n"));
 	ck_assert_uint_eq(skipped.n, 2);
 	/* The console the kernel opens for init before devtmpfs is mounted. */
 	ck_assert_uint_eq(tree_lookup(&t, "dev/console", false)->mode, S_IFCHR | 0600);
@@ -682,7 +574,7 @@ START_TEST(test_export)
 	struct buf b = BUF_INIT;
 	char out[512];
 
-	snprintf(out, sizeof(out), "%s", in_dir("root"));
+	snprintf(out, sizeof(out), "%s", tu_in_dir("root"));
 	configured_base(&t);
 	ck_assert_int_eq(tree_add(&t, &hl, NULL, NULL), 0);
 	ck_assert_int_eq(tree_add(&t, &dev, NULL, NULL), 0);
@@ -696,33 +588,33 @@ START_TEST(test_export)
 			  tree_count(&t));
 	ck_assert_uint_eq(st.hardlinks, 1);
 
-	ck_assert_int_eq(lstat(in_dir("root/bin/sh"), &s1), 0);
+	ck_assert_int_eq(lstat(tu_in_dir("root/bin/sh"), &s1), 0);
 	ck_assert(S_ISLNK(s1.st_mode));
-	ck_assert_int_eq(stat(in_dir("root/bin/bbsuid"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("root/bin/bbsuid"), &s1), 0);
 	ck_assert_uint_eq(s1.st_mode & 07777, 04111);
-	ck_assert_int_eq(stat(in_dir("root/tmp"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("root/tmp"), &s1), 0);
 	ck_assert_uint_eq(s1.st_mode & 07777, 01777);
-	ck_assert_int_eq(stat(in_dir("root/ro"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("root/ro"), &s1), 0);
 	ck_assert_uint_eq(s1.st_mode & 07777, 0555);
-	ck_assert_int_eq(stat(in_dir("root/usr/bin/scanelf"), &s1), 0);
-	ck_assert_int_eq(stat(in_dir("root/usr/bin/scanelf2"), &s2), 0);
+	ck_assert_int_eq(stat(tu_in_dir("root/usr/bin/scanelf"), &s1), 0);
+	ck_assert_int_eq(stat(tu_in_dir("root/usr/bin/scanelf2"), &s2), 0);
 	ck_assert_uint_eq(s1.st_ino, s2.st_ino);
-	ck_assert_int_eq(lstat(in_dir("root/run/ctl"), &s1), 0);
+	ck_assert_int_eq(lstat(tu_in_dir("root/run/ctl"), &s1), 0);
 	ck_assert(S_ISFIFO(s1.st_mode));
 	ck_assert_uint_eq(s1.st_mode & 07777, 0620);
-	ck_assert_int_eq(buf_read_file(&b, in_dir("root/etc/inittab")), 0);
-	ck_assert_str_eq(b.data, text(&t, "etc/inittab"));
-	ck_assert_int_eq(stat(in_dir("root/etc/shadow"), &s1), 0);
+	ck_assert_int_eq(buf_read_file(&b, tu_in_dir("root/etc/inittab")), 0);
+	ck_assert_str_eq(b.data, tu_tree_text(&t, "etc/inittab"));
+	ck_assert_int_eq(stat(tu_in_dir("root/etc/shadow"), &s1), 0);
 	ck_assert_uint_eq(s1.st_mode & 07777, 0640);
 	if (geteuid() == 0) {
 		/* Root can make what the initrd has: owners and device nodes. */
 		ck_assert_uint_eq(s1.st_gid, 42);
-		ck_assert_int_eq(lstat(in_dir("root/dev/console"), &s1), 0);
+		ck_assert_int_eq(lstat(tu_in_dir("root/dev/console"), &s1), 0);
 		ck_assert(S_ISCHR(s1.st_mode));
 		ck_assert_uint_eq(major(s1.st_rdev), 5);
 		ck_assert_uint_eq(st.skipped_nodes, 0);
 	} else {
-		ck_assert_int_eq(lstat(in_dir("root/dev/console"), &s1), -1);
+		ck_assert_int_eq(lstat(tu_in_dir("root/dev/console"), &s1), -1);
 		ck_assert_uint_eq(st.skipped_nodes, 1);
 	}
 	/* A directory that is not empty is refused. */
@@ -731,7 +623,7 @@ START_TEST(test_export)
 	buf_addf(&b, "cannot write the tree to '%s': directory not empty", out);
 	ck_assert_str_eq(err.msg, b.data);
 	buf_release(&b);
-	chmod(in_dir("root/ro"), 0755);
+	chmod(tu_in_dir("root/ro"), 0755);
 	tree_release(&t);
 }
 END_TEST
@@ -744,15 +636,15 @@ START_TEST(test_export_stays_inside)
 
 	/* Absolute and climbing symlinks are written as links, never followed. */
 	tree_init(&t);
-	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", tu_dir);
 	ck_assert_int_eq(tree_add_symlink(&t, "abs", outside, NULL), 0);
 	ck_assert_int_eq(tree_add_symlink(&t, "up", "../../../../..", NULL), 0);
 	ck_assert_int_eq(tree_add_file(&t, "abs2", 0644, 0, 0, "x", 1, NULL), 0);
-	ck_assert_int_eq(rootfs_export(&t, in_dir("out"), NULL, NULL), 0);
-	ck_assert_int_eq(lstat(in_dir("out/abs"), &s), 0);
+	ck_assert_int_eq(rootfs_export(&t, tu_in_dir("out"), NULL, NULL), 0);
+	ck_assert_int_eq(lstat(tu_in_dir("out/abs"), &s), 0);
 	ck_assert(S_ISLNK(s.st_mode));
 	ck_assert_int_eq(lstat(outside, &s), -1);
-	ck_assert_int_eq(lstat(in_dir("out/up"), &s), 0);
+	ck_assert_int_eq(lstat(tu_in_dir("out/up"), &s), 0);
 	ck_assert(S_ISLNK(s.st_mode));
 	tree_release(&t);
 }
@@ -762,10 +654,8 @@ int main(void)
 {
 	Suite *s = suite_create("builder_rootfs");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_scripts);
 	tcase_add_test(tc, test_consoles);
@@ -780,9 +670,5 @@ int main(void)
 	tcase_add_test(tc, test_export);
 	tcase_add_test(tc, test_export_stays_inside);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

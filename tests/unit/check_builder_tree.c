@@ -10,6 +10,8 @@
 
 #include "builder/tree.h"
 #include "common/err.h"
+#include "tests/unit/testutil.h"
+#include "tests/unit/builder_util.h"
 
 static const struct tree_pkg *pkg(struct tree *t, const char *name, const char *origin,
 				  const char *replaces)
@@ -54,19 +56,6 @@ static int add_dir(struct tree *t, const char *path, unsigned perm, unsigned uid
 	return tree_add(t, &e, p, NULL);
 }
 
-static const char *content(const struct tree *t, const char *path)
-{
-	static char buf[256];
-	const struct tree_node *n = tree_lookup(t, path, true);
-
-	ck_assert_ptr_nonnull(n);
-	ck_assert(tree_is_reg(n));
-	ck_assert_uint_lt(n->size, sizeof(buf));
-	memcpy(buf, n->data, n->size);
-	buf[n->size] = '\0';
-	return buf;
-}
-
 START_TEST(test_path_rules)
 {
 	struct tree t;
@@ -80,7 +69,7 @@ START_TEST(test_path_rules)
 	ck_assert_int_eq(add_file(&t, "/etc/passwd", "two", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "./etc//./passwd", "three", a, NULL), 0);
 	ck_assert_uint_eq(tree_count(&t), 2);
-	ck_assert_str_eq(content(&t, "etc/passwd"), "three");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/passwd"), "three");
 	ck_assert_ptr_eq(tree_lookup(&t, "/etc/passwd", false),
 			 tree_lookup(&t, "etc//passwd", false));
 
@@ -144,29 +133,29 @@ START_TEST(test_conflicts_and_replaces)
 	ck_assert_int_eq(add_file(&t, "usr/bin/x", "from b", b, &err), -IT_ECONFLICT);
 	ck_assert_str_eq(err.msg, "'/usr/bin/x' is in both 'a' and 'b'");
 	ck_assert_str_ne(err.hint, "");
-	ck_assert_str_eq(content(&t, "usr/bin/x"), "from a");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/bin/x"), "from a");
 
 	/* The new package names the owner in its replaces: it overwrites. */
 	ck_assert_int_eq(add_file(&t, "usr/bin/x", "from c", c, NULL), 0);
-	ck_assert_str_eq(content(&t, "usr/bin/x"), "from c");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/bin/x"), "from c");
 	ck_assert_ptr_eq(tree_lookup(&t, "usr/bin/x", false)->owner, c);
 
 	/* The owner replaces the newcomer: the old file stays, silently. */
 	ck_assert_int_eq(add_file(&t, "usr/bin/y", "from c", c, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "usr/bin/y", "from a", a, NULL), 0);
-	ck_assert_str_eq(content(&t, "usr/bin/y"), "from c");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/bin/y"), "from c");
 
 	/* A version constraint after the name still names the package. */
 	it_error_clear(&err);
 	ck_assert_int_eq(add_file(&t, "usr/bin/z", "from d", d, NULL), 0);
 	pkg(&t, "b", "b", "d<2.0-r1");
 	ck_assert_int_eq(add_file(&t, "usr/bin/z", "from b", b, &err), 0);
-	ck_assert_str_eq(content(&t, "usr/bin/z"), "from b");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/bin/z"), "from b");
 
 	/* Same origin: subpackages may overwrite each other. */
 	ck_assert_int_eq(add_file(&t, "usr/share/e", "doc", e1, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "usr/share/e", "dev", e2, NULL), 0);
-	ck_assert_str_eq(content(&t, "usr/share/e"), "dev");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/share/e"), "dev");
 
 	/* Configuration (no package) overwrites anything but a directory. */
 	ck_assert_int_eq(add_file(&t, "usr/bin/x", "config", NULL, NULL), 0);
@@ -234,20 +223,20 @@ START_TEST(test_symlinks_inside_tree)
 	/* An absolute link is relative to the tree root, never to the host. */
 	ck_assert_int_eq(add_link(&t, "lib64", "/usr/lib", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "lib64/libz.so", "z", a, NULL), 0);
-	ck_assert_str_eq(content(&t, "usr/lib/libz.so"), "z");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/lib/libz.so"), "z");
 	ck_assert(tree_is_symlink(tree_lookup(&t, "lib64", false)));
 	ck_assert_ptr_eq(tree_lookup(&t, "lib64", true), tree_lookup(&t, "usr/lib", false));
 	/* Relative links, chains, '..' that stays inside. */
 	ck_assert_int_eq(add_link(&t, "usr/lib/alt", "../share/alt", a, NULL), 0);
 	ck_assert_int_eq(add_link(&t, "opt", "usr/lib/alt", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "opt/f", "f", a, NULL), 0);
-	ck_assert_str_eq(content(&t, "usr/share/alt/f"), "f");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/share/alt/f"), "f");
 	ck_assert_ptr_eq(tree_lookup(&t, "opt/f", false),
 			 tree_lookup(&t, "/usr/share/alt/f", false));
 	/* Final symlinks are followed by lookups only when asked. */
 	ck_assert_int_eq(add_link(&t, "etc/zz", "/opt/f", a, NULL), 0);
 	ck_assert(tree_is_symlink(tree_lookup(&t, "etc/zz", false)));
-	ck_assert_str_eq(content(&t, "etc/zz"), "f");
+	ck_assert_str_eq(tu_tree_text(&t, "etc/zz"), "f");
 
 	/* x -> ../../.. climbs out: refused when something is placed through it. */
 	ck_assert_int_eq(add_link(&t, "x", "../../..", a, NULL), 0);
@@ -274,7 +263,7 @@ START_TEST(test_symlinks_inside_tree)
 	/* A file entry over a symlink replaces the link, never writes through it. */
 	ck_assert_int_eq(add_file(&t, "etc/zz", "own", a, NULL), 0);
 	ck_assert(tree_is_reg(tree_lookup(&t, "etc/zz", false)));
-	ck_assert_str_eq(content(&t, "usr/share/alt/f"), "f");
+	ck_assert_str_eq(tu_tree_text(&t, "usr/share/alt/f"), "f");
 	/* A dangling link in the middle: the directories are made where it points. */
 	ck_assert_int_eq(add_link(&t, "var/run", "/run", a, NULL), 0);
 	ck_assert_int_eq(add_file(&t, "var/run/utmp", "", a, NULL), 0);
@@ -374,7 +363,7 @@ START_TEST(test_walk_remove_edit)
 	ck_assert_int_eq(tree_remove(&t, "/"), -EINVAL);
 
 	ck_assert_int_eq(tree_set_content(&t, "b/z", "new", 3), 0);
-	ck_assert_str_eq(content(&t, "b/z"), "new");
+	ck_assert_str_eq(tu_tree_text(&t, "b/z"), "new");
 	ck_assert_int_eq(tree_set_content(&t, "b", "new", 3), -EINVAL);
 	ck_assert_int_eq(tree_set_content(&t, "nope", "new", 3), -ENOENT);
 	ck_assert_int_eq(tree_chmod(&t, "b/z", 0600), 0);
@@ -403,96 +392,12 @@ START_TEST(test_walk_remove_edit)
 }
 END_TEST
 
-/* Fill a tree from real .apk files with libarchive (not the project's APK reader). */
-static void pkginfo_field(const char *text, const char *key, struct strlist *out)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > kl + 3 && !strncmp(p, key, kl) && !strncmp(p + kl, " = ", 3))
-			strlist_addf(out, "%.*s", (int)(len - kl - 3), p + kl + 3);
-	}
-}
-
-static void load_apk(struct tree *t, const char *path)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
-	const struct tree_pkg *p = NULL;
-	struct it_error err = IT_ERROR_INIT;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	ck_assert_int_eq(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
-	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(ae);
-		size_t size = (size_t)archive_entry_size(ae);
-		char *data = malloc(size + 1);
-		struct tree_entry e = {0};
-
-		ck_assert_ptr_nonnull(data);
-		ck_assert_int_eq(archive_read_data(a, data, size), (ssize_t)size);
-		data[size] = '\0';
-		if (!strcmp(name, ".PKGINFO")) {
-			struct strlist n = STRLIST_INIT, o = STRLIST_INIT, r = STRLIST_INIT;
-
-			pkginfo_field(data, "pkgname", &n);
-			pkginfo_field(data, "origin", &o);
-			pkginfo_field(data, "replaces", &r);
-			ck_assert_uint_eq(n.n, 1);
-			ck_assert_int_eq(tree_package(t, n.v[0], o.n ? o.v[0] : NULL, &r, 0, &p),
-					 0);
-			strlist_clear(&n);
-			strlist_clear(&o);
-			strlist_clear(&r);
-		}
-		if (name[0] == '.') {
-			free(data);
-			continue;
-		}
-		ck_assert_ptr_nonnull(p);
-		e.path = name;
-		e.mode = archive_entry_mode(ae);
-		e.uid = (unsigned)archive_entry_uid(ae);
-		e.gid = (unsigned)archive_entry_gid(ae);
-		e.mtime = archive_entry_mtime(ae);
-		e.link_target = archive_entry_symlink(ae);
-		e.hardlink = archive_entry_hardlink(ae);
-		e.devmajor = archive_entry_rdevmajor(ae);
-		e.devminor = archive_entry_rdevminor(ae);
-		e.content = data;
-		e.size = size;
-		e.flags = TREE_TAKE_CONTENT;
-		if (tree_add(t, &e, p, &err) != 0)
-			ck_abort_msg("%s: %s", path, err.msg);
-	}
-	archive_read_free(a);
-}
-
-static void load_alpine_base(struct tree *t)
-{
-	FILE *plan = fopen("tests/data/alpine-base.plan", "re");
-	char line[256], path[512];
-
-	ck_assert_ptr_nonnull(plan);
-	while (fgets(line, sizeof(line), plan)) {
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(path, sizeof(path), "tests/data/alpine-3.19.1/x86_64/%s.apk", line);
-		load_apk(t, path);
-	}
-	fclose(plan);
-}
-
 START_TEST(test_real_alpine_base)
 {
 	struct tree t;
 	const struct tree_node *n;
 
-	tree_init(&t);
-	load_alpine_base(&t);
+	tu_tree_alpine_base(&t);
 	/* The unique paths of the 25 packages (Python's tarfile counts the same). */
 	ck_assert_uint_eq(tree_count(&t), 477);
 	n = tree_lookup(&t, "bin/bbsuid", false);
@@ -515,8 +420,6 @@ int main(void)
 {
 	Suite *s = suite_create("builder_tree");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_path_rules);
@@ -527,9 +430,5 @@ int main(void)
 	tcase_add_test(tc, test_walk_remove_edit);
 	tcase_add_test(tc, test_real_alpine_base);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -12,6 +12,7 @@
 
 #include "builder/version.h"
 #include "common/buf.h"
+#include "tests/unit/testutil.h"
 
 static const char *op_of(const char *a, const char *b)
 {
@@ -229,11 +230,5 @@ static Suite *version_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(version_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(version_suite());
 }

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for common/: buffers with caps, blobs, errors, parsers. */
+/* Unit tests for common/: buffers with caps, blobs, errors, parsers, whole writes. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"
 #include "common/util.h"
+#include "tests/unit/testutil.h"
 
 START_TEST(test_buf_cap)
 {
@@ -47,12 +52,16 @@ START_TEST(test_error_keeps_first)
 {
 	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_int_eq(it_error_set(&e, -IT_EHTTP, "cannot fetch '%s': HTTP %d", "u", 404), -IT_EHTTP);
+	ck_assert_int_eq(it_error_set(&e, -IT_EHTTP, "cannot fetch '%s': HTTP %d", "u", 404),
+			 -IT_EHTTP);
 	ck_assert_int_eq(it_error_set(&e, -ENOMEM, "later"), -ENOMEM);
 	ck_assert_str_eq(e.msg, "cannot fetch 'u': HTTP 404");
 	ck_assert_int_eq(e.code, -IT_EHTTP);
 	ck_assert_str_eq(it_strerror(-IT_ECHECKSUM), "checksum mismatch");
 	ck_assert_str_eq(it_strerror(-ENOENT), "No such file or directory");
+	it_error_clear(&e);
+	it_error_set(&e, -IT_EPATH, "'%s' in 'x.apk': unsafe path", "a\nforged\x1b[2J");
+	ck_assert_str_eq(e.msg, "'a?forged?[2J' in 'x.apk': unsafe path");
 }
 END_TEST
 
@@ -72,6 +81,53 @@ START_TEST(test_parsers)
 	ck_assert(parse_size_mib("1G", &v) && v == 1024);
 	ck_assert(!parse_size_mib("-5", &v));
 	ck_assert(!parse_long("12x", 0, 100, &v));
+	/* The two share one strtol: empty, no digits, overflow and suffixes. */
+	ck_assert(parse_long("42", 0, 100, &v) && v == 42);
+	ck_assert(!parse_long("", 0, 100, &v));
+	ck_assert(!parse_long(NULL, 0, 100, &v));
+	ck_assert(!parse_long("+", 0, 100, &v));
+	ck_assert(!parse_long("101", 0, 100, &v));
+	ck_assert(!parse_long("99999999999999999999", 0, LONG_MAX, &v));
+	ck_assert(parse_size_mib("512", &v) && v == 512);
+	ck_assert(parse_size_mib("512MiB", &v) && v == 512);
+	ck_assert(!parse_size_mib("", &v));
+	ck_assert(!parse_size_mib("M", &v));
+	ck_assert(!parse_size_mib("0", &v));
+	ck_assert(!parse_size_mib("5T", &v));
+	ck_assert(!parse_size_mib("99999999999999999999", &v));
+	ck_assert_int_eq(hex_digit_value('0'), 0);
+	ck_assert_int_eq(hex_digit_value('9'), 9);
+	ck_assert_int_eq(hex_digit_value('a'), 10);
+	ck_assert_int_eq(hex_digit_value('F'), 15);
+	ck_assert_int_eq(hex_digit_value('g'), -1);
+	ck_assert_int_eq(hex_digit_value('/'), -1);
+	ck_assert_int_eq(hex_digit_value('\0'), -1);
+}
+END_TEST
+
+/* Everything is written, or the write's error comes back; write_file_atomic() relies on it. */
+START_TEST(test_fd_write_all)
+{
+	static char big[3 << 20];
+	struct buf b = BUF_INIT;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 4093);
+	fd = open(tu_in_dir("big"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fd_write_all(fd, big, sizeof(big)), 0);
+	ck_assert_int_eq(fd_write_all(fd, big, 0), 0);
+	ck_assert_int_eq(close(fd), 0);
+	tu_read_file(&b, tu_in_dir("big"));
+	ck_assert_uint_eq(b.len, sizeof(big));
+	ck_assert(!memcmp(b.data, big, sizeof(big)));
+	fd = open(tu_in_dir("big"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fd_write_all(fd, "x", 1), -EBADF);
+	close(fd);
+	ck_assert_int_eq(fd_write_all(-1, "x", 1), -EBADF);
+	buf_release(&b);
 }
 END_TEST
 
@@ -94,8 +150,7 @@ int main(void)
 {
 	Suite *s = suite_create("common");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *files;
 
 	tcase_add_test(tc, test_buf_cap);
 	tcase_add_test(tc, test_blob);
@@ -103,9 +158,9 @@ int main(void)
 	tcase_add_test(tc, test_parsers);
 	tcase_add_test(tc, test_strlist);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	files = tcase_create("files");
+	tcase_add_checked_fixture(files, tu_tmp_setup, tu_tmp_teardown);
+	tcase_add_test(files, test_fd_write_all);
+	suite_add_tcase(s, files);
+	return tu_run_suite(s);
 }
