@@ -114,6 +114,11 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 
+# libFuzzer targets (clang), each for FUZZ_SECONDS; crashes land in build-fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 asan:
 	$(Q)$(MAKE) O=build-asan CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" unit
