@@ -224,6 +224,10 @@ static int plan_add(const struct tree_node *n, const char *path, void *ctx)
 	struct plan *p = ctx;
 	struct item *it;
 
+	/* Every reader, the kernel's included, takes this name for the end of the archive. */
+	if (!strcmp(path, "TRAILER!!!"))
+		return it_error_set(p->err, -IT_EPATH,
+				    "'/TRAILER!!!' cannot be in an initrd: the name ends a cpio archive");
 	if (p->n == p->alloc) {
 		size_t alloc = p->alloc ? p->alloc * 2 : 1024;
 		struct item *v = realloc(p->v, alloc * sizeof(*v));
@@ -418,6 +422,7 @@ int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o
 		return it_error_set(err, -EINVAL, "cannot write '%s': no SOURCE_DATE_EPOCH", path);
 	r = tree_walk(t, plan_add, &p);
 	if (r < 0) {
+		/* plan_add() may have said why already; the first error is kept. */
 		it_error_set(err, r, "cannot write '%s': %s", path, it_strerror(r));
 		goto out;
 	}

@@ -35,16 +35,45 @@
 #endif
 
 /*
- * A failed call must say why in one line: a code, a message, no newline.
- * A violated invariant aborts, which libFuzzer reports as a crash with the
- * input that caused it.
+ * Temp files of a target, removed when a check fails: abort() runs no
+ * atexit() handler, and a fuzzer that stops at each crash would leave one
+ * directory per crash behind.
+ */
+#define FUZZ_MAX_HOOKS 4
+static void (*fuzz_hooks[FUZZ_MAX_HOOKS])(void);
+
+static inline void fuzz_on_fail(void (*fn)(void))
+{
+	for (int i = 0; i < FUZZ_MAX_HOOKS; i++) {
+		if (!fuzz_hooks[i]) {
+			fuzz_hooks[i] = fn;
+			return;
+		}
+	}
+}
+
+/* A broken invariant: clean up, then abort() for libFuzzer to report the input. */
+static inline void fuzz_fail(void)
+{
+	for (int i = 0; i < FUZZ_MAX_HOOKS; i++)
+		if (fuzz_hooks[i])
+			fuzz_hooks[i]();
+	abort();
+}
+
+/*
+ * A failed call must say why in one line: a code, a message, no control
+ * byte (a newline or an escape from hostile input would forge lines).
  */
 static inline void fuzz_check_error(const struct it_error *err, int r)
 {
 	if (r >= 0)
 		return;
-	if (err->code == 0 || err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL)
-		abort();
+	if (err->code == 0 || err->msg[0] == '\0')
+		fuzz_fail();
+	for (const char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			fuzz_fail();
 }
 
 #endif

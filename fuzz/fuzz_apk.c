@@ -104,17 +104,17 @@ static int apkf_on_entry(void *ctx, const struct apk_entry *e)
 	struct apkf_walk *w = ctx;
 
 	if (e->path == NULL || e->content == NULL || e->uname == NULL || e->gname == NULL)
-		abort();
+		fuzz_fail();
 	/* Touch every byte handed out, so that a view past the buffer shows up. */
 	w->sum +=
 	    (unsigned)strlen(e->path) + (unsigned)strlen(e->uname) + (unsigned)strlen(e->gname);
 	for (unsigned long long i = 0; i < e->size; i++)
 		w->sum += (unsigned char)e->content[i];
 	if (e->size > apkf_limits.max_entry)
-		abort();
+		fuzz_fail();
 	if (S_ISLNK(e->mode)) {
 		if (e->link_target == NULL)
-			abort();
+			fuzz_fail();
 		w->sum += (unsigned)strlen(e->link_target);
 	}
 	if (e->hardlink)
@@ -146,11 +146,11 @@ static void apkf_split(struct blob file)
 		/* Members are contiguous, in order, and cover the file. */
 		for (size_t i = 0; i < n; i++) {
 			if (m[i].off != next || m[i].len == 0 || m[i].off + m[i].len > file.len)
-				abort();
+				fuzz_fail();
 			next = m[i].off + m[i].len;
 		}
 		if (next != file.len)
-			abort();
+			fuzz_fail();
 	}
 	free(m);
 }
@@ -174,11 +174,11 @@ static void apkf_open_pkg(struct blob file)
 		w.sum += (unsigned)strlen(f.ctrl[i].name) + (unsigned)f.ctrl[i].content.len;
 	for (size_t i = 0; i < f.nscripts; i++)
 		if (apk_script_name(f.scripts[i].type) == NULL)
-			abort();
+			fuzz_fail();
 	(void)apk_file_ctrl(&f, ".PKGINFO");
 	sb = apk_file_signed_bytes(&f);
 	if (sb.len > file.len)
-		abort();
+		fuzz_fail();
 	apk_file_identity(&f, APK_CSUM_SHA1, id);
 
 	memset(&v, 0, sizeof(v));
@@ -195,7 +195,7 @@ static void apkf_open_pkg(struct blob file)
 
 		it_error_clear(&err);
 		if (apk_file_foreach(&f, apkf_on_entry, &w2, &err) != 0 || w2.n != w.n)
-			abort();
+			fuzz_fail();
 	}
 	it_error_clear(&err);
 	r = apk_file_check_datahash(&f, &err);
@@ -206,7 +206,7 @@ static void apkf_open_pkg(struct blob file)
 	r = apk_pkg_verify(&f, &apkf_trust, NULL, &v, &err);
 	fuzz_check_error(&err, r);
 	if (f.inflated > apkf_limits.max_total)
-		abort();
+		fuzz_fail();
 out:
 	apk_file_release(&f);
 }
@@ -223,7 +223,7 @@ static void apkf_open_index(struct blob file)
 	fuzz_check_error(&err, r);
 	if (r == 0 && (ix.apkindex == NULL || ix.description == NULL ||
 		       strlen(ix.apkindex) > ix.apkindex_len))
-		abort();
+		fuzz_fail();
 	apk_signed_index_release(&ix);
 }
 

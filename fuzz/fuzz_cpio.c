@@ -61,12 +61,13 @@ FUZZ_INIT(cpio)
 		tmp = CPF_TMP;
 	snprintf(cpf_dir, sizeof(cpf_dir), "%s/fuzz-cpio.XXXXXX", tmp);
 	if (!mkdtemp(cpf_dir))
-		abort();
+		fuzz_fail();
 	snprintf(cpf_out_path, sizeof(cpf_out_path), "%s/initrd.img", cpf_dir);
 	cpf_devnull = fopen("/dev/null", "we");
 	if (!cpf_devnull)
-		abort();
+		fuzz_fail();
 	atexit(cpf_cleanup);
+	fuzz_on_fail(cpf_cleanup);
 	return 0;
 }
 
@@ -104,7 +105,7 @@ static char *cpf_take_str(struct cpf_reader *r)
 		return NULL;
 	s = malloc(n + 1);
 	if (!s)
-		abort();
+		fuzz_fail();
 	memcpy(s, b, n);
 	s[n] = '\0';
 	return s;
@@ -115,11 +116,11 @@ static void cpf_make_packages(struct tree *t, const struct tree_pkg **pk)
 	struct strlist none = STRLIST_INIT, rep = STRLIST_INIT;
 
 	if (strlist_add(&rep, "a") < 0)
-		abort();
+		fuzz_fail();
 	if (tree_package(t, "a", "a", &none, 0, &pk[1]) < 0 ||
 	    tree_package(t, "b", "b", &rep, 1, &pk[2]) < 0 ||
 	    tree_package(t, "c", "a", &none, 0, &pk[3]) < 0)
-		abort();
+		fuzz_fail();
 	pk[0] = NULL;
 	strlist_clear(&rep);
 }
@@ -165,7 +166,7 @@ static void cpf_apply(struct tree *t, const struct tree_pkg *const *pk, unsigned
 		/* 1 removed, 0 missing; only the root itself cannot go (-EINVAL). */
 		r = tree_remove(t, path);
 		if (r < 0 && !(r == -EINVAL && tree_lookup(t, path, false) == &t->root))
-			abort();
+			fuzz_fail();
 		return;
 	default:
 		tree_chmod(t, path, perm << 3 & 07777);
@@ -195,16 +196,16 @@ static int cpf_collect(const struct tree_node *n, const char *path, void *ctx)
 		w->n = realloc(w->n, w->alloc * sizeof(*w->n));
 		w->path = realloc(w->path, w->alloc * sizeof(*w->path));
 		if (!w->n || !w->path)
-			abort();
+			fuzz_fail();
 	}
 	w->n[w->len] = n;
 	w->path[w->len] = strdup(path);
 	if (!w->path[w->len])
-		abort();
+		fuzz_fail();
 	w->len++;
 	/* Every walked path finds its node again. */
 	if (tree_lookup(w->t, path, false) != n)
-		abort();
+		fuzz_fail();
 	return 0;
 }
 
@@ -233,48 +234,48 @@ static void cpf_read_back(const struct tree *t, const struct cpf_want *w, int64_
 	unsigned char *buf = malloc(1 << 16);
 
 	if (!a || !inos || !buf)
-		abort();
+		fuzz_fail();
 	archive_read_support_filter_all(a);
 	archive_read_support_format_cpio(a);
 	if (archive_read_open_filename(a, cpf_out_path, 65536) != ARCHIVE_OK)
-		abort();
+		fuzz_fail();
 	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
 		const struct tree_node *n, *meta;
 		la_ssize_t k;
 		unsigned mode;
 
 		if (i >= w->len)
-			abort();
+			fuzz_fail();
 		n = w->n[i];
 		meta = n;
 		if (n->hardlink) {
 			meta = tree_lookup(t, n->target, false);
 			if (!meta)
-				abort();
+				fuzz_fail();
 		}
 		if (strcmp(archive_entry_pathname(ae), w->path[i]) != 0)
-			abort();
+			fuzz_fail();
 		mode = (unsigned)archive_entry_mode(ae);
 		if (mode != ((n->mode & S_IFMT) | (meta->mode & 07777)))
-			abort();
+			fuzz_fail();
 		if ((unsigned)archive_entry_uid(ae) != meta->uid ||
 		    (unsigned)archive_entry_gid(ae) != meta->gid)
-			abort();
+			fuzz_fail();
 		if ((unsigned)archive_entry_mtime(ae) != cpf_want_mtime(meta->mtime, epoch))
-			abort();
+			fuzz_fail();
 		inos[i] = archive_entry_ino64(ae);
 		k = archive_read_data(a, buf, 1 << 16);
 		if (k < 0)
-			abort();
+			fuzz_fail();
 		if (S_ISLNK(n->mode)) {
 			const char *tg = archive_entry_symlink(ae);
 
 			if (strcmp(tg ? tg : "", n->target) != 0)
-				abort();
+				fuzz_fail();
 		} else if (S_ISREG(n->mode) && k > 0) {
 			/* The data goes with the last link of a file: it is the file's. */
 			if ((size_t)k != meta->size || memcmp(buf, meta->data, meta->size) != 0)
-				abort();
+				fuzz_fail();
 		} else if (tree_is_reg(n) && k == 0 && n->size != 0) {
 			/* Only a file with hard links may come without its data here. */
 			bool linked = false;
@@ -284,21 +285,21 @@ static void cpf_read_back(const struct tree *t, const struct cpf_want *w, int64_
 				    tree_lookup(t, w->n[j]->target, false) == n)
 					linked = true;
 			if (!linked)
-				abort();
+				fuzz_fail();
 		}
 		if (S_ISCHR(n->mode) && (archive_entry_rdevmajor(ae) != n->devmajor ||
 					 archive_entry_rdevminor(ae) != n->devminor))
-			abort();
+			fuzz_fail();
 		/* A hard link shares the inode of its file. */
 		if (n->hardlink) {
 			for (size_t j = 0; j < i; j++)
 				if (w->n[j] == meta && inos[j] != inos[i])
-					abort();
+					fuzz_fail();
 		}
 		i++;
 	}
 	if (i != w->len)
-		abort();
+		fuzz_fail();
 	archive_read_free(a);
 	free(inos);
 	free(buf);
@@ -311,7 +312,7 @@ static bool cpf_dir_is_empty(void)
 	bool empty = true;
 
 	if (!d)
-		abort();
+		fuzz_fail();
 	while ((de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			empty = false;
@@ -359,7 +360,7 @@ FUZZ_ONE(cpio)
 
 	w.t = &t;
 	if (tree_walk(&t, cpf_collect, &w) != 0 || w.len != tree_count(&t))
-		abort();
+		fuzz_fail();
 
 	memset(&o, 0, sizeof(o));
 	o.compression = (hdr & 3) == 0	 ? COMPRESS_NONE
@@ -374,17 +375,17 @@ FUZZ_ONE(cpio)
 		unsigned long long listed = 0;
 
 		if (st.entries != w.len)
-			abort();
+			fuzz_fail();
 		cpf_read_back(&t, &w, o.epoch);
 		if (cpio_list(cpf_out_path, cpf_devnull, CPIO_LIST_LONG | CPIO_LIST_TIME, &listed,
 			      &err) != 0 ||
 		    listed != w.len)
-			abort();
+			fuzz_fail();
 		unlink(cpf_out_path);
 	}
 	/* Nothing is left behind, whether it worked or not. */
 	if (!cpf_dir_is_empty())
-		abort();
+		fuzz_fail();
 	cpf_want_release(&w);
 	tree_release(&t);
 	return 0;

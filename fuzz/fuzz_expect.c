@@ -63,13 +63,13 @@ static void exp_run_init(struct exp_run *r, unsigned flags)
 	r->e = NULL;
 	buf_init(&r->out, 64u << 20);
 	if (expect_new(&r->e) < 0)
-		abort();
+		fuzz_fail();
 	if (flags & EXP_F_NO_FAILS) {
 		expect_clear_fails(r->e);
 	} else {
 		for (size_t i = 0; i < sizeof(exp_fails) / sizeof(exp_fails[0]); i++)
 			if (expect_add_fail(r->e, exp_fails[i], i == 1, "fuzz:fail", &err) < 0)
-				abort();
+				fuzz_fail();
 	}
 	for (size_t i = 0; i < sizeof(exp_steps) / sizeof(exp_steps[0]); i++) {
 		const struct exp_step *s = &exp_steps[i];
@@ -82,7 +82,7 @@ static void exp_run_init(struct exp_run *r, unsigned flags)
 			rc = expect_add_expect(r->e, s->name, s->text, s->literal,
 					       (flags & EXP_F_TIMED) ? 5000 : 0, where, &err);
 		if (rc < 0)
-			abort();
+			fuzz_fail();
 	}
 	if (flags & EXP_F_TIMED)
 		expect_set_run_timeout(r->e, 60000);
@@ -95,9 +95,9 @@ static void exp_drain(struct exp_run *r)
 	struct blob o = expect_output(r->e);
 
 	if (o.len > EXPECT_OUTPUT_MAX)
-		abort();
+		fuzz_fail();
 	if (buf_add(&r->out, o.ptr, o.len) < 0)
-		abort();
+		fuzz_fail();
 	expect_output_consume(r->e, o.len);
 }
 
@@ -106,10 +106,10 @@ static void exp_feed(struct exp_run *r, const uint8_t *p, size_t n, int64_t now)
 	int st = expect_feed(r->e, (const char *)p, n, now);
 
 	if (st < 0 && st != -ENOMEM)
-		abort();
+		fuzz_fail();
 	exp_drain(r);
 	if (expect_mem_size(r->e) > EXP_MEM_BOUND)
-		abort();
+		fuzz_fail();
 }
 
 static void exp_finish(struct exp_run *r, int64_t now)
@@ -122,19 +122,19 @@ static void exp_finish(struct exp_run *r, int64_t now)
 	exp_drain(r);
 	o = expect_outcome(r->e);
 	if (o->state == EXPECT_RUNNING || !o->fail_pattern || !o->fail_where || !o->line)
-		abort();
+		fuzz_fail();
 	rc = expect_explain(r->e, &err);
 	if ((rc == 0) != (o->state == EXPECT_PASSED))
-		abort();
+		fuzz_fail();
 	if (rc < 0 && (err.msg[0] == '\0' || strchr(err.msg, '\n')))
-		abort();
+		fuzz_fail();
 	for (size_t i = 0; i < expect_nsteps(r->e); i++) {
 		const struct expect_step_result *s = expect_step(r->e, i);
 
 		if (!s || !s->name || !s->where || !s->pattern)
-			abort();
+			fuzz_fail();
 		if (s->line && strlen(s->line) > 1024 + 16)
-			abort();
+			fuzz_fail();
 	}
 }
 
@@ -181,19 +181,19 @@ static void exp_same_end(struct exp_run *a, struct exp_run *b)
 	struct expect_stats sa, sb;
 
 	if (oa->state != ob->state || oa->why != ob->why || oa->step != ob->step)
-		abort();
+		fuzz_fail();
 	for (size_t i = 0; i < expect_nsteps(a->e); i++)
 		if (expect_step(a->e, i)->status != expect_step(b->e, i)->status)
-			abort();
+			fuzz_fail();
 	exp_strip_dsr(&a->out);
 	exp_strip_dsr(&b->out);
 	if (a->out.len != b->out.len || memcmp(a->out.data, b->out.data, a->out.len) != 0)
-		abort();
+		fuzz_fail();
 	expect_get_stats(a->e, &sa);
 	expect_get_stats(b->e, &sb);
 	if (sa.bytes_in != sb.bytes_in || sa.dsr_answered != sb.dsr_answered ||
 	    sa.lines != sb.lines)
-		abort();
+		fuzz_fail();
 }
 
 /* The cleaned log, whole and in chunks, at one fixed time: the same text. */
@@ -205,7 +205,7 @@ static void exp_conlog_check(const uint8_t *hdr, unsigned flags, const uint8_t *
 	buf_init(&a, 64u << 20);
 	buf_init(&b, 64u << 20);
 	if (conlog_new(&whole) < 0 || conlog_new(&cut) < 0)
-		abort();
+		fuzz_fail();
 	conlog_start(whole, 0);
 	conlog_start(cut, 0);
 	conlog_feed(whole, (const char *)con, n, 0, &a);
@@ -220,7 +220,7 @@ static void exp_conlog_check(const uint8_t *hdr, unsigned flags, const uint8_t *
 	}
 	conlog_finish(cut, &b);
 	if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
-		abort();
+		fuzz_fail();
 	conlog_free(whole);
 	conlog_free(cut);
 	buf_release(&a);
@@ -275,7 +275,7 @@ FUZZ_ONE(expect)
 			now += 100 * (int64_t)(data[1 + i % 8] & 0x3f);
 			if (dl >= 0 && dl < now && expect_state(t.e) == EXPECT_RUNNING) {
 				if (expect_tick(t.e, now) == EXPECT_RUNNING)
-					abort();
+					fuzz_fail();
 			}
 			exp_feed(&t, con + off, k, now);
 			off += k;

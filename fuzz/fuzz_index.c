@@ -63,17 +63,17 @@ static void idx_exercise_db(const struct apk_db *db)
 		const struct apk_pkg *found;
 
 		if (p->id != i || p->name == NULL || db->names[p->name->id] != p->name)
-			abort();
+			fuzz_fail();
 		if (apk_db_find_name(db, p->name->name) != p->name)
-			abort();
+			fuzz_fail();
 		/* A package can always be found by its own name and version. */
 		if (p->version.ptr != NULL) {
 			found = apk_db_find_pkg(db, p->name->name, p->version);
 			if (found == NULL || !blob_eq(found->version, p->version))
-				abort();
+				fuzz_fail();
 		}
 		if (apk_pkg_repo(p) >= db->nrepos)
-			abort();
+			fuzz_fail();
 		buf_reset(&out);
 		apk_pkg_format_csum(p, &out);
 		apk_pkg_format_installed(p, NULL, &out, &err);
@@ -86,13 +86,13 @@ static void idx_exercise_db(const struct apk_db *db)
 		const struct apk_name *n = db->names[i];
 
 		if (n->id != i || n->name.ptr[n->name.len] != '\0')
-			abort();
+			fuzz_fail();
 		for (uint32_t k = 0; k < n->nproviders; k++) {
 			const struct apk_provider *pv = &n->providers[k];
 			struct apk_dep any = {n, BLOB_NULL, APK_DEPMASK_ANY, false};
 
 			if (pv->pkg == NULL || !apk_dep_satisfied_by(&any, pv))
-				abort();
+				fuzz_fail();
 		}
 	}
 	buf_release(&out);
@@ -109,7 +109,7 @@ static void idx_resolve(const struct apk_db *db, const struct strlist *world)
 	fuzz_check_error(&err, r);
 	if (r < 0) {
 		if (plan.n != 0 && plan.pkgs == NULL)
-			abort();
+			fuzz_fail();
 		goto out;
 	}
 	/* A plan holds each package once, and only packages of the db. */
@@ -117,10 +117,10 @@ static void idx_resolve(const struct apk_db *db, const struct strlist *world)
 		const struct apk_pkg *p = plan.pkgs[i];
 
 		if (p == NULL || p->id >= db->npkgs || db->pkgs[p->id] != p)
-			abort();
+			fuzz_fail();
 		for (size_t j = 0; j < i; j++)
 			if (plan.pkgs[j] == p)
-				abort();
+				fuzz_fail();
 	}
 	buf_init(&out, 1 << 20);
 	apk_plan_format(db, &plan, &out);
@@ -145,11 +145,11 @@ FUZZ_ONE(index)
 	if (r < 0) {
 		/* A refused index leaves the db as it was: empty. */
 		if (db.nrepos != 0 || db.npkgs != 0 || db.nnames != 0)
-			abort();
+			fuzz_fail();
 		goto out;
 	}
 	if (db.nrepos != 1)
-		abort();
+		fuzz_fail();
 	/* The same index again as a second repository: every package merges by checksum or adds. */
 	if (size < 4096) {
 		uint32_t before = db.npkgs;
@@ -157,7 +157,7 @@ FUZZ_ONE(index)
 		it_error_clear(&err);
 		r = apk_db_add_index(&db, index, "fuzz2", "fuzz-index-2", &err);
 		if (r < 0 || db.nrepos != 2 || db.npkgs < before)
-			abort();
+			fuzz_fail();
 	}
 	idx_exercise_db(&db);
 

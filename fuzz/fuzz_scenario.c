@@ -58,8 +58,9 @@ FUZZ_INIT(scenario)
 	snprintf(scn_dir, sizeof(scn_dir), "%s/fuzz-scn.XXXXXX",
 		 tmp && strlen(tmp) < 40 ? tmp : "/tmp");
 	if (!mkdtemp(scn_dir))
-		abort();
+		fuzz_fail();
 	atexit(scn_cleanup);
+	fuzz_on_fail(scn_cleanup);
 	return 0;
 }
 
@@ -68,14 +69,14 @@ static void scn_write_all(const char *path, const uint8_t *p, size_t n)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0)
-		abort();
+		fuzz_fail();
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			abort();
+			fuzz_fail();
 		p += w;
 		n -= (size_t)w;
 	}
@@ -85,20 +86,20 @@ static void scn_write_all(const char *path, const uint8_t *p, size_t n)
 static void scn_check_scenario(const struct scenario *s)
 {
 	if (!s->name || !s->dir || !s->path || s->files.n < 1 || s->build.packages.n == 0)
-		abort();
+		fuzz_fail();
 	for (size_t i = 0; i < s->nsteps; i++) {
 		const struct scenario_step *st = &s->steps[i];
 
 		if (!st->name || !st->text || !st->file || !st->where || st->line == 0)
-			abort();
+			fuzz_fail();
 		if (st->kind == SCENARIO_STEP_EXPECT && st->timeout_ms <= 0)
-			abort();
+			fuzz_fail();
 		if (st->kind == SCENARIO_STEP_EXPECT && st->literal && strchr(st->text, '\n'))
-			abort();
+			fuzz_fail();
 	}
 	for (size_t i = 0; i < s->nfails; i++)
 		if (!s->fails[i].pattern || !s->fails[i].where)
-			abort();
+			fuzz_fail();
 }
 
 static void scn_run_engine(const struct scenario *s)
@@ -108,13 +109,13 @@ static void scn_run_engine(const struct scenario *s)
 	int r;
 
 	if (expect_new(&e) < 0)
-		abort();
+		fuzz_fail();
 	r = scenario_to_expect(s, e, &err);
 	fuzz_check_error(&err, r);
 	if (r == 0) {
 		r = expect_replay(e, blob_mem(scn_console, sizeof(scn_console) - 1), NULL);
 		if (r < 0 && r != -ENOMEM)
-			abort();
+			fuzz_fail();
 		it_error_clear(&err);
 		r = expect_explain(e, &err);
 		fuzz_check_error(&err, r);
@@ -135,13 +136,13 @@ FUZZ_ONE(scenario)
 		const uint8_t *stop = nul ? nul : end;
 
 		if (path_join(path, sizeof(path), scn_dir, scn_names[i]) < 0)
-			abort();
+			fuzz_fail();
 		scn_write_all(path, p, p < end ? (size_t)(stop - p) : 0);
 		p = nul ? nul + 1 : end;
 	}
 
 	if (path_join(path, sizeof(path), scn_dir, SCENARIO_FILE) < 0)
-		abort();
+		fuzz_fail();
 	scenario_init(&s);
 	r = scenario_load(&s, path, &err);
 	fuzz_check_error(&err, r);
@@ -155,7 +156,7 @@ FUZZ_ONE(scenario)
 	scenario_init(&s);
 	it_error_clear(&err);
 	if (scenario_load(&s, scn_dir, &err) != r)
-		abort();
+		fuzz_fail();
 	scenario_release(&s);
 	return 0;
 }

@@ -38,7 +38,7 @@ static int ver_flip(int r)
 static void ver_check_result(int r)
 {
 	if (r != APK_VERSION_LESS && r != APK_VERSION_EQUAL && r != APK_VERSION_GREATER)
-		abort();
+		fuzz_fail();
 }
 
 static void ver_check_ops(void)
@@ -49,7 +49,7 @@ static void ver_check_ops(void)
 		int m = apk_version_op_parse(blob_str(ops[i]));
 
 		if (m == 0 || strcmp(apk_version_op_string(m), ops[i]) != 0)
-			abort();
+			fuzz_fail();
 	}
 }
 
@@ -66,7 +66,7 @@ FUZZ_ONE(version)
 		const char *s = apk_version_op_string(m);
 
 		if (m != 0 && strcmp(s, "?") != 0 && apk_version_op_parse(blob_str(s)) != m)
-			abort();
+			fuzz_fail();
 	}
 	ver_check_ops();
 
@@ -75,15 +75,15 @@ FUZZ_ONE(version)
 		valid[i] = apk_version_validate(v[i]);
 		/* Every version equals itself, valid or not, and satisfies '=' and '~' itself. */
 		if (apk_version_compare(v[i], v[i]) != APK_VERSION_EQUAL)
-			abort();
+			fuzz_fail();
 		if (valid[i] && !apk_version_match(v[i], APK_VERSION_EQUAL, v[i]))
-			abort();
+			fuzz_fail();
 		if (valid[i] &&
 		    !apk_version_match(v[i], APK_VERSION_EQUAL | APK_VERSION_FUZZY, v[i]))
-			abort();
+			fuzz_fail();
 		if (!apk_version_match(v[i], APK_DEPMASK_ANY, v[i]) ||
 		    apk_version_match(v[i], APK_DEPMASK_CHECKSUM, v[i]))
-			abort();
+			fuzz_fail();
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < n; j++) {
@@ -99,20 +99,20 @@ FUZZ_ONE(version)
 				continue;
 			/* Antisymmetry: a < b exactly when b > a. */
 			if (r[i][j] != ver_flip(r[j][i]))
-				abort();
+				fuzz_fail();
 			/* Fuzzy only turns an order into EQUAL, never into the other order. */
 			ver_check_result(fz);
 			if (fz != APK_VERSION_EQUAL && fz != r[i][j])
-				abort();
+				fuzz_fail();
 			if (fz != ver_flip(apk_version_compare_fuzzy(v[j], v[i], true)))
-				abort();
+				fuzz_fail();
 			/* apk_version_match agrees with the comparison. */
 			if (apk_version_match(v[i], r[i][j], v[j]) != true)
-				abort();
+				fuzz_fail();
 			if (apk_version_match(
 				v[i], APK_VERSION_LESS | APK_VERSION_GREATER | APK_VERSION_EQUAL,
 				v[j]) != true)
-				abort();
+				fuzz_fail();
 		}
 	}
 	/* Transitivity over the three valid versions. */
@@ -123,11 +123,11 @@ FUZZ_ONE(version)
 					int ab = r[a][b], bc = r[b][c];
 
 					if (ab == bc && r[a][c] != ab)
-						abort();
+						fuzz_fail();
 					if (ab == APK_VERSION_EQUAL && r[a][c] != bc)
-						abort();
+						fuzz_fail();
 					if (bc == APK_VERSION_EQUAL && r[a][c] != ab)
-						abort();
+						fuzz_fail();
 				}
 			}
 		}
@@ -136,6 +136,6 @@ FUZZ_ONE(version)
 	if (n > 0 && v[0].ptr != NULL &&
 	    apk_version_compare(BLOB_NULL, v[0]) !=
 		(APK_VERSION_EQUAL | APK_VERSION_LESS | APK_VERSION_GREATER))
-		abort();
+		fuzz_fail();
 	return 0;
 }

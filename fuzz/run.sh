@@ -97,6 +97,7 @@ build_target() {
 summarize() {
 	t=$1
 	log=$2
+	secs=$3
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	# Fork mode prints no final stats: its progress lines start with "#EXECUTIONS:".
 	[ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\): .*/\1/p' "$log" | tail -n 1)
@@ -104,10 +105,12 @@ summarize() {
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	corp=$(grep -o 'corp: [0-9/]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	crashes=$(find "$OUT/artifacts/$t" -type f 2>/dev/null | wc -l)
+	# date, target, seconds run, executions, cov, ft, corpus, artifacts so far
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" \
-		"$FUZZ_SECONDS" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes" \
+		"$secs" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes" \
 		>>"$OUT/stats.tsv"
-	echo "fuzz_$t: ${execs:-?} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, $crashes artifact(s)"
+	echo "fuzz_$t: ${secs}s, ${execs:-?} executions, cov ${cov:-?}, ft ${ft:-?}," \
+		"corpus ${corp:-?}, $crashes artifact(s)"
 }
 
 run_target() {
@@ -122,11 +125,12 @@ run_target() {
 	[ "$FUZZ_KEEP_GOING" = 1 ] && mode="-fork=1 -ignore_crashes=1 -ignore_timeouts=1"
 	echo "fuzz_$t: running for ${FUZZ_SECONDS}s (log: $OUT/$t.log)"
 	rc=0
+	start=$(date +%s)
 	# shellcheck disable=SC2086
 	nice -n 19 "$OUT/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $mode $FUZZ_ARGS \
 		"$work" $seeds </dev/null >"$OUT/$t.log" 2>&1 || rc=$?
-	summarize "$t" "$OUT/$t.log"
+	summarize "$t" "$OUT/$t.log" $(($(date +%s) - start))
 	if [ $rc != 0 ]; then
 		echo "fuzz_$t: stopped with status $rc; see $OUT/$t.log and $OUT/artifacts/$t/" >&2
 		return 1

@@ -536,12 +536,9 @@ void vmi_hub_free(struct vm *vm)
 static int write_info(struct vm *vm)
 {
 	struct vm_hub *h = vm->hub;
-	char tmp[PATH_MAX];
 	char num[32];
 	struct buf b;
-	int fd = -1, r = 0;
-	size_t done = 0;
-	ssize_t n;
+	int r;
 
 	buf_init(&b, INFO_MAX);
 	append_kv(&b, "name", h->name);
@@ -555,38 +552,7 @@ static int write_info(struct vm *vm)
 	append_kv(&b, "socket", h->sock_path);
 	append_kv(&b, "qmp", vm->qmp_path);
 	append_kv(&b, "step", vm->step);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", h->info_path) >= (int)sizeof(tmp)) {
-		r = -ENAMETOOLONG;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	while (done < b.len) {
-		n = write(fd, b.data + done, b.len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, h->info_path) < 0)
-		r = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r < 0)
-		unlink(tmp);
+	r = write_file_atomic(h->info_path, b.data, b.len, 0600);
 	buf_release(&b);
 	return r;
 }

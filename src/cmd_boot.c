@@ -2,7 +2,6 @@
 /* 'initrd-test boot': build a scenario's initrd, boot it and attach this terminal, for hands-on
  * work. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -19,6 +17,7 @@
 #include "src/cmds.h"
 #include "src/keep.h"
 #include "src/overrides.h"
+#include "src/run.h"
 #include "src/scenario.h"
 
 static const char boot_usage[] =
@@ -61,25 +60,15 @@ static const char boot_usage[] =
     "            qemu), 130 ended by Ctrl-C or SIGTERM\n";
 
 enum {
-	OPT_BOOT_OUT = OPT_SHARED_MAX + 1,
-	OPT_BOOT_INITRD,
-	OPT_BOOT_ACCEL,
-	OPT_BOOT_BACKEND,
-	OPT_BOOT_MEMORY,
-	OPT_BOOT_APPEND,
+	OPT_BOOT_APPEND = OPT_RUN_MAX + 1,
 };
 
 #define DEFAULT_OUT "initrd-test-out"
 
-/* The command line; strings are borrowed from argv. */
+/* The command line: the run options boot shares, and its own; strings are borrowed from argv. */
 struct boot_opts {
-	struct overrides ov;
-	const char *out_dir; /* NULL: initrd-test-out/NAME */
-	const char *initrd;
+	struct run_opts ro;
 	const char *append;
-	int accel;   /* enum vm_accel, or -1 for the scenario's */
-	int backend; /* enum vm_backend, or -1 */
-	long memory_mib;
 };
 
 /* The console, saved while the user works: as read, and cleaned with timestamps. */
@@ -124,24 +113,12 @@ static void boot_log_release(struct boot_log *l)
 		close(l->log_fd);
 }
 
-static int open_in(const char *dir, const char *name, int *fd, struct it_error *err)
-{
-	char path[PATH_MAX];
-
-	if (path_join(path, sizeof(path), dir, name) < 0)
-		return it_error_set(err, -ENAMETOOLONG, "'%s/%s': name too long", dir, name);
-	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (*fd < 0)
-		return it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
-	return 0;
-}
-
 static int boot_log_open(struct boot_log *l, const char *dir, struct it_error *err)
 {
-	int r = open_in(dir, "console.raw", &l->raw_fd, err);
+	int r = run_open_log(dir, "console.raw", &l->raw_fd, err);
 
 	if (r == 0)
-		r = open_in(dir, "console.log", &l->log_fd, err);
+		r = run_open_log(dir, "console.log", &l->log_fd, err);
 	if (r == 0 && conlog_new(&l->conlog) < 0)
 		r = it_error_set(err, -ENOMEM, "cannot log the console: %s", strerror(ENOMEM));
 	return r;
@@ -151,39 +128,18 @@ static int boot_log_open(struct boot_log *l, const char *dir, struct it_error *e
 
 static int take_option(struct boot_opts *bo, int c, const char *arg, struct it_error *err)
 {
-	enum vm_accel a;
-	enum vm_backend b;
 	int r;
 
-	switch (c) {
-	case 'o':
-	case OPT_BOOT_OUT:
-		bo->out_dir = arg;
-		return 1;
-	case OPT_BOOT_INITRD:
-		bo->initrd = arg;
-		return 1;
-	case OPT_BOOT_ACCEL:
-		r = vm_accel_parse(arg, &a, err);
-		bo->accel = (int)a;
-		return r < 0 ? r : 1;
-	case OPT_BOOT_BACKEND:
-		r = vm_backend_parse(arg, &b, err);
-		bo->backend = (int)b;
-		return r < 0 ? r : 1;
-	case OPT_BOOT_MEMORY:
-		if (!parse_size_mib(arg, &bo->memory_mib) || bo->memory_mib <= 0)
-			return it_error_set(err, -IT_EUSAGE,
-					    "bad --memory '%s': give a size like 512M or 1G", arg);
-		return 1;
-	case OPT_BOOT_APPEND:
+	if (c == OPT_BOOT_APPEND) {
 		bo->append = arg;
 		return 1;
-	case 'r':
-		return overrides_take(&bo->ov, OPT_REPO, arg, err);
-	default:
-		return overrides_take(&bo->ov, c, arg, err);
 	}
+	r = run_parse_option(&bo->ro, c, arg, err);
+	/* run takes 0 as "the scenario's"; boot never did. */
+	if (r > 0 && c == OPT_MEMORY && bo->ro.memory_mib <= 0)
+		return it_error_set(err, -IT_EUSAGE,
+				    "bad --memory '%s': give a size like 512M or 1G", arg);
+	return r;
 }
 
 static int usage_error(struct it_error *err, int r, const char *msg)
@@ -230,76 +186,14 @@ static int prepare(struct scenario *s, const char *path, const struct boot_opts 
 		return -IT_EUSAGE;
 	}
 	if (r == 0)
-		r = overrides_apply(&bo->ov, s, err);
+		r = overrides_apply(&bo->ro.ov, s, err);
+	if (r == 0)
+		r = run_apply_vm_options(s, &bo->ro);
 	if (r < 0)
 		return r;
-	if (bo->accel >= 0)
-		s->vm.accel = (enum vm_accel)bo->accel;
-	if (bo->backend >= 0)
-		s->vm.backend = (enum vm_backend)bo->backend;
-	if (bo->memory_mib > 0)
-		s->vm.memory_mib = bo->memory_mib;
 	if (bo->append && append_cmdline(&s->vm, bo->append) < 0)
 		return it_error_set(err, -ENOMEM, "cannot prepare the VM: %s", strerror(ENOMEM));
 	return scenario_resolve_kernel(s, err);
-}
-
-static int set_images(struct vm_config *vm, const char *initrd, const char *kernel)
-{
-	free(vm->initrd);
-	free(vm->kernel);
-	vm->initrd = strdup(initrd);
-	vm->kernel = strdup(kernel);
-	return vm->initrd && vm->kernel ? 0 : -ENOMEM;
-}
-
-static int set_path(char **field, const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (path_join(path, sizeof(path), dir, name) < 0)
-		return -ENAMETOOLONG;
-	free(*field);
-	*field = strdup(path);
-	return *field ? 0 : -ENOMEM;
-}
-
-/* Build into dir (initrd.img, vmlinuz, plan.txt), or take --initrd; the VM gets the images. */
-static int build_image(struct scenario *s, const struct boot_opts *bo, const char *dir,
-		       struct it_error *err)
-{
-	struct build_result res;
-	char path[PATH_MAX];
-	int r;
-
-	if (bo->initrd) {
-		if (!s->build.kernel_image)
-			return it_error_set(err, -IT_EUSAGE, "--initrd needs --kernel PATH");
-		r = set_images(&s->vm, bo->initrd, s->build.kernel_image);
-		return r < 0 ? it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r)) : 0;
-	}
-	r = set_path(&s->build.output, dir, "initrd.img");
-	if (r == 0)
-		r = set_path(&s->build.kernel_out, dir, "vmlinuz");
-	if (r < 0)
-		return it_error_set(err, r, "cannot build in '%s': %s", dir, strerror(-r));
-	memset(&res, 0, sizeof(res));
-	r = builder_build(&s->build, &res, err);
-	if (r == 0 && res.plan_text && path_join(path, sizeof(path), dir, "plan.txt") == 0 &&
-	    write_file_atomic(path, res.plan_text, strlen(res.plan_text), 0644) < 0)
-		log_warn("cannot write '%s'", path);
-	if (r == 0 && !res.kernel_path)
-		r = it_error_set(err, -IT_EKERNEL, "scenario '%s' has no kernel", s->path);
-	if (r == 0) {
-		log_info("built %s: %zu packages, %.1f MiB, kernel %s", s->build.output, res.plan.n,
-			 res.initrd_bytes / 1048576.0,
-			 res.kernel_version ? res.kernel_version : "?");
-		r = set_images(&s->vm, s->build.output, res.kernel_path);
-		if (r < 0)
-			it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r));
-	}
-	build_result_release(&res);
-	return r;
 }
 
 static int exit_code_of(int r)
@@ -356,11 +250,11 @@ out:
 int cmd_boot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"out", required_argument, NULL, OPT_BOOT_OUT},
-	    {"initrd", required_argument, NULL, OPT_BOOT_INITRD},
-	    {"accel", required_argument, NULL, OPT_BOOT_ACCEL},
-	    {"backend", required_argument, NULL, OPT_BOOT_BACKEND},
-	    {"memory", required_argument, NULL, OPT_BOOT_MEMORY},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"accel", required_argument, NULL, OPT_ACCEL},
+	    {"backend", required_argument, NULL, OPT_BACKEND},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"append", required_argument, NULL, OPT_BOOT_APPEND},
 	    {"help", no_argument, NULL, 'h'},
 	    OVERRIDES_LONG_OPTIONS,
@@ -373,9 +267,7 @@ int cmd_boot(int argc, char **argv)
 	int c, r, code;
 
 	memset(&bo, 0, sizeof(bo));
-	overrides_init(&bo.ov);
-	bo.accel = -1;
-	bo.backend = -1;
+	run_opts_init(&bo.ro);
 	scenario_init(&s);
 	while ((c = getopt_long(argc, argv, "o:hr:j:", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -395,8 +287,8 @@ int cmd_boot(int argc, char **argv)
 		goto done;
 	}
 	r = prepare(&s, argv[optind], &bo, &err);
-	if (r == 0 && bo.out_dir)
-		snprintf(dir, sizeof(dir), "%s", bo.out_dir);
+	if (r == 0 && bo.ro.out_dir)
+		snprintf(dir, sizeof(dir), "%s", bo.ro.out_dir);
 	else if (r == 0 &&
 		 snprintf(dir, sizeof(dir), DEFAULT_OUT "/%s", s.name) >= (int)sizeof(dir))
 		r = it_error_set(&err, -ENAMETOOLONG, "'%s': name too long", s.name);
@@ -406,7 +298,7 @@ int cmd_boot(int argc, char **argv)
 			it_error_set(&err, r, "cannot create '%s': %s", dir, it_strerror(r));
 	}
 	if (r == 0)
-		r = build_image(&s, &bo, dir, &err);
+		r = run_build_image(&s, &bo.ro, dir, NULL, &s.vm, &err);
 	if (r == 0)
 		r = boot_and_serve(&s, dir, &err);
 	if (r < 0)
@@ -414,6 +306,6 @@ int cmd_boot(int argc, char **argv)
 	code = exit_code_of(r);
 done:
 	scenario_release(&s);
-	overrides_release(&bo.ov);
+	run_opts_release(&bo.ro);
 	return code;
 }

@@ -112,28 +112,6 @@ static const char run_usage[] =
     "            3 infrastructure error (qemu, kernel, packages), 4 timed out;\n"
     "            a suite gives the most serious of its runs' (1, 4, 2, 3 in that order)\n";
 
-enum {
-	OPT_OUT = OPT_SHARED_MAX + 1,
-	OPT_INITRD,
-	OPT_ACCEL,
-	OPT_BACKEND,
-	OPT_MEMORY,
-	OPT_TIMEOUT,
-	OPT_STEP_TIMEOUT,
-	OPT_JUNIT,
-	OPT_JSON,
-	OPT_PARALLEL,
-	OPT_SHARD,
-	OPT_DURATIONS,
-	OPT_RETRIES,
-	OPT_BASELINE,
-	OPT_MAX_SLOWDOWN,
-	OPT_SLOWDOWN_GRACE,
-	OPT_ARTIFACTS,
-	OPT_KEEP,
-	OPT_ATTACH_ON_FAIL,
-};
-
 #define DEFAULT_OUT "initrd-test-out"
 #define BUILDS_DIR ".builds"
 #define ARTIFACTS_DIR "artifacts"
@@ -282,7 +260,7 @@ static int on_timer(void *ctx, int64_t now)
 	return state_to_stop(state);
 }
 
-static int open_log(const char *dir, const char *name, int *fd, struct it_error *err)
+int run_open_log(const char *dir, const char *name, int *fd, struct it_error *err)
 {
 	char path[PATH_MAX];
 
@@ -326,15 +304,18 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 	int r;
 
 	if (path_join(path, sizeof(path), dir, "initrd.img") < 0)
-		return -ENAMETOOLONG;
+		return it_error_set(err, -ENAMETOOLONG, "cannot build in '%s': %s", dir,
+				    strerror(ENAMETOOLONG));
 	free(s->build.output);
 	s->build.output = strdup(path);
 	if (path_join(path, sizeof(path), dir, "vmlinuz") < 0)
-		return -ENAMETOOLONG;
+		return it_error_set(err, -ENAMETOOLONG, "cannot build in '%s': %s", dir,
+				    strerror(ENAMETOOLONG));
 	free(s->build.kernel_out);
 	s->build.kernel_out = strdup(path);
 	if (!s->build.output || !s->build.kernel_out)
-		return -ENOMEM;
+		return it_error_set(err, -ENOMEM, "cannot build in '%s': %s", dir,
+				    strerror(ENOMEM));
 	memset(&res, 0, sizeof(res));
 	r = builder_build(&s->build, &res, err);
 	if (r == 0 && res.plan_text)
@@ -346,6 +327,8 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 			 res.initrd_bytes / 1048576.0,
 			 res.kernel_version ? res.kernel_version : "?");
 		r = set_vm_images(vm, s->build.output, res.kernel_path);
+		if (r < 0)
+			it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r));
 	}
 	build_result_release(&res);
 	return r;
@@ -432,9 +415,11 @@ out:
  * Build the initrd and kernel into the run directory, unless the user gave
  * them or an earlier attempt of this run built them (reuse, may be NULL).
  */
-static int build_image(struct scenario *s, const struct run_opts *o, const char *dir,
-		       const struct vm_config *reuse, struct vm_config *vm, struct it_error *err)
+int run_build_image(struct scenario *s, const struct run_opts *o, const char *dir,
+		    const struct vm_config *reuse, struct vm_config *vm, struct it_error *err)
 {
+	int r;
+
 	if (reuse && reuse->initrd && reuse->kernel) {
 		log_info("booting the initrd of the attempt before: %s", reuse->initrd);
 		return set_vm_images(vm, reuse->initrd, reuse->kernel);
@@ -442,7 +427,8 @@ static int build_image(struct scenario *s, const struct run_opts *o, const char 
 	if (o->initrd) {
 		if (!s->build.kernel_image)
 			return it_error_set(err, -IT_EUSAGE, "--initrd needs --kernel PATH");
-		return set_vm_images(vm, o->initrd, s->build.kernel_image);
+		r = set_vm_images(vm, o->initrd, s->build.kernel_image);
+		return r < 0 ? it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r)) : 0;
 	}
 	if (o->build_dir)
 		return build_shared(s, o, dir, vm, err);
@@ -450,7 +436,7 @@ static int build_image(struct scenario *s, const struct run_opts *o, const char 
 	return build_into(s, dir, vm, err);
 }
 
-static int apply_vm_options(struct scenario *s, const struct run_opts *o)
+int run_apply_vm_options(struct scenario *s, const struct run_opts *o)
 {
 	if (o->accel >= 0)
 		s->vm.accel = (enum vm_accel)o->accel;
@@ -602,7 +588,7 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	if (r == 0)
 		r = overrides_apply(&o->ov, &a->s, &a->err);
 	if (r == 0)
-		r = apply_vm_options(&a->s, o);
+		r = run_apply_vm_options(&a->s, o);
 	if (r == 0)
 		r = scenario_resolve_kernel(&a->s, &a->err);
 	name_report(a, scenario, o);
@@ -625,9 +611,9 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	if (r == 0)
 		r = conlog_new(&c->conlog);
 	if (r == 0)
-		r = open_log(a->dir, "console.raw", &c->raw_fd, &a->err);
+		r = run_open_log(a->dir, "console.raw", &c->raw_fd, &a->err);
 	if (r == 0)
-		r = open_log(a->dir, "console.log", &c->log_fd, &a->err);
+		r = run_open_log(a->dir, "console.log", &c->log_fd, &a->err);
 	if (r < 0)
 		goto report;
 	path_join(path, sizeof(path), a->dir, "console.raw");
@@ -635,7 +621,7 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	path_join(path, sizeof(path), a->dir, "console.log");
 	run_report_setstr(&a->rep.console_log, path);
 
-	r = build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
 	if (r < 0)
 		goto report;
 	c->live = !o->quiet && isatty(STDOUT_FILENO);
@@ -1041,7 +1027,7 @@ static int start_child(struct suite_run *sr, struct child *k, struct it_error *e
 	if (path_join(path, sizeof(path), sr->artifacts, k->e->id) == 0)
 		rm_rf(path);
 	if (!sr->live) {
-		r = open_log(k->dir, RUN_LOG, &log_fd, err);
+		r = run_open_log(k->dir, RUN_LOG, &log_fd, err);
 		if (r < 0)
 			return r;
 	}
