@@ -120,7 +120,8 @@ fuzz:
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 asan:
-	$(Q)$(MAKE) O=build-asan CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	$(Q)$(MAKE) O=build-asan BIN=build-asan/initrd-test CC=clang \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" unit
 
 bench: deps

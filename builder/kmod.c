@@ -970,6 +970,7 @@ static int host_moddir(const char *given, const char *version, char *dir, size_t
 {
 	char tmp[PATH_MAX];
 	const char *base;
+	char *v;
 
 	if (host_has(given, "modules.dep")) {
 		snprintf(dir, dirsz, "%s", given);
@@ -992,8 +993,13 @@ static int host_moddir(const char *given, const char *version, char *dir, size_t
 		    err, -IT_EKERNEL,
 		    "the kernel is version '%s' but the modules in '%s' are for '%s'", version, dir,
 		    base);
-	*found = strdup(version ? version : base);
-	return *found ? 0 : it_error_set(err, -ENOMEM, "out of memory");
+	/* 'version' may be *found itself (the image's version): copy before freeing. */
+	v = strdup(version ? version : base);
+	if (!v)
+		return it_error_set(err, -ENOMEM, "out of memory");
+	free(*found);
+	*found = v;
+	return 0;
 }
 
 static int select_modules(const struct source *s, struct depmap *m, const struct strlist *names,
