@@ -23,7 +23,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* Set by SIGINT/SIGTERM during a build: downloads stop (and remove their temp files), phases end. */
+/* Set by SIGINT/SIGTERM during a build: downloads stop (and remove their temp files), phases end.
+ */
 static volatile sig_atomic_t build_interrupted;
 
 /* Everything one build holds; released in reverse order by build_release(). */
@@ -37,10 +38,10 @@ struct build {
 	struct apk_db db;
 	struct apk_plan plan;
 	struct tree tree;
-	struct buf installed;       /* /lib/apk/db/installed */
+	struct buf installed; /* /lib/apk/db/installed */
 	struct rootfs_script *scripts;
 	size_t nscripts, scripts_alloc;
-	char **pkg_paths;           /* per plan entry: where its .apk is */
+	char **pkg_paths; /* per plan entry: where its .apk is */
 	int64_t newest_build_time;
 	bool untrusted_warned;
 	struct sigaction old_int, old_term;
@@ -373,9 +374,9 @@ out:
 struct unpack_ctx {
 	struct build *b;
 	const struct tree_pkg *owner;
-	const char *file;           /* the .apk, for messages */
+	const char *file; /* the .apk, for messages */
 	struct it_error *err;
-	char cur_dir[PATH_MAX];     /* the directory of the last F: line */
+	char cur_dir[PATH_MAX]; /* the directory of the last F: line */
 };
 
 /* apk's installed db: an 'F:dir' line, then 'R:name' lines for the files in it. */
@@ -425,14 +426,16 @@ static int add_installed_file_lines(struct unpack_ctx *u, const struct apk_entry
 static int unpack_entry(void *ctx, const struct apk_entry *e)
 {
 	struct unpack_ctx *u = ctx;
-	struct tree_entry te = { 0 };
+	struct tree_entry te = {0};
 	const char *base = strrchr(e->path, '/');
 	int r;
 
-	/* Before the skips below: "../x" starts with '.' too, and a package that has it is hostile. */
+	/* Before the skips below: "../x" starts with '.' too, and a package that has it is hostile.
+	 */
 	if (apk_path_unsafe(e->path))
-		return it_error_set(u->err, -IT_EPATH, "'%s' in '%s': unsafe path (absolute or '..')",
-				    e->path, u->file);
+		return it_error_set(u->err, -IT_EPATH,
+				    "'%s' in '%s': unsafe path (absolute or '..')", e->path,
+				    u->file);
 	/* As apk 2.x: top-level names starting with '.' are metadata (.PKGINFO, .dummy). */
 	if (e->path[0] == '.')
 		return 0;
@@ -470,7 +473,7 @@ static int add_script(struct build *b, const char *name, const char *version, co
 		b->scripts = s;
 		b->scripts_alloc = alloc;
 	}
-	b->scripts[b->nscripts++] = (struct rootfs_script){ name, version, action };
+	b->scripts[b->nscripts++] = (struct rootfs_script){name, version, action};
 	return 0;
 }
 
@@ -481,9 +484,9 @@ static int record_scripts(struct build *b, const struct apk_file *f, const struc
 		enum apk_script_type type;
 		const char *action;
 	} wanted[] = {
-		{ APK_SCRIPT_PRE_INSTALL, "pre-install" },
-		{ APK_SCRIPT_POST_INSTALL, "post-install" },
-		{ APK_SCRIPT_TRIGGER, "trigger" },
+	    {APK_SCRIPT_PRE_INSTALL, "pre-install"},
+	    {APK_SCRIPT_POST_INSTALL, "post-install"},
+	    {APK_SCRIPT_TRIGGER, "trigger"},
 	};
 
 	for (size_t w = 0; w < ARRAY_SIZE(wanted); w++) {
@@ -504,7 +507,7 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 {
 	const struct apk_pkg *p = b->plan.pkgs[i];
 	struct apk_pkg_expect exp = APK_PKG_EXPECT_INIT;
-	struct apk_pkg_extra extra = { NULL, 0 };
+	struct apk_pkg_extra extra = {NULL, 0};
 	struct apk_verify v;
 	struct apk_file *f;
 	const struct tree_pkg *owner = NULL;
@@ -547,7 +550,7 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 	r = apk_pkg_format_installed(p, f->info.replaces.n ? &extra : NULL, &b->installed, err);
 	if (r < 0)
 		goto out;
-	u = (struct unpack_ctx){ b, owner, b->pkg_paths[i], err, "" };
+	u = (struct unpack_ctx){b, owner, b->pkg_paths[i], err, ""};
 	u.cur_dir[0] = '\x01'; /* no F: line yet */
 	r = apk_file_foreach(f, unpack_entry, &u, err);
 	if (r < 0)
@@ -613,8 +616,8 @@ static int assemble(struct build *b, struct it_error *err)
 	if (r == 0)
 		r = write_apk_db(b, err);
 	if (r == 0)
-		r = rootfs_apply(&b->tree, b->cfg, b->scripts, b->nscripts, &b->res->scripts_skipped,
-				 err);
+		r = rootfs_apply(&b->tree, b->cfg, b->scripts, b->nscripts,
+				 &b->res->scripts_skipped, err);
 	return r;
 }
 
@@ -680,8 +683,8 @@ static int output_paths(const struct build_config *cfg, char *kernel_out, size_t
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err)
 {
 	struct build b;
-	struct cpio_opts co = { cfg->compression, 0, 0 };
-	struct cpio_stats cs = { 0, 0, 0 };
+	struct cpio_opts co = {cfg->compression, 0, 0};
+	struct cpio_stats cs = {0, 0, 0};
 	struct kernel_result kr;
 	char kernel_out[PATH_MAX];
 	int64_t t0 = now_ms(), t;
@@ -713,7 +716,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	}
 	b.trust.allow_untrusted = cfg->allow_untrusted;
 	if (cfg->allow_untrusted)
-		log_warn("--allow-untrusted: signatures are not required; do not ship what this builds");
+		log_warn(
+		    "--allow-untrusted: signatures are not required; do not ship what this builds");
 
 	catch_signals(&b);
 	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");

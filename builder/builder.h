@@ -20,28 +20,28 @@ enum compression { COMPRESS_GZIP = 0, COMPRESS_ZSTD, COMPRESS_NONE };
 
 /* One OpenRC service enabled in a runlevel: /etc/runlevels/RUNLEVEL/NAME -> /etc/init.d/NAME */
 struct service_spec {
-	char *runlevel;   /* "boot", "sysinit", "default", "shutdown" */
+	char *runlevel; /* "boot", "sysinit", "default", "shutdown" */
 	char *name;
 };
 
 /* One stanza of /etc/network/interfaces. */
 struct iface_spec {
-	char *name;       /* "eth0" */
-	char *method;     /* "dhcp", "static", "loopback", "manual" */
-	char *address;    /* static: "10.0.2.15/24" */
-	char *gateway;    /* static, optional */
-	bool autostart;   /* "auto NAME" line */
+	char *name;	/* "eth0" */
+	char *method;	/* "dhcp", "static", "loopback", "manual" */
+	char *address;	/* static: "10.0.2.15/24" */
+	char *gateway;	/* static, optional */
+	bool autostart; /* "auto NAME" line */
 };
 
 /* A user to create in /etc/passwd, /etc/shadow and /etc/group. */
 struct user_spec {
 	char *name;
-	long uid;                 /* -1: first free from 1000 */
-	char *password_hash;      /* crypt(3) hash; NULL: locked ('!'); "": no password */
-	char *shell;              /* NULL: /bin/sh */
-	char *home;               /* NULL: /home/NAME (/root for root) */
-	struct strlist groups;    /* supplementary groups, created when missing */
-	char *authorized_keys;    /* path on the host; NULL for none */
+	long uid;	       /* -1: first free from 1000 */
+	char *password_hash;   /* crypt(3) hash; NULL: locked ('!'); "": no password */
+	char *shell;	       /* NULL: /bin/sh */
+	char *home;	       /* NULL: /home/NAME (/root for root) */
+	struct strlist groups; /* supplementary groups, created when missing */
+	char *authorized_keys; /* path on the host; NULL for none */
 };
 
 /* Free what u owns and zero it (build_config_release() does this for each of its users). */
@@ -53,42 +53,43 @@ void user_spec_release(struct user_spec *u);
  * struct (build_config_release() frees them).
  */
 struct build_config {
-	/* Where packages come from, highest priority first: https://, http://, file://, or a directory. */
+	/* Where packages come from, highest priority first: https://, http://, file://, or a
+	 * directory. */
 	struct strlist repos;
-	char *arch;               /* NULL: x86_64 */
-	char *cache_dir;          /* NULL: $XDG_CACHE_HOME/initrd-test or ~/.cache/initrd-test */
-	char *keys_dir;           /* NULL: the Alpine keys shipped with initrd-test */
-	bool offline;             /* never touch the network; the cache must hold everything */
-	bool allow_untrusted;     /* skip signature checks (loudly) */
-	int jobs;                 /* parallel downloads; 0: default */
+	char *arch;	      /* NULL: x86_64 */
+	char *cache_dir;      /* NULL: $XDG_CACHE_HOME/initrd-test or ~/.cache/initrd-test */
+	char *keys_dir;	      /* NULL: the Alpine keys shipped with initrd-test */
+	bool offline;	      /* never touch the network; the cache must hold everything */
+	bool allow_untrusted; /* skip signature checks (loudly) */
+	int jobs;	      /* parallel downloads; 0: default */
 
 	/* What goes in. */
-	struct strlist packages;  /* the world: "alpine-base", "busybox>=1.36", ... */
+	struct strlist packages; /* the world: "alpine-base", "busybox>=1.36", ... */
 	struct service_spec *services;
 	size_t nservices;
 	struct iface_spec *ifaces;
 	size_t nifaces;
 	struct user_spec *users;
 	size_t nusers;
-	char *hostname;           /* NULL: leave /etc/hostname as the packages ship it */
+	char *hostname;		  /* NULL: leave /etc/hostname as the packages ship it */
 	struct strlist consoles;  /* ttys for a getty and /etc/securetty: "ttyS0" */
-	char *init;               /* what /init is: NULL -> symlink to /sbin/init */
+	char *init;		  /* what /init is: NULL -> symlink to /sbin/init */
 	char *root_password_hash; /* NULL: root keeps the packages' setting; "": empty password */
 	struct strlist overlays;  /* directories copied over the tree, in order */
 
 	/* Kernel: either a package (e.g. linux-virt) or an image plus a modules directory. */
 	char *kernel_package;
-	char *kernel_image;       /* path to a bzImage */
-	char *modules_dir;        /* /lib/modules/VERSION, or /lib/modules (VERSION appended) */
-	struct strlist modules;   /* module names to include with their dependencies */
+	char *kernel_image;	/* path to a bzImage */
+	char *modules_dir;	/* /lib/modules/VERSION, or /lib/modules (VERSION appended) */
+	struct strlist modules; /* module names to include with their dependencies */
 
 	/* What comes out. */
-	char *output;             /* initrd path; written only when complete */
-	char *kernel_out;         /* NULL: "vmlinuz" beside output */
-	char *rootfs_dir;         /* optional: also write the tree here */
+	char *output;	  /* initrd path; written only when complete */
+	char *kernel_out; /* NULL: "vmlinuz" beside output */
+	char *rootfs_dir; /* optional: also write the tree here */
 	enum compression compression;
-	int64_t source_date_epoch;   /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
-	bool dry_run;             /* resolve and print the plan only */
+	int64_t source_date_epoch; /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
+	bool dry_run;		   /* resolve and print the plan only */
 };
 
 void build_config_init(struct build_config *c);
@@ -96,13 +97,13 @@ void build_config_release(struct build_config *c);
 
 /* What a build reports back. */
 struct build_result {
-	struct strlist plan;          /* "name-version" in install order */
-	char *plan_text;              /* the plan for people: one package a line, sizes, repos */
-	struct strlist scripts_skipped;  /* "busybox-1.36.1-r15.post-install" */
-	char *kernel_version;         /* from the image header; NULL without a kernel */
-	char *kernel_path;            /* where the kernel image was placed */
+	struct strlist plan;		/* "name-version" in install order */
+	char *plan_text;		/* the plan for people: one package a line, sizes, repos */
+	struct strlist scripts_skipped; /* "busybox-1.36.1-r15.post-install" */
+	char *kernel_version;		/* from the image header; NULL without a kernel */
+	char *kernel_path;		/* where the kernel image was placed */
 	unsigned long long initrd_bytes;
-	unsigned long long files;     /* entries in the cpio */
+	unsigned long long files; /* entries in the cpio */
 	int64_t ms_index, ms_resolve, ms_fetch, ms_assemble, ms_write;
 };
 
@@ -113,7 +114,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 
 /* Default cache directory (static storage). */
 const char *builder_default_cache_dir(void);
-/* Default keys directory: $INITRD_TEST_KEYS, the installed share dir, or ./keys beside the binary. */
+/* Default keys directory: $INITRD_TEST_KEYS, the installed share dir, or ./keys beside the binary.
+ */
 const char *builder_default_keys_dir(void);
 
 #endif

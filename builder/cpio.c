@@ -226,8 +226,9 @@ static int plan_add(const struct tree_node *n, const char *path, void *ctx)
 
 	/* Every reader, the kernel's included, takes this name for the end of the archive. */
 	if (!strcmp(path, "TRAILER!!!"))
-		return it_error_set(p->err, -IT_EPATH,
-				    "'/TRAILER!!!' cannot be in an initrd: the name ends a cpio archive");
+		return it_error_set(
+		    p->err, -IT_EPATH,
+		    "'/TRAILER!!!' cannot be in an initrd: the name ends a cpio archive");
 	if (p->n == p->alloc) {
 		size_t alloc = p->alloc ? p->alloc * 2 : 1024;
 		struct item *v = realloc(p->v, alloc * sizeof(*v));

@@ -1064,7 +1064,8 @@ int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, st
 				r = it_error_set(err, -IT_EINTERRUPTED,
 						 "cannot fetch '%s': interrupted", first);
 			else
-				r = it_error_set(err, -IT_EINTERRUPTED, "interrupted while fetching");
+				r = it_error_set(err, -IT_EINTERRUPTED,
+						 "interrupted while fetching");
 			goto out;
 		}
 		if (r < 0) {

@@ -11,8 +11,8 @@
 #include "common/err.h"
 
 struct kernel_result {
-	struct kmod_result kmod;   /* version, modules, and the image taken from a package */
-	char *host_image;          /* the image on the host, when it came from there */
+	struct kmod_result kmod; /* version, modules, and the image taken from a package */
+	char *host_image;	 /* the image on the host, when it came from there */
 };
 
 void kernel_result_init(struct kernel_result *k);

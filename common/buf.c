@@ -37,8 +37,8 @@ bool blob_split(struct blob b, char sep, struct blob *head, struct blob *rest)
 
 	if (!p)
 		return false;
-	*head = (struct blob){ (size_t)(p - b.ptr), b.ptr };
-	*rest = (struct blob){ b.len - head->len - 1, p + 1 };
+	*head = (struct blob){(size_t)(p - b.ptr), b.ptr};
+	*rest = (struct blob){b.len - head->len - 1, p + 1};
 	return true;
 }
 

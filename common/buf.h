@@ -16,14 +16,14 @@ struct blob {
 	const char *ptr;
 };
 
-#define BLOB_NULL ((struct blob){ 0, NULL })
+#define BLOB_NULL ((struct blob){0, NULL})
 static inline struct blob blob_str(const char *s)
 {
-	return (struct blob){ s ? strlen(s) : 0, s };
+	return (struct blob){s ? strlen(s) : 0, s};
 }
 static inline struct blob blob_mem(const void *p, size_t n)
 {
-	return (struct blob){ n, (const char *)p };
+	return (struct blob){n, (const char *)p};
 }
 bool blob_eq(struct blob a, struct blob b);
 bool blob_eq_str(struct blob a, const char *s);
@@ -45,10 +45,13 @@ struct buf {
 	char *data;
 	size_t len;
 	size_t alloc;
-	size_t max;   /* hard cap on len; 0 means SIZE_MAX / 2 */
+	size_t max; /* hard cap on len; 0 means SIZE_MAX / 2 */
 };
 
-#define BUF_INIT { NULL, 0, 0, 0 }
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
@@ -64,7 +67,7 @@ void buf_reset(struct buf *b);
 void buf_consume(struct buf *b, size_t n);
 static inline struct blob buf_blob(const struct buf *b)
 {
-	return (struct blob){ b->len, b->data };
+	return (struct blob){b->len, b->data};
 }
 
 /* Read a whole file into b (replacing its content). -errno on failure. */

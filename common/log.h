@@ -9,8 +9,8 @@
 
 enum log_level { LOG_QUIET = 0, LOG_NORMAL = 1, LOG_VERBOSE = 2, LOG_DEBUG = 3 };
 
-extern int log_verbosity;      /* LOG_NORMAL unless -q / -v */
-extern const char *log_prog;   /* "initrd-test" */
+extern int log_verbosity;    /* LOG_NORMAL unless -q / -v */
+extern const char *log_prog; /* "initrd-test" */
 
 void log_init(void);
 bool log_stderr_is_tty(void);

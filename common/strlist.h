@@ -7,12 +7,15 @@
 #include <stddef.h>
 
 struct strlist {
-	char **v;      /* v[n] is NULL when n > 0, so v works as an argv */
+	char **v; /* v[n] is NULL when n > 0, so v works as an argv */
 	size_t n;
 	size_t alloc;
 };
 
-#define STRLIST_INIT { NULL, 0, 0 }
+#define STRLIST_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Append a copy of s. -ENOMEM on failure. */
 int strlist_add(struct strlist *l, const char *s);

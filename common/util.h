@@ -12,7 +12,8 @@
 /* CLOCK_MONOTONIC in milliseconds / nanoseconds. */
 int64_t now_ms(void);
 int64_t now_ns(void);
-/* Milliseconds from now until deadline, clamped to [0, INT32_MAX]; -1 for no deadline (deadline < 0). */
+/* Milliseconds from now until deadline, clamped to [0, INT32_MAX]; -1 for no deadline (deadline <
+ * 0). */
 int ms_until(int64_t deadline_ms);
 
 /* mkdir -p with the given mode for created directories. -errno on failure. */

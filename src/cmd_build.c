@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* 'initrd-test build' and 'initrd-test resolve': a scenario or a package list to an initrd or a plan. */
+/* 'initrd-test build' and 'initrd-test resolve': a scenario or a package list to an initrd or a
+ * plan. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,38 +13,38 @@
 #include "src/scenario.h"
 
 static const char build_usage[] =
-	"usage: initrd-test build [options] [PACKAGE...]\n"
-	"\n"
-	"Build a bootable Alpine Linux initrd straight from APK repositories: indexes,\n"
-	"dependency resolution, verified downloads (cached), then a reproducible newc\n"
-	"cpio. No root, no chroot, no loop mounts. Packages and configuration come from\n"
-	"a scenario (--scenario) and/or the command line.\n"
-	"\n"
-	"  -s, --scenario DIR     build what scenario DIR declares (docs/scenario-format.md)\n"
-	"  -o, --output FILE      the initrd (default initrd.img); written only when complete\n"
-	"      --kernel-out FILE  where the kernel image goes (default: vmlinuz beside FILE)\n"
-	"      --rootfs DIR       also write the tree to DIR, for inspection\n"
-	"  -n, --dry-run          resolve and print the install plan, build nothing\n"
-	"  -h, --help             this help\n"
-	"\n" OVERRIDES_HELP "\n"
-	"examples:\n"
-	"  initrd-test build -s scenarios/networking -o out/initrd.img\n"
-	"  initrd-test build --repo tests/data/alpine-3.19.1 --kernel host --module e1000 \\\n"
-	"      -o initrd.img alpine-base\n"
-	"  initrd-test build --release v3.19 --dry-run alpine-base openssh\n"
-	"\n"
-	"SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
-	"so the same inputs give the same bytes.\n";
+    "usage: initrd-test build [options] [PACKAGE...]\n"
+    "\n"
+    "Build a bootable Alpine Linux initrd straight from APK repositories: indexes,\n"
+    "dependency resolution, verified downloads (cached), then a reproducible newc\n"
+    "cpio. No root, no chroot, no loop mounts. Packages and configuration come from\n"
+    "a scenario (--scenario) and/or the command line.\n"
+    "\n"
+    "  -s, --scenario DIR     build what scenario DIR declares (docs/scenario-format.md)\n"
+    "  -o, --output FILE      the initrd (default initrd.img); written only when complete\n"
+    "      --kernel-out FILE  where the kernel image goes (default: vmlinuz beside FILE)\n"
+    "      --rootfs DIR       also write the tree to DIR, for inspection\n"
+    "  -n, --dry-run          resolve and print the install plan, build nothing\n"
+    "  -h, --help             this help\n"
+    "\n" OVERRIDES_HELP "\n"
+    "examples:\n"
+    "  initrd-test build -s scenarios/networking -o out/initrd.img\n"
+    "  initrd-test build --repo tests/data/alpine-3.19.1 --kernel host --module e1000 \\\n"
+    "      -o initrd.img alpine-base\n"
+    "  initrd-test build --release v3.19 --dry-run alpine-base openssh\n"
+    "\n"
+    "SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
+    "so the same inputs give the same bytes.\n";
 
 static const char resolve_usage[] =
-	"usage: initrd-test resolve [options] [PACKAGE...]\n"
-	"\n"
-	"Print the install plan (what 'build' would install, in order) for the packages\n"
-	"given, or for a scenario's. Nothing is downloaded but the indexes.\n"
-	"\n"
-	"  -s, --scenario DIR     the scenario's packages\n"
-	"  -h, --help             this help\n"
-	"\n" OVERRIDES_HELP;
+    "usage: initrd-test resolve [options] [PACKAGE...]\n"
+    "\n"
+    "Print the install plan (what 'build' would install, in order) for the packages\n"
+    "given, or for a scenario's. Nothing is downloaded but the indexes.\n"
+    "\n"
+    "  -s, --scenario DIR     the scenario's packages\n"
+    "  -h, --help             this help\n"
+    "\n" OVERRIDES_HELP;
 
 static int usage_error(const char *cmd)
 {
@@ -113,14 +114,14 @@ static void print_result(const struct build_result *res, const struct build_conf
 static int build_main(int argc, char **argv, bool resolve_only)
 {
 	static const struct option opts[] = {
-		{ "scenario", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "kernel-out", required_argument, NULL, 'K' },
-		{ "rootfs", required_argument, NULL, 'R' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		OVERRIDES_LONG_OPTIONS,
-		{ NULL, 0, NULL, 0 },
+	    {"scenario", required_argument, NULL, 's'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"kernel-out", required_argument, NULL, 'K'},
+	    {"rootfs", required_argument, NULL, 'R'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    OVERRIDES_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = resolve_only ? "resolve" : "build";
 	struct it_error err = IT_ERROR_INIT;

@@ -5,11 +5,11 @@
 
 /* Exit codes: few, stable, documented in docs/exit-codes.md and --help. */
 enum it_exit {
-	EXIT_PASS = 0,        /* success, scenario passed */
-	EXIT_FAILED = 1,      /* an expectation failed, or a guest crashed */
-	EXIT_USAGE = 2,       /* bad command line or scenario file */
-	EXIT_INFRA = 3,       /* infrastructure: no qemu, no kernel, mirror down, bad package */
-	EXIT_TIMEOUT = 4,     /* a step or the whole run timed out */
+	EXIT_PASS = 0,	  /* success, scenario passed */
+	EXIT_FAILED = 1,  /* an expectation failed, or a guest crashed */
+	EXIT_USAGE = 2,	  /* bad command line or scenario file */
+	EXIT_INFRA = 3,	  /* infrastructure: no qemu, no kernel, mirror down, bad package */
+	EXIT_TIMEOUT = 4, /* a step or the whole run timed out */
 	EXIT_INTERRUPTED = 130,
 };
 

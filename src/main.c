@@ -8,16 +8,16 @@
 #include "src/cmds.h"
 
 static const struct cmd commands[] = {
-	{ "build", cmd_build, "build an Alpine initrd from APK repositories" },
-	{ "resolve", cmd_resolve, "print the install plan for packages, without building" },
-	{ "ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)" },
-	{ "run", cmd_run, "build, boot in qemu and check the console against a scenario" },
-	{ "boot", cmd_boot, "build, boot and attach this terminal to the console, by hand" },
-	{ "replay", cmd_replay, "check a scenario's expectations against a recorded console log" },
-	{ "report", cmd_report, "merge the results of runs, suites and shards into one verdict" },
-	{ "attach", cmd_attach, "connect the terminal to a running VM's console (Ctrl-] d detaches)" },
-	{ "ps", cmd_ps, "list the VMs that initrd-test runs now" },
-	{ "stop", cmd_stop, "power a running VM off cleanly" },
+    {"build", cmd_build, "build an Alpine initrd from APK repositories"},
+    {"resolve", cmd_resolve, "print the install plan for packages, without building"},
+    {"ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)"},
+    {"run", cmd_run, "build, boot in qemu and check the console against a scenario"},
+    {"boot", cmd_boot, "build, boot and attach this terminal to the console, by hand"},
+    {"replay", cmd_replay, "check a scenario's expectations against a recorded console log"},
+    {"report", cmd_report, "merge the results of runs, suites and shards into one verdict"},
+    {"attach", cmd_attach, "connect the terminal to a running VM's console (Ctrl-] d detaches)"},
+    {"ps", cmd_ps, "list the VMs that initrd-test runs now"},
+    {"stop", cmd_stop, "power a running VM off cleanly"},
 };
 
 static void usage(FILE *f)
@@ -41,11 +41,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 

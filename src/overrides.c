@@ -58,8 +58,8 @@ int overrides_take(struct overrides *o, int opt, const char *arg, struct it_erro
 	case 'j':
 	case OPT_JOBS:
 		if (!parse_long(arg, 1, 64, &o->jobs))
-			return it_error_set(err, -IT_EUSAGE, "bad --jobs '%s': give a number from 1 to 64",
-					    arg);
+			return it_error_set(err, -IT_EUSAGE,
+					    "bad --jobs '%s': give a number from 1 to 64", arg);
 		break;
 	case OPT_HOSTNAME:
 		o->hostname = arg;
@@ -96,7 +96,8 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 		strlist_clear(&b->repos);
 		r = strlist_copy(&b->repos, &o->repos);
 		if (r == 0 && o->release)
-			r = strlist_addf(&b->repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR, o->release);
+			r = strlist_addf(&b->repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
+					 o->release);
 	}
 	if (r == 0 && o->arch)
 		r = set_str(&b->arch, o->arch);

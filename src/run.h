@@ -55,7 +55,7 @@ struct run_opts {
 	unsigned retries;	   /* infrastructure errors are tried again this many times */
 	const struct jv *baseline; /* a report to compare milestones with (borrowed); NULL: none */
 	struct suite_slowdown slowdown;
-	int status_fd; /* progress lines for a suite ("step lease\n"); -1: none */
+	int status_fd;	     /* progress lines for a suite ("step lease\n"); -1: none */
 	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
 	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 };

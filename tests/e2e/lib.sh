@@ -2,7 +2,9 @@
 # shellcheck shell=sh
 # Helpers sourced by the end-to-end tests. $IT is the binary, $T a fresh output dir, $TOP the project.
 set -eu
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO="$TOP/tests/data/alpine-3.19.1"
+# shellcheck disable=SC2034
 KEYS="$TOP/keys"
 
 # fd 3: the test's own stderr, so a failure shows even inside a redirected function call

@@ -3,7 +3,7 @@
 # Run the end-to-end tests (tests/e2e/t_*.sh) against the built binary; one closing line with totals.
 # A missing qemu or kernel is a failed setup, never a silent skip.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 export INITRD_TEST_ACCEL="${INITRD_TEST_ACCEL:-tcg}"
 export IT="$PWD/initrd-test"
 export TOP="$PWD"
