@@ -75,7 +75,7 @@ module_of = $(firstword $(subst _, ,$(1)))
 
 BIN := initrd-test
 
-.PHONY: all check unit e2e asan lint fuzz bench install clean demo deps
+.PHONY: all check unit e2e asan lint fuzz bench install clean demo deps FORCE
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -91,6 +91,15 @@ $(O)/lib%.a:
 $(BIN): $(call obj,$(MAIN_SRC)) $(DEPS_app)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEPS_app) $(LIBS)
+
+# The host kernel the tests boot, as a header regenerated when the newest kernel changes.
+HOSTKERNEL_H := $(O)/tests/hostkernel.h
+$(HOSTKERNEL_H): FORCE
+	@mkdir -p $(dir $@)
+	$(Q)tests/hostkernel.sh >$@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+FORCE:
+$(call obj,$(UNIT_SRC) $(UNIT_HELPER_SRC)): CHECK_CFLAGS += -I$(O)/tests
+$(call obj,$(UNIT_SRC) $(UNIT_HELPER_SRC)): | $(HOSTKERNEL_H)
 
 define unit_rule
 $(O)/tests/check_$(1): $(O)/tests/unit/check_$(1).o $(UNIT_HELPER_OBJS) $$(DEPS_$(call module_of,$(1)))
@@ -119,10 +128,14 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
+# The unit suites, then one end-to-end boot (t_run_networking), under ASan and UBSan.
 asan:
 	$(Q)$(MAKE) O=build-asan BIN=build-asan/initrd-test CC=clang \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" unit
+	$(Q)ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		INITRD_TEST_KEYS="$(CURDIR)/keys" IT="$(CURDIR)/build-asan/initrd-test" E2E_ONLY=t_run_networking E2E_OUT="$(CURDIR)/build-asan/e2e" \
+		INITRD_TEST_ACCEL=$(ACCEL) tests/e2e/run.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(LIB_builder) $(LIB_expect) $(LIB_common)

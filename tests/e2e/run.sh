@@ -5,9 +5,10 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 export INITRD_TEST_ACCEL="${INITRD_TEST_ACCEL:-tcg}"
-export IT="$PWD/initrd-test"
+# IT: the binary under test (make asan passes its sanitizer build)
+export IT="${IT:-$PWD/initrd-test}"
 export TOP="$PWD"
-OUT="$PWD/tests/e2e/out"
+OUT="${E2E_OUT:-$PWD/tests/e2e/out}"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 export OUT

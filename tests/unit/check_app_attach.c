@@ -22,49 +22,18 @@
 #include "common/util.h"
 #include "runner/runner.h"
 #include "src/cmds.h"
+#include "tests/unit/termutil.h"
+#include "hostkernel.h"
 
 /* Until src/cmds.h declares them. */
 int cmd_attach(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 
-#define KERNEL "/boot/vmlinuz-6.1.0-56-amd64"
-#define INITRD "/boot/initrd.img-6.1.0-56-amd64"
+#define KERNEL HOST_KERNEL
+#define INITRD HOST_INITRD
 #define BOOT_LIMIT_MS (200 * 1000)
 #define WAIT_MS (30 * 1000)
-#define TTY_MAX (4 * 1024 * 1024)
-
-/*
- * A fresh XDG_RUNTIME_DIR for each test, so that the tests never touch the
- * user's VMs, inside one directory per test case that the parent process
- * makes and removes (a failed test, in its forked child, cleans nothing).
- */
-static char case_dir[64];
-static char runtime[96];
-
-static void base_setup(void)
-{
-	snprintf(case_dir, sizeof(case_dir), "/tmp/check-attach.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(case_dir));
-}
-
-static void base_teardown(void)
-{
-	rm_rf(case_dir);
-}
-
-static void runtime_setup(void)
-{
-	snprintf(runtime, sizeof(runtime), "%s/t.XXXXXX", case_dir);
-	ck_assert_ptr_nonnull(mkdtemp(runtime));
-	setenv("XDG_RUNTIME_DIR", runtime, 1);
-	setenv("NO_COLOR", "1", 1);
-}
-
-static void runtime_teardown(void)
-{
-	rm_rf(runtime);
-}
 
 /* ---- running a command in a child, its output in files ---- */
 
@@ -85,8 +54,8 @@ static void run_cmd(int (*fn)(int, char **), int argc, char **argv, struct resul
 	int status = 0;
 	pid_t pid;
 
-	snprintf(out, sizeof(out), "%s/cmd.out", runtime);
-	snprintf(err, sizeof(err), "%s/cmd.err", runtime);
+	snprintf(out, sizeof(out), "%s/cmd.out", tu_runtime);
+	snprintf(err, sizeof(err), "%s/cmd.err", tu_runtime);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -232,171 +201,20 @@ static void harness_start(struct harness *hs, const char *scenario, bool paused)
 
 static int harness_wait(struct harness *hs, int limit_ms)
 {
-	int64_t until = now_ms() + limit_ms;
-	int status = 0;
-	pid_t p;
+	int rc = tu_wait_exit(hs->pid, limit_ms);
 
-	for (;;) {
-		p = waitpid(hs->pid, &status, WNOHANG);
-		if (p != 0 || now_ms() >= until)
-			break;
-		usleep(20 * 1000);
-	}
-	ck_assert_msg(p == hs->pid, "the harness did not end");
 	hs->pid = 0;
-	ck_assert_msg(WIFEXITED(status), "harness status %#x", (unsigned)status);
-	return WEXITSTATUS(status);
+	return rc;
 }
 
 /* ---- attach on a real pseudo-terminal ---- */
 
-struct term {
-	int master, slave;
-	pid_t pid;
-	struct termios orig; /* the modes before attach */
-	struct buf seen;     /* everything that came out */
-	size_t mark;	     /* where the next wait starts looking */
-};
-
-static void term_open(struct term *t, unsigned short rows, unsigned short cols)
-{
-	struct winsize ws = {.ws_row = rows, .ws_col = cols};
-
-	memset(t, 0, sizeof(*t));
-	ck_assert_int_eq(openpty(&t->master, &t->slave, NULL, NULL, &ws), 0);
-	fcntl(t->master, F_SETFD, FD_CLOEXEC);
-	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
-	ck_assert_int_eq(tcgetattr(t->slave, &t->orig), 0);
-	/* A terminal as a shell leaves it: canonical, echoing. */
-	ck_assert(t->orig.c_lflag & ICANON);
-	ck_assert(t->orig.c_lflag & ECHO);
-	buf_init(&t->seen, TTY_MAX);
-}
-
 /* 'initrd-test attach ARGS' with the pty as its controlling terminal and stdio. */
-static void term_attach(struct term *t, const char *what)
+static void term_attach(struct tu_term *t, const char *what)
 {
 	char *argv[] = {(char *)"attach", (char *)what, NULL};
 
-	t->pid = fork();
-	ck_assert_int_ge(t->pid, 0);
-	if (t->pid)
-		return;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	setsid();
-	ioctl(t->slave, TIOCSCTTY, 0);
-	dup2(t->slave, STDIN_FILENO);
-	dup2(t->slave, STDOUT_FILENO);
-	dup2(t->slave, STDERR_FILENO);
-	close(t->master);
-	optind = 0;
-	exit(cmd_attach(what ? 2 : 1, argv));
-}
-
-static const char *term_tail(const struct term *t)
-{
-	return t->seen.len > 2000 ? t->seen.data + t->seen.len - 2000 : t->seen.data;
-}
-
-/* Read the terminal until needle shows after the mark (which then moves past it). */
-static void term_wait(struct term *t, const char *needle, int limit_ms)
-{
-	int64_t until = now_ms() + limit_ms;
-	char chunk[4096];
-	const char *at;
-	ssize_t n;
-
-	for (;;) {
-		at = t->seen.len > t->mark ? memmem(t->seen.data + t->mark, t->seen.len - t->mark,
-						    needle, strlen(needle))
-					   : NULL;
-		if (at) {
-			t->mark = (size_t)(at - t->seen.data) + strlen(needle);
-			return;
-		}
-		struct pollfd p = {.fd = t->master, .events = POLLIN};
-
-		ck_assert_msg(now_ms() < until, "no '%s' on the terminal; it shows:\n%s", needle,
-			      term_tail(t));
-		if (poll(&p, 1, ms_until(until)) <= 0)
-			continue;
-		n = read(t->master, chunk, sizeof(chunk));
-		if (n <= 0)
-			continue;
-		ck_assert_int_eq(buf_add(&t->seen, chunk, (size_t)n), 0);
-	}
-}
-
-static void term_type(struct term *t, const char *s)
-{
-	ck_assert_int_eq(write(t->master, s, strlen(s)), (ssize_t)strlen(s));
-}
-
-static int term_exit(struct term *t)
-{
-	int64_t until = now_ms() + WAIT_MS;
-	char chunk[4096];
-	int status = 0;
-	pid_t p;
-
-	/* Keep draining, so that the client is never stuck writing to us. */
-	for (;;) {
-		struct pollfd pf = {.fd = t->master, .events = POLLIN};
-		ssize_t n = 0;
-
-		p = waitpid(t->pid, &status, WNOHANG);
-		if (p != 0 || now_ms() >= until)
-			break;
-		if (poll(&pf, 1, 20) == 1)
-			n = read(t->master, chunk, sizeof(chunk));
-		if (n > 0)
-			buf_add(&t->seen, chunk, (size_t)n);
-	}
-	ck_assert_msg(p == t->pid, "attach did not end; the terminal shows:\n%s", term_tail(t));
-	t->pid = 0;
-	ck_assert_msg(WIFEXITED(status), "attach status %#x", (unsigned)status);
-	return WEXITSTATUS(status);
-}
-
-static void drain(struct term *t)
-{
-	char chunk[4096];
-	struct pollfd p = {.fd = t->master, .events = POLLIN};
-	ssize_t n;
-
-	while (poll(&p, 1, 50) == 1) {
-		n = read(t->master, chunk, sizeof(chunk));
-		if (n <= 0)
-			break;
-		buf_add(&t->seen, chunk, (size_t)n);
-	}
-}
-
-static void assert_raw(const struct term *t)
-{
-	struct termios now;
-
-	ck_assert_int_eq(tcgetattr(t->slave, &now), 0);
-	ck_assert(!(now.c_lflag & (ICANON | ECHO | ISIG)));
-}
-
-static void assert_restored(const struct term *t)
-{
-	struct termios now;
-
-	ck_assert_int_eq(tcgetattr(t->slave, &now), 0);
-	ck_assert_uint_eq(now.c_iflag, t->orig.c_iflag);
-	ck_assert_uint_eq(now.c_oflag, t->orig.c_oflag);
-	ck_assert_uint_eq(now.c_cflag, t->orig.c_cflag);
-	ck_assert_uint_eq(now.c_lflag, t->orig.c_lflag);
-	ck_assert_int_eq(memcmp(now.c_cc, t->orig.c_cc, sizeof(now.c_cc)), 0);
-}
-
-static void term_close(struct term *t)
-{
-	close(t->master);
-	close(t->slave);
-	buf_release(&t->seen);
+	tu_term_spawn(t, cmd_attach, what ? 2 : 1, argv);
 }
 
 /* The ps line of one VM, or NULL. */
@@ -437,7 +255,7 @@ START_TEST(test_attach_detach_stop)
 	char *stop_argv[] = {(char *)"stop", NULL, NULL};
 	struct harness hs;
 	struct result ps, stop;
-	struct term t1, t2;
+	struct tu_term t1, t2;
 	struct winsize ws = {.ws_row = 33, .ws_col = 111};
 	char banner[256], line[512], pid[32], detached[256];
 
@@ -456,61 +274,61 @@ START_TEST(test_attach_detach_stop)
 	result_release(&ps);
 
 	/* The first client: the replay and the live console, raw mode, typing. */
-	term_open(&t1, 30, 100);
+	tu_term_open(&t1, 30, 100);
 	term_attach(&t1, hs.name);
 	snprintf(banner, sizeof(banner),
 		 "[initrd-test: attached to %s; Ctrl-] d detaches, Ctrl-] q powers off, Ctrl-] "
 		 "Ctrl-] sends Ctrl-]]",
 		 hs.name);
-	term_wait(&t1, banner, WAIT_MS);
+	tu_term_wait(&t1, banner, WAIT_MS);
 	wait_step(hs.name, "winsize 30x100");
-	assert_raw(&t1);
-	term_wait(&t1, "Linux version 6.1", BOOT_LIMIT_MS);
-	term_wait(&t1, "job control turned off", BOOT_LIMIT_MS);
-	term_wait(&t1, "# ", BOOT_LIMIT_MS);
-	term_type(&t1, "echo hi-$((6*7))\r");
-	term_wait(&t1, "\nhi-42\r\n", WAIT_MS);
+	ck_assert(tu_term_is_raw(&t1));
+	tu_term_wait(&t1, "Linux version ", BOOT_LIMIT_MS);
+	tu_term_wait(&t1, "job control turned off", BOOT_LIMIT_MS);
+	tu_term_wait(&t1, "# ", BOOT_LIMIT_MS);
+	tu_term_type(&t1, "echo hi-$((6*7))\r");
+	tu_term_wait(&t1, "\nhi-42\r\n", WAIT_MS);
 	/* Detach, the escape key and its command in two reads. */
-	term_type(&t1, "\x1d");
+	tu_term_type(&t1, "\x1d");
 	usleep(200 * 1000);
-	term_type(&t1, "d");
-	ck_assert_int_eq(term_exit(&t1), 0);
-	drain(&t1);
+	tu_term_type(&t1, "d");
+	ck_assert_int_eq(tu_term_exit(&t1, WAIT_MS), 0);
+	tu_term_drain(&t1);
 	snprintf(detached, sizeof(detached), "initrd-test: detached from %s; it keeps running",
 		 hs.name);
-	term_wait(&t1, detached, 1000);
-	assert_restored(&t1);
-	term_close(&t1);
+	tu_term_wait(&t1, detached, 1000);
+	tu_term_assert_restored(&t1);
+	tu_term_close(&t1);
 
 	/* The VM runs on; a second client finds the keyboard free again. */
 	run_cmd(cmd_ps, 1, ps_argv, &ps);
 	ck_assert_msg(ps_line(&ps, hs.name, line, sizeof(line)), "%s", ps.out.data);
 	result_release(&ps);
-	term_open(&t2, 24, 80);
+	tu_term_open(&t2, 24, 80);
 	term_attach(&t2, hs.name);
-	term_wait(&t2, "attached to", WAIT_MS);
-	term_wait(&t2, "\nhi-42\r\n", WAIT_MS);
+	tu_term_wait(&t2, "attached to", WAIT_MS);
+	tu_term_wait(&t2, "\nhi-42\r\n", WAIT_MS);
 	wait_step(hs.name, "winsize 24x80");
 	/* Ctrl-] Ctrl-] types one Ctrl-]; Ctrl-] and another key type both. */
-	term_type(&t2, "read -r x\r");
+	tu_term_type(&t2, "read -r x\r");
 	usleep(300 * 1000);
-	term_type(&t2, "\x1d\x1d\r");
+	tu_term_type(&t2, "\x1d\x1d\r");
 	usleep(300 * 1000);
-	term_type(&t2, "read -r y\r");
+	tu_term_type(&t2, "read -r y\r");
 	usleep(300 * 1000);
-	term_type(&t2, "\x1dz\r");
+	tu_term_type(&t2, "\x1dz\r");
 	usleep(300 * 1000);
-	term_type(&t2, "echo len-${#x}-${#y}\r");
-	term_wait(&t2, "\nlen-1-2\r\n", WAIT_MS);
+	tu_term_type(&t2, "echo len-${#x}-${#y}\r");
+	tu_term_wait(&t2, "\nlen-1-2\r\n", WAIT_MS);
 	/* The window changes: SIGWINCH, and the hub knows. */
 	ck_assert_int_eq(ioctl(t2.master, TIOCSWINSZ, &ws), 0);
 	wait_step(hs.name, "winsize 33x111");
 	/* Killed: the terminal is restored all the same. */
-	assert_raw(&t2);
+	ck_assert(tu_term_is_raw(&t2));
 	ck_assert_int_eq(kill(t2.pid, SIGTERM), 0);
-	ck_assert_int_eq(term_exit(&t2), 128 + SIGTERM);
-	assert_restored(&t2);
-	term_close(&t2);
+	ck_assert_int_eq(tu_term_exit(&t2, WAIT_MS), 128 + SIGTERM);
+	tu_term_assert_restored(&t2);
+	tu_term_close(&t2);
 
 	/* stop: the harness powers the VM off and ends as interrupted. */
 	run_cmd(cmd_stop, 2, stop_argv, &stop);
@@ -541,27 +359,27 @@ END_TEST
 START_TEST(test_attach_poweroff)
 {
 	struct harness hs;
-	struct term t;
+	struct tu_term t;
 	char said[256];
 
 	harness_start(&hs, "paused", true);
-	term_open(&t, 24, 80);
+	tu_term_open(&t, 24, 80);
 	/* The one running VM: no name needed. */
 	term_attach(&t, NULL);
-	term_wait(&t, "attached to", WAIT_MS);
-	term_wait(&t, hs.name, 1000);
-	assert_raw(&t);
-	term_type(&t, "\x1dq");
+	tu_term_wait(&t, "attached to", WAIT_MS);
+	tu_term_wait(&t, hs.name, 1000);
+	ck_assert(tu_term_is_raw(&t));
+	tu_term_type(&t, "\x1dq");
 	snprintf(said, sizeof(said), "[initrd-test: powering off %s]", hs.name);
-	term_wait(&t, said, WAIT_MS);
-	term_wait(&t, "[initrd-test: powering off (asked by a console client)]", WAIT_MS);
-	ck_assert_int_eq(term_exit(&t), 0);
-	drain(&t);
+	tu_term_wait(&t, said, WAIT_MS);
+	tu_term_wait(&t, "[initrd-test: powering off (asked by a console client)]", WAIT_MS);
+	ck_assert_int_eq(tu_term_exit(&t, WAIT_MS), 0);
+	tu_term_drain(&t);
 	snprintf(said, sizeof(said), "initrd-test: %s: powered off", hs.name);
-	term_wait(&t, said, 1000);
-	assert_restored(&t);
+	tu_term_wait(&t, said, 1000);
+	tu_term_assert_restored(&t);
 	ck_assert_int_eq(harness_wait(&hs, WAIT_MS), 10);
-	term_close(&t);
+	tu_term_close(&t);
 }
 END_TEST
 
@@ -569,9 +387,9 @@ static void fake_entry(const char *name, pid_t pid, int64_t started, const char 
 {
 	char path[PATH_MAX], text[512];
 
-	snprintf(path, sizeof(path), "%s/%s", runtime, VM_HUB_DIR_NAME);
+	snprintf(path, sizeof(path), "%s/%s", tu_runtime, VM_HUB_DIR_NAME);
 	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/%s.info", runtime, VM_HUB_DIR_NAME, name);
+	snprintf(path, sizeof(path), "%s/%s/%s.info", tu_runtime, VM_HUB_DIR_NAME, name);
 	snprintf(text, sizeof(text), "name=%s\nscenario=fake\npid=%d\nstarted=%lld\nstep=%s\n",
 		 name, (int)pid, (long long)started, step);
 	ck_assert_int_eq(write_file_atomic(path, text, strlen(text), 0600), 0);
@@ -648,7 +466,7 @@ START_TEST(test_cli_errors)
 		 (int)getpid(), (int)getpid());
 	ck_assert_str_eq(r.out.data, line);
 	result_release(&r);
-	snprintf(path, sizeof(path), "%s/%s/gone-0003.info", runtime, VM_HUB_DIR_NAME);
+	snprintf(path, sizeof(path), "%s/%s/gone-0003.info", tu_runtime, VM_HUB_DIR_NAME);
 	ck_assert_int_eq(access(path, F_OK), -1);
 
 	attach_argv[1] = NULL;
@@ -685,14 +503,14 @@ int main(void)
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
 
-	tcase_add_unchecked_fixture(cli, base_setup, base_teardown);
-	tcase_add_checked_fixture(cli, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(cli, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(cli, tu_runtime_setup, tu_runtime_teardown);
 	tcase_add_test(cli, test_cli_errors);
 	suite_add_tcase(s, cli);
 
 	/* One real boot, and one paused VM. */
-	tcase_add_unchecked_fixture(vm, base_setup, base_teardown);
-	tcase_add_checked_fixture(vm, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(vm, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(vm, tu_runtime_setup, tu_runtime_teardown);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_attach_detach_stop);
 	tcase_add_test(vm, test_attach_poweroff);

@@ -24,41 +24,14 @@
 #include "src/cmds.h"
 #include "src/keep.h"
 #include "src/report.h"
+#include "tests/unit/termutil.h"
+#include "hostkernel.h"
 
-#define KERNEL "/boot/vmlinuz-6.1.0-56-amd64"
-#define INITRD "/boot/initrd.img-6.1.0-56-amd64"
+#define KERNEL HOST_KERNEL
+#define INITRD HOST_INITRD
 #define BOOT_LIMIT_MS (200 * 1000)
 #define WAIT_MS (30 * 1000)
-#define TTY_MAX (4 * 1024 * 1024)
 #define PROMPT "job control turned off"
-
-/* A fresh XDG_RUNTIME_DIR for each test, so that the tests never touch the user's VMs. */
-static char case_dir[64];
-static char runtime[96];
-
-static void base_setup(void)
-{
-	snprintf(case_dir, sizeof(case_dir), "/tmp/check-boot.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(case_dir));
-}
-
-static void base_teardown(void)
-{
-	rm_rf(case_dir);
-}
-
-static void runtime_setup(void)
-{
-	snprintf(runtime, sizeof(runtime), "%s/t.XXXXXX", case_dir);
-	ck_assert_ptr_nonnull(mkdtemp(runtime));
-	setenv("XDG_RUNTIME_DIR", runtime, 1);
-	setenv("NO_COLOR", "1", 1);
-}
-
-static void runtime_teardown(void)
-{
-	rm_rf(runtime);
-}
 
 /* A VM on the host's kernel and initrd with a shell as init; paused (qemu -S) if asked. */
 static struct vm *start_vm(bool paused)
@@ -137,7 +110,7 @@ static void harness_start(struct harness *hs, int tty_slave, bool paused, bool a
 	ssize_t n;
 
 	memset(hs, 0, sizeof(*hs));
-	snprintf(hs->err_path, sizeof(hs->err_path), "%s/harness.err", runtime);
+	snprintf(hs->err_path, sizeof(hs->err_path), "%s/harness.err", tu_runtime);
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(st, O_CLOEXEC), 0);
 	hs->pid = fork();
@@ -177,160 +150,20 @@ static void harness_start(struct harness *hs, int tty_slave, bool paused, bool a
 
 static int harness_wait(struct harness *hs, int limit_ms)
 {
-	int64_t until = now_ms() + limit_ms;
-	int status = 0;
-	pid_t p;
+	int rc = tu_wait_exit(hs->pid, limit_ms);
 
-	for (;;) {
-		p = waitpid(hs->pid, &status, WNOHANG);
-		if (p != 0 || now_ms() >= until)
-			break;
-		usleep(20 * 1000);
-	}
-	ck_assert_msg(p == hs->pid, "the harness did not end");
 	hs->pid = 0;
 	close(hs->status_rd);
-	ck_assert_msg(WIFEXITED(status), "harness status %#x", (unsigned)status);
-	return WEXITSTATUS(status);
+	return rc;
 }
 
 /* ---- terminals ---- */
 
-struct term {
-	int master, slave;
-	pid_t pid; /* an 'attach' client on it, if any */
-	struct termios orig;
-	struct buf seen;
-	size_t mark;
-};
-
-static void term_open(struct term *t)
-{
-	struct winsize ws = {.ws_row = 24, .ws_col = 80};
-
-	memset(t, 0, sizeof(*t));
-	ck_assert_int_eq(openpty(&t->master, &t->slave, NULL, NULL, &ws), 0);
-	fcntl(t->master, F_SETFD, FD_CLOEXEC);
-	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
-	ck_assert_int_eq(tcgetattr(t->slave, &t->orig), 0);
-	ck_assert(t->orig.c_lflag & ICANON);
-	buf_init(&t->seen, TTY_MAX);
-}
-
-static void term_attach(struct term *t, const char *what)
+static void term_attach(struct tu_term *t, const char *what)
 {
 	char *argv[] = {(char *)"attach", (char *)what, NULL};
 
-	t->pid = fork();
-	ck_assert_int_ge(t->pid, 0);
-	if (t->pid)
-		return;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	setsid();
-	ioctl(t->slave, TIOCSCTTY, 0);
-	dup2(t->slave, STDIN_FILENO);
-	dup2(t->slave, STDOUT_FILENO);
-	dup2(t->slave, STDERR_FILENO);
-	close(t->master);
-	optind = 0;
-	exit(cmd_attach(2, argv));
-}
-
-static const char *term_tail(const struct term *t)
-{
-	return t->seen.len > 2000 ? t->seen.data + t->seen.len - 2000 : t->seen.data;
-}
-
-static void term_read(struct term *t, int timeout_ms)
-{
-	struct pollfd p = {.fd = t->master, .events = POLLIN};
-	char chunk[4096];
-	ssize_t n;
-
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return;
-	n = read(t->master, chunk, sizeof(chunk));
-	if (n > 0)
-		ck_assert_int_eq(buf_add(&t->seen, chunk, (size_t)n), 0);
-}
-
-/* Read the terminal until needle shows after the mark (which then moves past it). */
-static void term_wait(struct term *t, const char *needle, int limit_ms)
-{
-	int64_t until = now_ms() + limit_ms;
-	const char *at;
-
-	for (;;) {
-		at = t->seen.len > t->mark ? memmem(t->seen.data + t->mark, t->seen.len - t->mark,
-						    needle, strlen(needle))
-					   : NULL;
-		if (at) {
-			t->mark = (size_t)(at - t->seen.data) + strlen(needle);
-			return;
-		}
-		ck_assert_msg(now_ms() < until, "no '%s' on the terminal; it shows:\n%s", needle,
-			      term_tail(t));
-		term_read(t, ms_until(until));
-	}
-}
-
-static void term_type(struct term *t, const char *s)
-{
-	ck_assert_int_eq(write(t->master, s, strlen(s)), (ssize_t)strlen(s));
-}
-
-static int term_exit(struct term *t)
-{
-	int64_t until = now_ms() + WAIT_MS;
-	int status = 0;
-	pid_t p;
-
-	for (;;) {
-		p = waitpid(t->pid, &status, WNOHANG);
-		if (p != 0 || now_ms() >= until)
-			break;
-		term_read(t, 20);
-	}
-	ck_assert_msg(p == t->pid, "attach did not end; the terminal shows:\n%s", term_tail(t));
-	t->pid = 0;
-	ck_assert_msg(WIFEXITED(status), "attach status %#x", (unsigned)status);
-	return WEXITSTATUS(status);
-}
-
-static bool is_raw(const struct term *t)
-{
-	struct termios now;
-
-	ck_assert_int_eq(tcgetattr(t->slave, &now), 0);
-	return !(now.c_lflag & (ICANON | ECHO | ISIG));
-}
-
-static void assert_restored(const struct term *t)
-{
-	struct termios now;
-
-	ck_assert_int_eq(tcgetattr(t->slave, &now), 0);
-	ck_assert_uint_eq(now.c_iflag, t->orig.c_iflag);
-	ck_assert_uint_eq(now.c_oflag, t->orig.c_oflag);
-	ck_assert_uint_eq(now.c_lflag, t->orig.c_lflag);
-	ck_assert_int_eq(memcmp(now.c_cc, t->orig.c_cc, sizeof(now.c_cc)), 0);
-}
-
-/* The harness's terminal is raw while its attach child runs: wait until it is (or is not). */
-static void wait_raw(const struct term *t, bool raw)
-{
-	int64_t until = now_ms() + WAIT_MS;
-
-	while (is_raw(t) != raw && now_ms() < until)
-		usleep(20 * 1000);
-	ck_assert_msg(is_raw(t) == raw, "the terminal is %s", raw ? "not raw" : "still raw");
-}
-
-static void term_close(struct term *t)
-{
-	close(t->master);
-	close(t->slave);
-	buf_release(&t->seen);
+	tu_term_spawn(t, cmd_attach, 2, argv);
 }
 
 /* The step 'ps' shows for a VM, or "" when it is not listed. */
@@ -366,7 +199,7 @@ static void read_status(int fd, char *out, size_t outsz)
 START_TEST(test_keep_without_terminal)
 {
 	struct harness hs;
-	struct term t;
+	struct tu_term t;
 	struct buf err;
 	char step[256], line[256], want[512];
 
@@ -377,21 +210,21 @@ START_TEST(test_keep_without_terminal)
 	listed_step(hs.name, step, sizeof(step));
 	ck_assert_str_eq(step, "kept for the test");
 
-	term_open(&t);
+	tu_term_open(&t, 24, 80);
 	term_attach(&t, hs.name);
-	term_wait(&t, "attached to", WAIT_MS);
-	term_wait(&t, PROMPT, BOOT_LIMIT_MS);
-	term_wait(&t, "# ", WAIT_MS);
-	term_type(&t, "echo kept-$((6*7))\r");
-	term_wait(&t, "\nkept-42\r\n", WAIT_MS);
+	tu_term_wait(&t, "attached to", WAIT_MS);
+	tu_term_wait(&t, PROMPT, BOOT_LIMIT_MS);
+	tu_term_wait(&t, "# ", WAIT_MS);
+	tu_term_type(&t, "echo kept-$((6*7))\r");
+	tu_term_wait(&t, "\nkept-42\r\n", WAIT_MS);
 	/* The guest powers off: the client hears it, the keep ends with KEEP_EXITED. */
-	term_type(&t, "mkdir -p /proc; mount -t proc proc /proc; "
-		      "echo o >/proc/sysrq-trigger\r");
-	ck_assert_int_eq(term_exit(&t), 0);
-	term_read(&t, 200);
-	term_wait(&t, "the VM exited", 1000);
-	assert_restored(&t);
-	term_close(&t);
+	tu_term_type(&t, "mkdir -p /proc; mount -t proc proc /proc; "
+			 "echo o >/proc/sysrq-trigger\r");
+	ck_assert_int_eq(tu_term_exit(&t, WAIT_MS), 0);
+	tu_term_read(&t, 200);
+	tu_term_wait(&t, "the VM exited", 1000);
+	tu_term_assert_restored(&t);
+	tu_term_close(&t);
 	ck_assert_int_eq(harness_wait(&hs, WAIT_MS), KEEP_EXITED);
 	listed_step(hs.name, step, sizeof(step));
 	ck_assert_str_eq(step, "");
@@ -421,30 +254,30 @@ END_TEST
 START_TEST(test_keep_attached_detach_enter_poweroff)
 {
 	struct harness hs;
-	struct term t;
+	struct tu_term t;
 	char step[256], want[256];
 
-	term_open(&t);
+	tu_term_open(&t, 24, 80);
 	harness_start(&hs, t.slave, false, true);
 	snprintf(want, sizeof(want), "[initrd-test: attached to %s; Ctrl-] d detaches", hs.name);
-	term_wait(&t, want, WAIT_MS);
-	wait_raw(&t, true);
-	term_wait(&t, PROMPT, BOOT_LIMIT_MS);
-	term_wait(&t, "# ", WAIT_MS);
-	term_type(&t, "echo first-$((6*7))\r");
-	term_wait(&t, "\nfirst-42\r\n", WAIT_MS);
+	tu_term_wait(&t, want, WAIT_MS);
+	tu_term_wait_raw(&t, true, WAIT_MS);
+	tu_term_wait(&t, PROMPT, BOOT_LIMIT_MS);
+	tu_term_wait(&t, "# ", WAIT_MS);
+	tu_term_type(&t, "echo first-$((6*7))\r");
+	tu_term_wait(&t, "\nfirst-42\r\n", WAIT_MS);
 
-	term_type(&t, "\x1d"
-		      "d");
+	tu_term_type(&t, "\x1d"
+			 "d");
 	snprintf(want, sizeof(want), "initrd-test: detached from %s; it keeps running", hs.name);
-	term_wait(&t, want, WAIT_MS);
+	tu_term_wait(&t, want, WAIT_MS);
 	snprintf(want, sizeof(want),
 		 "initrd-test: %s runs on, served by this initrd-test: Enter attaches again here, "
 		 "Ctrl-C powers it off",
 		 hs.name);
-	term_wait(&t, want, WAIT_MS);
-	wait_raw(&t, false);
-	assert_restored(&t);
+	tu_term_wait(&t, want, WAIT_MS);
+	tu_term_wait_raw(&t, false, WAIT_MS);
+	tu_term_assert_restored(&t);
 	listed_step(hs.name, step, sizeof(step));
 	ck_assert_str_eq(step, "kept for the test");
 	/* Still served while nobody is attached: the console is drained, the VM runs. */
@@ -453,24 +286,24 @@ START_TEST(test_keep_attached_detach_enter_poweroff)
 	ck_assert_str_eq(step, "kept for the test");
 
 	/* Enter: attached again, with the console's tail. */
-	term_type(&t, "\r");
+	tu_term_type(&t, "\r");
 	snprintf(want, sizeof(want), "[initrd-test: attached to %s;", hs.name);
-	term_wait(&t, want, WAIT_MS);
-	term_wait(&t, "\nfirst-42\r\n", WAIT_MS);
-	wait_raw(&t, true);
-	term_type(&t, "echo second-$((7*7))\r");
-	term_wait(&t, "\nsecond-49\r\n", WAIT_MS);
+	tu_term_wait(&t, want, WAIT_MS);
+	tu_term_wait(&t, "\nfirst-42\r\n", WAIT_MS);
+	tu_term_wait_raw(&t, true, WAIT_MS);
+	tu_term_type(&t, "echo second-$((7*7))\r");
+	tu_term_wait(&t, "\nsecond-49\r\n", WAIT_MS);
 
-	term_type(&t, "\x1d"
-		      "q");
+	tu_term_type(&t, "\x1d"
+			 "q");
 	ck_assert_int_eq(harness_wait(&hs, WAIT_MS), KEEP_POWERED_OFF);
-	term_read(&t, 200);
+	tu_term_read(&t, 200);
 	snprintf(want, sizeof(want), "initrd-test: %s: powered off", hs.name);
-	term_wait(&t, want, 1000);
-	assert_restored(&t);
+	tu_term_wait(&t, want, 1000);
+	tu_term_assert_restored(&t);
 	listed_step(hs.name, step, sizeof(step));
 	ck_assert_str_eq(step, "");
-	term_close(&t);
+	tu_term_close(&t);
 }
 END_TEST
 
@@ -479,13 +312,13 @@ START_TEST(test_keep_sigterm)
 {
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct harness hs;
-	struct term t;
+	struct tu_term t;
 	pid_t qemu = 0;
 
-	term_open(&t);
+	tu_term_open(&t, 24, 80);
 	harness_start(&hs, t.slave, true, true);
-	term_wait(&t, "attached to", WAIT_MS);
-	wait_raw(&t, true);
+	tu_term_wait(&t, "attached to", WAIT_MS);
+	tu_term_wait_raw(&t, true, WAIT_MS);
 	ck_assert_int_eq(vm_hub_list(&list, NULL), 0);
 	ck_assert_uint_eq(list.n, 1);
 	qemu = list.v[0].qemu_pid;
@@ -493,10 +326,10 @@ START_TEST(test_keep_sigterm)
 	ck_assert_int_eq(kill(hs.pid, SIGTERM), 0);
 	ck_assert_int_eq(harness_wait(&hs, WAIT_MS), KEEP_SIGNALLED);
 	/* keep_serve() waited for its attach child: the terminal is back already. */
-	assert_restored(&t);
+	tu_term_assert_restored(&t);
 	ck_assert_int_eq(kill(qemu, 0), -1);
 	ck_assert_int_eq(errno, ESRCH);
-	term_close(&t);
+	tu_term_close(&t);
 }
 END_TEST
 
@@ -565,8 +398,8 @@ int main(void)
 
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
-	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-	tcase_add_checked_fixture(tc, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(tc, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(tc, tu_runtime_setup, tu_runtime_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_keep_after_run);
 	tcase_add_test(tc, test_keep_sigterm);

@@ -15,10 +15,11 @@
 #include "common/util.h"
 #include "tests/unit/testutil.h"
 #include "tests/unit/builder_util.h"
+#include "hostkernel.h"
 
-#define KVER "6.1.0-56-amd64"
-#define KIMAGE "/boot/vmlinuz-" KVER
-#define KMODS "/lib/modules/" KVER
+#define KVER HOST_KVER
+#define KIMAGE HOST_KERNEL
+#define KMODS HOST_MODULES
 #define VIRT "6.6.99-0-virt"
 
 static void same_as_host(const struct tree *t, const char *in_tree, const char *host)

@@ -20,9 +20,10 @@
 #include "common/strlist.h"
 #include "common/util.h"
 #include "runner/runner.h"
+#include "hostkernel.h"
 
-#define KERNEL "/boot/vmlinuz-6.1.0-56-amd64"
-#define INITRD "/boot/initrd.img-6.1.0-56-amd64"
+#define KERNEL HOST_KERNEL
+#define INITRD HOST_INITRD
 /* Debian's initramfs has busybox: rdinit=/bin/sh gives a shell on the console in seconds. */
 #define SHELL_APPEND "rdinit=/bin/sh"
 #define BOOT_LIMIT_MS (100 * 1000)

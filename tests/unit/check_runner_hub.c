@@ -21,9 +21,11 @@
 #include "common/util.h"
 #include "runner/internal.h"
 #include "runner/runner.h"
+#include "tests/unit/termutil.h"
+#include "hostkernel.h"
 
-#define KERNEL "/boot/vmlinuz-6.1.0-56-amd64"
-#define INITRD "/boot/initrd.img-6.1.0-56-amd64"
+#define KERNEL HOST_KERNEL
+#define INITRD HOST_INITRD
 #define SHELL_APPEND "rdinit=/bin/sh"
 #define LOG_MAX (8 * 1024 * 1024)
 #define TICK_MS 50
@@ -33,41 +35,9 @@
 
 /* ---- helpers ---- */
 
-/* A fresh XDG_RUNTIME_DIR, so that the tests never touch the user's VMs. */
-/*
- * A fresh XDG_RUNTIME_DIR for each test, so that the tests never touch the
- * user's VMs, inside one directory per test case that the parent process
- * makes and removes (a failed test, in its forked child, cleans nothing).
- */
-static char case_dir[64];
-static char runtime[96];
-
-static void base_setup(void)
-{
-	snprintf(case_dir, sizeof(case_dir), "/tmp/check-hub.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(case_dir));
-}
-
-static void base_teardown(void)
-{
-	rm_rf(case_dir);
-}
-
-static void runtime_setup(void)
-{
-	snprintf(runtime, sizeof(runtime), "%s/t.XXXXXX", case_dir);
-	ck_assert_ptr_nonnull(mkdtemp(runtime));
-	setenv("XDG_RUNTIME_DIR", runtime, 1);
-}
-
-static void runtime_teardown(void)
-{
-	rm_rf(runtime);
-}
-
 static void hub_path(char *out, size_t outsz, const char *name, const char *suffix)
 {
-	snprintf(out, outsz, "%s/%s/%s%s", runtime, VM_HUB_DIR_NAME, name, suffix);
+	snprintf(out, outsz, "%s/%s/%s%s", tu_runtime, VM_HUB_DIR_NAME, name, suffix);
 }
 
 static void write_text(const char *path, const char *text)
@@ -339,7 +309,7 @@ START_TEST(test_list_and_find)
 	ck_assert_int_eq(vm_hub_list(&list, &err), 0);
 	ck_assert_uint_eq(list.n, 0);
 
-	snprintf(dir, sizeof(dir), "%s/%s", runtime, VM_HUB_DIR_NAME);
+	snprintf(dir, sizeof(dir), "%s/%s", tu_runtime, VM_HUB_DIR_NAME);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(text, sizeof(text),
 		 "name=alpha-3c4d\nscenario=alpha\npid=%d\nqemu_pid=424242\nstarted=200\n"
@@ -460,7 +430,7 @@ START_TEST(test_enable_files)
 	hub_path(sock, sizeof(sock), name, ".sock");
 	hub_path(info, sizeof(info), name, ".info");
 	ck_assert_str_eq(vm_hub_socket(vm), sock);
-	snprintf(dir, sizeof(dir), "%s/%s", runtime, VM_HUB_DIR_NAME);
+	snprintf(dir, sizeof(dir), "%s/%s", tu_runtime, VM_HUB_DIR_NAME);
 	ck_assert_int_eq(lstat(dir, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	ck_assert_int_eq(lstat(sock, &st), 0);
@@ -536,7 +506,7 @@ START_TEST(test_enable_errors)
 	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
 
 	/* A socket path longer than sun_path: refused before anything is created. */
-	snprintf(longdir, sizeof(longdir), "%s/%0100d", runtime, 0);
+	snprintf(longdir, sizeof(longdir), "%s/%0100d", tu_runtime, 0);
 	setenv("XDG_RUNTIME_DIR", longdir, 1);
 	ck_assert_int_eq(vm_hub_enable(vm, "scenario", &err), -ENAMETOOLONG);
 	ck_assert_msg(strstr(err.msg, "path too long for a unix socket"), "%s", err.msg);
@@ -547,8 +517,8 @@ START_TEST(test_enable_errors)
 	it_error_clear(&err);
 
 	/* A directory that is not ours is not used. */
-	setenv("XDG_RUNTIME_DIR", runtime, 1);
-	snprintf(dir, sizeof(dir), "%s/%s", runtime, VM_HUB_DIR_NAME);
+	setenv("XDG_RUNTIME_DIR", tu_runtime, 1);
+	snprintf(dir, sizeof(dir), "%s/%s", tu_runtime, VM_HUB_DIR_NAME);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
 	ck_assert_int_eq(vm_hub_enable(vm, "scenario", &err), -EPERM);
@@ -950,21 +920,21 @@ int main(void)
 	tcase_add_test(pure, test_dir);
 	suite_add_tcase(s, pure);
 
-	tcase_add_unchecked_fixture(list, base_setup, base_teardown);
-	tcase_add_checked_fixture(list, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(list, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(list, tu_runtime_setup, tu_runtime_teardown);
 	tcase_add_test(list, test_list_and_find);
 	suite_add_tcase(s, list);
 
 	/* Paused VMs (qemu -S) cost nothing; then one real boot, with a lot of output. */
-	tcase_add_unchecked_fixture(vm, base_setup, base_teardown);
-	tcase_add_checked_fixture(vm, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(vm, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(vm, tu_runtime_setup, tu_runtime_teardown);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_enable_files);
 	tcase_add_test(vm, test_enable_errors);
 	tcase_add_test(vm, test_poweroff);
 	suite_add_tcase(s, vm);
-	tcase_add_unchecked_fixture(shell, base_setup, base_teardown);
-	tcase_add_checked_fixture(shell, runtime_setup, runtime_teardown);
+	tcase_add_unchecked_fixture(shell, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(shell, tu_runtime_setup, tu_runtime_teardown);
 	tcase_set_timeout(shell, 300);
 	tcase_add_test(shell, test_shell_clients);
 	suite_add_tcase(s, shell);
