@@ -680,12 +680,66 @@ static int output_paths(const struct build_config *cfg, char *kernel_out, size_t
 	return (n < 0 || (size_t)n >= sz) ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * An output the write phase replaces. A hard link keeps the old file until
+ * the build is over, so that a write phase cut short (a signal, a full disk
+ * for the kernel) puts back what was there, or nothing, instead of leaving a
+ * new initrd beside an old kernel or a result the user asked to stop.
+ */
+struct out_file {
+	const char *path;
+	char saved[PATH_MAX]; /* "PATH.tmp.PID.old", a link to the old file; "" if none */
+	bool written;	      /* the new file is at path */
+};
+
+static void out_save(struct out_file *o, const char *path)
+{
+	int n;
+
+	o->path = path;
+	o->written = false;
+	o->saved[0] = '\0';
+	n = snprintf(o->saved, sizeof(o->saved), "%s.tmp.%ld.old", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(o->saved)) {
+		o->saved[0] = '\0';
+		return;
+	}
+	unlink(o->saved); /* a leftover of a killed run with our pid */
+	/* No old file, or no hard links here: then nothing can be put back. */
+	if (link(path, o->saved) < 0)
+		o->saved[0] = '\0';
+}
+
+/* The build failed: the old file back if the new one replaced it, else just no new file. */
+static void out_undo(struct out_file *o)
+{
+	if (!o->path)
+		return;
+	if (o->saved[0] && o->written)
+		rename(o->saved, o->path);
+	else if (o->saved[0])
+		unlink(o->saved); /* still a second name of the file at path */
+	else if (o->written)
+		unlink(o->path);
+	o->saved[0] = '\0';
+	o->written = false;
+}
+
+/* The build is done: forget the old file. */
+static void out_keep(struct out_file *o)
+{
+	if (o->path && o->saved[0])
+		unlink(o->saved);
+	o->saved[0] = '\0';
+}
+
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err)
 {
 	struct build b;
-	struct cpio_opts co = {cfg->compression, 0, 0};
+	struct cpio_opts co = {cfg->compression, 0, 0, &build_interrupted};
 	struct cpio_stats cs = {0, 0, 0};
 	struct kernel_result kr;
+	struct out_file initrd_file = {0}, kernel_file = {0};
 	char kernel_out[PATH_MAX];
 	int64_t t0 = now_ms(), t;
 	int r;
@@ -780,18 +834,27 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	r = ensure_parent(cfg->output, err);
 	if (r < 0)
 		goto out;
+	/* From here on a failure or a signal puts the old outputs back (see out_file). */
+	out_save(&initrd_file, cfg->output);
 	r = cpio_write(&b.tree, cfg->output, &co, &cs, err);
+	if (r < 0)
+		goto out;
+	initrd_file.written = true;
+	r = check_interrupted(err);
 	if (r < 0)
 		goto out;
 	if (kernel_result_has_image(&kr)) {
 		r = ensure_parent(kernel_out, err);
-		if (r == 0)
-			r = kernel_place(&kr, kernel_out, err);
-		if (r < 0) {
-			/* The two go together: no new initrd beside an old kernel, or none. */
-			unlink(cfg->output);
+		if (r < 0)
 			goto out;
-		}
+		out_save(&kernel_file, kernel_out);
+		r = kernel_place(&kr, kernel_out, err);
+		if (r < 0)
+			goto out;
+		kernel_file.written = true;
+		r = check_interrupted(err);
+		if (r < 0)
+			goto out;
 		res->kernel_path = strdup(kernel_out);
 		res->kernel_version = kr.kmod.version ? strdup(kr.kmod.version) : NULL;
 	}
@@ -799,6 +862,14 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	res->initrd_bytes = cs.written;
 	res->files = cs.entries;
 out:
+	/* The two go together: no new initrd beside an old kernel; nothing new if stopped. */
+	if (r < 0) {
+		out_undo(&kernel_file);
+		out_undo(&initrd_file);
+	} else {
+		out_keep(&kernel_file);
+		out_keep(&initrd_file);
+	}
 	restore_signals(&b);
 	kernel_result_release(&kr);
 	build_release(&b);

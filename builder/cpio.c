@@ -394,11 +394,16 @@ static int put_item(struct sink *s, const struct item *it, int64_t epoch)
 	return r;
 }
 
-static int write_all(struct sink *s, const struct plan *p, int64_t epoch)
+static int write_all(struct sink *s, const struct plan *p, const struct cpio_opts *o)
 {
+	int64_t epoch = o->epoch;
 	int r;
 
 	for (size_t i = 0; i < p->n; i++) {
+		if (o->interrupted && *o->interrupted)
+			return it_error_set(s->err, -IT_EINTERRUPTED,
+					    "cannot write '%s': interrupted by %s", s->path,
+					    *o->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
 		r = put_item(s, &p->v[i], epoch);
 		if (r < 0)
 			return r;
@@ -438,7 +443,7 @@ int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o
 	}
 	r = sink_open(&s, o);
 	if (r == 0)
-		r = write_all(&s, &p, o->epoch);
+		r = write_all(&s, &p, o);
 	if (r == 0 && fsync(s.fd) < 0)
 		r = it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
 	if (r == 0) {

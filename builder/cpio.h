@@ -3,6 +3,7 @@
 #ifndef IT_BUILDER_CPIO_H
 #define IT_BUILDER_CPIO_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,8 @@ struct cpio_opts {
 	enum compression compression; /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
 	int level;		      /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
 	int64_t epoch; /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
+	/* Set to the signal's number by the caller's handler (NULL: none): stop, leave nothing. */
+	const volatile sig_atomic_t *interrupted;
 };
 
 /*
@@ -44,7 +47,8 @@ struct cpio_stats {
  *
  * The data goes to a temp file beside 'path', renamed over it only when
  * complete: on any error nothing is left and the error names 'path'. A
- * hard link whose file is gone gives -IT_EFORMAT. 'st' may be NULL.
+ * hard link whose file is gone gives -IT_EFORMAT; *o->interrupted set
+ * between two entries gives -IT_EINTERRUPTED. 'st' may be NULL.
  */
 int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o,
 	       struct cpio_stats *st, struct it_error *err);

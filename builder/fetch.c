@@ -318,9 +318,15 @@ out:
 	return ok;
 }
 
-static int meta_store(const char *cache_path, const char *etag, const char *lastmod)
+/*
+ * Describe the body whose SHA-256 is 'hex': the caller hashes the bytes it
+ * fetched, before they are renamed into place. Hashing the cache path after
+ * the rename would describe whatever another process renamed there since.
+ */
+static int meta_store(const char *cache_path, const char *hex, const char *etag,
+		      const char *lastmod)
 {
-	char mp[PATH_MAX], hex[65];
+	char mp[PATH_MAX];
 	struct buf b;
 	int r;
 
@@ -331,9 +337,6 @@ static int meta_store(const char *cache_path, const char *etag, const char *last
 		unlink(mp);
 		return 0;
 	}
-	r = sha256_file_hex(cache_path, hex);
-	if (r < 0)
-		return r;
 	buf_init(&b, META_MAX);
 	r = buf_addf(&b, "sha256 %s\n", hex);
 	if (r == 0 && etag[0])
@@ -642,6 +645,7 @@ static void xfer_accept(struct xfer *x)
 {
 	struct fetch_req *req = x->req;
 	void *map = NULL;
+	char hex[65] = "";
 	int r = 0, fd = x->fd;
 
 	/* The bytes must be on disk before the name says they are there. */
@@ -693,6 +697,8 @@ static void xfer_accept(struct xfer *x)
 		/* No sidecar may ever describe a body it was not written for. */
 		if (meta_path(req->cache_path, mp, sizeof(mp)) == 0)
 			unlink(mp);
+		if (sha256_file_hex(x->tmp, hex) < 0)
+			hex[0] = '\0'; /* no sidecar: the next time is a full download */
 	}
 	if (rename(x->tmp, req->cache_path) < 0) {
 		r = -errno;
@@ -700,8 +706,8 @@ static void xfer_accept(struct xfer *x)
 		return;
 	}
 	x->tmp[0] = '\0';
-	if (req->revalidate)
-		meta_store(req->cache_path, x->etag, x->lastmod);
+	if (req->revalidate && hex[0])
+		meta_store(req->cache_path, hex, x->etag, x->lastmod);
 	req->path = strdup(req->cache_path);
 	if (!req->path) {
 		xfer_fail(x, -ENOMEM, "cannot fetch '%s': %s", req->url, strerror(ENOMEM));
@@ -734,14 +740,16 @@ static void xfer_finished(struct xfer *x, CURLcode cr)
 			  strerror(x->write_errno));
 		return;
 	}
+	if (cr == CURLE_WRITE_ERROR && x->too_big && req->expected_size >= 0) {
+		xfer_fail(x, -IT_ECHECKSUM, "cannot fetch '%s': more than the expected %lld bytes",
+			  req->url, req->expected_size);
+		return;
+	}
 	if (cr == CURLE_WRITE_ERROR && x->too_big) {
-		if (req->expected_size >= 0)
-			xfer_fail(x, -IT_ECHECKSUM,
-				  "cannot fetch '%s': more than the expected %lld bytes", req->url,
-				  req->expected_size);
-		else
-			xfer_fail(x, -IT_ELIMIT, "cannot fetch '%s': larger than %llu bytes",
-				  req->url, x->b->o->max_unknown_size);
+		xfer_fail(x, -IT_ELIMIT, "cannot fetch '%s': larger than %llu bytes", req->url,
+			  x->b->o->max_unknown_size);
+		it_error_hint(&req->err,
+			      "no index or package is that large: check the repository URL");
 		return;
 	}
 	if (cr == CURLE_HTTP_RETURNED_ERROR) {

@@ -86,6 +86,13 @@ void fetch_opts_init(struct fetch_opts *o);
  * all succeeded, else the first failed request's code (in request order)
  * with its text copied to err. -IT_EINTERRUPTED when *interrupted was set.
  * Two network requests may not share a cache_path (-EINVAL).
+ *
+ * Processes may share one cache without a lock: a file appears there only
+ * by rename(), whole and verified, so a reader never sees part of one; two
+ * that fetch the same file at once each download it, the last rename wins
+ * (the same bytes for a package, keyed by its checksum). An index's
+ * revalidation sidecar holds the hash of the body it was written for,
+ * taken before the rename, so it never vouches for another writer's bytes.
  */
 int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, struct it_error *err);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The in-memory tree: path rules, symlinks resolved inside it, apk's ownership rules. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@ struct walk {
 	bool create;	      /* make missing directories */
 	int links;
 	const struct tree_node *via; /* the symlink being followed, for messages */
+	const char *hardlink;	     /* the hard link target being resolved, for messages */
 };
 
 enum owner_rule { OWNER_OVERWRITE, OWNER_SKIP, OWNER_CONFLICT };
@@ -287,15 +289,25 @@ static const char *in_pkg(const struct walk *w)
 	return w->pkgname ? w->pkgname : "configuration";
 }
 
+/* What a message is about: "'etc/x'", or "hard link 'usr/bin/x' -> '../etc/y'" with its target. */
+static const char *subject(const struct walk *w, char *out, size_t outsz)
+{
+	if (w->hardlink)
+		snprintf(out, outsz, "hard link '%s' -> '%s'", w->path, w->hardlink);
+	else
+		snprintf(out, outsz, "'%s'", w->path);
+	return out;
+}
+
 static int walk_escape(struct walk *w)
 {
-	char via[4096] = "?";
+	char via[4096] = "?", what[8192];
 
 	if (w->via)
 		tree_node_path(w->via, via, sizeof(via));
 	return it_error_set(w->err, -IT_EPATH,
-			    "'%s' in '%s': path leaves the root through symlink '%s'", w->path,
-			    in_pkg(w), via);
+			    "%s in '%s': path leaves the root through symlink '%s'",
+			    subject(w, what, sizeof(what)), in_pkg(w), via);
 }
 
 static int resolve(struct walk *w, struct tree_node *cur, char **v, size_t n, bool follow_last,
@@ -308,14 +320,14 @@ static int follow(struct walk *w, struct tree_node *dir, struct tree_node *link,
 	struct comps c = {0};
 	const struct tree_node *saved = w->via;
 	struct tree_node *start;
-	char where[4096];
+	char where[4096], what[8192];
 	int r;
 
 	if (++w->links > TREE_MAX_SYMLINKS) {
 		tree_node_path(link, where, sizeof(where));
 		return it_error_set(w->err, -ELOOP,
-				    "'%s' in '%s': too many levels of symlinks at '%s'", w->path,
-				    in_pkg(w), where);
+				    "%s in '%s': too many levels of symlinks at '%s'",
+				    subject(w, what, sizeof(what)), in_pkg(w), where);
 	}
 	r = comps_split(&c, link->target, true);
 	if (r < 0)
@@ -357,7 +369,7 @@ static int mkdir_implicit(struct walk *w, struct tree_node *dir, const char *nam
 static int resolve(struct walk *w, struct tree_node *cur, char **v, size_t n, bool follow_last,
 		   bool mkdir_last, struct tree_node **out)
 {
-	char where[4096];
+	char where[4096], what[8192];
 
 	*out = cur;
 	for (size_t i = 0; i < n; i++) {
@@ -392,6 +404,10 @@ static int resolve(struct walk *w, struct tree_node *cur, char **v, size_t n, bo
 		}
 		if (!S_ISDIR(kid->mode)) {
 			tree_node_path(kid, where, sizeof(where));
+			if (w->hardlink)
+				return it_error_set(
+				    w->err, -ENOTDIR, "%s in '%s': '%s' is not a directory",
+				    subject(w, what, sizeof(what)), in_pkg(w), where);
 			return it_error_set(w->err, -ENOTDIR,
 					    "cannot place '%s' from '%s': '%s' is not a directory",
 					    w->path, in_pkg(w), where);
@@ -484,39 +500,59 @@ static int add_dir(struct walk *w, struct tree_node *parent, const char *leaf,
 			    in_pkg(w));
 }
 
-/* Path of the regular file a hard link entry names, as stored in the node ("usr/bin/x"). */
+/*
+ * Path of the regular file a hard link entry names, as stored in the node
+ * ("usr/bin/x"). The target obeys the rules of entry names ('..' refused,
+ * symlinks followed inside the tree); every message names the link and its
+ * target, since either may be the hostile part.
+ */
 static int hardlink_target(struct walk *w, const char *link, char **out)
 {
 	struct comps c = {0};
 	struct tree_node *n = NULL;
-	char path[4096];
+	char path[4096], what[8192];
 	int r;
 
-	r = split_entry(w, &c, link);
-	if (r < 0)
-		return r;
+	w->hardlink = link;
+	subject(w, what, sizeof(what));
+	r = comps_split(&c, link, false);
+	if (r == -IT_EPATH) {
+		r = it_error_set(w->err, r, "%s in '%s': path leaves the root", what, in_pkg(w));
+		goto out;
+	}
+	if (r < 0) {
+		r = it_error_set(w->err, r, "out of memory");
+		goto out;
+	}
 	w->create = false;
-	r = c.n ? resolve(w, &w->t->root, c.v, c.n, false, false, &n) : -EISDIR;
+	r = c.n ? resolve(w, &w->t->root, c.v, c.n, false, false, &n) : -ENOENT;
 	w->create = true;
-	comps_free(&c);
-	if (r == -ENOENT || (r == 0 && !S_ISREG(n->mode)))
-		return it_error_set(
-		    w->err, -IT_EFORMAT,
-		    "'%s' in '%s': hard link target '%s' is not a file placed before it", w->path,
-		    in_pkg(w), link);
-	if (r < 0)
-		return it_error_set(w->err, r, "'%s' in '%s': hard link target '%s': %s", w->path,
-				    in_pkg(w), link, it_strerror(r));
+	if (r == -ENOENT || (r == 0 && !S_ISREG(n->mode))) {
+		r = it_error_set(w->err, -IT_EFORMAT,
+				 "%s in '%s': the target is not a file placed before it", what,
+				 in_pkg(w));
+		goto out;
+	}
+	if (r < 0) {
+		r = it_error_set(w->err, r, "%s in '%s': %s", what, in_pkg(w), it_strerror(r));
+		goto out;
+	}
 	if (n->hardlink) {
 		*out = strdup(n->target);
 	} else {
-		if (tree_node_path(n, path, sizeof(path)) < 0)
-			return it_error_set(w->err, -ENAMETOOLONG, "'%s': path too long", link);
+		r = tree_node_path(n, path, sizeof(path));
+		if (r < 0) {
+			r = it_error_set(w->err, r, "%s: path too long", what);
+			goto out;
+		}
 		*out = strdup(path + 1);
 	}
 	if (!*out)
-		return it_error_set(w->err, -ENOMEM, "out of memory");
-	return 0;
+		r = it_error_set(w->err, -ENOMEM, "out of memory");
+out:
+	w->hardlink = NULL;
+	comps_free(&c);
+	return r;
 }
 
 /* Fill a fresh or cleared node from a non-directory entry; takes 'content' and 'target'. */
@@ -580,8 +616,8 @@ static int add_nondir(struct walk *w, struct tree_node *parent, const char *leaf
 		if (n && n->parent == parent && tree_lookup(w->t, target, false) == n) {
 			free(target);
 			return it_error_set(w->err, -IT_EFORMAT,
-					    "'%s' in '%s': hard link to itself", w->path,
-					    in_pkg(w));
+					    "hard link '%s' -> '%s' in '%s': links to itself",
+					    w->path, e->hardlink, in_pkg(w));
 		}
 	} else if (S_ISLNK(e->mode)) {
 		target = strdup(e->link_target);
@@ -643,7 +679,7 @@ static int check_entry(struct walk *w, const struct tree_entry *e)
 int tree_add(struct tree *t, const struct tree_entry *e, const struct tree_pkg *pkg,
 	     struct it_error *err)
 {
-	struct walk w = {t, e->path, pkg ? pkg->name : NULL, err, true, 0, NULL};
+	struct walk w = {t, e->path, pkg ? pkg->name : NULL, err, true, 0, NULL, NULL};
 	void *take = (e->flags & TREE_TAKE_CONTENT) ? (void *)e->content : NULL;
 	struct comps c = {0};
 	struct tree_node *parent = NULL;
@@ -728,7 +764,7 @@ int tree_add_symlink(struct tree *t, const char *path, const char *target, struc
 
 struct tree_node *tree_lookup(const struct tree *t, const char *path, bool follow_last)
 {
-	struct walk w = {(struct tree *)t, path, NULL, NULL, false, 0, NULL};
+	struct walk w = {(struct tree *)t, path, NULL, NULL, false, 0, NULL, NULL};
 	struct comps c = {0};
 	struct tree_node *n = NULL;
 	int r;

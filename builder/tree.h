@@ -109,6 +109,11 @@ struct tree_entry {
  * made as 0755 root:root directories. The last component is never followed:
  * a symlink there is replaced, except that a directory entry over a symlink
  * to a directory keeps the symlink (as apk's mkdir does).
+ *
+ * A hard link's target obeys the same path rules ('..' refused, symlinks
+ * followed inside the tree) and must be a regular file placed before it
+ * (-IT_EFORMAT otherwise). Its messages name both ends: "hard link 'a' ->
+ * '../../etc/shadow' in 'pkg': path leaves the root".
  */
 int tree_add(struct tree *t, const struct tree_entry *e, const struct tree_pkg *pkg,
 	     struct it_error *err);

@@ -367,6 +367,7 @@ FUZZ_ONE(cpio)
 			: (hdr & 3) == 1 ? COMPRESS_GZIP
 					 : COMPRESS_ZSTD;
 	o.level = 1;
+	o.interrupted = NULL;
 	o.epoch = CPF_EPOCH_BASE - (int64_t)(hdr >> 2) * 10000;
 	unlink(cpf_out_path);
 	r = cpio_write(&t, cpf_out_path, &o, &st, &err);

@@ -86,3 +86,17 @@ assert_no_process() {
 		fail "$2"
 	fi
 }
+
+# Fail when a temp file ('*.tmp*': open_tmp_beside()'s "NAME.tmp.PID.N", a kept old output)
+# is under any of the directories given after $1, which says after what.
+assert_no_tmp() {
+	what=$1
+	shift
+	left=$(find "$@" -name '*.tmp*' 2>/dev/null || true)
+	[ -z "$left" ] || fail "$what: temp files left: $left"
+}
+
+# Milliseconds since the epoch (GNU date).
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}

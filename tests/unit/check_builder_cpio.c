@@ -422,6 +422,33 @@ START_TEST(test_errors_leave_nothing)
 	    "hard link '/bin/view' points to '/usr/bin/vi', which is not a file in the tree");
 	ck_assert_uint_eq(files_in_dir(), 1);
 
+	/* Interrupted (the caller's SIGINT handler set the flag): stops, leaves nothing. */
+	{
+		volatile sig_atomic_t stop = SIGINT;
+		struct cpio_opts oi = {
+		    .compression = COMPRESS_GZIP, .epoch = EPOCH, .interrupted = &stop};
+
+		struct buf prev = BUF_INIT;
+
+		ck_assert_int_eq(tree_add_file(&t, "usr/bin/vi", 0755, 0, 0, "vi", 2, NULL), 0);
+		tu_read_file(&prev, tu_in_dir("initrd"));
+		it_error_clear(&err);
+		ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd"), &oi, NULL, &err),
+				 -IT_EINTERRUPTED);
+		snprintf(want, sizeof(want), "cannot write '%s': interrupted by SIGINT",
+			 tu_in_dir("initrd"));
+		ck_assert_str_eq(err.msg, want);
+		ck_assert_uint_eq(files_in_dir(), 1);
+		tu_read_file(&b, tu_in_dir("initrd"));
+		ck_assert(b.len == prev.len && !memcmp(b.data, prev.data, b.len));
+		stop = 0;
+		ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd"), &oi, NULL, &err), 0);
+		ck_assert_uint_eq(files_in_dir(), 1);
+		tu_read_file(&b, tu_in_dir("initrd"));
+		ck_assert(b.len != prev.len || memcmp(b.data, prev.data, b.len));
+		buf_release(&prev);
+	}
+
 	/* No epoch. */
 	o.epoch = -1;
 	ck_assert_int_eq(cpio_write(&t, tu_in_dir("initrd3"), &o, NULL, NULL), -EINVAL);

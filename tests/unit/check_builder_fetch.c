@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -42,8 +43,8 @@
  */
 static char suite_dir[256];
 static char served[300]; /* a copy of REPO that tests may change */
-static pid_t bb_pid = -1, fault_pid = -1;
-static int bb_port, fault_port;
+static pid_t bb_pid = -1, fault_pid = -1, endless_pid = -1;
+static int bb_port, fault_port, endless_port;
 
 static int free_port(void)
 {
@@ -126,6 +127,104 @@ static void start_fault(void)
 	ck_assert_int_gt(fault_port, 0);
 }
 
+/*
+ * A server of bodies that do not end, as fast as the client takes them:
+ *   /chunked/NAME   HTTP/1.1, Transfer-Encoding: chunked, chunks forever
+ *   /nolength/NAME  HTTP/1.0 without Content-Length, bytes until the client goes
+ *   /biglen/NAME    Content-Length: 1 TiB, bytes until the client goes
+ *   /exact/N/NAME   HTTP/1.0 without Content-Length, N bytes, then close
+ * One process per connection; the whole group goes at the suite's end.
+ */
+static void endless_write(int c, const void *p, size_t n)
+{
+	if (fd_write_all(c, p, n) < 0)
+		_exit(0); /* the client hung up: that is how these bodies end */
+}
+
+static void endless_serve(int c)
+{
+	static char chunk[65536];
+	char req[4096], head[256];
+	size_t got = 0;
+	long long left = -1;
+	bool chunked = false;
+	ssize_t n;
+
+	memset(chunk, 'x', sizeof(chunk));
+	while (got < sizeof(req) - 1) {
+		n = read(c, req + got, sizeof(req) - 1 - got);
+		if (n <= 0)
+			_exit(0);
+		got += (size_t)n;
+		req[got] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	if (!strncmp(req, "GET /chunked/", 13)) {
+		chunked = true;
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	} else if (!strncmp(req, "GET /biglen/", 12)) {
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\n\r\n",
+			 1LL << 40);
+	} else if (!strncmp(req, "GET /exact/", 11)) {
+		left = strtoll(req + 11, NULL, 10);
+		snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n\r\n");
+	} else {
+		snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n\r\n");
+	}
+	endless_write(c, head, strlen(head));
+	while (left != 0) {
+		size_t len = sizeof(chunk);
+
+		if (left > 0 && (long long)len > left)
+			len = (size_t)left;
+		if (chunked) {
+			snprintf(head, sizeof(head), "%zx\r\n", len);
+			endless_write(c, head, strlen(head));
+		}
+		endless_write(c, chunk, len);
+		if (chunked)
+			endless_write(c, "\r\n", 2);
+		if (left > 0)
+			left -= (long long)len;
+	}
+	_exit(0);
+}
+
+static void start_endless(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	endless_port = ntohs(a.sin_port);
+	endless_pid = fork();
+	ck_assert_int_ge(endless_pid, 0);
+	if (endless_pid == 0) {
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_IGN);
+		signal(SIGCHLD, SIG_IGN); /* no zombies */
+		for (;;) {
+			int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c < 0)
+				continue;
+			if (fork() == 0) {
+				close(fd);
+				endless_serve(c);
+			}
+			close(c);
+		}
+	}
+	setpgid(endless_pid, endless_pid); /* either side may run first */
+	close(fd);
+}
+
 static void servers_up(void)
 {
 	DIR *d;
@@ -147,6 +246,7 @@ static void servers_up(void)
 	closedir(d);
 	start_busybox();
 	start_fault();
+	start_endless();
 }
 
 static void servers_down(void)
@@ -160,7 +260,11 @@ static void servers_down(void)
 		kill(pids[i], SIGTERM);
 		waitpid(pids[i], NULL, 0);
 	}
-	bb_pid = fault_pid = -1;
+	if (endless_pid > 0) {
+		kill(-endless_pid, SIGTERM); /* the server and its connections */
+		waitpid(endless_pid, NULL, 0);
+	}
+	bb_pid = fault_pid = endless_pid = -1;
 	snprintf(tiny, sizeof(tiny), "%s/tiny", suite_dir);
 	umount2(tiny, MNT_DETACH); /* still mounted only if test_disk_full failed */
 	rm_rf(suite_dir);
@@ -813,6 +917,139 @@ START_TEST(test_revalidate_304)
 }
 END_TEST
 
+static void endless_url(char *out, size_t sz, const char *path)
+{
+	snprintf(out, sz, "http://127.0.0.1:%d/%s", endless_port, path);
+}
+
+/* A body of unknown size that never ends stops at max_unknown_size, and leaves nothing. */
+START_TEST(test_endless_body)
+{
+	struct fetch_opts o;
+	struct fetch_req r[3];
+	struct it_error err = IT_ERROR_INIT;
+	const char *paths[3] = {"chunked/APKINDEX.tar.gz", "nolength/APKINDEX.tar.gz",
+				"biglen/APKINDEX.tar.gz"};
+	char url[3][256], cp[3][512], want[2048];
+
+	/* The default: 1 GiB, far above any index or package, far below a full disk. */
+	fetch_opts_init(&o);
+	ck_assert_uint_eq(o.max_unknown_size, 1024ULL * 1024 * 1024);
+
+	quick_opts(&o);
+	o.max_unknown_size = 1 << 20;
+	for (int i = 0; i < 3; i++) {
+		endless_url(url[i], sizeof(url[i]), paths[i]);
+		ck_assert_int_eq(fetch_index_cache_path(cp[i], sizeof(cp[i]), cache, url[i]), 0);
+		req_init(&r[i], url[i], cp[i]);
+		r[i].revalidate = true; /* an index: its size is never known beforehand */
+	}
+	ck_assert_int_eq(fetch_batch(&o, r, 3, &err), -IT_ELIMIT);
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "cannot fetch '%s': larger than 1048576 bytes",
+			 url[i]);
+		ck_assert_str_eq(r[i].err.msg, want);
+		ck_assert_str_ne(r[i].err.hint, "");
+		ck_assert_int_eq(r[i].status, -IT_ELIMIT);
+		ck_assert_int_eq(r[i].attempts, 1); /* not retried: it would only come again */
+		ck_assert_ptr_null(r[i].path);
+		ck_assert_uint_eq(r[i].bytes, 0);
+		fetch_req_release(&r[i]);
+	}
+	snprintf(want, sizeof(want), "cannot fetch '%s': larger than 1048576 bytes", url[0]);
+	ck_assert_str_eq(err.msg, want);
+	assert_cache_files(0); /* no body, no temp file, no sidecar */
+
+	/* The cap itself is allowed; one byte more is not. */
+	endless_url(url[0], sizeof(url[0]), "exact/1048576/APKINDEX.tar.gz");
+	endless_url(url[1], sizeof(url[1]), "exact/1048577/APKINDEX.tar.gz");
+	for (int i = 0; i < 2; i++) {
+		in_cache(cp[i], sizeof(cp[i]), i ? "over" : "at-cap");
+		req_init(&r[i], url[i], cp[i]);
+	}
+	ck_assert_int_eq(fetch_batch(&o, r, 2, &err), -IT_ELIMIT);
+	ck_assert_int_eq(r[0].status, 0);
+	ck_assert_int_eq(r[0].outcome, FETCH_DOWNLOADED);
+	ck_assert_uint_eq(r[0].bytes, 1 << 20);
+	ck_assert_int_eq(r[1].status, -IT_ELIMIT);
+	assert_cache_files(1);
+	ck_assert_int_eq(access(cp[0], F_OK), 0);
+	for (int i = 0; i < 2; i++)
+		fetch_req_release(&r[i]);
+}
+END_TEST
+
+/*
+ * Another process renames other bytes over a cached index while we store
+ * ours (another build, after the mirror changed). The sidecar we write must
+ * describe the body we fetched, never what is at the path a moment later:
+ * else the next revalidation gets a 304 for our ETag and keeps the other
+ * bytes as if they were the server's.
+ */
+START_TEST(test_revalidate_racing_writer)
+{
+	char url[256], cp[512], dir[512], flip[600], meta[600], served_idx[512], alt[2][600];
+	int kept_wrong = 0;
+
+	/* A large body: hashing it takes a while, the window of the race. */
+	bb_url(url, sizeof(url), BUSYBOX);
+	ck_assert_int_eq(fetch_index_cache_path(cp, sizeof(cp), cache, url), 0);
+	snprintf(flip, sizeof(flip), "%s.flip", cp);
+	snprintf(served_idx, sizeof(served_idx), "%s/" BUSYBOX, served);
+	snprintf(meta, sizeof(meta), "%s.meta", cp);
+	for (int i = 0; i < 2; i++) {
+		snprintf(alt[i], sizeof(alt[i]), "%s/alt%d", cache, i);
+		copy_file(REPO "/" BINSH, alt[i]);
+	}
+	snprintf(dir, sizeof(dir), "%s", cp);
+	*strrchr(dir, '/') = '\0';
+	ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+	for (int round = 0; round < 30; round++) {
+		struct fetch_opts o;
+		struct fetch_req r;
+		struct it_error err = IT_ERROR_INIT;
+		pid_t writer;
+
+		quick_opts(&o);
+		writer = fork();
+		ck_assert_int_ge(writer, 0);
+		if (writer == 0) {
+			/* Never outlive a failed test. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
+			/* Two files in turn: rename() between two links of one file does nothing.
+			 */
+			for (unsigned i = 0;; i++) {
+				if (link(alt[i & 1], flip) < 0 || rename(flip, cp) < 0)
+					unlink(flip);
+			}
+		}
+		/* No sidecar yet: a full download, whose sidecar is written under the race. */
+		req_init(&r, url, cp);
+		r.revalidate = true;
+		ck_assert_msg(fetch_batch(&o, &r, 1, &err) == 0, "%s", err.msg);
+		fetch_req_release(&r);
+		kill(writer, SIGKILL);
+		waitpid(writer, NULL, 0);
+		unlink(flip);
+
+		/* The writer is gone: whatever the cache holds, revalidating must end with the
+		 * server's bytes. */
+		req_init(&r, url, cp);
+		r.revalidate = true;
+		ck_assert_msg(fetch_batch(&o, &r, 1, &err) == 0, "%s", err.msg);
+		if (!same_file(cp, served_idx))
+			kept_wrong++;
+		fetch_req_release(&r);
+		unlink(cp);
+		unlink(meta);
+	}
+	ck_assert_msg(kept_wrong == 0, "%d of 30 revalidations kept another writer's bytes",
+		      kept_wrong);
+}
+END_TEST
+
 START_TEST(test_offline)
 {
 	struct fetch_opts o;
@@ -1149,6 +1386,8 @@ int main(void)
 	tcase_add_test(tc, test_stalled);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_revalidate_304);
+	tcase_add_test(tc, test_endless_body);
+	tcase_add_test(tc, test_revalidate_racing_writer);
 	tcase_add_test(tc, test_offline);
 	tcase_add_test(tc, test_verify_rejects);
 	tcase_add_test(tc, test_disk_full);

@@ -304,9 +304,26 @@ START_TEST(test_hardlinks_devices)
 	e.path = "usr/bin/rview";
 	e.hardlink = "usr/bin/nothere";
 	ck_assert_int_eq(tree_add(&t, &e, a, &err), -IT_EFORMAT);
-	ck_assert_str_eq(err.msg, "'usr/bin/rview' in 'vim': hard link target 'usr/bin/nothere' is "
-				  "not a file placed before it");
+	ck_assert_str_eq(err.msg, "hard link 'usr/bin/rview' -> 'usr/bin/nothere' in 'vim': the "
+				  "target is not a file placed before it");
 	ck_assert_ptr_null(tree_lookup(&t, "usr/bin/rview", false));
+	/* Nor a directory, a symlink, nothing at all; nor the link itself. */
+	it_error_clear(&err);
+	e.hardlink = "usr/bin";
+	ck_assert_int_eq(tree_add(&t, &e, a, &err), -IT_EFORMAT);
+	ck_assert_str_eq(err.msg, "hard link 'usr/bin/rview' -> 'usr/bin' in 'vim': the target is "
+				  "not a file placed before it");
+	e.hardlink = "bin";
+	ck_assert_int_eq(tree_add(&t, &e, a, NULL), -IT_EFORMAT);
+	e.hardlink = "/";
+	ck_assert_int_eq(tree_add(&t, &e, a, NULL), -IT_EFORMAT);
+	it_error_clear(&err);
+	e.path = "usr/bin/vi";
+	e.hardlink = "usr/bin/vi";
+	ck_assert_int_eq(tree_add(&t, &e, a, &err), -IT_EFORMAT);
+	ck_assert_str_eq(err.msg,
+			 "hard link 'usr/bin/vi' -> 'usr/bin/vi' in 'vim': links to itself");
+	ck_assert(tree_is_reg(tree_lookup(&t, "usr/bin/vi", false)));
 
 	ck_assert_int_eq(tree_add(&t, &dev, NULL, NULL), 0);
 	n = tree_lookup(&t, "dev/console", false);
@@ -327,6 +344,76 @@ START_TEST(test_hardlinks_devices)
 	/* Setuid bits are kept as given. */
 	ck_assert_int_eq(tree_add_file(&t, "bin/bbsuid", 04111, 0, 0, "x", 1, NULL), 0);
 	ck_assert_uint_eq(tree_lookup(&t, "usr/bin/bbsuid", false)->mode, S_IFREG | 04111);
+	tree_release(&t);
+}
+END_TEST
+
+/* Place hard link 'path' -> 'target' from 'p'; on failure, the message must be err.msg == want. */
+static void hardlink_refused(struct tree *t, const char *path, const char *target,
+			     const struct tree_pkg *p, int code, const char *want)
+{
+	struct tree_entry e = {.path = path, .mode = S_IFREG | 0644, .hardlink = target};
+	struct it_error err = IT_ERROR_INIT;
+	size_t before = tree_count(t);
+
+	ck_assert_int_eq(tree_add(t, &e, p, &err), code);
+	ck_assert_str_eq(err.msg, want);
+	ck_assert_ptr_null(strchr(err.msg, '\n'));
+	ck_assert_uint_eq(tree_count(t), before);
+	ck_assert_ptr_null(tree_lookup(t, path, false));
+}
+
+/* A hard link may not reach outside the tree: by '..', or through a symlink that climbs out. */
+START_TEST(test_hardlink_escapes)
+{
+	struct tree t;
+	const struct tree_pkg *a;
+
+	tree_init(&t);
+	a = pkg(&t, "evil", NULL, NULL);
+	ck_assert_int_eq(add_file(&t, "etc/shadow", "root:*:", a, NULL), 0);
+	ck_assert_int_eq(add_link(&t, "up", "../../..", a, NULL), 0);
+	ck_assert_int_eq(add_link(&t, "usr/abs", "/../etc", a, NULL), 0);
+	ck_assert_int_eq(add_link(&t, "l1", "l2", a, NULL), 0);
+	ck_assert_int_eq(add_link(&t, "l2", "/l1", a, NULL), 0);
+
+	hardlink_refused(&t, "a", "../../etc/shadow", a, -IT_EPATH,
+			 "hard link 'a' -> '../../etc/shadow' in 'evil': path leaves the root");
+	hardlink_refused(&t, "/a", "etc/../../x", a, -IT_EPATH,
+			 "hard link '/a' -> 'etc/../../x' in 'evil': path leaves the root");
+	hardlink_refused(&t, "a", "/../etc/shadow", a, -IT_EPATH,
+			 "hard link 'a' -> '/../etc/shadow' in 'evil': path leaves the root");
+	/* As in entry names, even a '..' that would stay inside is refused. */
+	hardlink_refused(&t, "a", "etc/../etc/shadow", a, -IT_EPATH,
+			 "hard link 'a' -> 'etc/../etc/shadow' in 'evil': path leaves the root");
+	hardlink_refused(&t, "a", "..", NULL, -IT_EPATH,
+			 "hard link 'a' -> '..' in 'configuration': path leaves the root");
+	/* Through symlinks that climb out, relative and absolute. */
+	hardlink_refused(&t, "a", "up/etc/shadow", a, -IT_EPATH,
+			 "hard link 'a' -> 'up/etc/shadow' in 'evil': path leaves the root through "
+			 "symlink '/up'");
+	hardlink_refused(
+	    &t, "a", "usr/abs/shadow", a, -IT_EPATH,
+	    "hard link 'a' -> 'usr/abs/shadow' in 'evil': path leaves the root through "
+	    "symlink '/usr/abs'");
+	/* A loop and a file on the way name the link too. */
+	hardlink_refused(&t, "a", "l1/x", a, -ELOOP,
+			 "hard link 'a' -> 'l1/x' in 'evil': too many levels of symlinks at '/l1'");
+	hardlink_refused(&t, "a", "etc/shadow/x", a, -ENOTDIR,
+			 "hard link 'a' -> 'etc/shadow/x' in 'evil': '/etc/shadow' is not a "
+			 "directory");
+	/* Hostile bytes stay on one line. */
+	hardlink_refused(&t, "a", "../\nx", a, -IT_EPATH,
+			 "hard link 'a' -> '../?x' in 'evil': path leaves the root");
+
+	/* The same target without the escape works: the checks are on the path, not the name. */
+	{
+		struct tree_entry e = {
+		    .path = "a", .mode = S_IFREG | 0644, .hardlink = "/./etc//shadow"};
+
+		ck_assert_int_eq(tree_add(&t, &e, a, NULL), 0);
+		ck_assert_str_eq(tree_lookup(&t, "a", false)->target, "etc/shadow");
+	}
 	tree_release(&t);
 }
 END_TEST
@@ -427,6 +514,7 @@ int main(void)
 	tcase_add_test(tc, test_directory_merge);
 	tcase_add_test(tc, test_symlinks_inside_tree);
 	tcase_add_test(tc, test_hardlinks_devices);
+	tcase_add_test(tc, test_hardlink_escapes);
 	tcase_add_test(tc, test_walk_remove_edit);
 	tcase_add_test(tc, test_real_alpine_base);
 	suite_add_tcase(s, tc);
