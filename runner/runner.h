@@ -157,7 +157,8 @@ enum vm_run_result {
  * Run the loop until a callback stops it, the VM exits, SIGINT/SIGTERM
  * arrives, or a console client asks for a power-off (see vm_hub_enable()).
  * While it runs SIGINT, SIGTERM and SIGCHLD are blocked and read from a
- * signalfd; the previous mask is restored on return. Returns
+ * signalfd (a signal the caller ignores, SIG_IGN, is left alone); the
+ * previous mask is restored on return. Returns
  * VM_RUN_STOPPED, VM_RUN_EXITED, a callback's negative code,
  * -IT_EINTERRUPTED (info->signal says which signal; or info->hub_poweroff
  * is set: a client asked, and the VM has already been stopped with QMP as

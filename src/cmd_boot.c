@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "src/keep.h"
 #include "src/overrides.h"
 #include "src/run.h"
+#include "src/runlog.h"
 #include "src/scenario.h"
 
 static const char boot_usage[] =
@@ -49,6 +51,8 @@ static const char boot_usage[] =
     "      --backend B        qemu (default) or crosvm\n"
     "      --memory SIZE      guest memory (512M, 1G)\n"
     "      --append ARGS      more kernel command line, after the scenario's (single)\n"
+    "      --log-max SIZE     cap console.raw and console.log at SIZE each (default 64M,\n"
+    "                         0: no cap); see 'initrd-test run --help'\n"
     "  -h, --help             this help\n"
     "\n" OVERRIDES_HELP "\n"
     "examples:\n"
@@ -71,9 +75,9 @@ struct boot_opts {
 	const char *append;
 };
 
-/* The console, saved while the user works: as read, and cleaned with timestamps. */
+/* The console, saved while the user works: as read, and cleaned with timestamps; capped. */
 struct boot_log {
-	int raw_fd, log_fd;
+	struct runlog raw, log;
 	struct conlog *conlog;
 	struct buf lines;
 	int err; /* the first write error; logging stops there, the VM goes on */
@@ -86,12 +90,11 @@ static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
 
 	if (l->err)
 		return 0;
-	if (l->raw_fd >= 0)
-		r = fd_write_all(l->raw_fd, buf, len);
+	r = runlog_write(&l->raw, buf, len);
 	if (r == 0 && l->conlog) {
 		r = conlog_feed(l->conlog, buf, len, now, &l->lines);
 		if (r == 0 && l->lines.len)
-			r = fd_write_all(l->log_fd, l->lines.data, l->lines.len);
+			r = runlog_write(&l->log, l->lines.data, l->lines.len);
 		buf_reset(&l->lines);
 	}
 	if (r < 0) {
@@ -101,24 +104,36 @@ static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
 	return 0;
 }
 
+/* Write what is held (the last line, the tails of capped logs), then close. */
 static void boot_log_release(struct boot_log *l)
 {
-	if (l->conlog && !l->err && conlog_finish(l->conlog, &l->lines) == 0 && l->lines.len)
-		fd_write_all(l->log_fd, l->lines.data, l->lines.len);
+	int r = l->err;
+
+	if (r == 0 && l->conlog && conlog_finish(l->conlog, &l->lines) == 0 && l->lines.len)
+		r = runlog_write(&l->log, l->lines.data, l->lines.len);
+	if (r == 0)
+		r = runlog_finish(&l->raw);
+	if (r == 0)
+		r = runlog_finish(&l->log);
+	if (r < 0 && !l->err)
+		log_warn("the end of the console was not saved: %s", it_strerror(r));
+	else if (r == 0 && (l->raw.omitted || l->log.omitted))
+		log_warn("the console logs reached --log-max (%llu bytes): %llu bytes of "
+			 "console.raw and %llu of console.log left out in their middle",
+			 (unsigned long long)l->raw.max, (unsigned long long)l->raw.omitted,
+			 (unsigned long long)l->log.omitted);
 	conlog_free(l->conlog);
 	buf_release(&l->lines);
-	if (l->raw_fd >= 0)
-		close(l->raw_fd);
-	if (l->log_fd >= 0)
-		close(l->log_fd);
+	runlog_release(&l->raw);
+	runlog_release(&l->log);
 }
 
-static int boot_log_open(struct boot_log *l, const char *dir, struct it_error *err)
+static int boot_log_open(struct boot_log *l, const char *dir, uint64_t max, struct it_error *err)
 {
-	int r = run_open_log(dir, "console.raw", &l->raw_fd, err);
+	int r = runlog_open(&l->raw, dir, "console.raw", max, false, err);
 
 	if (r == 0)
-		r = run_open_log(dir, "console.log", &l->log_fd, err);
+		r = runlog_open(&l->log, dir, "console.log", max, true, err);
 	if (r == 0 && conlog_new(&l->conlog) < 0)
 		r = it_error_set(err, -ENOMEM, "cannot log the console: %s", strerror(ENOMEM));
 	return r;
@@ -209,20 +224,54 @@ static int exit_code_of(int r)
 	}
 }
 
-/* Boot the prepared scenario and serve its console; the exit code. */
-static int boot_and_serve(struct scenario *s, const char *dir, struct it_error *err)
+/* SIGINT and SIGTERM, but not one the caller ignores (blocked, Linux would queue it). */
+static void interrupt_set(sigset_t *set)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa;
+
+	sigemptyset(set);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(set, sigs[i]);
+	}
+}
+
+/* SIGINT or SIGTERM that came while blocked: taken, and true. */
+static bool take_pending_signal(const sigset_t *set)
+{
+	static const struct timespec now = {0, 0};
+	bool took = false;
+
+	while (sigtimedwait(set, NULL, &now) > 0)
+		took = true;
+	return took;
+}
+
+/*
+ * Boot the prepared scenario and serve its console; the exit code. SIGINT
+ * and SIGTERM are blocked from before the VM starts until it is gone, so
+ * that one waits for keep_serve()'s loop, and one more while the VM is
+ * stopped does not kill us before its hub files and directory are removed.
+ */
+static int boot_and_serve(struct scenario *s, const char *dir, uint64_t log_max,
+			  struct it_error *err)
 {
 	struct boot_log blog;
 	struct keep_opts ko;
 	struct vm *vm = NULL;
 	const struct vm_info *info;
+	sigset_t set, old;
 	int r;
 
+	interrupt_set(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
 	memset(&blog, 0, sizeof(blog));
-	blog.raw_fd = -1;
-	blog.log_fd = -1;
+	runlog_init(&blog.raw, -1, 0, false);
+	runlog_init(&blog.log, -1, 0, true);
 	buf_init(&blog.lines, 0);
-	r = boot_log_open(&blog, dir, err);
+	r = boot_log_open(&blog, dir, log_max, err);
 	if (r == 0)
 		r = vm_start(&s->vm, &vm, err);
 	if (r < 0)
@@ -244,6 +293,9 @@ static int boot_and_serve(struct scenario *s, const char *dir, struct it_error *
 out:
 	vm_free(vm);
 	boot_log_release(&blog);
+	if (take_pending_signal(&set) && r >= 0)
+		r = KEEP_SIGNALLED;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
 
@@ -256,6 +308,7 @@ int cmd_boot(int argc, char **argv)
 	    {"backend", required_argument, NULL, OPT_BACKEND},
 	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"append", required_argument, NULL, OPT_BOOT_APPEND},
+	    {"log-max", required_argument, NULL, OPT_LOG_MAX},
 	    {"help", no_argument, NULL, 'h'},
 	    OVERRIDES_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -300,7 +353,7 @@ int cmd_boot(int argc, char **argv)
 	if (r == 0)
 		r = run_build_image(&s, &bo.ro, dir, NULL, &s.vm, &err);
 	if (r == 0)
-		r = boot_and_serve(&s, dir, &err);
+		r = boot_and_serve(&s, dir, bo.ro.log_max, &err);
 	if (r < 0)
 		log_it_error(&err, r);
 	code = exit_code_of(r);

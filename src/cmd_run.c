@@ -30,6 +30,7 @@
 #include "src/overrides.h"
 #include "src/report.h"
 #include "src/run.h"
+#include "src/runlog.h"
 #include "src/scenario.h"
 #include "src/suite.h"
 
@@ -58,11 +59,16 @@ static const char run_usage[] =
     "      --timeout DUR      the whole run (180s, 5m); --step-timeout DUR per step\n"
     "      --junit FILE       JUnit XML for CI (a suite's: every scenario)\n"
     "      --json FILE        the result as JSON (timings of every step)\n"
+    "      --log-max SIZE     cap console.raw and console.log at SIZE each (default 64M,\n"
+    "                         0: no cap): they keep the console's start and its last\n"
+    "                         bytes (up to 1M), with a line saying how many were left\n"
+    "                         out between; matching sees everything\n"
     "  -q, --quiet            no live console, no table: the verdict only\n"
     "      --keep             after a failed or timed-out run, keep the VM running for\n"
     "                         'initrd-test attach NAME' (Ctrl-] d detaches, Ctrl-] q\n"
     "                         powers off) until it ends, 'initrd-test stop NAME' or\n"
     "                         Ctrl-C; the exit code is still the run's verdict\n"
+    "                         (130 when Ctrl-C ended it)\n"
     "      --attach-on-fail   as --keep, and attach this terminal to the console at\n"
     "                         once (when stdin and stdout are terminals, else as --keep)\n"
     "  -h, --help             this help\n"
@@ -110,7 +116,8 @@ static const char run_usage[] =
     "\n"
     "exit codes: 0 passed, 1 failed or crashed, 2 usage or scenario error,\n"
     "            3 infrastructure error (qemu, kernel, packages), 4 timed out;\n"
-    "            a suite gives the most serious of its runs' (1, 4, 2, 3 in that order)\n";
+    "            a suite gives the most serious of its runs' (1, 4, 2, 3 in that order);\n"
+    "            130 when Ctrl-C or SIGTERM ended the run or suite, at any point\n";
 
 #define DEFAULT_OUT "initrd-test-out"
 #define BUILDS_DIR ".builds"
@@ -125,6 +132,7 @@ void run_opts_init(struct run_opts *o)
 	o->accel = -1;
 	o->backend = -1;
 	o->status_fd = -1;
+	o->log_max = RUNLOG_DEFAULT_MAX;
 	o->slowdown.max_ratio = 0.20;
 	o->slowdown.grace_ms = SUITE_SLOWDOWN_GRACE_MS;
 }
@@ -132,6 +140,116 @@ void run_opts_init(struct run_opts *o)
 void run_opts_release(struct run_opts *o)
 {
 	overrides_release(&o->ov);
+}
+
+/* ---- Ctrl-C and SIGTERM during a run ------------------------------------------------------ */
+
+/*
+ * A run keeps SIGINT and SIGTERM blocked, so that one that comes while a VM
+ * is started, stopped or kept, or while reports are written, waits for the
+ * VM loop's signalfd (vm_run) or for the next check here instead of killing
+ * us half-way: qemu, hub files, a half-written result.json would be left.
+ * Only the build, which catches them itself to stop its downloads, and the
+ * wait for a shared build's lock run with them open; this handler takes
+ * what comes then outside the builder. The first signal is kept.
+ */
+static volatile sig_atomic_t run_signal;
+
+static void on_run_signal(int sig)
+{
+	if (!run_signal)
+		run_signal = sig;
+}
+
+struct run_signals {
+	struct sigaction old_int, old_term;
+	sigset_t oldmask;
+	bool caught;
+};
+
+/*
+ * SIGINT and SIGTERM, but not one the caller ignores: a script's background
+ * job starts with SIGINT ignored, so that Ctrl-C stops the script and not
+ * it, and nohup ignores SIGHUP for the same reason. (Linux queues a signal
+ * that is blocked even when it is ignored: it must not be blocked either.)
+ */
+static void interrupt_set(sigset_t *set)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa;
+
+	sigemptyset(set);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(set, sigs[i]);
+	}
+}
+
+/* Take SIGINT or SIGTERM, pending while blocked, into run_signal; returns run_signal. */
+static int take_pending_signal(void)
+{
+	static const struct timespec now = {0, 0};
+	sigset_t set;
+	int sig;
+
+	interrupt_set(&set);
+	while ((sig = sigtimedwait(&set, NULL, &now)) > 0)
+		on_run_signal(sig);
+	return run_signal;
+}
+
+/* Catch and block the two for a run; one that is ignored stays ignored (interrupt_set()). */
+static void run_signals_catch(struct run_signals *rs)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_run_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the wait for a build's lock must see EINTR. */
+	run_signal = 0;
+	interrupt_set(&set);
+	sigprocmask(SIG_BLOCK, &set, &rs->oldmask);
+	if (sigaction(SIGINT, NULL, &rs->old_int) < 0 ||
+	    sigaction(SIGTERM, NULL, &rs->old_term) < 0)
+		return;
+	if (sigismember(&set, SIGINT))
+		sigaction(SIGINT, &sa, NULL);
+	if (sigismember(&set, SIGTERM))
+		sigaction(SIGTERM, &sa, NULL);
+	rs->caught = true;
+}
+
+/* Open (during a build) or close the run to the two signals. */
+static void run_signals_open(bool open)
+{
+	sigset_t set;
+
+	interrupt_set(&set);
+	sigprocmask(open ? SIG_UNBLOCK : SIG_BLOCK, &set, NULL);
+}
+
+/* The end of a run: what is pending is taken, the caller's actions and mask come back. */
+static void run_signals_release(struct run_signals *rs)
+{
+	take_pending_signal();
+	if (rs->caught) {
+		sigaction(SIGINT, &rs->old_int, NULL);
+		sigaction(SIGTERM, &rs->old_term, NULL);
+		rs->caught = false;
+	}
+	sigprocmask(SIG_SETMASK, &rs->oldmask, NULL);
+}
+
+/* Between the phases of a run: -IT_EINTERRUPTED once a signal came. */
+static int check_interrupted(struct it_error *err)
+{
+	if (!take_pending_signal())
+		return 0;
+	return it_error_set(err, -IT_EINTERRUPTED, "interrupted by %s",
+			    run_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /* A progress line for the suite that runs us ("step lease"); nobody listening is fine. */
@@ -161,9 +279,9 @@ struct run_ctx {
 	struct vm *vm;
 	struct expect *engine;
 	struct conlog *conlog;
-	struct buf logbuf; /* cleaned, timestamped lines waiting to be written */
-	int raw_fd, log_fd;
-	bool live; /* console to stdout */
+	struct buf logbuf;	/* cleaned, timestamped lines waiting to be written */
+	struct runlog raw, log; /* console.raw, console.log: capped (--log-max) */
+	bool live;		/* console to stdout */
 	int64_t start_ms;
 	int err;	   /* first write error */
 	int status_fd;	   /* progress for a suite */
@@ -220,14 +338,13 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 	struct run_ctx *c = ctx;
 	int state, r;
 
-	if (c->raw_fd >= 0 && !c->err)
-		c->err = fd_write_all(c->raw_fd, buf, len);
+	if (!c->err)
+		c->err = runlog_write(&c->raw, buf, len);
 	if (c->conlog && !c->err) {
 		r = conlog_feed(c->conlog, buf, len, now, &c->logbuf);
-		if (r == 0 && c->logbuf.len) {
-			r = fd_write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
-			buf_reset(&c->logbuf);
-		}
+		if (r == 0 && c->logbuf.len)
+			r = runlog_write(&c->log, c->logbuf.data, c->logbuf.len);
+		buf_reset(&c->logbuf);
 		if (r < 0)
 			c->err = r;
 	}
@@ -385,7 +502,14 @@ static int build_shared(struct scenario *s, const struct run_opts *o, const char
 					 strerror(errno));
 			goto out;
 		}
+		/* Ctrl-C while another run builds: do not wait for it, nor build after it. */
+		r = check_interrupted(err);
+		if (r < 0)
+			goto out;
 	}
+	r = check_interrupted(err);
+	if (r < 0)
+		goto out;
 	if (path_join(path, sizeof(path), bdir, "done") < 0) {
 		r = -ENAMETOOLONG;
 		goto out;
@@ -505,17 +629,28 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct run_repo
 	return r;
 }
 
-static int finish_logs(struct run_ctx *c)
+/* The last line, and the tails kept in memory once a log reached --log-max; c->err on failure. */
+static void finish_logs(struct run_ctx *c)
 {
 	int r = 0;
 
-	if (c->conlog) {
+	if (c->conlog && !c->err) {
 		r = conlog_finish(c->conlog, &c->logbuf);
-		if (r == 0 && c->logbuf.len && c->log_fd >= 0)
-			r = fd_write_all(c->log_fd, c->logbuf.data, c->logbuf.len);
+		if (r == 0 && c->logbuf.len)
+			r = runlog_write(&c->log, c->logbuf.data, c->logbuf.len);
 		buf_reset(&c->logbuf);
 	}
-	return r;
+	if (r == 0)
+		r = runlog_finish(&c->raw);
+	if (r == 0)
+		r = runlog_finish(&c->log);
+	if (r < 0 && !c->err)
+		c->err = r;
+	if (r == 0 && (c->raw.omitted || c->log.omitted))
+		log_warn("the console logs reached --log-max (%llu bytes): %llu bytes of "
+			 "console.raw and %llu of console.log left out in their middle",
+			 (unsigned long long)c->raw.max, (unsigned long long)c->raw.omitted,
+			 (unsigned long long)c->log.omitted);
 }
 
 /* One try of a scenario: everything it owns, released together. */
@@ -533,8 +668,8 @@ static void attempt_init(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 	scenario_init(&a->s);
 	run_report_init(&a->rep);
-	a->c.raw_fd = -1;
-	a->c.log_fd = -1;
+	runlog_init(&a->c.raw, -1, 0, false);
+	runlog_init(&a->c.log, -1, 0, true);
 	a->c.status_fd = -1;
 	buf_init(&a->c.logbuf, 0);
 }
@@ -543,10 +678,8 @@ static void attempt_release(struct attempt *a)
 {
 	if (a->c.vm)
 		vm_free(a->c.vm);
-	if (a->c.raw_fd >= 0)
-		close(a->c.raw_fd);
-	if (a->c.log_fd >= 0)
-		close(a->c.log_fd);
+	runlog_release(&a->c.raw);
+	runlog_release(&a->c.log);
 	buf_release(&a->c.logbuf);
 	conlog_free(a->c.conlog);
 	expect_free(a->c.engine);
@@ -611,9 +744,9 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	if (r == 0)
 		r = conlog_new(&c->conlog);
 	if (r == 0)
-		r = run_open_log(a->dir, "console.raw", &c->raw_fd, &a->err);
+		r = runlog_open(&c->raw, a->dir, "console.raw", o->log_max, false, &a->err);
 	if (r == 0)
-		r = run_open_log(a->dir, "console.log", &c->log_fd, &a->err);
+		r = runlog_open(&c->log, a->dir, "console.log", o->log_max, true, &a->err);
 	if (r < 0)
 		goto report;
 	path_join(path, sizeof(path), a->dir, "console.raw");
@@ -621,15 +754,23 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	path_join(path, sizeof(path), a->dir, "console.log");
 	run_report_setstr(&a->rep.console_log, path);
 
-	r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	/* What was pending comes as the build opens to signals: look once more then. */
+	run_signals_open(true);
+	r = check_interrupted(&a->err);
+	if (r == 0)
+		r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	run_signals_open(false);
+	/* One that came outside the builder's own catching (the lock, the plan file) too. */
+	if (r == 0)
+		r = check_interrupted(&a->err);
 	if (r < 0)
 		goto report;
 	c->live = !o->quiet && isatty(STDOUT_FILENO);
 	r = boot_and_check(&a->s, c, &a->rep, a->dir, &a->err);
+	finish_logs(c);
 	if (r == 0 && c->err)
 		r = it_error_set(&a->err, c->err, "cannot write the console log in '%s': %s",
 				 a->dir, it_strerror(c->err));
-	finish_logs(c);
 	if (c->live)
 		fputs("\n", stdout);
 report:
@@ -725,18 +866,21 @@ int run_scenario(const char *scenario, const struct run_opts *o, struct it_error
 	struct attempt a;
 	struct vm_config reuse;
 	const struct run_report *reps[1];
+	struct run_signals rs;
 	char path[PATH_MAX];
 	unsigned n;
 	int code;
 
 	(void)err; /* the run's own error goes into its report */
+	memset(&rs, 0, sizeof(rs));
+	run_signals_catch(&rs);
 	vm_config_init(&reuse);
 	for (n = 1;; n++) {
 		attempt_init(&a);
 		if (n > 1)
 			send_status(o->status_fd, "attempt %u", n);
 		attempt_run(&a, scenario, o, &reuse);
-		if (!suite_should_retry(a.rep.verdict, n, o->retries))
+		if (take_pending_signal() || !suite_should_retry(a.rep.verdict, n, o->retries))
 			break;
 		log_warn("%s: attempt %u of %u ended in an infrastructure error: %s; trying again",
 			 a.rep.scenario_name, n, o->retries + 1,
@@ -775,10 +919,18 @@ int run_scenario(const char *scenario, const struct run_opts *o, struct it_error
 	if (a.rep.verdict != RUN_PASSED && a.rep.verdict != RUN_USAGE_ERROR &&
 	    a.rep.verdict != RUN_INTERRUPTED)
 		collect_artifacts(&a, o);
-	if (a.c.keep)
+	/* --keep: not after Ctrl-C, which only waited for the verdict to be written. */
+	if (a.c.keep && take_pending_signal())
+		vm_stop(a.c.vm, 3000, NULL);
+	else if (a.c.keep)
 		keep_after_run(a.c.vm, &a.rep, o->attach_on_fail, o->status_fd);
+	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
+	if (a.c.vm && vm_info(a.c.vm)->signal)
+		on_run_signal(vm_info(a.c.vm)->signal);
 	attempt_release(&a);
-	return code;
+	run_signals_release(&rs);
+	/* Interrupted at any point, even once the verdict was written: a script must stop. */
+	return run_signal ? EXIT_INTERRUPTED : code;
 }
 
 int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error *err)
@@ -857,6 +1009,13 @@ int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error
 		return 1;
 	case OPT_ATTACH_ON_FAIL:
 		o->attach_on_fail = true;
+		return 1;
+	case OPT_LOG_MAX:
+		if (!runlog_parse_size(arg, &o->log_max))
+			return it_error_set(err, -IT_EUSAGE,
+					    "bad --log-max '%s': give 0 (no cap) or a size of at "
+					    "least 4K, like 64M",
+					    arg);
 		return 1;
 	case 'q':
 		o->quiet = true;
@@ -980,9 +1139,13 @@ child_main(struct suite_run *sr, struct child *k, int status_wr, int log_fd, pid
 {
 	struct it_error err = IT_ERROR_INIT;
 	struct run_opts o = *sr->ro;
+	sigset_t mask, watched;
 	int code;
 
-	sigprocmask(SIG_SETMASK, &sr->oldmask, NULL);
+	/* SIGINT and SIGTERM stay blocked: run_scenario() takes them, none may kill us before. */
+	interrupt_set(&watched);
+	sigorset(&mask, &sr->oldmask, &watched);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Gone with the suite, even when it is killed; out of the terminal's Ctrl-C group. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -1414,6 +1577,17 @@ static void print_summary(struct suite_run *sr)
 	buf_release(&b);
 }
 
+/* SIGINT or SIGTERM still waiting in the signalfd once every child has ended. */
+static void take_suite_signals(struct suite_run *sr)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sr->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if ((si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) && !sr->interrupted)
+			sr->interrupted = (int)si.ssi_signo;
+	}
+}
+
 static int run_suite(const char *const *paths, size_t npaths, const struct run_opts *ro,
 		     const struct suite_opts *so, const struct jv *durations)
 {
@@ -1471,10 +1645,8 @@ static int run_suite(const char *const *paths, size_t npaths, const struct run_o
 		sr.kids[i].status_fd = -1;
 	}
 
-	sigemptyset(&mask);
+	interrupt_set(&mask);
 	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, &sr.oldmask);
 	sr.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sr.sfd < 0) {
@@ -1483,7 +1655,6 @@ static int run_suite(const char *const *paths, size_t npaths, const struct run_o
 		goto fail;
 	}
 	r = schedule(&sr, &err);
-	sigprocmask(SIG_SETMASK, &sr.oldmask, NULL);
 	for (size_t i = 0; i < sr.list.n; i++) {
 		if (sr.kids[i].state == CHILD_DONE && sr.kids[i].run.type == JV_OBJECT &&
 		    suite_report_add_run(&sr.report, &sr.kids[i].run) < 0)
@@ -1495,6 +1666,9 @@ static int run_suite(const char *const *paths, size_t npaths, const struct run_o
 	if (write_suite_outputs(&sr, &err) < 0)
 		log_it_error(&err, err.code);
 	print_summary(&sr);
+	/* Signals stayed blocked until the results were written: a late Ctrl-C counts too. */
+	take_suite_signals(&sr);
+	sigprocmask(SIG_SETMASK, &sr.oldmask, NULL);
 	code = sr.interrupted ? EXIT_INTERRUPTED : suite_report_exit_code(&sr.report);
 	if (r < 0 && code == EXIT_PASS)
 		code = exit_code_for(r);
@@ -1561,6 +1735,7 @@ int cmd_run(int argc, char **argv)
 	    {"artifacts", required_argument, NULL, OPT_ARTIFACTS},
 	    {"keep", no_argument, NULL, OPT_KEEP},
 	    {"attach-on-fail", no_argument, NULL, OPT_ATTACH_ON_FAIL},
+	    {"log-max", required_argument, NULL, OPT_LOG_MAX},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    OVERRIDES_LONG_OPTIONS,

@@ -63,8 +63,8 @@ bool keep_wanted(enum run_verdict v);
  * already exited): when keep_wanted(rep->verdict), keep the VM with
  * keep_serve() (attaching this terminal when 'attach' is set, the terminal
  * allows it and no suite runs us, status_fd < 0); in every case stop the VM
- * before returning. Errors are printed; the run's verdict and exit code
- * stand whatever happens here.
+ * before returning. Errors are printed; the run's verdict stands whatever
+ * happens here ('run' exits 130 when a Ctrl-C or SIGTERM ended the keep).
  */
 void keep_after_run(struct vm *vm, const struct run_report *rep, bool attach, int status_fd);
 

@@ -28,22 +28,23 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nglobal options:\n"
-		   "  -q, --quiet      only errors\n"
-		   "  -v, --verbose    more detail (repeat for debug)\n"
-		   "  -V, --version    print the version\n"
-		   "  -h, --help       this help\n\n"
-		   "'initrd-test <command> --help' explains a command.\n"
-		   "exit codes: 0 passed, 1 scenario failed, 2 usage or scenario error,\n"
-		   "            3 infrastructure error, 4 timeout, 130 interrupted\n\n"
-		   "environment:\n"
-		   "  INITRD_TEST_ACCEL  kvm or tcg: overrides --accel (tcg where KVM must not run)\n"
-		   "  INITRD_TEST_KEYS   trusted keys directory (default: keys/ beside the binary,\n"
-		   "                     else " IT_DATADIR "/keys)\n"
-		   "  XDG_CACHE_HOME     the download cache is $XDG_CACHE_HOME/initrd-test\n"
-		   "  XDG_RUNTIME_DIR    running VMs' console sockets: $XDG_RUNTIME_DIR/initrd-test\n"
-		   "  SOURCE_DATE_EPOCH  newest mtime in the initrd (reproducible builds)\n"
-		   "  NO_COLOR           no colours in tables and progress\n");
+	fprintf(f,
+		"\nglobal options:\n"
+		"  -q, --quiet      only errors\n"
+		"  -v, --verbose    more detail (repeat for debug)\n"
+		"  -V, --version    print the version\n"
+		"  -h, --help       this help\n\n"
+		"'initrd-test <command> --help' explains a command.\n"
+		"exit codes: 0 passed, 1 scenario failed, 2 usage or scenario error,\n"
+		"            3 infrastructure error, 4 timeout, 130 interrupted\n\n"
+		"environment:\n"
+		"  INITRD_TEST_ACCEL  kvm or tcg: overrides --accel (tcg where KVM must not run)\n"
+		"  INITRD_TEST_KEYS   trusted keys directory (default: keys/ beside the binary,\n"
+		"                     else " IT_DATADIR "/keys)\n"
+		"  XDG_CACHE_HOME     the download cache is $XDG_CACHE_HOME/initrd-test\n"
+		"  XDG_RUNTIME_DIR    running VMs' console sockets: $XDG_RUNTIME_DIR/initrd-test\n"
+		"  SOURCE_DATE_EPOCH  newest mtime in the initrd (reproducible builds)\n"
+		"  NO_COLOR           no colours in tables and progress\n");
 }
 
 int main(int argc, char **argv)

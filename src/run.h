@@ -34,6 +34,7 @@ enum {
 	OPT_ARTIFACTS,
 	OPT_KEEP,
 	OPT_ATTACH_ON_FAIL,
+	OPT_LOG_MAX,
 	OPT_RUN_MAX, /* commands that take run options number theirs after this */
 };
 
@@ -48,6 +49,7 @@ struct run_opts {
 	long memory_mib;		     /* 0: the scenario's */
 	int64_t timeout_ms, step_timeout_ms; /* 0: the scenario's */
 	bool quiet;
+	uint64_t log_max; /* cap of console.raw and console.log each (src/runlog.h); 0: none */
 
 	const char *name;	   /* the name in reports (a suite's id); NULL: the scenario's */
 	const char *artifacts_dir; /* failed runs leave ARTIFACTS_DIR/NAME; NULL: see run --help */
