@@ -75,7 +75,7 @@ module_of = $(firstword $(subst _, ,$(1)))
 
 BIN := initrd-test
 
-.PHONY: all check unit e2e asan lint fuzz bench install clean demo deps FORCE
+.PHONY: all check unit e2e asan valgrind lint fuzz bench install clean demo deps FORCE
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -136,6 +136,13 @@ asan:
 	$(Q)ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		INITRD_TEST_KEYS="$(CURDIR)/keys" IT="$(CURDIR)/build-asan/initrd-test" E2E_ONLY=t_run_networking E2E_OUT="$(CURDIR)/build-asan/e2e" \
 		INITRD_TEST_ACCEL=$(ACCEL) tests/e2e/run.sh
+
+# The builder on the committed Alpine packages under valgrind: no memory error, no leak.
+valgrind: $(BIN)
+	$(Q)d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		./$(BIN) -q build -s scenarios/networking --repo tests/data/alpine-3.19.1 --kernel host \
+		--offline --cache-dir "$$d/cache" -o "$$d/initrd.img" && echo "valgrind: the build is clean"
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(LIB_builder) $(LIB_expect) $(LIB_common)
