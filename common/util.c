@@ -262,3 +262,26 @@ int64_t source_date_epoch(int64_t fallback)
 		return -1;
 	return v;
 }
+
+void add_interrupt_signals(sigset_t *set)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(set, sigs[i]);
+	}
+}
+
+int take_pending_signals(const sigset_t *set)
+{
+	static const struct timespec now = {0, 0};
+	int sig, first = 0;
+
+	while ((sig = sigtimedwait(set, NULL, &now)) > 0)
+		if (!first)
+			first = sig;
+	return first;
+}

@@ -3,6 +3,7 @@
 #ifndef IT_UTIL_H
 #define IT_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,16 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 
 /* Create a unique temp file next to 'path' (O_CLOEXEC, mode 0644); tmp gets its name. */
 int open_tmp_beside(const char *path, char *tmp, size_t tmpsz);
+
+/*
+ * Add SIGINT and SIGTERM to set, except one the process ignores: a script's
+ * background job starts with SIGINT ignored so that Ctrl-C stops the script
+ * and not the job, and Linux queues a blocked signal even when it is
+ * ignored, so such a one must be neither blocked nor watched.
+ */
+void add_interrupt_signals(sigset_t *set);
+/* Take, without waiting, every signal of set pending while blocked: the first one, or 0. */
+int take_pending_signals(const sigset_t *set);
 
 /* Join a and b with one '/', into out (size outsz). -ENAMETOOLONG if it does not fit. */
 int path_join(char *out, size_t outsz, const char *a, const char *b);

@@ -329,20 +329,6 @@ static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, str
 	}
 }
 
-/*
- * Watch sig unless the caller ignores it: a script's background job starts
- * with SIGINT ignored so that Ctrl-C stops the script and not the job, and
- * Linux queues a blocked signal even when it is ignored.
- */
-static void watch_unless_ignored(sigset_t *mask, int sig)
-{
-	struct sigaction sa;
-
-	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-		return;
-	sigaddset(mask, sig);
-}
-
 int vm_run(struct vm *vm, const struct vm_ops *ops, void *ctx, struct it_error *err)
 {
 	static const struct vm_ops no_ops;
@@ -353,8 +339,7 @@ int vm_run(struct vm *vm, const struct vm_ops *ops, void *ctx, struct it_error *
 		ops = &no_ops;
 	vm->info.signal = 0;
 	sigemptyset(&mask);
-	watch_unless_ignored(&mask, SIGINT);
-	watch_unless_ignored(&mask, SIGTERM);
+	add_interrupt_signals(&mask);
 	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
 		return it_error_set(err, -errno, "cannot block signals: %s", strerror(errno));

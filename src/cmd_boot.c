@@ -224,31 +224,6 @@ static int exit_code_of(int r)
 	}
 }
 
-/* SIGINT and SIGTERM, but not one the caller ignores (blocked, Linux would queue it). */
-static void interrupt_set(sigset_t *set)
-{
-	static const int sigs[] = {SIGINT, SIGTERM};
-	struct sigaction sa;
-
-	sigemptyset(set);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
-		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-			continue;
-		sigaddset(set, sigs[i]);
-	}
-}
-
-/* SIGINT or SIGTERM that came while blocked: taken, and true. */
-static bool take_pending_signal(const sigset_t *set)
-{
-	static const struct timespec now = {0, 0};
-	bool took = false;
-
-	while (sigtimedwait(set, NULL, &now) > 0)
-		took = true;
-	return took;
-}
-
 /*
  * Boot the prepared scenario and serve its console; the exit code. SIGINT
  * and SIGTERM are blocked from before the VM starts until it is gone, so
@@ -265,7 +240,8 @@ static int boot_and_serve(struct scenario *s, const char *dir, uint64_t log_max,
 	sigset_t set, old;
 	int r;
 
-	interrupt_set(&set);
+	sigemptyset(&set);
+	add_interrupt_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	memset(&blog, 0, sizeof(blog));
 	runlog_init(&blog.raw, -1, 0, false);
@@ -293,7 +269,7 @@ static int boot_and_serve(struct scenario *s, const char *dir, uint64_t log_max,
 out:
 	vm_free(vm);
 	boot_log_release(&blog);
-	if (take_pending_signal(&set) && r >= 0)
+	if (take_pending_signals(&set) && r >= 0)
 		r = KEEP_SIGNALLED;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;

@@ -167,34 +167,22 @@ struct run_signals {
 	bool caught;
 };
 
-/*
- * SIGINT and SIGTERM, but not one the caller ignores: a script's background
- * job starts with SIGINT ignored, so that Ctrl-C stops the script and not
- * it, and nohup ignores SIGHUP for the same reason. (Linux queues a signal
- * that is blocked even when it is ignored: it must not be blocked either.)
- */
+/* SIGINT and SIGTERM, but not one the caller ignores (see add_interrupt_signals()). */
 static void interrupt_set(sigset_t *set)
 {
-	static const int sigs[] = {SIGINT, SIGTERM};
-	struct sigaction sa;
-
 	sigemptyset(set);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
-		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-			continue;
-		sigaddset(set, sigs[i]);
-	}
+	add_interrupt_signals(set);
 }
 
 /* Take SIGINT or SIGTERM, pending while blocked, into run_signal; returns run_signal. */
 static int take_pending_signal(void)
 {
-	static const struct timespec now = {0, 0};
 	sigset_t set;
 	int sig;
 
 	interrupt_set(&set);
-	while ((sig = sigtimedwait(&set, NULL, &now)) > 0)
+	sig = take_pending_signals(&set);
+	if (sig)
 		on_run_signal(sig);
 	return run_signal;
 }

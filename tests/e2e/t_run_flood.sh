@@ -242,3 +242,28 @@ for f in console.raw console.log; do
 done
 assert_rss "$T/boot.rss" "initrd-test boot"
 assert_no_process "$T/img/initrd.img" "qemu left running"
+
+# ---- run onto a full disk: the console log cannot be written -------------------------------
+# The flood init again, --log-max 0, the out dir on a 128 KiB tmpfs: the run ends as an
+# infrastructure error naming the directory, and no qemu is left.
+mkdir -p "$T/full" "$T/diskfull"
+if mount -t tmpfs -o size=128k tmpfs "$T/full" 2>"$T/mount.err"; then
+	cat >"$T/diskfull/scenario" <<EOS
+packages alpine-base
+vm append rdinit=/flood.sh
+expect end /BOOT-FLOOD-END/ within 200s
+EOS
+	set +e
+	"$IT" run -q --initrd "$T/img/initrd.img" --kernel "$kernel" -o "$T/full/run" \
+		--log-max 0 "$T/diskfull" >"$T/full.out" 2>"$T/full.err"
+	rc=$?
+	set -e
+	cat "$T/full.out" "$T/full.err"
+	umount "$T/full"
+	[ "$rc" -eq 3 ] || fail "a run onto a full disk exited $rc, expected 3"
+	grep -q "cannot write the console log in '$T/full/run': No space left on device" \
+		"$T/full.err" "$T/full.out" || fail "no disk-full error naming the out dir"
+	assert_no_process "$T/img/initrd.img" "qemu left running after the disk-full run"
+else
+	echo "SKIPPED: disk full case: cannot mount a tmpfs ($(cat "$T/mount.err"))"
+fi

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,6 +132,38 @@ START_TEST(test_fd_write_all)
 }
 END_TEST
 
+/* Interrupt signals: an ignored one is left out; pending ones are taken, the first returned. */
+START_TEST(test_interrupt_signals)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int;
+	sigset_t set, old_mask;
+
+	sigemptyset(&set);
+	add_interrupt_signals(&set);
+	ck_assert(sigismember(&set, SIGINT));
+	ck_assert(sigismember(&set, SIGTERM));
+	ck_assert(!sigismember(&set, SIGCHLD));
+
+	ck_assert_int_eq(sigaction(SIGINT, &ign, &old_int), 0);
+	sigemptyset(&set);
+	add_interrupt_signals(&set);
+	ck_assert(!sigismember(&set, SIGINT));
+	ck_assert(sigismember(&set, SIGTERM));
+	ck_assert_int_eq(sigaction(SIGINT, &old_int, NULL), 0);
+
+	sigemptyset(&set);
+	add_interrupt_signals(&set);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &set, &old_mask), 0);
+	ck_assert_int_eq(take_pending_signals(&set), 0);
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+	/* Both pending: both taken, the lower-numbered one first (Linux delivers in order). */
+	ck_assert_int_eq(take_pending_signals(&set), SIGINT);
+	ck_assert_int_eq(take_pending_signals(&set), 0);
+	ck_assert_int_eq(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_strlist)
 {
 	struct strlist l = STRLIST_INIT;
@@ -157,6 +190,7 @@ int main(void)
 	tcase_add_test(tc, test_error_keeps_first);
 	tcase_add_test(tc, test_parsers);
 	tcase_add_test(tc, test_strlist);
+	tcase_add_test(tc, test_interrupt_signals);
 	suite_add_tcase(s, tc);
 	files = tcase_create("files");
 	tcase_add_checked_fixture(files, tu_tmp_setup, tu_tmp_teardown);
