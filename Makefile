@@ -11,6 +11,7 @@ PKG_CONFIG ?= pkg-config
 WERROR ?= 1
 ACCEL ?= tcg
 O := build
+.DEFAULT_GOAL := all
 
 PKGS := libarchive libcurl libpcre2-8 libcrypto zlib libzstd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

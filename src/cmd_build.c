@@ -87,7 +87,12 @@ static int prepare(struct scenario *s, const char *scenario, const struct overri
 	if (r == 0 && s->build.repos.n == 0)
 		r = strlist_addf(&s->build.repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
 				 BUILDER_DEFAULT_RELEASE);
-	if (r == 0 && s->build.packages.n == 0)
+	if (r == 0 && s->build.packages.n == 0 && scenario)
+		r = it_error_set(err, -IT_EUSAGE,
+				 "%s: no packages: add a line such as 'packages alpine-base', or "
+				 "name some after the options",
+				 s->path);
+	else if (r == 0 && s->build.packages.n == 0)
 		r = it_error_set(err, -IT_EUSAGE, "no packages: name some, or give --scenario DIR");
 	if (r == 0)
 		r = scenario_resolve_kernel(s, err);

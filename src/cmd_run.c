@@ -542,6 +542,12 @@ int run_build_image(struct scenario *s, const struct run_opts *o, const char *di
 		r = set_vm_images(vm, o->initrd, s->build.kernel_image);
 		return r < 0 ? it_error_set(err, r, "cannot prepare the VM: %s", strerror(-r)) : 0;
 	}
+	if (s->build.packages.n == 0) {
+		it_error_set(err, -IT_EUSAGE,
+			     "%s: no packages: add a line such as 'packages alpine-base'", s->path);
+		it_error_hint(err, "or boot a ready initrd with --initrd FILE --kernel PATH");
+		return -IT_EUSAGE;
+	}
 	if (o->build_dir)
 		return build_shared(s, o, dir, vm, err);
 	send_status(o->status_fd, "building");

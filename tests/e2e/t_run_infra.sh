@@ -29,6 +29,21 @@ cat "$T/out5"
 assert_grep "bad.scenario:1:" "$T/out5"
 expect_exit 2 "$IT" run "$T/no-such-dir" >"$T/out6" 2>&1
 assert_grep "no-such-dir" "$T/out6"
+# Steps without packages: fine to replay or to boot a ready initrd, not to build.
+mkdir -p "$T/steps-only"
+printf 'expect x /y/\n' >"$T/steps-only/scenario"
+expect_exit 2 "$IT" run -o "$T/run7" "$T/steps-only" >"$T/out7" 2>&1
+cat "$T/out7"
+assert_grep "steps-only/scenario: no packages: add a line such as 'packages alpine-base'" "$T/out7"
+assert_grep "hint: or boot a ready initrd with --initrd FILE --kernel PATH" "$T/out7"
+expect_exit 2 "$IT" build -s "$T/steps-only" -o "$T/x.img" >"$T/out8" 2>&1
+assert_grep "steps-only/scenario: no packages" "$T/out8"
+[ ! -e "$T/x.img" ] || fail "a build without packages wrote an initrd"
+printf 'y\n' >"$T/y.log"
+"$IT" replay "$T/steps-only" "$T/y.log" >"$T/out9" 2>&1 || {
+	cat "$T/out9"
+	fail "replay of a scenario without packages"
+}
 
 # --help teaches, on stdout, exit 0.
 "$IT" run --help >"$T/help"
