@@ -26,6 +26,14 @@
 /* How long a retiring hub waits for its clients to take their last bytes. */
 #define RETIRE_FLUSH_MS 300
 #define INFO_MAX (8 * 1024)
+/*
+ * Room kept free in each client's queue for frames other than OUTPUT (STATUS,
+ * NOTICE, BYE): console output never takes it, so a client that lags behind
+ * still gets its goodbye.
+ */
+#define CONTROL_RESERVE (16 * 1024)
+/* A client that skipped output is told so once its queue has drained to this. */
+#define RESUME_AT (VM_HUB_CLIENT_QUEUE_MAX / 2)
 
 struct hub_client {
 	int fd;
@@ -33,6 +41,7 @@ struct hub_client {
 	struct buf in;	     /* bytes of a frame not complete yet */
 	bool closing;	     /* BYE queued: close once it has been sent */
 	bool told_keyboard;  /* got the notice that another client holds the keyboard */
+	uint64_t skipped;    /* console bytes not sent since the last skip notice */
 	unsigned rows, cols; /* last WINSIZE, 0 when none */
 	uint64_t winsize_seq;
 };
@@ -145,6 +154,7 @@ static void client_close(struct vm_hub *h, int i)
 	buf_release(&c->in);
 	c->closing = false;
 	c->told_keyboard = false;
+	c->skipped = 0;
 	c->rows = c->cols = 0;
 	if (h->keyboard != i)
 		return;
@@ -174,7 +184,12 @@ static int client_flush(struct hub_client *c)
 	return 0;
 }
 
-/* Queue a frame; a client whose queue is full is dropped (it must never hold up the loop). */
+/*
+ * Queue a frame other than OUTPUT. Those are few and small and have the
+ * queue's reserve to themselves: one that does not fit all the same means a
+ * client that sends frames and never reads; it is dropped, so that it never
+ * holds up the loop.
+ */
 static void client_queue(struct vm_hub *h, int i, int type, const void *p, size_t len)
 {
 	struct hub_client *c = &h->clients[i];
@@ -186,6 +201,48 @@ static void client_queue(struct vm_hub *h, int i, int type, const void *p, size_
 	log_debug("console hub '%s': client %d fell %zu bytes behind, disconnected", h->name, i,
 		  c->out.len);
 	client_close(h, i);
+}
+
+/*
+ * Tell a client how much console output it missed, once its queue has
+ * drained to RESUME_AT (at once with 'now'); its output resumes after it.
+ */
+static void client_tell_skipped(struct vm_hub *h, int i, bool now)
+{
+	struct hub_client *c = &h->clients[i];
+	char text[128];
+
+	if (c->fd < 0 || c->closing || !c->skipped || (!now && c->out.len > RESUME_AT))
+		return;
+	snprintf(text, sizeof(text),
+		 "%llu bytes of console output skipped: this terminal was too slow",
+		 (unsigned long long)c->skipped);
+	c->skipped = 0;
+	client_queue(h, i, VM_HUB_NOTICE, text, strlen(text));
+}
+
+/*
+ * Queue console output. A client too slow to take it is kept: what does not
+ * fit is skipped whole (never part of a frame), counted, and everything is
+ * skipped until the queue has drained to RESUME_AT and the count is sent in a
+ * NOTICE, so that a gap is never hidden between two frames. The queue stays
+ * within its cap, the reserve for other frames left free.
+ */
+static void client_output(struct vm_hub *h, int i, const char *p, size_t len)
+{
+	struct hub_client *c = &h->clients[i];
+
+	if (c->fd < 0 || c->closing)
+		return;
+	client_tell_skipped(h, i, false);
+	if (!c->skipped &&
+	    c->out.len + VM_HUB_FRAME_HDR + len <= VM_HUB_CLIENT_QUEUE_MAX - CONTROL_RESERVE &&
+	    vm_hub_frame_add(&c->out, VM_HUB_OUTPUT, p, len) == 0)
+		return;
+	if (!c->skipped)
+		log_debug("console hub '%s': client %d is %zu bytes behind, skipping output",
+			  h->name, i, c->out.len);
+	c->skipped += len;
 }
 
 static void client_notice(struct vm_hub *h, int i, const char *text)
@@ -326,7 +383,7 @@ static void client_welcome(struct vm *vm, int i)
 			n = VM_HUB_RING - at;
 		if (n > REPLAY_CHUNK)
 			n = REPLAY_CHUNK;
-		client_queue(h, i, VM_HUB_OUTPUT, h->ring + at, n);
+		client_output(h, i, h->ring + at, n);
 		done += n;
 	}
 }
@@ -425,6 +482,7 @@ void vmi_hub_handle(struct vm *vm, const struct pollfd *p)
 			client_close(h, i);
 			continue;
 		}
+		client_tell_skipped(h, i, false);
 		if ((rev & (POLLIN | POLLHUP | POLLERR)) && client_read(vm, i) < 0) {
 			client_close(h, i);
 			continue;
@@ -455,7 +513,7 @@ void vmi_hub_output(struct vm *vm, const char *buf, size_t len)
 	for (done = 0; done < len; done += n) {
 		n = len - done > VM_HUB_FRAME_MAX ? VM_HUB_FRAME_MAX : len - done;
 		for (int i = 0; i < VM_HUB_CLIENTS_MAX; i++)
-			client_queue(h, i, VM_HUB_OUTPUT, buf + done, n);
+			client_output(h, i, buf + done, n);
 	}
 }
 
@@ -498,8 +556,9 @@ void vmi_hub_retire(struct vm *vm, const char *reason)
 	if (!h || h->retired)
 		return;
 	for (int i = 0; i < VM_HUB_CLIENTS_MAX; i++) {
-		if (h->clients[i].fd >= 0 && !h->clients[i].closing)
-			client_queue(h, i, VM_HUB_BYE, reason, strlen(reason));
+		/* What a slow client missed comes before the goodbye: it is the last word on it. */
+		client_tell_skipped(h, i, true);
+		client_queue(h, i, VM_HUB_BYE, reason, strlen(reason));
 	}
 	flush_all(h);
 	for (int i = 0; i < VM_HUB_CLIENTS_MAX; i++)

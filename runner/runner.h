@@ -240,14 +240,23 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
  *   'h' HELLO    first frame: key=value lines (name, scenario, pid, qemu_pid)
  *   's' STATUS   the current step text: after HELLO, and on each change
  *   'o' OUTPUT   console bytes as read: first the replay of the last
- *                VM_HUB_RING bytes (several frames), then live output
+ *                VM_HUB_RING bytes (several frames), then live output.
+ *                A client too slow to take them is kept, and never holds
+ *                up the loop: output that would take its unsent queue past
+ *                VM_HUB_CLIENT_QUEUE_MAX (less a reserve for the other
+ *                frames) is skipped, whole frames only, and so is all
+ *                output after it until the queue has drained to half the
+ *                cap; then one NOTICE "N bytes of console output skipped:
+ *                this terminal was too slow" comes, and output resumes.
+ *                So a client's OUTPUT bytes and the N of its notices add up
+ *                to the console, in order (a pending N is sent before BYE)
  *   'n' NOTICE   one line of text for the user ("the keyboard is held by
- *                another client", "powering off")
+ *                another client", "powering off", skipped output)
  *   'b' BYE      why the hub closes the connection next: "detached",
  *                "powered off", "the VM exited", "the VM was stopped",
- *                "the VM is gone", "too many clients". A client that falls
- *                VM_HUB_CLIENT_QUEUE_MAX bytes behind is disconnected
- *                without one, so that it never holds up the loop
+ *                "the VM is gone", "too many clients". Only a client whose
+ *                queue has no room even for such a frame (one that sends
+ *                frames and never reads) is disconnected without one
  * client -> hub:
  *   'i' INPUT    bytes to type. The keyboard: the first client whose input
  *                is typed holds it until it disconnects; input from the
@@ -272,7 +281,7 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
 #define VM_HUB_DIR_NAME "initrd-test"
 #define VM_HUB_RING (64 * 1024)		     /* console tail replayed to a joining client */
 #define VM_HUB_CLIENTS_MAX 16		     /* more are told BYE "too many clients" */
-#define VM_HUB_CLIENT_QUEUE_MAX (256 * 1024) /* unsent bytes before a client is dropped */
+#define VM_HUB_CLIENT_QUEUE_MAX (256 * 1024) /* unsent bytes per client; beyond: output skipped */
 #define VM_HUB_FRAME_HDR 3
 #define VM_HUB_FRAME_MAX 65535
 #define VM_HUB_POWEROFF_GRACE_MS 5000

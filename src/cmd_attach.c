@@ -37,7 +37,9 @@ static const char attach_usage[] =
     "prints; what you type goes to the VM. With no argument, the one running VM.\n"
     "NAME may be a unique prefix; PID is initrd-test's or qemu's. Any number of\n"
     "clients may attach at once; the first one to type holds the keyboard until it\n"
-    "detaches, and the others only watch.\n"
+    "detaches, and the others only watch. A terminal too slow for the console\n"
+    "stays attached: output it cannot take in time is skipped, and a line says how\n"
+    "much.\n"
     "\n"
     "keys (Ctrl-] then):\n"
     "  d          detach; the VM keeps running\n"
@@ -150,7 +152,22 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* One line for the user on stderr, on a line of its own (the terminal may be raw). */
+/* Text from the hub, for one line on a terminal: control characters become spaces. */
+static void flatten(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+	}
+}
+
+/*
+ * One line for the user on stderr, on a line of its own (the terminal may be
+ * raw). On a terminal a CAN comes first: the console output before it may
+ * have stopped inside an escape sequence (cut by the pty, or by output the
+ * hub skipped), which would swallow the line (an OSC title) or garble it;
+ * CAN ends any sequence and is otherwise ignored.
+ */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -163,7 +180,9 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	n = snprintf(line, sizeof(line), "\r\n[initrd-test: %s]\r\n", text);
+	flatten(text);
+	n = snprintf(line, sizeof(line), "%s\r\n[initrd-test: %s]\r\n",
+		     isatty(STDERR_FILENO) ? "\030" : "", text);
 	if (n > 0)
 		write_all(STDERR_FILENO, line, strlen(line));
 }
@@ -290,6 +309,7 @@ static int hub_frame(struct session *s, int type, struct blob payload)
 		return 0;
 	case VM_HUB_BYE:
 		snprintf(s->bye, sizeof(s->bye), "%.*s", (int)payload.len, payload.ptr);
+		flatten(s->bye);
 		return 0;
 	default:
 		/* HELLO, STATUS and anything newer: nothing to show. */

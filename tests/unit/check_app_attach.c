@@ -247,6 +247,47 @@ static void wait_step(const char *name, const char *step)
 	ck_assert_msg(seen, "the step of '%s' never became '%s'", name, step);
 }
 
+/*
+ * t (attached, holding the keyboard) floods the console and stops reading
+ * its terminal meanwhile: attach blocks on it, the hub skips what does not
+ * fit. Another client, reading all along, shows when the flood is over. t
+ * then gets the start of the flood, one line saying how much was skipped,
+ * and stays attached: what it types next still runs.
+ */
+static void slow_terminal(struct tu_term *t, const char *name)
+{
+	static const char said[] =
+	    " bytes of console output skipped: this terminal was too slow]\r\n";
+	struct tu_term w;
+	const char *end, *line;
+	char *digits_end = NULL;
+	unsigned long long n;
+
+	tu_term_open(&w, 24, 80);
+	term_attach(&w, name);
+	tu_term_wait(&w, "attached to", WAIT_MS);
+	tu_term_type(t, "yes 01234567890123456789012345678901234567890123456789012345678901234567"
+			"89 | head -c 1000000; echo big-$((3*3))\r");
+	/* head cuts a line: "big-9" follows its last bytes. */
+	tu_term_wait(&w, "big-9\r\n", BOOT_LIMIT_MS);
+	tu_term_type(&w, "\035d"); /* Ctrl-] d */
+	ck_assert_int_eq(tu_term_exit(&w, WAIT_MS), 0);
+	tu_term_close(&w);
+
+	tu_term_wait(t, said, WAIT_MS);
+	/* On a line of its own, after a CAN that ends any escape sequence the gap cut. */
+	end = t->seen.data + t->mark - strlen(said);
+	ck_assert_int_ge(end - t->seen.data, 40);
+	line = memmem(end - 40, 40, "\030\r\n[initrd-test: ", 17);
+	ck_assert_msg(line != NULL, "the notice is not on a line of its own:\n%s", tu_term_tail(t));
+	n = strtoull(line + 17, &digits_end, 10);
+	ck_assert_msg(digits_end == end && n > 0, "bad notice:\n%s", tu_term_tail(t));
+	/* Output before it: the start of the flood, never its end. */
+	ck_assert_ptr_null(memmem(t->seen.data, (size_t)(end - t->seen.data), "big-9\r\n", 7));
+	tu_term_type(t, "echo after-$((5*5))\r");
+	tu_term_wait(t, "\nafter-25\r\n", WAIT_MS);
+}
+
 /* ---- tests ---- */
 
 START_TEST(test_attach_detach_stop)
@@ -323,6 +364,7 @@ START_TEST(test_attach_detach_stop)
 	/* The window changes: SIGWINCH, and the hub knows. */
 	ck_assert_int_eq(ioctl(t2.master, TIOCSWINSZ, &ws), 0);
 	wait_step(hs.name, "winsize 33x111");
+	slow_terminal(&t2, hs.name);
 	/* Killed: the terminal is restored all the same. */
 	ck_assert(tu_term_is_raw(&t2));
 	ck_assert_int_eq(kill(t2.pid, SIGTERM), 0);

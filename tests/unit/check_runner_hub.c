@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,9 @@
 #define TICK_MS 50
 #define SHELL_LIMIT_MS (240 * 1000)
 /* Big enough to overflow a stalled client's socket buffer and its queue in the hub. */
-#define BIG_OUTPUT 700000
+#define BIG_OUTPUT 1000000
+#define SKIPS_MAX 8
+static const char skip_text[] = " bytes of console output skipped: this terminal was too slow";
 
 /* ---- helpers ---- */
 
@@ -68,7 +71,28 @@ struct tclient {
 	char bye[256];
 	bool eof;
 	int frames;
+	/* Skip notices: how many bytes each says were skipped, and out.len when it came. */
+	unsigned long long skip_n[SKIPS_MAX];
+	size_t skip_at[SKIPS_MAX];
+	int skips;
 };
+
+/* A skip notice ("N bytes of console output skipped: ..."): record where it came. */
+static void tc_skip(struct tclient *c, struct blob p)
+{
+	size_t tl = strlen(skip_text);
+	char num[32], *end = NULL;
+
+	if (p.len <= tl || memcmp(p.ptr + p.len - tl, skip_text, tl) != 0)
+		return;
+	ck_assert_uint_lt(p.len - tl, sizeof(num));
+	snprintf(num, sizeof(num), "%.*s", (int)(p.len - tl), p.ptr);
+	ck_assert_int_lt(c->skips, SKIPS_MAX);
+	c->skip_n[c->skips] = strtoull(num, &end, 10);
+	ck_assert_msg(num[0] >= '1' && num[0] <= '9' && *end == '\0', "skip notice '%.*s'",
+		      (int)p.len, p.ptr);
+	c->skip_at[c->skips++] = c->out.len;
+}
 
 static void tc_connect(struct tclient *c, const char *sock)
 {
@@ -101,6 +125,7 @@ static void tc_frame(struct tclient *c, int type, struct blob p)
 		size_t n = strlen(c->notice);
 
 		snprintf(c->notice + n, sizeof(c->notice) - n, "%.*s\n", (int)p.len, p.ptr);
+		tc_skip(c, p);
 		break;
 	}
 	case VM_HUB_BYE:
@@ -111,15 +136,29 @@ static void tc_frame(struct tclient *c, int type, struct blob p)
 	}
 }
 
+/* Bytes from the hub: every whole frame is sorted. */
+static void tc_feed(struct tclient *c, const char *data, size_t len)
+{
+	struct blob p;
+	size_t size;
+	int type;
+
+	ck_assert_int_eq(buf_add(&c->in, data, len), 0);
+	for (;;) {
+		size = vm_hub_frame_parse(&c->in, &type, &p);
+		if (size == 0)
+			break;
+		tc_frame(c, type, p);
+		buf_consume(&c->in, size);
+	}
+}
+
 /* Read what is there now (wait_ms > 0: until the end of file, at most that long). */
 static void tc_pump(struct tclient *c, int wait_ms)
 {
 	int64_t deadline = now_ms() + wait_ms;
 	char chunk[16384];
-	struct blob p;
-	size_t size;
 	ssize_t n;
-	int type;
 
 	while (c->fd >= 0 && !c->eof) {
 		n = read(c->fd, chunk, sizeof(chunk));
@@ -136,15 +175,62 @@ static void tc_pump(struct tclient *c, int wait_ms)
 			break;
 		}
 		ck_assert_msg(n > 0, "read: %s", strerror(errno));
-		ck_assert_int_eq(buf_add(&c->in, chunk, (size_t)n), 0);
-		for (;;) {
-			size = vm_hub_frame_parse(&c->in, &type, &p);
-			if (size == 0)
-				break;
-			tc_frame(c, type, p);
-			buf_consume(&c->in, size);
-		}
+		tc_feed(c, chunk, (size_t)n);
 	}
+}
+
+/*
+ * A thread that reads a client's socket to its end (or for 20 s) while the
+ * test's thread is busy, for example in vm_free(). No Check calls here: the
+ * test sorts the bytes (tc_feed) once it has joined.
+ */
+struct drainer {
+	pthread_t thread;
+	int fd;
+	struct buf raw;
+	bool eof;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drainer *d = arg;
+	int64_t deadline = now_ms() + 20000;
+	char chunk[16384];
+	ssize_t n;
+
+	while (now_ms() < deadline) {
+		struct pollfd pf = {.fd = d->fd, .events = POLLIN};
+
+		n = read(d->fd, chunk, sizeof(chunk));
+		if (n > 0 && buf_add(&d->raw, chunk, (size_t)n) < 0)
+			break;
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			d->eof = true;
+			break;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n < 0)
+			poll(&pf, 1, 100);
+	}
+	return NULL;
+}
+
+static void drain_start(struct drainer *d, int fd)
+{
+	d->fd = fd;
+	d->eof = false;
+	buf_init(&d->raw, LOG_MAX);
+	ck_assert_int_eq(pthread_create(&d->thread, NULL, drain_main, d), 0);
+}
+
+/* Join it and hand what it read to c. */
+static void drain_finish(struct drainer *d, struct tclient *c)
+{
+	ck_assert_int_eq(pthread_join(d->thread, NULL), 0);
+	tc_feed(c, d->raw.data, d->raw.len);
+	c->eof = d->eof;
+	buf_release(&d->raw);
 }
 
 static void tc_send(struct tclient *c, int type, const char *s, size_t len)
@@ -680,13 +766,15 @@ enum shell_phase {
 	SH_TYPED,    /* A typed; waiting for hi-42 everywhere */
 	SH_REFUSED,  /* B typed too; waiting for its notice and for the status */
 	SH_DETACHED, /* C asked to detach */
-	SH_BIG,	     /* A asked for a lot of output; S never reads */
+	SH_BIG,	     /* A asked for a lot of output; S does not read */
+	SH_DRAIN,    /* S reads at last: what it missed is skipped, and it is told */
+	SH_AFTER,    /* A typed again: S sees that too */
 };
 
 struct shell {
 	struct vm *vm;
 	struct buf log;
-	struct tclient a, b, c, s;
+	struct tclient a, b, c, s, z; /* S stalls through the flood; Z until the VM stops */
 	enum shell_phase phase;
 	int64_t tick, limit, phase_at;
 	size_t log_at_c;
@@ -777,15 +865,28 @@ static int shell_step(struct shell *sh, int64_t now)
 		if (!sh->c.eof)
 			return 0;
 		ck_assert_str_eq(sh->c.bye, "detached");
-		ck_assert_uint_eq(vm_hub_clients(sh->vm), 3);
+		ck_assert_uint_eq(vm_hub_clients(sh->vm), 4);
 		tc_type(&sh->a,
 			"yes 0123456789012345678901234567890123456789012345678901234567890123"
-			"456789 | head -c 700000; echo big-$((3*3))\n");
+			"456789 | head -c 1000000; echo big-$((3*3))\n");
 		enter(sh, SH_BIG, now);
 		return 0;
 	case SH_BIG:
 		/* head cuts a line: "big-9" follows its last bytes. */
 		if (!has(&sh->b.out, "big-9\r\n") || !has(&sh->a.out, "big-9\r\n"))
+			return 0;
+		/* S and Z never read, and are still there: they did not hold anyone up either. */
+		ck_assert_uint_eq(vm_hub_clients(sh->vm), 4);
+		enter(sh, SH_DRAIN, now);
+		return 0;
+	case SH_DRAIN:
+		if (!sh->s.skips)
+			return 0;
+		tc_type(&sh->a, "echo after-$((5*5))\n");
+		enter(sh, SH_AFTER, now);
+		return 0;
+	case SH_AFTER:
+		if (!has(&sh->a.out, "\nafter-25\r\n") || !has(&sh->s.out, "\nafter-25\r\n"))
 			return 0;
 		sh->clients_at_end = vm_hub_clients(sh->vm);
 		return 1;
@@ -804,6 +905,8 @@ static int shell_timer(void *ctx, int64_t now)
 	tc_pump(&sh->b, 0);
 	if (sh->c.fd >= 0)
 		tc_pump(&sh->c, 0);
+	if (sh->phase >= SH_DRAIN)
+		tc_pump(&sh->s, 0);
 	return shell_step(sh, now);
 }
 
@@ -831,12 +934,55 @@ static size_t assert_slice(const struct buf *b, const struct buf *log, const cha
 	return (size_t)(at - log->data);
 }
 
+/* What the kernel lets sit in a unix socket (the hub's send buffer, and one message more). */
+static size_t socket_slack(void)
+{
+	struct buf b;
+	unsigned long long v = 0;
+	char *end = NULL;
+
+	buf_init(&b, 64);
+	ck_assert_int_eq(buf_read_file(&b, "/proc/sys/net/core/wmem_default"), 0);
+	v = strtoull(b.data, &end, 10);
+	ck_assert_msg(v > 0 && end != b.data, "wmem_default '%s'", b.data);
+	buf_release(&b);
+	return (size_t)v * 2;
+}
+
+/*
+ * A client that fell behind: its OUTPUT bytes, with the bytes its notices say
+ * were skipped between them, are the console from the first byte on, in order.
+ */
+static void assert_skipped(const struct tclient *c, const struct buf *log, const char *who)
+{
+	size_t pos = 0, from = 0, to, n, cmp;
+
+	for (int k = 0; k <= c->skips; k++) {
+		to = k < c->skips ? c->skip_at[k] : c->out.len;
+		n = to - from;
+		/* The console may say a little more after the loop ended (vm_stop drains it). */
+		cmp = pos >= log->len ? 0 : n < log->len - pos ? n : log->len - pos;
+		ck_assert_msg(k == c->skips || cmp == n,
+			      "%s: %zu bytes at console offset %zu of %zu", who, n, pos, log->len);
+		ck_assert_msg(memcmp(c->out.data + from, log->data + pos, cmp) == 0,
+			      "%s's bytes %zu.. (console offset %zu) differ from the console", who,
+			      from, pos);
+		pos += n;
+		if (k < c->skips)
+			pos += (size_t)c->skip_n[k];
+		from = to;
+	}
+	ck_assert_msg(pos + 4096 >= log->len && pos <= log->len + 4096,
+		      "%s: %zu bytes got or skipped, the console has %zu", who, pos, log->len);
+}
+
 START_TEST(test_shell_clients)
 {
 	static const struct vm_ops ops = {shell_output, shell_deadline, shell_timer};
 	struct it_error err = IT_ERROR_INIT;
 	struct vm_config c;
 	struct shell sh;
+	struct drainer zd;
 	char sock[PATH_MAX], info[PATH_MAX];
 	size_t at;
 	int r;
@@ -854,6 +1000,7 @@ START_TEST(test_shell_clients)
 	tc_connect(&sh.a, sock);
 	tc_connect(&sh.b, sock);
 	tc_connect(&sh.s, sock);
+	tc_connect(&sh.z, sock);
 	tc_send(&sh.a, VM_HUB_WINSIZE, "\0\50\0\170", 4); /* 40 x 120 */
 	sh.tick = now_ms();
 	sh.limit = now_ms() + SHELL_LIMIT_MS;
@@ -864,8 +1011,8 @@ START_TEST(test_shell_clients)
 	/* B's input was dropped: the guest never saw it. */
 	ck_assert(!has(&sh.log, "b-2x"));
 	ck_assert(!has(&sh.log, "echo b-"));
-	/* The stalled client was dropped, without blocking anyone: A and B remain. */
-	ck_assert_uint_eq(sh.clients_at_end, 2);
+	/* The stalled clients were kept, without blocking anyone: A, B, S and Z remain. */
+	ck_assert_uint_eq(sh.clients_at_end, 4);
 	ck_assert_uint_ge(sh.log.len, BIG_OUTPUT);
 
 	/* C joined late: the replay gave it what came before (all of it, or the last 64 KiB). */
@@ -874,7 +1021,10 @@ START_TEST(test_shell_clients)
 	ck_assert(has(&sh.c.out, "job control turned off"));
 	ck_assert(has(&sh.c.out, "\nhi-42"));
 
+	/* Z reads only now, while the hub says goodbye. */
+	drain_start(&zd, sh.z.fd);
 	vm_free(sh.vm);
+	drain_finish(&zd, &sh.z);
 	/* Freed: A and B are told and closed; the files are gone. */
 	ck_assert_int_eq(access(sock, F_OK), -1);
 	ck_assert_int_eq(access(info, F_OK), -1);
@@ -886,16 +1036,34 @@ START_TEST(test_shell_clients)
 	/* A and B were there from the first byte: they saw exactly the console. */
 	assert_prefix(&sh.a.out, &sh.log, "A");
 	assert_prefix(&sh.b.out, &sh.log, "B");
-	/* S: cut off without a goodbye, having missed most of the output. */
+	/*
+	 * S stalled through the flood: it got the start of it (what its socket
+	 * and its bounded queue in the hub held), a notice of how much it
+	 * missed, the output after (after-25), and its goodbye.
+	 */
 	tc_pump(&sh.s, 10000);
 	ck_assert(sh.s.eof);
-	ck_assert_str_eq(sh.s.bye, "");
-	ck_assert_uint_lt(sh.s.out.len, sh.log.len - 100000);
-	ck_assert_int_eq(memcmp(sh.s.out.data, sh.log.data, sh.s.out.len), 0);
+	ck_assert_str_eq(sh.s.bye, "the VM was stopped");
+	ck_assert_int_ge(sh.s.skips, 1);
+	ck_assert_uint_gt(sh.s.skip_at[0], 0);
+	ck_assert_uint_le(sh.s.skip_at[0], VM_HUB_CLIENT_QUEUE_MAX + socket_slack());
+	ck_assert_msg(memmem(sh.s.out.data + sh.s.skip_at[sh.s.skips - 1],
+			     sh.s.out.len - sh.s.skip_at[sh.s.skips - 1], "\nafter-25\r\n",
+			     11) != NULL,
+		      "S: no after-25 after the last skip notice");
+	assert_skipped(&sh.s, &sh.log, "S");
+	/* Z: the start, then at the end what it missed, before the goodbye. */
+	ck_assert(sh.z.eof);
+	ck_assert_str_eq(sh.z.bye, "the VM was stopped");
+	ck_assert_int_eq(sh.z.skips, 1);
+	ck_assert_uint_eq(sh.z.skip_at[0], sh.z.out.len);
+	ck_assert_uint_le(sh.z.out.len, VM_HUB_CLIENT_QUEUE_MAX + socket_slack());
+	assert_skipped(&sh.z, &sh.log, "Z");
 	tc_close(&sh.a);
 	tc_close(&sh.b);
 	tc_close(&sh.c);
 	tc_close(&sh.s);
+	tc_close(&sh.z);
 	buf_release(&sh.log);
 	vm_config_release(&c);
 	assert_no_children();
