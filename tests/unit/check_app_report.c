@@ -693,6 +693,17 @@ static size_t fields_of(const char *path, struct buf *b, const char **f, size_t 
 	return n;
 }
 
+/* The six fields Python's KIND parser reads from file, into f (pointing into got). */
+static void python_fields(const char *kind, const char *file, struct buf *got, const char **f)
+{
+	char dst[600], name[32];
+
+	snprintf(name, sizeof(name), "%s.out", kind);
+	tu_path(dst, sizeof(dst), name);
+	python_extract(kind, file, dst);
+	ck_assert_uint_eq(fields_of(dst, got, f, 6), 6);
+}
+
 START_TEST(test_escaping_hostile_text)
 {
 	struct it_error err = IT_ERROR_INIT;
@@ -700,7 +711,7 @@ START_TEST(test_escaping_hostile_text)
 	struct expect *e = NULL;
 	struct buf out, got;
 	const struct run_report *runs[] = {&r};
-	char xml[600], json[600], dst[600];
+	char xml[600], json[600];
 	const char *f[6];
 	/* Step names, scenario name and the matched line are hostile too. */
 	const char *console = "boot <ok> & \"fine\" \xff\n"
@@ -737,9 +748,7 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert_ptr_nonnull(strstr(out.data, "name=\"b&lt;o&gt;o&amp;t&quot;\""));
 	tu_path(xml, sizeof(xml), "r.xml");
 	ck_assert_int_eq(run_report_write_junit(runs, 1, xml, &err), 0);
-	tu_path(dst, sizeof(dst), "xml.out");
-	python_extract("xml", xml, dst);
-	ck_assert_uint_eq(fields_of(dst, &got, f, 6), 6);
+	python_fields("xml", xml, &got, f);
 	ck_assert_str_eq(f[0], hostile_xml);
 	ck_assert_str_eq(f[1], "x<&>\"'\\x1b");
 	ck_assert_str_eq(f[2], "b<o>o&t\"");
@@ -758,9 +767,7 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert_ptr_nonnull(strstr(out.data, "\\\\ \\t\\r\\n\\\\xff\\\\xfe|"));
 	tu_path(json, sizeof(json), "r.json");
 	ck_assert_int_eq(run_report_write_json(runs, 1, json, &err), 0);
-	tu_path(dst, sizeof(dst), "json.out");
-	python_extract("json", json, dst);
-	ck_assert_uint_eq(fields_of(dst, &got, f, 6), 6);
+	python_fields("json", json, &got, f);
 	ck_assert_str_eq(f[0], hostile_json);
 	ck_assert_str_eq(f[1], "x<&>\"'\x1b");
 	ck_assert_str_eq(f[2], "b<o>o&t\"");
@@ -919,6 +926,24 @@ static void captured_release(struct captured *c)
 	buf_release(&c->err);
 }
 
+static void assert_exit(const struct captured *c, int want)
+{
+	ck_assert_msg(c->rc == want, "exit %d, expected %d: %s%s", c->rc, want, c->out.data,
+		      c->err.data);
+}
+
+/* The file at path holds every one of the NULL-ended needles. */
+static void assert_file_has(const char *path, const char *const *needles)
+{
+	struct buf b;
+
+	tu_read_new(&b, path);
+	for (size_t i = 0; needles[i]; i++)
+		ck_assert_msg(strstr(b.data, needles[i]) != NULL, "'%s' lacks '%s'", path,
+			      needles[i]);
+	buf_release(&b);
+}
+
 START_TEST(test_replay_passing_log)
 {
 	struct captured c;
@@ -929,17 +954,16 @@ START_TEST(test_replay_passing_log)
 	tu_path(json, sizeof(json), "pass.json");
 	replay_cmd(&c, (const char *[]){LOGIN_SCN, BOOT_LOG, "--json", json, NULL});
 	ck_assert_msg(now_ms() - t0 < 1000, "replay took %lld ms", (long long)(now_ms() - t0));
-	ck_assert_msg(c.rc == EXIT_PASS, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
+	assert_exit(&c, EXIT_PASS);
 	ck_assert_str_eq(c.err.data, "");
 	ck_assert_ptr_nonnull(strstr(c.out.data, "login         ok               -  alpine-test "
 						 "login:\n"));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "\nPASSED boot-to-login\n"));
-	tu_read_new(&b, json);
-	ck_assert_ptr_nonnull(strstr(b.data, "\"verdict\": \"passed\""));
-	ck_assert_ptr_nonnull(strstr(b.data, "\"timed\": false"));
-	ck_assert_ptr_nonnull(strstr(b.data, "\"raw\": \"" BOOT_LOG "\""));
+	assert_file_has(json, (const char *[]){"\"verdict\": \"passed\"", "\"timed\": false",
+					       "\"raw\": \"" BOOT_LOG "\"",
+					       "Welcome to Alpine Linux 3.19\\n", NULL});
 	/* The console tail is cleaned: no CR, no "[   0.000]" stamps of an untimed replay. */
-	ck_assert_ptr_nonnull(strstr(b.data, "Welcome to Alpine Linux 3.19\\n"));
+	tu_read_new(&b, json);
 	ck_assert_ptr_null(strstr(b.data, "\\r"));
 	ck_assert_ptr_null(strstr(b.data, "[   0.000]"));
 	buf_release(&b);
@@ -956,7 +980,7 @@ END_TEST
 START_TEST(test_replay_truncated_log)
 {
 	struct captured c;
-	struct buf raw, b;
+	struct buf raw;
 	char cut[600], junit[600];
 	const char *end;
 
@@ -969,7 +993,7 @@ START_TEST(test_replay_truncated_log)
 	ck_assert_int_eq(write_file_atomic(cut, raw.data, (size_t)(end - raw.data), 0644), 0);
 	tu_path(junit, sizeof(junit), "cut.xml");
 	replay_cmd(&c, (const char *[]){NETWORKING, cut, "--junit", junit, NULL});
-	ck_assert_msg(c.rc == EXIT_FAILED, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
+	assert_exit(&c, EXIT_FAILED);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "mdev-scan     ok "));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "e1000-driver  FAIL "));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "eth0-probe    skipped"));
@@ -978,10 +1002,8 @@ START_TEST(test_replay_truncated_log)
 	ck_assert_ptr_nonnull(strstr(c.out.data, "): the log ended before a match for \"" E1000_LINE
 						 "\"; last console line: '* " MDEV_LINE "'\n"
 						 "hint: see the console log: "));
-	tu_read_new(&b, junit);
-	ck_assert_ptr_nonnull(strstr(b.data, "<failure type=\"log-ended\""));
-	ck_assert_ptr_nonnull(strstr(b.data, "failures=\"1\" errors=\"0\" skipped=\"7\""));
-	buf_release(&b);
+	assert_file_has(junit, (const char *[]){"<failure type=\"log-ended\"",
+						"failures=\"1\" errors=\"0\" skipped=\"7\"", NULL});
 	captured_release(&c);
 	buf_release(&raw);
 }
@@ -990,7 +1012,7 @@ END_TEST
 START_TEST(test_replay_timed_log)
 {
 	struct captured c;
-	struct buf log, b;
+	struct buf log;
 	char path[600], json[600];
 
 	/* A saved (conlog) log replays at its own times: the 3 s 'within' fires. */
@@ -999,22 +1021,19 @@ START_TEST(test_replay_timed_log)
 	ck_assert_int_eq(write_file_atomic(path, log.data, log.len, 0644), 0);
 	tu_path(json, sizeof(json), "t.json");
 	replay_cmd(&c, (const char *[]){GOLDEN_SCN, path, "--json", json, NULL});
-	ck_assert_msg(c.rc == EXIT_TIMEOUT, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
+	assert_exit(&c, EXIT_TIMEOUT);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "e1000-driver  TIMEOUT "));
 	ck_assert_ptr_nonnull(strstr(c.out.data,
 				     "\nTIMED OUT golden at step 'e1000-driver' "
 				     "(" GOLDEN_SCN "/scenario:13): no match for \"" E1000_LINE
 				     "\" within 3s; last console line: '"));
-	tu_read_new(&b, json);
-	ck_assert_ptr_nonnull(strstr(b.data, "\"timed\": true"));
-	ck_assert_ptr_nonnull(strstr(b.data, "\"why\": \"step_timeout\""));
-	ck_assert_ptr_nonnull(strstr(b.data, "\"log\": \""));
-	buf_release(&b);
+	assert_file_has(json, (const char *[]){"\"timed\": true", "\"why\": \"step_timeout\"",
+					       "\"log\": \"", NULL});
 	captured_release(&c);
 
 	/* The same boot as a raw log has no times: it fails when the log ends instead. */
 	replay_cmd(&c, (const char *[]){"-q", GOLDEN_SCN, BOOT_LOG, NULL});
-	ck_assert_msg(c.rc == EXIT_FAILED, "exit %d: %s%s", c.rc, c.out.data, c.err.data);
+	assert_exit(&c, EXIT_FAILED);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "FAILED golden at step 'shell'"));
 	captured_release(&c);
 	buf_release(&log);

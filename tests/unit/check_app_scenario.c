@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,26 @@ static int load_text(struct scenario *s, struct it_error *e, const char *text)
 	return scenario_load(s, tmpdir, e);
 }
 
+/* Load the scenario text (see load_text): it must load. */
+static void load_ok(struct scenario *s, const char *text)
+{
+	struct it_error e = IT_ERROR_INIT;
+	int r = load_text(s, &e, text);
+
+	ck_assert_msg(r == 0, "%s", e.msg);
+}
+
+/* Load the scenario at path (a directory or a file): it must load. */
+static void load_path_ok(struct scenario *s, const char *path)
+{
+	struct it_error e = IT_ERROR_INIT;
+	int r;
+
+	scenario_init(s);
+	r = scenario_load(s, path, &e);
+	ck_assert_msg(r == 0, "%s: %s", path, e.msg);
+}
+
 static void assert_empty(const struct scenario *s)
 {
 	ck_assert_ptr_null(s->name);
@@ -72,12 +93,10 @@ static void assert_empty(const struct scenario *s)
 START_TEST(test_all_keywords)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 	const struct build_config *b = &s.build;
 	const struct scenario_step *st;
 
-	scenario_init(&s);
-	ck_assert_msg(scenario_load(&s, DATA "/all-keywords", &e) == 0, "%s", e.msg);
+	load_path_ok(&s, DATA "/all-keywords");
 	ck_assert_str_eq(s.name, "all-keywords");
 	ck_assert_str_eq(s.dir, DATA "/all-keywords");
 	ck_assert_str_eq(s.path, DATA "/all-keywords/scenario");
@@ -209,10 +228,8 @@ END_TEST
 START_TEST(test_include_override_append)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	scenario_init(&s);
-	ck_assert_msg(scenario_load(&s, DATA "/include/child", &e) == 0, "%s", e.msg);
+	load_path_ok(&s, DATA "/include/child");
 	ck_assert_uint_eq(s.files.n, 2);
 	ck_assert_str_eq(s.files.v[1], DATA "/include/parent/scenario");
 	/* Lists append in reading order. */
@@ -247,10 +264,8 @@ END_TEST
 START_TEST(test_include_reset)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	scenario_init(&s);
-	ck_assert_msg(scenario_load(&s, DATA "/include/reset/scenario", &e) == 0, "%s", e.msg);
+	load_path_ok(&s, DATA "/include/reset/scenario");
 	ck_assert_str_eq(s.name, "reset");
 	ck_assert_uint_eq(s.build.repos.n, 1);
 	ck_assert_str_eq(s.build.repos.v[0], "https://c.example/alpine/main");
@@ -400,21 +415,18 @@ END_TEST
 START_TEST(test_pattern_delimiters)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_msg(load_text(&s, &e,
-				"packages alpine-base\n"
-				"expect a /inet (10\\.0\\.2\\.15)\\/24/\n"
-				"expect b /a/b/c/   within 2s\n"
-				"expect c /# $/ # a comment without a slash\n"
-				"expect d /root@alpine-test:~# /\n"
-				"expect e /lease of (?<ip>\\S+)/\n"
-				"expect f /inet ${ip}\\/${1}/\n"
-				"expect g /a \"quoted\" word/\n"
-				"expect h \"a /literal/ with # and \\\"quotes\\\" and \\\\\"\n"
-				"expect i \"${ip} [ ok ]\" within 500ms\n"
-				"fail /Oops: [0-9]+/\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base\n"
+		    "expect a /inet (10\\.0\\.2\\.15)\\/24/\n"
+		    "expect b /a/b/c/   within 2s\n"
+		    "expect c /# $/ # a comment without a slash\n"
+		    "expect d /root@alpine-test:~# /\n"
+		    "expect e /lease of (?<ip>\\S+)/\n"
+		    "expect f /inet ${ip}\\/${1}/\n"
+		    "expect g /a \"quoted\" word/\n"
+		    "expect h \"a /literal/ with # and \\\"quotes\\\" and \\\\\"\n"
+		    "expect i \"${ip} [ ok ]\" within 500ms\n"
+		    "fail /Oops: [0-9]+/\n");
 	ck_assert_uint_eq(s.nsteps, 9);
 	ck_assert_str_eq(s.steps[0].text, "inet (10\\.0\\.2\\.15)\\/24");
 	ck_assert_str_eq(s.steps[1].text, "a/b/c");
@@ -438,20 +450,16 @@ END_TEST
 START_TEST(test_send_text)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_msg(
-	    load_text(&s, &e,
-		      "packages alpine-base\n"
-		      "send root\n"
-		      "send   echo  two  spaces   # the comment is not sent\n"
-		      "send echo a#b 'c # d'\n"
-		      "send \"ip addr show eth0\\n\"\n"
-		      "send \"\\e[A\\x03\\101\\t\\r\\\\\\\"\\'\\a\\b\\f\\v\" # ESC [ A, ^C, ...\n"
-		      "send \"no newline\"\n"
-		      "send \"\\xff\\177\"\n"
-		      "send echo ${1}\n") == 0,
-	    "%s", e.msg);
+	load_ok(&s, "packages alpine-base\n"
+		    "send root\n"
+		    "send   echo  two  spaces   # the comment is not sent\n"
+		    "send echo a#b 'c # d'\n"
+		    "send \"ip addr show eth0\\n\"\n"
+		    "send \"\\e[A\\x03\\101\\t\\r\\\\\\\"\\'\\a\\b\\f\\v\" # ESC [ A, ^C, ...\n"
+		    "send \"no newline\"\n"
+		    "send \"\\xff\\177\"\n"
+		    "send echo ${1}\n");
 	ck_assert_uint_eq(s.nsteps, 8);
 	ck_assert_str_eq(s.steps[0].text, "root\n");
 	ck_assert_str_eq(s.steps[1].text, "echo  two  spaces\n");
@@ -473,17 +481,14 @@ END_TEST
 START_TEST(test_step_names_and_timeouts)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_msg(load_text(&s, &e,
-				"expect /first/\n"
-				"send x\n"
-				"expect named.step-1_x /third/ within 1m\n"
-				"expect \"fourth\"\n"
-				"timeout 10m\n"
-				"step-timeout 30s\n"
-				"packages alpine-base\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "expect /first/\n"
+		    "send x\n"
+		    "expect named.step-1_x /third/ within 1m\n"
+		    "expect \"fourth\"\n"
+		    "timeout 10m\n"
+		    "step-timeout 30s\n"
+		    "packages alpine-base\n");
 	ck_assert_uint_eq(s.nsteps, 4);
 	ck_assert_str_eq(s.steps[0].name, "step 1");
 	ck_assert_str_eq(s.steps[1].name, "step 2");
@@ -509,16 +514,13 @@ END_TEST
 START_TEST(test_step_budgets)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_msg(load_text(&s, &e,
-				"expect lease \"lease of\" within 60s budget 20s\n"
-				"expect login /login: / budget 1.5s within 2m\n"
-				"expect shell \"# \" budget 250ms\n"
-				"expect ip /a\\/b/ budget 3s\n"
-				"expect last /x/\n"
-				"packages alpine-base\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "expect lease \"lease of\" within 60s budget 20s\n"
+		    "expect login /login: / budget 1.5s within 2m\n"
+		    "expect shell \"# \" budget 250ms\n"
+		    "expect ip /a\\/b/ budget 3s\n"
+		    "expect last /x/\n"
+		    "packages alpine-base\n");
 	ck_assert_uint_eq(s.nsteps, 5);
 	ck_assert_int_eq(s.steps[0].budget_ms, 20000);
 	ck_assert_int_eq(s.steps[0].timeout_ms, 60000);
@@ -538,22 +540,19 @@ END_TEST
 START_TEST(test_defaults_and_scalars)
 {
 	struct scenario s;
-	struct it_error e = IT_ERROR_INIT;
 
-	ck_assert_msg(load_text(&s, &e,
-				"packages alpine-base\n"
-				"kernel package linux-virt\n"
-				"root-password locked\n"
-				"vm memory 256\n"
-				"vm memory 2G\n"
-				"vm append console=tty0\n"
-				"vm append quiet\n"
-				"iface eth0 dhcp\n"
-				"iface eth0 static 192.168.1.2/24\n"
-				"iface eth1 static fd00::2/64 gateway fd00::1\n"
-				"user alice uid 1000\n"
-				"user alice shell /bin/bash password $y$j9T$salt$hash\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base\n"
+		    "kernel package linux-virt\n"
+		    "root-password locked\n"
+		    "vm memory 256\n"
+		    "vm memory 2G\n"
+		    "vm append console=tty0\n"
+		    "vm append quiet\n"
+		    "iface eth0 dhcp\n"
+		    "iface eth0 static 192.168.1.2/24\n"
+		    "iface eth1 static fd00::2/64 gateway fd00::1\n"
+		    "user alice uid 1000\n"
+		    "user alice shell /bin/bash password $y$j9T$salt$hash\n");
 	ck_assert_int_eq(s.timeout_ms, SCENARIO_DEFAULT_TIMEOUT_MS);
 	ck_assert_int_eq(s.step_timeout_ms, SCENARIO_DEFAULT_STEP_TIMEOUT_MS);
 	ck_assert_str_eq(s.build.kernel_package, "linux-virt");
@@ -579,13 +578,11 @@ START_TEST(test_defaults_and_scalars)
 	scenario_release(&s);
 
 	/* Each kernel form replaces the others. */
-	ck_assert_msg(load_text(&s, &e,
-				"packages alpine-base\n"
-				"kernel package linux-virt\n"
-				"kernel image vmlinuz modules mods\n"
-				"root-password none\n"
-				"root-password keep\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base\n"
+		    "kernel package linux-virt\n"
+		    "kernel image vmlinuz modules mods\n"
+		    "root-password none\n"
+		    "root-password keep\n");
 	ck_assert_ptr_null(s.build.kernel_package);
 	ck_assert_ptr_null(s.build.root_password_hash);
 	{
@@ -597,11 +594,9 @@ START_TEST(test_defaults_and_scalars)
 		ck_assert_str_eq(s.build.modules_dir, mods);
 	}
 	scenario_release(&s);
-	ck_assert_msg(load_text(&s, &e,
-				"packages alpine-base\n"
-				"kernel image /boot/vmlinuz-x\n"
-				"kernel host\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base\n"
+		    "kernel image /boot/vmlinuz-x\n"
+		    "kernel host\n");
 	ck_assert(s.kernel_host);
 	ck_assert_ptr_null(s.build.kernel_image);
 	ck_assert_ptr_null(s.build.modules_dir);
@@ -627,13 +622,11 @@ START_TEST(test_crlf_comments_blanks)
 		      "%s", e.msg);
 	ck_assert_str_eq(e.msg + strlen(tmpfile_path), ":9: unknown keyword 'nonsense'");
 	scenario_release(&s);
-	ck_assert_msg(load_text(&s, &e,
-				"packages alpine-base busybox # two packages\r\n"
-				"hostname box\r\n"
-				"send \"x\"\r\n"
-				"expect done /ok$/\r\n"
-				"send last line without a newline") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base busybox # two packages\r\n"
+		    "hostname box\r\n"
+		    "send \"x\"\r\n"
+		    "expect done /ok$/\r\n"
+		    "send last line without a newline");
 	ck_assert_uint_eq(s.build.packages.n, 2);
 	ck_assert_str_eq(s.build.hostname, "box");
 	ck_assert_str_eq(s.steps[0].text, "x");
@@ -648,14 +641,12 @@ START_TEST(test_nul_and_size)
 	static const char nul[] = "packages alpine-base\nhostname a\0b\n";
 	struct scenario s;
 	struct it_error e = IT_ERROR_INIT;
-	char want[PATH_MAX + 64];
 	char *big = NULL;
 
 	write_bytes(tmpfile_path, nul, sizeof(nul) - 1);
 	scenario_init(&s);
 	ck_assert_int_eq(scenario_load(&s, tmpdir, &e), -IT_ESCENARIO);
-	snprintf(want, sizeof(want), "%s:2: NUL byte in the line", tmpfile_path);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false, "%s:2: NUL byte in the line", tmpfile_path);
 	assert_empty(&s);
 
 	big = malloc(SCENARIO_MAX_FILE_BYTES + 2);
@@ -664,17 +655,15 @@ START_TEST(test_nul_and_size)
 	big[SCENARIO_MAX_FILE_BYTES + 1] = '\0';
 	it_error_clear(&e);
 	ck_assert_int_eq(load_text(&s, &e, big), -IT_ESCENARIO);
-	snprintf(want, sizeof(want), "cannot read scenario '%s': larger than %d bytes",
-		 tmpfile_path, SCENARIO_MAX_FILE_BYTES);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false, "cannot read scenario '%s': larger than %d bytes",
+			tmpfile_path, SCENARIO_MAX_FILE_BYTES);
 
 	/* A quoted text is capped at 64 KiB. */
 	memcpy(big, "send \"", 6);
 	memset(big + 6, 'a', 70000);
 	memcpy(big + 70006, "\"\n", 3);
 	ck_assert_int_eq(load_text(&s, &e, big), -IT_ESCENARIO);
-	snprintf(want, sizeof(want), "%s:1: text longer than 65536 bytes", tmpfile_path);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false, "%s:1: text longer than 65536 bytes", tmpfile_path);
 	assert_empty(&s);
 	free(big);
 	scenario_release(&s);
@@ -685,7 +674,7 @@ START_TEST(test_locating)
 {
 	struct scenario s;
 	struct it_error e = IT_ERROR_INIT;
-	char path[PATH_MAX + 32], want[PATH_MAX + 128];
+	char path[PATH_MAX + 32];
 
 	scenario_init(&s);
 	ck_assert_int_eq(scenario_load(&s, DATA "/does-not-exist", &e), -ENOENT);
@@ -697,9 +686,8 @@ START_TEST(test_locating)
 	/* A directory without a scenario file. */
 	it_error_clear(&e);
 	ck_assert_int_eq(scenario_load(&s, tmpdir, &e), -ENOENT);
-	snprintf(want, sizeof(want), "cannot read scenario '%s': No such file or directory",
-		 tmpfile_path);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false, "cannot read scenario '%s': No such file or directory",
+			tmpfile_path);
 
 	/* A file named directly: NAME.scenario gives the name. */
 	snprintf(path, sizeof(path), "%s/boot-test.scenario", tmpdir);
@@ -762,8 +750,7 @@ START_TEST(test_shipped_parse)
 	closedir(d);
 	ck_assert_int_ge(n, 4);
 
-	scenario_init(&s);
-	ck_assert_msg(scenario_load(&s, "scenarios/networking", &e) == 0, "%s", e.msg);
+	load_path_ok(&s, "scenarios/networking");
 	ck_assert(strlist_has(&s.build.modules, "e1000"));
 	ck_assert_uint_eq(s.build.nifaces, 2);
 	ck_assert_str_eq(s.build.ifaces[1].name, "eth0");
@@ -881,10 +868,9 @@ START_TEST(test_host_kernel)
 	ck_assert_int_eq(mkdir(mods, 0755), 0);
 
 	ck_assert_int_eq(scenario_host_kernel(boot, mods, &image, &moddir, &e), -IT_ENOTFOUND);
-	snprintf(want, sizeof(want),
-		 "no host kernel: no '%s/vmlinuz-VERSION' with a matching '%s/VERSION'", boot,
-		 mods);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false,
+			"no host kernel: no '%s/vmlinuz-VERSION' with a matching '%s/VERSION'",
+			boot, mods);
 	ck_assert_ptr_null(image);
 
 	touch(boot, "vmlinuz-6.1.0-9-amd64");
@@ -897,10 +883,8 @@ START_TEST(test_host_kernel)
 	make_dir(mods, "6.1.0-99-amd64");
 	it_error_clear(&e);
 	ck_assert_msg(scenario_host_kernel(boot, mods, &image, &moddir, &e) == 0, "%s", e.msg);
-	snprintf(want, sizeof(want), "%s/vmlinuz-6.1.0-10-amd64", boot);
-	ck_assert_str_eq(image, want);
-	snprintf(want, sizeof(want), "%s/6.1.0-10-amd64", mods);
-	ck_assert_str_eq(moddir, want);
+	tu_assert_textf(image, false, "%s/vmlinuz-6.1.0-10-amd64", boot);
+	tu_assert_textf(moddir, false, "%s/6.1.0-10-amd64", mods);
 	free(image);
 	free(moddir);
 
@@ -910,8 +894,7 @@ START_TEST(test_host_kernel)
 	make_dir(mods, "6.2.0-1-amd64");
 	it_error_clear(&e);
 	ck_assert_int_eq(scenario_host_kernel(boot, mods, &image, &moddir, &e), -IT_EKERNEL);
-	snprintf(want, sizeof(want), "cannot read kernel '%s': No such file or directory", link);
-	ck_assert_str_eq(e.msg, want);
+	tu_assert_textf(e.msg, false, "cannot read kernel '%s': No such file or directory", link);
 	ck_assert(strstr(e.hint, "chmod") != NULL);
 	ck_assert_ptr_null(image);
 	ck_assert_ptr_null(moddir);
@@ -934,14 +917,13 @@ START_TEST(test_resolve_kernel)
 	int r;
 
 	/* Not 'kernel host': nothing changes. */
-	ck_assert_msg(load_text(&s, &e, "packages alpine-base\nkernel image /k modules /m\n") == 0,
-		      "%s", e.msg);
+	load_ok(&s, "packages alpine-base\nkernel image /k modules /m\n");
 	ck_assert_int_eq(scenario_resolve_kernel(&s, &e), 0);
 	ck_assert_str_eq(s.build.kernel_image, "/k");
 	scenario_release(&s);
 
 	/* 'kernel host' gives what scenario_host_kernel() finds on this machine. */
-	ck_assert_msg(load_text(&s, &e, "packages alpine-base\nkernel host\n") == 0, "%s", e.msg);
+	load_ok(&s, "packages alpine-base\nkernel host\n");
 	r = scenario_host_kernel(NULL, NULL, &image, &moddir, &e2);
 	ck_assert_int_eq(scenario_resolve_kernel(&s, &e), r);
 	if (r == 0) {

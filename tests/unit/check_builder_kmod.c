@@ -35,6 +35,56 @@ static void same_as_host(const struct tree *t, const char *in_tree, const char *
 	buf_release(&b);
 }
 
+/* A file copied as it is from the host: the same path in the tree. */
+static void same_file(const struct tree *t, const char *path)
+{
+	same_as_host(t, path, path);
+}
+
+/* The text of in_tree is what the shell command cmd prints. */
+static void same_as_shell(struct tree *t, const char *in_tree, const char *cmd)
+{
+	struct buf want = BUF_INIT;
+
+	tu_shell(cmd, &want);
+	ck_assert_msg(!strcmp(tu_tree_text(t, in_tree), want.data), "'%s' is not what '%s' prints",
+		      in_tree, cmd);
+	buf_release(&want);
+}
+
+/* kmod_add_from_dir must fail with code and msg. */
+static void check_dir_fails(struct tree *t, const char *dir, const char *version,
+			    const struct strlist *names, int code, const char *msg)
+{
+	struct kmod_result res = {0};
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_int_eq(kmod_add_from_dir(t, dir, version, names, &res, &err), code);
+	ck_assert_str_eq(err.msg, msg);
+	kmod_result_release(&res);
+}
+
+/* kmod_from_tree must fail with code and msg. */
+static void check_tree_fails(struct tree *t, const struct strlist *names, int code, const char *msg)
+{
+	struct kmod_result res = {0};
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_int_eq(kmod_from_tree(t, NULL, names, &res, &err), code);
+	ck_assert_str_eq(err.msg, msg);
+	kmod_result_release(&res);
+}
+
+/* modules.dep for virtio_net, in the host's order and lines. */
+#define VIRTIO_NET_DEP                                                                             \
+	"kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"                  \
+	"kernel/drivers/virtio/virtio_ring.ko:\n"                                                  \
+	"kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "                    \
+	"kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko "                             \
+	"kernel/drivers/virtio/virtio_ring.ko\n"                                                   \
+	"kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"                        \
+	"kernel/net/core/failover.ko:\n"
+
 START_TEST(test_image_version)
 {
 	struct it_error err = IT_ERROR_INIT;
@@ -71,7 +121,6 @@ START_TEST(test_host_e1000)
 	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
-	struct buf want = BUF_INIT;
 
 	tree_init(&t);
 	strlist_add(&names, "e1000");
@@ -79,21 +128,19 @@ START_TEST(test_host_e1000)
 	ck_assert_str_eq(res.version, KVER);
 	ck_assert_uint_eq(res.modules.n, 1);
 	ck_assert_str_eq(res.modules.v[0], "kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
-	same_as_host(&t, KMODS "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
-		     KMODS "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
+	same_file(&t, KMODS "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
 	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/net/ethernet/intel/e1000/e1000.ko:\n");
 	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.order"),
 			 "kernel/drivers/net/ethernet/intel/e1000/e1000.ko\n");
 	/* The aliases mdev's coldplug needs for the PCI ids, as grep finds them. */
-	tu_shell("grep -E '^#| e1000$' " KMODS "/modules.alias", &want);
-	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.alias"), want.data);
-	ck_assert_ptr_nonnull(
-	    strstr(want.data, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"));
+	same_as_shell(&t, KMODS "/modules.alias", "grep -E '^#| e1000$' " KMODS "/modules.alias");
+	ck_assert_ptr_nonnull(strstr(tu_tree_text(&t, KMODS "/modules.alias"),
+				     "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"));
 	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.symbols"),
 			 "# Aliases for symbols, used by symbol_request().\n");
-	same_as_host(&t, KMODS "/modules.builtin", KMODS "/modules.builtin");
-	same_as_host(&t, KMODS "/modules.builtin.modinfo", KMODS "/modules.builtin.modinfo");
+	same_file(&t, KMODS "/modules.builtin");
+	same_file(&t, KMODS "/modules.builtin.modinfo");
 	ck_assert_ptr_null(tree_lookup(&t, KMODS "/modules.dep.bin", false));
 	ck_assert_ptr_null(tree_lookup(&t, KMODS "/kernel/drivers/net/dummy.ko", false));
 	kmod_result_release(&res);
@@ -101,19 +148,13 @@ START_TEST(test_host_e1000)
 	/* /lib/modules plus the version finds the same; the version must match. */
 	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", KVER, &names, &res, &err), 0);
 	kmod_result_release(&res);
-	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, "6.6.0-virt", &names, &res, &err),
-			 -IT_EKERNEL);
-	ck_assert_str_eq(err.msg, "the kernel is version '6.6.0-virt' but the modules in '" KMODS
-				  "' are for '" KVER "'");
-	kmod_result_release(&res);
-	it_error_clear(&err);
-	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", NULL, &names, &res, &err),
-			 -IT_EKERNEL);
-	ck_assert_str_eq(err.msg, "no modules.dep in '/lib/modules'");
-	kmod_result_release(&res);
+	check_dir_fails(&t, KMODS, "6.6.0-virt", &names, -IT_EKERNEL,
+			"the kernel is version '6.6.0-virt' but the modules in '" KMODS
+			"' are for '" KVER "'");
+	check_dir_fails(&t, "/lib/modules", NULL, &names, -IT_EKERNEL,
+			"no modules.dep in '/lib/modules'");
 
 	strlist_clear(&names);
-	buf_release(&want);
 	tree_release(&t);
 }
 END_TEST
@@ -124,7 +165,6 @@ START_TEST(test_host_dependencies)
 	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
-	struct buf want = BUF_INIT;
 
 	tree_init(&t);
 	/* '-' and '_' alike, and a module built into the kernel. */
@@ -135,40 +175,27 @@ START_TEST(test_host_dependencies)
 	ck_assert_uint_eq(res.builtin.n, 1);
 	ck_assert_str_eq(res.builtin.v[0], "amd_uncore");
 	/* modules.dep keeps the host's order and lines. */
-	tu_shell(
+	same_as_shell(
+	    &t, KMODS "/modules.dep",
 	    "grep -E '^kernel/(drivers/net/virtio_net|drivers/net/net_failover|net/core/failover|"
-	    "drivers/virtio/virtio|drivers/virtio/virtio_ring)\\.ko:' " KMODS "/modules.dep",
-	    &want);
-	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"), want.data);
-	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
-			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
-			 "kernel/drivers/virtio/virtio_ring.ko:\n"
-			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
-			 "kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko "
-			 "kernel/drivers/virtio/virtio_ring.ko\n"
-			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
-			 "kernel/net/core/failover.ko:\n");
-	tu_shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
-		 "/modules.symbols",
-		 &want);
-	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.symbols"), want.data);
-	tu_shell("grep -E '^(kernel/drivers/net/virtio_net|kernel/drivers/net/net_failover|"
-		 "kernel/net/core/failover|kernel/drivers/virtio/virtio|"
-		 "kernel/drivers/virtio/virtio_ring)\\.ko$' " KMODS "/modules.order",
-		 &want);
-	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.order"), want.data);
-	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
-		     KMODS "/kernel/net/core/failover.ko");
+	    "drivers/virtio/virtio|drivers/virtio/virtio_ring)\\.ko:' " KMODS "/modules.dep");
+	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"), VIRTIO_NET_DEP);
+	same_as_shell(&t, KMODS "/modules.symbols",
+		      "grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
+		      "/modules.symbols");
+	same_as_shell(&t, KMODS "/modules.order",
+		      "grep -E '^(kernel/drivers/net/virtio_net|kernel/drivers/net/net_failover|"
+		      "kernel/net/core/failover|kernel/drivers/virtio/virtio|"
+		      "kernel/drivers/virtio/virtio_ring)\\.ko$' " KMODS "/modules.order");
+	same_file(&t, KMODS "/kernel/net/core/failover.ko");
 	kmod_result_release(&res);
 
 	strlist_clear(&names);
 	strlist_add(&names, "e1000");
 	strlist_add(&names, "nosuchmod");
-	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, &res, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg, "module 'nosuchmod' not found in '" KMODS "/modules.dep'");
-	kmod_result_release(&res);
+	check_dir_fails(&t, KMODS, KVER, &names, -IT_ENOTFOUND,
+			"module 'nosuchmod' not found in '" KMODS "/modules.dep'");
 	strlist_clear(&names);
-	buf_release(&want);
 	tree_release(&t);
 }
 END_TEST
@@ -205,12 +232,9 @@ START_TEST(test_host_compressed)
 	if (kmod_add_from_dir(&t, moddir, KVER, &names, &res, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_uint_eq(res.modules.n, 3);
-	same_as_host(&t, KMODS "/kernel/drivers/net/virtio_net.ko",
-		     KMODS "/kernel/drivers/net/virtio_net.ko");
-	same_as_host(&t, KMODS "/kernel/drivers/net/net_failover.ko",
-		     KMODS "/kernel/drivers/net/net_failover.ko");
-	same_as_host(&t, KMODS "/kernel/net/core/failover.ko",
-		     KMODS "/kernel/net/core/failover.ko");
+	same_file(&t, KMODS "/kernel/drivers/net/virtio_net.ko");
+	same_file(&t, KMODS "/kernel/drivers/net/net_failover.ko");
+	same_file(&t, KMODS "/kernel/net/core/failover.ko");
 	ck_assert_ptr_null(tree_lookup(&t, KMODS "/kernel/net/core/failover.ko.gz", false));
 	ck_assert_str_eq(tu_tree_text(&t, KMODS "/modules.dep"),
 			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
@@ -374,14 +398,7 @@ static void check_virt_selection(struct tree *t, const struct kmod_result *res)
 	ck_assert_ptr_null(
 	    tree_lookup(t, "/lib/modules/" VIRT "/kernel/drivers/net/ethernet", false));
 	ck_assert_ptr_null(tree_lookup(t, "/lib/modules/" VIRT "/modules.dep.bin", false));
-	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.dep"),
-			 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
-			 "kernel/drivers/virtio/virtio_ring.ko:\n"
-			 "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko "
-			 "kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko "
-			 "kernel/drivers/virtio/virtio_ring.ko\n"
-			 "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\n"
-			 "kernel/net/core/failover.ko:\n");
+	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.dep"), VIRTIO_NET_DEP);
 	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.order"),
 			 "kernel/net/core/failover.ko\nkernel/drivers/net/virtio_net.ko\n");
 	ck_assert_str_eq(tu_tree_text(t, "/lib/modules/" VIRT "/modules.builtin"),
@@ -394,7 +411,6 @@ START_TEST(test_tree_linux_virt)
 	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
-	struct buf want = BUF_INIT;
 
 	linux_virt(&t, true, VIRT);
 	strlist_add(&names, "virtio_net");
@@ -403,12 +419,10 @@ START_TEST(test_tree_linux_virt)
 		ck_abort_msg("%s", err.msg);
 	check_virt_selection(&t, &res);
 	ck_assert_uint_eq(res.builtin.n, 1);
-	tu_shell("grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
-		 "/modules.alias",
-		 &want);
-	ck_assert_str_eq(tu_tree_text(&t, "/lib/modules/" VIRT "/modules.alias"), want.data);
+	same_as_shell(&t, "/lib/modules/" VIRT "/modules.alias",
+		      "grep -E '^#| (virtio_net|net_failover|failover|virtio|virtio_ring)$' " KMODS
+		      "/modules.alias");
 	kmod_result_release(&res);
-	buf_release(&want);
 	strlist_clear(&names);
 	tree_release(&t);
 }
@@ -450,32 +464,24 @@ END_TEST
 START_TEST(test_tree_errors)
 {
 	struct tree t;
-	struct kmod_result res = {0};
 	struct strlist names = STRLIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
 
 	strlist_add(&names, "virtio_net");
 	linux_virt(&t, true, "6.6.98-0-virt");
-	ck_assert_int_eq(kmod_from_tree(&t, NULL, &names, &res, &err), -IT_EKERNEL);
-	ck_assert_str_eq(err.msg, "kernel '/boot/vmlinuz-virt' is version '" VIRT
-				  "' but the tree has modules for '6.6.98-0-virt'");
-	kmod_result_release(&res);
+	check_tree_fails(&t, &names, -IT_EKERNEL,
+			 "kernel '/boot/vmlinuz-virt' is version '" VIRT
+			 "' but the tree has modules for '6.6.98-0-virt'");
 	tree_release(&t);
 
 	tree_init(&t);
-	it_error_clear(&err);
-	ck_assert_int_eq(kmod_from_tree(&t, NULL, &names, &res, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg, "no kernel image in the tree: no /boot/vmlinuz*");
-	kmod_result_release(&res);
+	check_tree_fails(&t, &names, -IT_ENOTFOUND,
+			 "no kernel image in the tree: no /boot/vmlinuz*");
 	tree_release(&t);
 
 	linux_virt(&t, true, VIRT);
 	strlist_add(&names, "floppy");
-	it_error_clear(&err);
-	ck_assert_int_eq(kmod_from_tree(&t, NULL, &names, &res, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg,
+	check_tree_fails(&t, &names, -IT_ENOTFOUND,
 			 "module 'floppy' not found in '/lib/modules/" VIRT "/modules.dep'");
-	kmod_result_release(&res);
 	strlist_clear(&names);
 	tree_release(&t);
 }

@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "runner/runner.h"
 #include "hostkernel.h"
+#include "tests/unit/testutil.h"
 
 #define KERNEL HOST_KERNEL
 #define INITRD HOST_INITRD
@@ -40,6 +41,14 @@ static void config_for(struct vm_config *c, const char *machine, const char *app
 	c->nic_model = strdup("none");
 }
 
+/* A config for the command-line tests: nothing but a kernel and an initrd. */
+static void config_files(struct vm_config *c, const char *kernel, const char *initrd)
+{
+	vm_config_init(c);
+	c->kernel = strdup(kernel);
+	c->initrd = strdup(initrd);
+}
+
 static void assert_argv(const struct strlist *got, const char *const *want)
 {
 	size_t n = 0;
@@ -52,6 +61,40 @@ static void assert_argv(const struct strlist *got, const char *const *want)
 	ck_assert_uint_eq(got->n, n);
 	ck_assert_ptr_null(got->v[n]);
 }
+
+/* vm_build_argv must succeed and give exactly want; a is left empty. */
+static void check_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp,
+		       const char *const *want)
+{
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+	int r = vm_build_argv(c, accel, qmp, &a, &err);
+
+	ck_assert_msg(r == 0, "vm_build_argv: %d (%s)", r, err.msg);
+	assert_argv(&a, want);
+	strlist_clear(&a);
+}
+
+/* vm_build_argv must fail with -IT_EUSAGE, this message and (unless NULL) this hint. */
+static void check_argv_error(const struct vm_config *c, enum vm_accel accel, const char *msg,
+			     const char *hint)
+{
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	ck_assert_msg(vm_build_argv(c, accel, NULL, &a, &err) == -IT_EUSAGE,
+		      "vm_build_argv did not fail with '%s'", msg);
+	ck_assert_str_eq(err.msg, msg);
+	if (hint)
+		ck_assert_str_eq(err.hint, hint);
+	ck_assert_uint_eq(a.n, 0);
+	it_error_clear(&err);
+}
+
+/* What every qemu command line ends with: no display, the console on stdio, no monitor. */
+#define QEMU_CONSOLE_ARGS                                                                          \
+	"-display", "none", "-no-reboot", "-chardev", "stdio,id=con0,signal=off", "-serial",       \
+	    "chardev:con0", "-monitor", "none"
 
 /* ---- command lines ---- */
 
@@ -74,29 +117,15 @@ START_TEST(test_argv_qemu_pc_tcg)
 					   "console=ttyS0 quiet rdinit=/bin/sh",
 					   "-nic",
 					   "user,model=e1000,restrict=on",
-					   "-display",
-					   "none",
-					   "-no-reboot",
-					   "-chardev",
-					   "stdio,id=con0,signal=off",
-					   "-serial",
-					   "chardev:con0",
-					   "-monitor",
-					   "none",
+					   QEMU_CONSOLE_ARGS,
 					   "-qmp",
 					   "unix:/run/vm/qmp.sock,server=on,wait=off",
 					   NULL};
 	struct vm_config c;
-	struct strlist a = STRLIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
 
-	vm_config_init(&c);
-	c.kernel = strdup("/k/bzImage");
-	c.initrd = strdup("/k/initrd");
+	config_files(&c, "/k/bzImage", "/k/initrd");
 	c.append = strdup("quiet rdinit=/bin/sh");
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, "/run/vm/qmp.sock", &a, &err), 0);
-	assert_argv(&a, want);
-	strlist_clear(&a);
+	check_argv(&c, VM_ACCEL_TCG, "/run/vm/qmp.sock", want);
 	vm_config_release(&c);
 }
 END_TEST
@@ -122,15 +151,7 @@ START_TEST(test_argv_qemu_q35_kvm_extra)
 					   "console=ttyS0",
 					   "-nic",
 					   "user,model=virtio-net-pci",
-					   "-display",
-					   "none",
-					   "-no-reboot",
-					   "-chardev",
-					   "stdio,id=con0,signal=off",
-					   "-serial",
-					   "chardev:con0",
-					   "-monitor",
-					   "none",
+					   QEMU_CONSOLE_ARGS,
 					   "-qmp",
 					   "unix:/tmp/a,,b/qmp.sock,server=on,wait=off",
 					   "-device",
@@ -138,13 +159,9 @@ START_TEST(test_argv_qemu_q35_kvm_extra)
 					   "-S",
 					   NULL};
 	struct vm_config c;
-	struct strlist a = STRLIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
 
-	vm_config_init(&c);
+	config_files(&c, "K", "I");
 	c.binary = strdup("/opt/qemu/bin/qemu-system-x86_64");
-	c.kernel = strdup("K");
-	c.initrd = strdup("I");
 	c.machine = strdup("q35");
 	c.memory_mib = 2048;
 	c.cpus = 4;
@@ -154,9 +171,7 @@ START_TEST(test_argv_qemu_q35_kvm_extra)
 	strlist_add(&c.extra_args, "virtio-rng-pci");
 	strlist_add(&c.extra_args, "-S");
 	/* A comma in the QMP path must be doubled, or qemu would read an option. */
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_KVM, "/tmp/a,b/qmp.sock", &a, &err), 0);
-	assert_argv(&a, want);
-	strlist_clear(&a);
+	check_argv(&c, VM_ACCEL_KVM, "/tmp/a,b/qmp.sock", want);
 	vm_config_release(&c);
 }
 END_TEST
@@ -184,28 +199,16 @@ START_TEST(test_argv_qemu_microvm)
 					   "user,id=net0,restrict=on",
 					   "-device",
 					   "virtio-net-device,netdev=net0",
-					   "-display",
-					   "none",
-					   "-no-reboot",
-					   "-chardev",
-					   "stdio,id=con0,signal=off",
-					   "-serial",
-					   "chardev:con0",
-					   "-monitor",
-					   "none",
+					   QEMU_CONSOLE_ARGS,
 					   NULL};
 	struct vm_config c;
 	struct strlist a = STRLIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 
-	vm_config_init(&c);
-	c.kernel = strdup("K");
-	c.initrd = strdup("I");
+	config_files(&c, "K", "I");
 	c.machine = strdup("microvm");
 	c.append = strdup("panic=-1");
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
-	assert_argv(&a, want);
-	strlist_clear(&a);
+	check_argv(&c, VM_ACCEL_TCG, NULL, want);
 
 	/* "none" means no NIC on every machine. */
 	free(c.nic_model);
@@ -227,9 +230,7 @@ START_TEST(test_argv_nic_none_pc)
 	struct it_error err = IT_ERROR_INIT;
 	size_t i;
 
-	vm_config_init(&c);
-	c.kernel = strdup("K");
-	c.initrd = strdup("I");
+	config_files(&c, "K", "I");
 	c.nic_model = strdup("none");
 	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
 	for (i = 0; i < a.n && strcmp(a.v[i], "-nic"); i++)
@@ -262,27 +263,19 @@ START_TEST(test_argv_crosvm)
 	    "/k/bzImage",
 	    NULL};
 	struct vm_config c;
-	struct strlist a = STRLIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
 
-	vm_config_init(&c);
+	config_files(&c, "/k/bzImage", "/i/initrd");
 	c.backend = VM_BACKEND_CROSVM;
-	c.kernel = strdup("/k/bzImage");
-	c.initrd = strdup("/i/initrd");
 	c.append = strdup("rdinit=/bin/sh");
 	c.memory_mib = 768;
 	c.cpus = 2;
 	strlist_add(&c.extra_args, "--disable-sandbox");
 	/* The QMP path is qemu's business. */
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_KVM, "/run/q.sock", &a, &err), 0);
-	assert_argv(&a, want);
-	strlist_clear(&a);
+	check_argv(&c, VM_ACCEL_KVM, "/run/q.sock", want);
 
 	/* crosvm is KVM only. */
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "crosvm needs kvm, but the accelerator is 'tcg'");
-	ck_assert_str_eq(err.hint, "use --backend qemu to run without kvm");
-	ck_assert_uint_eq(a.n, 0);
+	check_argv_error(&c, VM_ACCEL_TCG, "crosvm needs kvm, but the accelerator is 'tcg'",
+			 "use --backend qemu to run without kvm");
 	vm_config_release(&c);
 }
 END_TEST
@@ -290,41 +283,28 @@ END_TEST
 START_TEST(test_argv_errors)
 {
 	struct vm_config c;
-	struct strlist a = STRLIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
 
 	vm_config_init(&c);
 	c.initrd = strdup("I");
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "no kernel given for the VM");
+	check_argv_error(&c, VM_ACCEL_TCG, "no kernel given for the VM", NULL);
 
 	c.kernel = strdup("K");
 	c.machine = strdup("isapc");
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "unknown machine type 'isapc'");
-	ck_assert_str_eq(err.hint, "use pc, q35 or microvm");
-	ck_assert_uint_eq(a.n, 0);
+	check_argv_error(&c, VM_ACCEL_TCG, "unknown machine type 'isapc'",
+			 "use pc, q35 or microvm");
 
 	free(c.machine);
 	c.machine = NULL;
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_AUTO, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "accelerator 'auto' is not resolved");
+	check_argv_error(&c, VM_ACCEL_AUTO, "accelerator 'auto' is not resolved", NULL);
 
 	/* A model with a comma would smuggle options into -nic. */
 	c.nic_model = strdup("e1000,hostfwd=tcp::2222-:22");
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "invalid NIC model 'e1000,hostfwd=tcp::2222-:22'");
+	check_argv_error(&c, VM_ACCEL_TCG, "invalid NIC model 'e1000,hostfwd=tcp::2222-:22'", NULL);
 
 	free(c.nic_model);
 	c.nic_model = NULL;
 	c.memory_mib = -5;
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), -IT_EUSAGE);
-	ck_assert_str_eq(err.msg, "invalid VM memory size '-5 MiB'");
-	ck_assert_uint_eq(a.n, 0);
+	check_argv_error(&c, VM_ACCEL_TCG, "invalid VM memory size '-5 MiB'", NULL);
 	vm_config_release(&c);
 }
 END_TEST
@@ -333,53 +313,51 @@ END_TEST
 
 START_TEST(test_accel_resolve)
 {
+	/* env: INITRD_TEST_ACCEL, NULL for unset; want_desc NULL: resolve without a description. */
+	static const struct {
+		const char *env;
+		enum vm_accel conf;
+		const char *kvm_dev;
+		enum vm_accel want;
+		const char *want_desc;
+	} cases[] = {
+	    /* /dev/null stands in for a usable /dev/kvm: it opens read-write. */
+	    {NULL, VM_ACCEL_AUTO, "/dev/null", VM_ACCEL_KVM, "kvm (auto: /dev/null usable)"},
+	    {NULL, VM_ACCEL_AUTO, "/nonexistent/kvm", VM_ACCEL_TCG,
+	     "tcg (auto: cannot open '/nonexistent/kvm': No such file or directory)"},
+	    {NULL, VM_ACCEL_TCG, "/dev/null", VM_ACCEL_TCG, "tcg (configured)"},
+	    /* An explicit KVM is taken as it is (vm_start checks /dev/kvm). */
+	    {NULL, VM_ACCEL_KVM, "/nonexistent/kvm", VM_ACCEL_KVM, NULL},
+	    /* The environment wins over the config, both ways. */
+	    {"tcg", VM_ACCEL_KVM, "/dev/null", VM_ACCEL_TCG, "tcg (INITRD_TEST_ACCEL)"},
+	    {"kvm", VM_ACCEL_TCG, "/nonexistent", VM_ACCEL_KVM, "kvm (INITRD_TEST_ACCEL)"},
+	    {"auto", VM_ACCEL_TCG, "/dev/null", VM_ACCEL_KVM, "kvm (auto: /dev/null usable)"},
+	    /* Empty counts as unset. */
+	    {"", VM_ACCEL_TCG, "/dev/null", VM_ACCEL_TCG, "tcg (configured)"},
+	};
 	struct it_error err = IT_ERROR_INIT;
 	enum vm_accel a = VM_ACCEL_AUTO;
 	char desc[160];
 
-	unsetenv(VM_ACCEL_ENV);
-	/* /dev/null stands in for a usable /dev/kvm: it opens read-write. */
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_AUTO, "/dev/null", &a, desc, sizeof(desc), &err),
-			 0);
-	ck_assert_int_eq(a, VM_ACCEL_KVM);
-	ck_assert_str_eq(desc, "kvm (auto: /dev/null usable)");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *env = cases[i].env;
+		bool with_desc = cases[i].want_desc != NULL;
+		int r;
 
-	ck_assert_int_eq(
-	    vm_accel_resolve(VM_ACCEL_AUTO, "/nonexistent/kvm", &a, desc, sizeof(desc), &err), 0);
-	ck_assert_int_eq(a, VM_ACCEL_TCG);
-	ck_assert_str_eq(desc,
-			 "tcg (auto: cannot open '/nonexistent/kvm': No such file or directory)");
-
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
-			 0);
-	ck_assert_int_eq(a, VM_ACCEL_TCG);
-	ck_assert_str_eq(desc, "tcg (configured)");
-
-	/* An explicit KVM is taken as it is (vm_start checks /dev/kvm). */
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_KVM, "/nonexistent/kvm", &a, NULL, 0, &err), 0);
-	ck_assert_int_eq(a, VM_ACCEL_KVM);
-
-	/* The environment wins over the config, both ways. */
-	setenv(VM_ACCEL_ENV, "tcg", 1);
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_KVM, "/dev/null", &a, desc, sizeof(desc), &err),
-			 0);
-	ck_assert_int_eq(a, VM_ACCEL_TCG);
-	ck_assert_str_eq(desc, "tcg (INITRD_TEST_ACCEL)");
-	setenv(VM_ACCEL_ENV, "kvm", 1);
-	ck_assert_int_eq(
-	    vm_accel_resolve(VM_ACCEL_TCG, "/nonexistent", &a, desc, sizeof(desc), &err), 0);
-	ck_assert_int_eq(a, VM_ACCEL_KVM);
-	ck_assert_str_eq(desc, "kvm (INITRD_TEST_ACCEL)");
-	setenv(VM_ACCEL_ENV, "auto", 1);
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
-			 0);
-	ck_assert_int_eq(a, VM_ACCEL_KVM);
-	ck_assert_str_eq(desc, "kvm (auto: /dev/null usable)");
-	/* Empty counts as unset. */
-	setenv(VM_ACCEL_ENV, "", 1);
-	ck_assert_int_eq(vm_accel_resolve(VM_ACCEL_TCG, "/dev/null", &a, desc, sizeof(desc), &err),
-			 0);
-	ck_assert_str_eq(desc, "tcg (configured)");
+		if (env)
+			setenv(VM_ACCEL_ENV, env, 1);
+		else
+			unsetenv(VM_ACCEL_ENV);
+		r = vm_accel_resolve(cases[i].conf, cases[i].kvm_dev, &a, with_desc ? desc : NULL,
+				     with_desc ? sizeof(desc) : 0, &err);
+		ck_assert_msg(r == 0, "case %zu: vm_accel_resolve: %d (%s)", i, r, err.msg);
+		ck_assert_msg(a == cases[i].want, "case %zu: accelerator %s, expected %s", i,
+			      vm_accel_name(a), vm_accel_name(cases[i].want));
+		if (with_desc)
+			ck_assert_msg(!strcmp(desc, cases[i].want_desc),
+				      "case %zu: description '%s', expected '%s'", i, desc,
+				      cases[i].want_desc);
+	}
 	ck_assert_int_eq(err.code, 0);
 
 	setenv(VM_ACCEL_ENV, "fast", 1);
@@ -420,38 +398,47 @@ static void assert_no_children(void)
 	ck_assert_int_eq(errno, ECHILD);
 }
 
+/* vm_start must fail with code, this message and (unless NULL) this hint, and give no VM. */
+static void check_start_fails(const struct vm_config *c, int code, const char *msg,
+			      const char *hint)
+{
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = (struct vm *)(void *)&err;
+	int r = vm_start(c, &vm, &err);
+
+	ck_assert_msg(r == code, "vm_start: %d (%s), expected %d for '%s'", r, err.msg, code, msg);
+	ck_assert_ptr_null(vm);
+	ck_assert_str_eq(err.msg, msg);
+	if (hint)
+		ck_assert_str_eq(err.hint, hint);
+	it_error_clear(&err);
+}
+
 START_TEST(test_start_missing_binary)
 {
 	char dir[] = "/tmp/check-runner.XXXXXX";
 	struct vm_config c;
-	struct it_error err = IT_ERROR_INIT;
-	struct vm *vm = (struct vm *)(void *)&err;
 	char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	setenv("PATH", dir, 1);
 	config_for(&c, NULL, NULL);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
-	ck_assert_ptr_null(vm);
-	ck_assert_str_eq(err.msg, "'qemu-system-x86_64' not found in PATH");
-	ck_assert_str_eq(err.hint, "apt-get install qemu-system-x86");
+	check_start_fails(&c, -IT_ENOTFOUND, "'qemu-system-x86_64' not found in PATH",
+			  "apt-get install qemu-system-x86");
 
 	/* crosvm: checked before /dev/kvm, so this holds with or without KVM. */
 	c.backend = VM_BACKEND_CROSVM;
 	c.accel = VM_ACCEL_KVM;
 	unsetenv(VM_ACCEL_ENV);
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg, "'crosvm' not found in PATH");
-	ck_assert_str_eq(err.hint, "install crosvm or use --backend qemu");
+	check_start_fails(&c, -IT_ENOTFOUND, "'crosvm' not found in PATH",
+			  "install crosvm or use --backend qemu");
 	setenv(VM_ACCEL_ENV, "tcg", 1);
 
 	/* An explicit path that is not there. */
 	c.backend = VM_BACKEND_QEMU;
 	c.binary = strdup("/nonexistent/qemu");
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_ENOTFOUND);
-	ck_assert_str_eq(err.msg, "'/nonexistent/qemu' not found or not executable");
+	check_start_fails(&c, -IT_ENOTFOUND, "'/nonexistent/qemu' not found or not executable",
+			  NULL);
 
 	if (old)
 		setenv("PATH", old, 1);
@@ -465,24 +452,19 @@ END_TEST
 START_TEST(test_start_unreadable_files)
 {
 	struct vm_config c;
-	struct it_error err = IT_ERROR_INIT;
-	struct vm *vm = NULL;
 
 	config_for(&c, NULL, NULL);
 	free(c.kernel);
 	c.kernel = strdup("tests/data/no-such-kernel");
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -ENOENT);
-	ck_assert_ptr_null(vm);
-	ck_assert_str_eq(
-	    err.msg, "cannot read kernel 'tests/data/no-such-kernel': No such file or directory");
+	check_start_fails(
+	    &c, -ENOENT,
+	    "cannot read kernel 'tests/data/no-such-kernel': No such file or directory", NULL);
 
 	free(c.kernel);
 	c.kernel = strdup(KERNEL);
 	free(c.initrd);
 	c.initrd = strdup("tests/data");
-	it_error_clear(&err);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -EINVAL);
-	ck_assert_str_eq(err.msg, "cannot read initrd 'tests/data': not a regular file");
+	check_start_fails(&c, -EINVAL, "cannot read initrd 'tests/data': not a regular file", NULL);
 	vm_config_release(&c);
 	assert_no_children();
 }
@@ -494,8 +476,6 @@ START_TEST(test_start_exec_fails)
 	char path[256];
 	char want[512];
 	struct vm_config c;
-	struct it_error err = IT_ERROR_INIT;
-	struct vm *vm = NULL;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/qemu-system-x86_64", dir);
@@ -503,10 +483,8 @@ START_TEST(test_start_exec_fails)
 	ck_assert_int_eq(write_file_atomic(path, "not a program\n", 14, 0755), 0);
 	config_for(&c, NULL, NULL);
 	c.binary = strdup(path);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), -IT_EVM);
-	ck_assert_ptr_null(vm);
 	snprintf(want, sizeof(want), "cannot execute '%s': Exec format error", path);
-	ck_assert_str_eq(err.msg, want);
+	check_start_fails(&c, -IT_EVM, want, NULL);
 	vm_config_release(&c);
 	assert_no_children();
 	rm_rf(dir);
@@ -649,6 +627,53 @@ static int shell_output(void *ctx, const char *buf, size_t len, int64_t now)
 	return strstr(con->log.data, "\nin-45\r\n") ? 1 : 0;
 }
 
+/*
+ * Start a TCG VM of config_for(c, machine, SHELL_APPEND), paused (qemu -S)
+ * when 'paused', and a console on it that gives up after limit_ms.
+ */
+static const struct vm_info *boot_start(struct vm_config *c, const char *machine, bool paused,
+					struct vm **vm, struct console *con, int64_t limit_ms)
+{
+	struct it_error err = IT_ERROR_INIT;
+	int r;
+
+	config_for(c, machine, SHELL_APPEND);
+	if (paused)
+		strlist_add(&c->extra_args, "-S");
+	r = vm_start(c, vm, &err);
+	ck_assert_msg(r == 0, "vm_start: %d (%s)", r, err.msg);
+	console_init(con, *vm, limit_ms);
+	return vm_info(*vm);
+}
+
+/* The process is gone: neither running nor a zombie of ours. */
+static void assert_gone(pid_t pid)
+{
+	ck_assert_msg(kill(pid, 0) == -1 && errno == ESRCH, "qemu %d is still there", (int)pid);
+}
+
+/* QMP quit: qemu exits by itself, with status 0, before any signal. */
+static void stop_by_qmp(struct vm *vm, const struct vm_info *info)
+{
+	struct it_error err = IT_ERROR_INIT;
+	int r = vm_stop(vm, 20000, &err);
+
+	ck_assert_msg(r == 0, "vm_stop: %d (%s)", r, err.msg);
+	ck_assert(info->exited);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_QMP);
+	ck_assert(WIFEXITED(info->wait_status) && WEXITSTATUS(info->wait_status) == 0);
+}
+
+/* Free the VM (pid was its qemu) and the rest of a boot test: nothing may be left. */
+static void boot_end(struct vm *vm, pid_t pid, struct console *con, struct vm_config *c)
+{
+	vm_free(vm);
+	assert_gone(pid);
+	buf_release(&con->log);
+	vm_config_release(c);
+	assert_no_children();
+}
+
 START_TEST(test_boot_shell)
 {
 	static const struct vm_ops ops = {shell_output, console_deadline, console_timer};
@@ -662,12 +687,9 @@ START_TEST(test_boot_shell)
 	pid_t pid;
 	int r, in[2];
 
-	config_for(&c, "pc", SHELL_APPEND);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	info = vm_info(vm);
+	info = boot_start(&c, "pc", false, &vm, &con, BOOT_LIMIT_MS);
 	pid = info->pid;
 	snprintf(dir, sizeof(dir), "%s", info->runtime_dir);
-	console_init(&con, vm, BOOT_LIMIT_MS);
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC | O_NONBLOCK), 0);
 	vm_set_input(vm, in[0]);
 	con.input_w = in[1];
@@ -686,23 +708,15 @@ START_TEST(test_boot_shell)
 	ck_assert_uint_eq(info->console_bytes, con.log.len);
 	ck_assert(!info->exited);
 
-	/* QMP quit: qemu exits by itself, with status 0, before any signal. */
-	ck_assert_int_eq(vm_stop(vm, 20000, &err), 0);
-	ck_assert(info->exited);
-	ck_assert_int_eq(info->stopped_by, VM_STOP_QMP);
-	ck_assert(WIFEXITED(info->wait_status) && WEXITSTATUS(info->wait_status) == 0);
-	ck_assert_int_eq(kill(pid, 0), -1);
-	ck_assert_int_eq(errno, ESRCH);
+	stop_by_qmp(vm, info);
+	assert_gone(pid);
 	/* Once it is gone, a new vm_run reports that at once. */
 	ck_assert_int_eq(vm_run(vm, NULL, NULL, &err), VM_RUN_EXITED);
 	ck_assert_int_eq(vm_write(vm, "x", 1), -EPIPE);
-	vm_free(vm);
 	close(in[0]);
 	close(in[1]);
+	boot_end(vm, pid, &con, &c);
 	ck_assert_int_eq(stat(dir, &st), -1);
-	buf_release(&con.log);
-	vm_config_release(&c);
-	assert_no_children();
 }
 END_TEST
 
@@ -731,11 +745,8 @@ START_TEST(test_boot_deadline_microvm)
 	pid_t pid;
 	int r;
 
-	config_for(&c, "microvm", SHELL_APPEND);
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	info = vm_info(vm);
+	info = boot_start(&c, "microvm", false, &vm, &con, BOOT_LIMIT_MS);
 	pid = info->pid;
-	console_init(&con, vm, BOOT_LIMIT_MS);
 	r = vm_run(vm, &ops, &con, &err);
 	ck_assert_msg(r == -IT_ETIMEOUT, "vm_run: %d (%s); console:\n%s", r, err.msg, tail(&con));
 	ck_assert_int_eq(con.timer_calls, 1);
@@ -745,12 +756,7 @@ START_TEST(test_boot_deadline_microvm)
 	/* Still booting when the deadline ended the run. */
 	ck_assert(!info->exited);
 	ck_assert_int_eq(kill(pid, 0), 0);
-	vm_free(vm);
-	ck_assert_int_eq(kill(pid, 0), -1);
-	ck_assert_int_eq(errno, ESRCH);
-	buf_release(&con.log);
-	vm_config_release(&c);
-	assert_no_children();
+	boot_end(vm, pid, &con, &c);
 }
 END_TEST
 
@@ -797,13 +803,9 @@ START_TEST(test_silent_vm)
 	static char big[VM_WRITE_QUEUE_MAX + 1];
 	pid_t pid;
 
-	config_for(&c, NULL, SHELL_APPEND);
-	strlist_add(&c.extra_args, "-S");
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	info = vm_info(vm);
+	info = boot_start(&c, NULL, true, &vm, &con, 1500);
 	pid = info->pid;
 	assert_vm_fds(pid);
-	console_init(&con, vm, 1500);
 	/* No on_timer: the deadline is -IT_ETIMEOUT. */
 	ck_assert_int_eq(vm_run(vm, &ops, &con, &err), -IT_ETIMEOUT);
 	ck_assert_int_ge(now_ms(), con.start + 1500);
@@ -818,15 +820,8 @@ START_TEST(test_silent_vm)
 	ck_assert_int_eq(vm_write(vm, "x", 1), -IT_ELIMIT);
 
 	/* A paused qemu still answers QMP. */
-	ck_assert_int_eq(vm_stop(vm, 20000, &err), 0);
-	ck_assert_int_eq(info->stopped_by, VM_STOP_QMP);
-	ck_assert(WIFEXITED(info->wait_status) && WEXITSTATUS(info->wait_status) == 0);
-	vm_free(vm);
-	ck_assert_int_eq(kill(pid, 0), -1);
-	ck_assert_int_eq(errno, ESRCH);
-	buf_release(&con.log);
-	vm_config_release(&c);
-	assert_no_children();
+	stop_by_qmp(vm, info);
+	boot_end(vm, pid, &con, &c);
 }
 END_TEST
 
@@ -849,22 +844,35 @@ START_TEST(test_vm_killed)
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
 	struct console con;
+	const struct vm_info *info;
 
-	config_for(&c, NULL, SHELL_APPEND);
-	strlist_add(&c.extra_args, "-S");
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	console_init(&con, vm, 300);
+	info = boot_start(&c, NULL, true, &vm, &con, 300);
 	ck_assert_int_eq(vm_run(vm, &ops, &con, &err), -IT_EVM);
 	ck_assert_int_eq(con.timer_calls, 1);
 	ck_assert_str_eq(err.msg, "'qemu-system-x86_64' was killed by signal 9 (Killed)");
-	ck_assert_int_eq(vm_info(vm)->stopped_by, VM_STOP_NONE);
+	ck_assert_int_eq(info->stopped_by, VM_STOP_NONE);
 	ck_assert_int_lt(now_ms(), con.start + 30000);
-	vm_free(vm);
-	buf_release(&con.log);
-	vm_config_release(&c);
-	assert_no_children();
+	boot_end(vm, info->pid, &con, &c);
 }
 END_TEST
+
+/* Start the VM and wait for its QMP socket, which qemu makes a moment after it starts. */
+static const struct vm_info *start_with_qmp(struct vm_config *c, struct vm **vm, char *sock,
+					    size_t socksz)
+{
+	struct it_error err = IT_ERROR_INIT;
+	const struct vm_info *info;
+	int64_t t0;
+	int r;
+
+	r = vm_start(c, vm, &err);
+	ck_assert_msg(r == 0, "vm_start: %d (%s)", r, err.msg);
+	info = vm_info(*vm);
+	snprintf(sock, socksz, "%s/qmp.sock", info->runtime_dir);
+	for (t0 = now_ms(); access(sock, F_OK) < 0 && now_ms() < t0 + 10000;)
+		usleep(20 * 1000);
+	return info;
+}
 
 /* When QMP cannot help, vm_stop falls back to SIGTERM, then to SIGKILL. */
 START_TEST(test_stop_fallbacks)
@@ -880,12 +888,7 @@ START_TEST(test_stop_fallbacks)
 	strlist_add(&c.extra_args, "-S");
 
 	/* No QMP socket any more: SIGTERM, which qemu obeys. */
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	info = vm_info(vm);
-	snprintf(sock, sizeof(sock), "%s/qmp.sock", info->runtime_dir);
-	/* qemu makes its socket a moment after it starts. */
-	for (t0 = now_ms(); access(sock, F_OK) < 0 && now_ms() < t0 + 10000;)
-		usleep(20 * 1000);
+	info = start_with_qmp(&c, &vm, sock, sizeof(sock));
 	ck_assert_int_eq(unlink(sock), 0);
 	ck_assert_int_eq(vm_stop(vm, 2000, &err), 0);
 	ck_assert(info->exited);
@@ -893,11 +896,7 @@ START_TEST(test_stop_fallbacks)
 	vm_free(vm);
 
 	/* A stopped qemu answers neither QMP nor SIGTERM: SIGKILL after grace plus 1 s. */
-	ck_assert_int_eq(vm_start(&c, &vm, &err), 0);
-	info = vm_info(vm);
-	snprintf(sock, sizeof(sock), "%s/qmp.sock", info->runtime_dir);
-	for (t0 = now_ms(); access(sock, F_OK) < 0 && now_ms() < t0 + 10000;)
-		usleep(20 * 1000);
+	info = start_with_qmp(&c, &vm, sock, sizeof(sock));
 	usleep(200 * 1000);
 	ck_assert_int_eq(kill(info->pid, SIGSTOP), 0);
 	t0 = now_ms();
@@ -980,10 +979,13 @@ static void become_subreaper(void)
 	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 }
 
-START_TEST(test_sigterm_leaves_no_qemu)
+/*
+ * As subreaper, fork a child running child_run_vm(extra, report_early) and
+ * read its report: the qemu it started.
+ */
+static pid_t fork_vm_child(const char *extra, bool report_early, struct child_report *rep)
 {
-	struct child_report rep;
-	int fds[2], status;
+	int fds[2];
 	pid_t child;
 
 	become_subreaper();
@@ -992,22 +994,37 @@ START_TEST(test_sigterm_leaves_no_qemu)
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		close(fds[0]);
-		child_run_vm(fds[1], NULL, false);
+		child_run_vm(fds[1], extra, report_early);
 	}
 	close(fds[1]);
-	/* The report comes from on_output: vm_run is running, the console is live. */
-	read_report(fds[0], &rep);
+	read_report(fds[0], rep);
 	close(fds[0]);
+	return child;
+}
+
+/* A qemu outlived what should have ended it: kill and reap it, then fail. */
+static void fail_qemu_left(pid_t qemu, const char *why)
+{
+	kill(qemu, SIGKILL);
+	waitpid(qemu, NULL, 0);
+	ck_abort_msg("qemu %d %s", (int)qemu, why);
+}
+
+START_TEST(test_sigterm_leaves_no_qemu)
+{
+	struct child_report rep;
+	int status;
+	pid_t child;
+
+	/* The report comes from on_output: vm_run is running, the console is live. */
+	child = fork_vm_child(NULL, false, &rep);
 	ck_assert_int_eq(kill(rep.qemu, 0), 0);
 	ck_assert_int_eq(kill(child, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 10, "child status %#x",
 		      (unsigned)status);
-	if (kill(rep.qemu, 0) == 0) {
-		kill(rep.qemu, SIGKILL);
-		waitpid(rep.qemu, NULL, 0);
-		ck_abort_msg("qemu %d was left running", (int)rep.qemu);
-	}
+	if (kill(rep.qemu, 0) == 0)
+		fail_qemu_left(rep.qemu, "was left running");
 	ck_assert_int_eq(errno, ESRCH);
 	ck_assert_int_eq(access(rep.runtime_dir, F_OK), -1);
 	assert_no_children();
@@ -1019,21 +1036,11 @@ END_TEST
 START_TEST(test_parent_death_kills_qemu)
 {
 	struct child_report rep;
-	int fds[2], status = 0;
+	int status = 0;
 	pid_t child, p = 0;
 	int64_t until;
 
-	become_subreaper();
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		close(fds[0]);
-		child_run_vm(fds[1], "-S", true);
-	}
-	close(fds[1]);
-	read_report(fds[0], &rep);
-	close(fds[0]);
+	child = fork_vm_child("-S", true, &rep);
 	ck_assert_int_eq(kill(child, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(child, NULL, 0), child);
 	/* qemu is reparented to us, the subreaper: it must die by SIGKILL on its own. */
@@ -1044,11 +1051,8 @@ START_TEST(test_parent_death_kills_qemu)
 			break;
 		usleep(20 * 1000);
 	}
-	if (p == 0) {
-		kill(rep.qemu, SIGKILL);
-		waitpid(rep.qemu, NULL, 0);
-		ck_abort_msg("qemu %d outlived its parent", (int)rep.qemu);
-	}
+	if (p == 0)
+		fail_qemu_left(rep.qemu, "outlived its parent");
 	ck_assert_int_eq(p, rep.qemu);
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	rm_rf(rep.runtime_dir);
@@ -1062,8 +1066,6 @@ int main(void)
 	TCase *argv = tcase_create("argv");
 	TCase *fail = tcase_create("failures");
 	TCase *boot = tcase_create("boot");
-	SRunner *sr;
-	int failed;
 
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
@@ -1096,9 +1098,5 @@ int main(void)
 	tcase_add_test(boot, test_parent_death_kills_qemu);
 	suite_add_tcase(s, boot);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

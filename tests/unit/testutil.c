@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Helpers every unit test may use: a scratch directory, files, shell commands, running a suite. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +94,19 @@ int tu_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void tu_assert_textf(const char *got, bool prefix, const char *fmt, ...)
+{
+	char want[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (prefix)
+		ck_assert_msg(!strncmp(got, want, strlen(want)), "'%s' does not start with '%s'",
+			      got, want);
+	else
+		ck_assert_str_eq(got, want);
 }

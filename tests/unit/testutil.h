@@ -37,6 +37,10 @@ void tu_run(const char *cmd);
 /* What a shell command writes on stdout, into b (replaced); the test fails unless it exits 0. */
 void tu_shell(const char *cmd, struct buf *b);
 
+/* got must be the printf text of fmt: all of it, or only its start when 'prefix'. */
+__attribute__((format(printf, 3, 4))) void tu_assert_textf(const char *got, bool prefix,
+							   const char *fmt, ...);
+
 /* Run the suite (CK_NORMAL) and free it: the exit status for main(). */
 int tu_run_suite(Suite *s);
 
