@@ -101,6 +101,7 @@ static void start_busybox(void)
 	snprintf(port, sizeof(port), "127.0.0.1:%d", bb_port);
 	bb_pid = fork();
 	if (bb_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execlp("busybox", "busybox", "httpd", "-f", "-p", port, "-h", served, (char *)NULL);
 		_exit(127);
 	}
@@ -120,6 +121,7 @@ static void start_fault(void)
 	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
 	fault_pid = fork();
 	if (fault_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pfd[1], STDOUT_FILENO);
 		execlp("python3", "python3", "tests/tools/httpd-fault.py", served, (char *)NULL);
 		_exit(127);
@@ -211,6 +213,8 @@ static void start_endless(void)
 	endless_pid = fork();
 	ck_assert_int_ge(endless_pid, 0);
 	if (endless_pid == 0) {
+		/* Never outlive the suite, even one that dies without servers_down(). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setpgid(0, 0);
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGCHLD, SIG_IGN); /* no zombies */
@@ -220,6 +224,7 @@ static void start_endless(void)
 			if (c < 0)
 				continue;
 			if (fork() == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				close(fd);
 				endless_serve(c);
 			}
