@@ -176,9 +176,7 @@ static void harness_main(int fd, const char *scenario, bool paused)
 
 static void harness_start(struct harness *hs, const char *scenario, bool paused)
 {
-	struct pollfd p;
 	int fds[2];
-	ssize_t n;
 
 	memset(hs, 0, sizeof(*hs));
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
@@ -191,12 +189,7 @@ static void harness_start(struct harness *hs, const char *scenario, bool paused)
 		harness_main(fds[1], scenario, paused);
 	}
 	close(fds[1]);
-	p = (struct pollfd){.fd = fds[0], .events = POLLIN};
-	ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
-	n = read(fds[0], hs->name, sizeof(hs->name) - 1);
-	ck_assert_msg(n > 1, "the harness did not start");
-	hs->name[n] = '\0';
-	close(fds[0]);
+	tu_read_hello(fds[0], hs->name, sizeof(hs->name), WAIT_MS);
 }
 
 static int harness_wait(struct harness *hs, int limit_ms)

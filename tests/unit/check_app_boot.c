@@ -105,9 +105,7 @@ static void harness_main(int fd, int status_wr, bool paused, bool attach)
 /* tty_slave >= 0: the harness's terminal (stdin, stdout, stderr); else /dev/null and a file. */
 static void harness_start(struct harness *hs, int tty_slave, bool paused, bool attach)
 {
-	struct pollfd p;
 	int fds[2], st[2];
-	ssize_t n;
 
 	memset(hs, 0, sizeof(*hs));
 	snprintf(hs->err_path, sizeof(hs->err_path), "%s/harness.err", tu_runtime);
@@ -140,12 +138,7 @@ static void harness_start(struct harness *hs, int tty_slave, bool paused, bool a
 	close(fds[1]);
 	close(st[1]);
 	hs->status_rd = st[0];
-	p = (struct pollfd){.fd = fds[0], .events = POLLIN};
-	ck_assert_int_eq(poll(&p, 1, WAIT_MS), 1);
-	n = read(fds[0], hs->name, sizeof(hs->name) - 1);
-	ck_assert_msg(n > 1, "the harness did not start");
-	hs->name[n] = '\0';
-	close(fds[0]);
+	tu_read_hello(fds[0], hs->name, sizeof(hs->name), WAIT_MS);
 }
 
 static int harness_wait(struct harness *hs, int limit_ms)

@@ -50,6 +50,18 @@ void tu_runtime_teardown(void)
 	rm_rf(tu_runtime);
 }
 
+void tu_read_hello(int fd, char *out, size_t outsz, int limit_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	ck_assert_msg(poll(&p, 1, limit_ms) == 1, "the child said nothing within %d ms", limit_ms);
+	n = read(fd, out, outsz - 1);
+	ck_assert_msg(n > 1, "the child did not start");
+	out[n] = '\0';
+	close(fd);
+}
+
 int tu_wait_exit(pid_t pid, int limit_ms)
 {
 	int64_t until = now_ms() + limit_ms;

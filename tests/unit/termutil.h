@@ -24,6 +24,10 @@ void tu_case_teardown(void);
 void tu_runtime_setup(void);
 void tu_runtime_teardown(void);
 
+/* Read what a child writes on fd within limit_ms, one read, into out (NUL-terminated); closes fd.
+ */
+void tu_read_hello(int fd, char *out, size_t outsz, int limit_ms);
+
 /* Wait up to limit_ms for child pid to exit; the test fails unless it exited normally: its code. */
 int tu_wait_exit(pid_t pid, int limit_ms);
 
