@@ -23,6 +23,7 @@
 #include "runner/runner.h"
 #include "src/cmds.h"
 #include "tests/unit/termutil.h"
+#include "tests/unit/testutil.h"
 #include "hostkernel.h"
 
 /* Until src/cmds.h declares them. */
@@ -532,28 +533,20 @@ int main(void)
 	Suite *s = suite_create("app_attach");
 	TCase *cli = tcase_create("cli");
 	TCase *vm = tcase_create("vm");
-	SRunner *sr;
-	int failed;
 
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
 
-	tcase_add_unchecked_fixture(cli, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(cli, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(cli);
 	tcase_add_test(cli, test_cli_errors);
 	suite_add_tcase(s, cli);
 
 	/* One real boot, and one paused VM. */
-	tcase_add_unchecked_fixture(vm, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(vm, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(vm);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_attach_detach_stop);
 	tcase_add_test(vm, test_attach_poweroff);
 	suite_add_tcase(s, vm);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

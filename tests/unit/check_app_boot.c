@@ -25,6 +25,7 @@
 #include "src/keep.h"
 #include "src/report.h"
 #include "tests/unit/termutil.h"
+#include "tests/unit/testutil.h"
 #include "hostkernel.h"
 
 #define KERNEL HOST_KERNEL
@@ -386,13 +387,10 @@ int main(void)
 {
 	Suite *s = suite_create("app_boot");
 	TCase *tc = tcase_create("keep");
-	SRunner *sr;
-	int failed;
 
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
-	tcase_add_unchecked_fixture(tc, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(tc, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(tc);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_keep_after_run);
 	tcase_add_test(tc, test_keep_sigterm);
@@ -400,9 +398,5 @@ int main(void)
 	tcase_add_test(tc, test_keep_attached_detach_enter_poweroff);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

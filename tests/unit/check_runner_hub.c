@@ -23,6 +23,7 @@
 #include "runner/internal.h"
 #include "runner/runner.h"
 #include "tests/unit/termutil.h"
+#include "tests/unit/testutil.h"
 #include "hostkernel.h"
 
 #define KERNEL HOST_KERNEL
@@ -1077,8 +1078,6 @@ int main(void)
 	TCase *list = tcase_create("list");
 	TCase *vm = tcase_create("vm");
 	TCase *shell = tcase_create("shell");
-	SRunner *sr;
-	int failed;
 
 	/* Never KVM here, whatever the machine offers. */
 	setenv(VM_ACCEL_ENV, "tcg", 1);
@@ -1088,28 +1087,21 @@ int main(void)
 	tcase_add_test(pure, test_dir);
 	suite_add_tcase(s, pure);
 
-	tcase_add_unchecked_fixture(list, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(list, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(list);
 	tcase_add_test(list, test_list_and_find);
 	suite_add_tcase(s, list);
 
 	/* Paused VMs (qemu -S) cost nothing; then one real boot, with a lot of output. */
-	tcase_add_unchecked_fixture(vm, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(vm, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(vm);
 	tcase_set_timeout(vm, 300);
 	tcase_add_test(vm, test_enable_files);
 	tcase_add_test(vm, test_enable_errors);
 	tcase_add_test(vm, test_poweroff);
 	suite_add_tcase(s, vm);
-	tcase_add_unchecked_fixture(shell, tu_case_setup, tu_case_teardown);
-	tcase_add_checked_fixture(shell, tu_runtime_setup, tu_runtime_teardown);
+	tu_runtime_fixtures(shell);
 	tcase_set_timeout(shell, 300);
 	tcase_add_test(shell, test_shell_clients);
 	suite_add_tcase(s, shell);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -62,6 +62,12 @@ void tu_read_hello(int fd, char *out, size_t outsz, int limit_ms)
 	close(fd);
 }
 
+void tu_runtime_fixtures(TCase *tc)
+{
+	tcase_add_unchecked_fixture(tc, tu_case_setup, tu_case_teardown);
+	tcase_add_checked_fixture(tc, tu_runtime_setup, tu_runtime_teardown);
+}
+
 int tu_wait_exit(pid_t pid, int limit_ms)
 {
 	int64_t until = now_ms() + limit_ms;

@@ -3,6 +3,7 @@
 #ifndef IT_TERMUTIL_H
 #define IT_TERMUTIL_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -23,6 +24,8 @@ void tu_case_setup(void);
 void tu_case_teardown(void);
 void tu_runtime_setup(void);
 void tu_runtime_teardown(void);
+/* Both fixtures on tc: a private XDG_RUNTIME_DIR for each of its tests. */
+void tu_runtime_fixtures(TCase *tc);
 
 /* Read what a child writes on fd within limit_ms, one read, into out (NUL-terminated); closes fd.
  */
