@@ -42,6 +42,7 @@ COMMON_SRC := $(wildcard common/*.c)
 BUILDER_SRC := $(wildcard builder/*.c)
 EXPECT_SRC := $(wildcard expect/*.c)
 RUNNER_SRC := $(wildcard runner/*.c)
+SCENARIO_SRC := $(wildcard scenario/*.c)
 APP_SRC := $(wildcard src/*.c)
 MAIN_SRC := src/main.c
 APPLIB_SRC := $(filter-out $(MAIN_SRC),$(APP_SRC))
@@ -53,18 +54,21 @@ LIB_common := $(O)/libcommon.a
 LIB_builder := $(O)/libbuilder.a
 LIB_expect := $(O)/libexpect.a
 LIB_runner := $(O)/librunner.a
+LIB_scenario := $(O)/libscenario.a
 LIB_app := $(O)/libapp.a
 $(LIB_common): $(call obj,$(COMMON_SRC))
 $(LIB_builder): $(call obj,$(BUILDER_SRC))
 $(LIB_expect): $(call obj,$(EXPECT_SRC))
 $(LIB_runner): $(call obj,$(RUNNER_SRC))
+$(LIB_scenario): $(call obj,$(SCENARIO_SRC))
 $(LIB_app): $(call obj,$(APPLIB_SRC))
 # Link order: dependents first.
 DEPS_common := $(LIB_common)
 DEPS_builder := $(LIB_builder) $(LIB_common)
 DEPS_expect := $(LIB_expect) $(LIB_common)
 DEPS_runner := $(LIB_runner) $(LIB_common)
-DEPS_app := $(LIB_app) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
+DEPS_scenario := $(LIB_scenario) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
+DEPS_app := $(LIB_app) $(LIB_scenario) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
 
 # tests/unit/check_<module>[_<part>].c links that module's libraries.
 UNIT_SRC := $(wildcard tests/unit/check_*.c)

@@ -16,8 +16,8 @@ BIN=build/bench/expect-throughput
 # The engine, the scenario parser and the report's scenario_to_expect() (with its
 # writer, out.o), as the
 # Makefile builds them; the rest of the command layer is not needed.
-OBJS="build/src/report.o build/src/out.o build/src/scenario.o"
-LIBS="build/libbuilder.a build/librunner.a build/libexpect.a build/libcommon.a"
+OBJS="build/src/report.o build/src/out.o"
+LIBS="build/libscenario.a build/libbuilder.a build/librunner.a build/libexpect.a build/libcommon.a"
 # shellcheck disable=SC2086
 make -s -j2 $OBJS $LIBS
 mkdir -p build/bench

@@ -60,7 +60,7 @@ build_lib() {
 		obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 		objs+=("$obj")
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || \
-		   [ -n "$(find common builder expect runner src -name '*.h' -newer "$obj" | head -n 1)" ]; then
+		   [ -n "$(find common builder expect runner scenario src -name '*.h' -newer "$obj" | head -n 1)" ]; then
 			echo "  CC      $src"
 			"$CC" "${CFLAGS[@]}" "${WARN[@]}" -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
 			changed=1
@@ -77,6 +77,7 @@ build_libs() {
 	build_lib builder builder/*.c
 	build_lib expect expect/*.c
 	build_lib runner runner/*.c
+	build_lib scenario scenario/*.c
 	local app=()
 	for src in src/*.c; do
 		[ "$src" = src/main.c ] || app+=("$src")
@@ -89,7 +90,7 @@ build_target() {
 	bin="$OUT/fuzz_$t"
 	echo "  LD      $bin"
 	"$CC" "${CFLAGS[@]}" "${WARN[@]}" -Werror -fsanitize=fuzzer -o "$bin" "fuzz/fuzz_$t.c" \
-		"$OUT/libapp.a" "$OUT/libbuilder.a" "$OUT/librunner.a" "$OUT/libexpect.a" \
+		"$OUT/libapp.a" "$OUT/libscenario.a" "$OUT/libbuilder.a" "$OUT/librunner.a" "$OUT/libexpect.a" \
 		"$OUT/libcommon.a" "${PKG_LIBS[@]}" -lutil
 }
 

@@ -20,7 +20,7 @@
 #include "src/overrides.h"
 #include "src/run.h"
 #include "src/runlog.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 static const char boot_usage[] =
     "usage: initrd-test boot [options] SCENARIO\n"

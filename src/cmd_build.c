@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "src/cmds.h"
 #include "src/overrides.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 static const char build_usage[] =
     "usage: initrd-test build [options] [PACKAGE...]\n"

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "src/cmds.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 /* Only the end of a raw log is cleaned for the report's console tail. */
 #define RAW_TAIL_CLEAN (4 * REPORT_TAIL_MAX)

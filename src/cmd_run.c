@@ -31,7 +31,7 @@
 #include "src/report.h"
 #include "src/run.h"
 #include "src/runlog.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 #include "src/suite.h"
 
 static const char run_usage[] =

@@ -8,7 +8,7 @@
 
 #include "common/err.h"
 #include "common/strlist.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 /* Long-option values of the shared options; getopt_long returns them. */
 enum {

@@ -11,16 +11,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "expect/expect.h"
-#include "src/scenario.h"
-
-/*
- * Load a parsed scenario into a new (not started) engine: its fail patterns
- * (after the engine's built-in ones), its steps in order with their names,
- * "FILE:LINE" and timeouts, and the whole-run timeout. The one place where
- * scenario steps become engine steps: `run` and `replay` both call it.
- * Returns 0, or the engine's error (-IT_ESCENARIO, -ENOMEM) with text in err.
- */
-int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err);
+#include "scenario/scenario.h"
 
 /* How a run ended, from the user's point of view. */
 enum run_verdict {

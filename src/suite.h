@@ -13,7 +13,7 @@
 #include "common/strlist.h"
 #include "expect/expect.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 /* ---- JSON values: what reports are read back as ------------------------------------------ */
 

@@ -17,7 +17,7 @@
 #include "expect/expect.h"
 #include "src/cmds.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 #include "tests/unit/testutil.h"
 
 #define DATA "tests/data/report"

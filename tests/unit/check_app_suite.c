@@ -17,7 +17,7 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 #include "src/suite.h"
 #include "tests/unit/testutil.h"
 

@@ -19,7 +19,7 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 #include "tests/unit/testutil.h"
 
 #define DATA "tests/data/scenarios"

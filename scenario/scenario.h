@@ -1,5 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Scenario files: what image to build, how to boot it and what the console must show. */
+/*
+ * Public interface of the scenario module: a scenario file (and what it
+ * includes) parsed into plain data, the build config, the VM config and the
+ * console steps, that the command layer may override and then hands to the
+ * builder, the runner and the expect engine. The module reads files and
+ * compiles patterns to check them; it starts nothing and downloads nothing.
+ * Its rooms: load.c (the keyword table, files, includes), lex.c (words and
+ * patterns), values.c (value checks), image.c, vm.c and steps.c (the
+ * keywords), engine.c (steps to the expect engine); scenario/internal.h is
+ * theirs alone.
+ */
 #ifndef IT_SCENARIO_H
 #define IT_SCENARIO_H
 
@@ -11,6 +21,8 @@
 #include "common/err.h"
 #include "common/strlist.h"
 #include "runner/runner.h"
+
+struct expect;
 
 /*
  * The format is described in docs/scenario-format.md. A scenario is a
@@ -119,5 +131,14 @@ int scenario_host_kernel(const char *boot_dir, const char *modules_root, char **
  * command-line overrides.
  */
 int scenario_resolve_kernel(struct scenario *s, struct it_error *err);
+
+/*
+ * Load a parsed scenario into a new (not started) engine: its fail patterns
+ * (after the engine's built-in ones), its steps in order with their names,
+ * "FILE:LINE" and timeouts, and the whole-run timeout. The one place where
+ * scenario steps become engine steps: `run` and `replay` both call it.
+ * Returns 0, or the engine's error (-IT_ESCENARIO, -ENOMEM) with text in err.
+ */
+int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err);
 
 #endif
