@@ -18,7 +18,7 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 
 #define CHUNK 4096 /* a pty read; pexpect gets the same maxread */
 #define MIB (1024.0 * 1024.0)

@@ -15,7 +15,7 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "src/report.h"
-#include "src/scenario.h"
+#include "scenario/scenario.h"
 #include "fuzz/fuzz.h"
 
 /*
