@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/strlist.h"
@@ -20,13 +21,16 @@
  * asan' the sanitizers see it too.
  */
 #define FUZZ_REPLAY 1
+/* NOLINTBEGIN(bugprone-suspicious-include): the targets' sources are what is replayed. */
 #include "fuzz/fuzz_apk.c"
 #include "fuzz/fuzz_cpio.c"
 #include "fuzz/fuzz_expect.c"
 #include "fuzz/fuzz_index.c"
 #include "fuzz/fuzz_scenario.c"
 #include "fuzz/fuzz_version.c"
+/* NOLINTEND(bugprone-suspicious-include) */
 
+#define FUZZ_DIR "fuzz"
 #define REGRESSIONS "tests/data/fuzz-regressions"
 #define SEEDS "fuzz/corpus"
 #define REPLAY_MAX_INPUT (4u << 20)
@@ -52,12 +56,19 @@ static const struct target targets[] = {
 /* The input being replayed, for the crash report. */
 static const char *current;
 
+/* Only write(2): this runs in a signal handler. */
+static void say(const char *s)
+{
+	if (write(STDERR_FILENO, s, strlen(s)) < 0)
+		return;
+}
+
 static void say_current(void)
 {
 	if (current) {
-		fputs("\nfuzz regression: crashed on '", stderr);
-		fputs(current, stderr);
-		fputs("'\n", stderr);
+		say("\nfuzz regression: crashed on '");
+		say(current);
+		say("'\n");
 	}
 }
 
@@ -69,14 +80,18 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
-/* AddressSanitizer calls this before its report, when the test runs under 'make asan'. */
+/*
+ * AddressSanitizer calls this before its report, when the test runs under 'make asan'.
+ * NOLINTBEGIN(bugprone-reserved-identifier): the name is the sanitizer's hook.
+ */
 void __asan_on_error(void);
 void __asan_on_error(void)
 {
 	say_current();
 }
+/* NOLINTEND(bugprone-reserved-identifier) */
 
-/* The regular files of 'dir', sorted; a missing directory is an empty list. */
+/* The entries of 'dir' but hidden ones and README.md, sorted; none for a missing directory. */
 static void list_files(const char *dir, struct strlist *out)
 {
 	DIR *d = opendir(dir);
@@ -124,9 +139,61 @@ static size_t replay(const struct target *t, const char *root)
 	return n;
 }
 
+/* Every target has its folder of regressions, with at least one input: nothing replayed fails. */
 START_TEST(test_regressions)
 {
-	replay(&targets[_i], REGRESSIONS);
+	const struct target *t = &targets[_i];
+	char dir[512];
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", REGRESSIONS, t->name);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "fuzz target '%s' has no regression folder '%s'", t->name, dir);
+	closedir(d);
+	ck_assert_msg(replay(t, REGRESSIONS) > 0,
+		      "'%s' is empty: the fuzz target '%s' replays nothing (a seed from '%s/%s' "
+		      "will do, with a line in its README)",
+		      dir, t->name, SEEDS, t->name);
+}
+END_TEST
+
+static const struct target *find_target(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(targets); i++)
+		if (strlen(targets[i].name) == len && !strncmp(targets[i].name, name, len))
+			return &targets[i];
+	return NULL;
+}
+
+/* Every fuzz/fuzz_NAME.c is replayed here, and every regression folder names a target. */
+START_TEST(test_every_target)
+{
+	struct strlist files = STRLIST_INIT;
+	size_t sources = 0;
+
+	list_files(FUZZ_DIR, &files);
+	for (size_t i = 0; i < files.n; i++) {
+		const char *base = files.v[i] + strlen(FUZZ_DIR "/");
+		size_t len = strlen(base);
+
+		if (strncmp(base, "fuzz_", 5) != 0 || len < 7 || strcmp(base + len - 2, ".c") != 0)
+			continue;
+		sources++;
+		ck_assert_msg(find_target(base + 5, len - 7) != NULL,
+			      "'%s' is not replayed: include it here and add it to targets[]",
+			      files.v[i]);
+	}
+	ck_assert_uint_eq(sources, ARRAY_SIZE(targets));
+	strlist_clear(&files);
+	list_files(REGRESSIONS, &files);
+	for (size_t i = 0; i < files.n; i++) {
+		const char *base = files.v[i] + strlen(REGRESSIONS "/");
+
+		ck_assert_msg(find_target(base, strlen(base)) != NULL,
+			      "'%s' names no fuzz target: its inputs are never replayed",
+			      files.v[i]);
+	}
+	strlist_clear(&files);
 }
 END_TEST
 
@@ -160,6 +227,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_regressions, 0, n);
 	tcase_add_loop_test(tc, test_seeds, 0, n);
+	tcase_add_test(tc, test_every_target);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* Without fork (CK_FORK=no) an abort would end the whole run. */
