@@ -264,15 +264,70 @@ out:
 	return r;
 }
 
-int main(int argc, char **argv)
+/* The scenario, which must only expect: a send step would wait for a guest there is not. */
+static int load_scenario(struct scenario *s, const char *path)
 {
 	struct it_error err = IT_ERROR_INIT;
+	int r = scenario_load(s, path, &err);
+
+	if (r < 0) {
+		fprintf(stderr, "expect-throughput: %s\n", err.msg);
+		return r;
+	}
+	for (size_t i = 0; i < s->nsteps; i++) {
+		if (s->steps[i].kind == SCENARIO_STEP_SEND) {
+			fprintf(stderr, "expect-throughput: %s: send steps cannot be benchmarked\n",
+				s->steps[i].where);
+			return -IT_EUSAGE;
+		}
+	}
+	return 0;
+}
+
+/* The lines of raw, each with its '\n'; *lines is the caller's to free. */
+static int split_lines(const struct buf *raw, struct line **lines, size_t *nlines)
+{
+	*nlines = 0;
+	*lines = calloc(raw->len + 1, sizeof(**lines));
+	if (!*lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < raw->len;) {
+		const char *nl = memchr(raw->data + i, '\n', raw->len - i);
+		size_t n = nl ? (size_t)(nl - raw->data) - i + 1 : raw->len - i;
+
+		(*lines)[(*nlines)++] = (struct line){raw->data + i, n};
+		i += n;
+	}
+	return 0;
+}
+
+/* WORKDIR/console.raw and WORKDIR/patterns.json, for both sides to read. */
+static int write_work_files(const struct scenario *s, const struct buf *input, const size_t *end,
+			    const char *workdir)
+{
+	char path[4096];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/console.raw", workdir);
+	r = write_file_atomic(path, input->data, input->len, 0644);
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/patterns.json", workdir);
+		r = write_patterns(s, end, path);
+	}
+	if (r < 0)
+		fail("cannot write", path, r);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
 	struct scenario s;
 	struct buf raw, input;
 	struct line *lines = NULL;
 	size_t *marker = NULL, *end = NULL, nlines = 0, bytes = 0, mem = 0;
 	long mib = 50;
 	double secs[2] = {0, 0};
+	const char *rawlog, *workdir;
 	char path[4096];
 	int opt, r, ret = 1;
 
@@ -282,61 +337,32 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		return usage();
+	rawlog = argv[optind + 1];
+	workdir = argv[optind + 2];
 	scenario_init(&s);
 	buf_init(&raw, 0);
 	buf_init(&input, 0);
-	r = scenario_load(&s, argv[optind], &err);
+	if (load_scenario(&s, argv[optind]) < 0)
+		goto out;
+	r = buf_read_file(&raw, rawlog);
 	if (r < 0) {
-		fprintf(stderr, "expect-throughput: %s\n", err.msg);
+		ret = fail("cannot read", rawlog, r);
 		goto out;
 	}
-	for (size_t i = 0; i < s.nsteps; i++) {
-		if (s.steps[i].kind == SCENARIO_STEP_SEND) {
-			fprintf(stderr, "expect-throughput: %s: send steps cannot be benchmarked\n",
-				s.steps[i].where);
-			goto out;
-		}
-	}
-	r = buf_read_file(&raw, argv[optind + 1]);
-	if (r < 0) {
-		ret = fail("cannot read", argv[optind + 1], r);
-		goto out;
-	}
-	lines = calloc(raw.len + 1, sizeof(*lines));
 	marker = calloc(s.nsteps + 1, sizeof(*marker));
 	end = calloc(s.nsteps + 1, sizeof(*end));
-	if (!lines || !marker || !end)
+	if (!marker || !end || split_lines(&raw, &lines, &nlines) < 0)
 		goto out;
-	for (size_t i = 0; i < raw.len;) {
-		const char *nl = memchr(raw.data + i, '\n', raw.len - i);
-		size_t n = nl ? (size_t)(nl - raw.data) - i + 1 : raw.len - i;
-
-		lines[nlines++] = (struct line){raw.data + i, n};
-		i += n;
-	}
 	if (find_markers(&s, lines, nlines, marker) < 0)
 		goto out;
 	r = build_input(&s, lines, nlines, marker, (size_t)mib * 1024 * 1024, &input, end);
-	if (r < 0)
+	if (r < 0 || write_work_files(&s, &input, end, workdir) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "%s/console.raw", argv[optind + 2]);
-	r = write_file_atomic(path, input.data, input.len, 0644);
-	if (r < 0) {
-		ret = fail("cannot write", path, r);
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/patterns.json", argv[optind + 2]);
-	r = write_patterns(&s, end, path);
-	if (r < 0) {
-		ret = fail("cannot write", path, r);
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/console.raw", argv[optind + 2]);
 	printf("input: %.1f MiB of %s, %zu steps, %zu fail patterns\n", (double)input.len / MIB,
-	       argv[optind + 1], s.nsteps, ARRAY_SIZE(builtin_fails) + s.nfails);
+	       rawlog, s.nsteps, ARRAY_SIZE(builtin_fails) + s.nfails);
 	buf_release(&input);
-	r = time_engine(&s, path, end, &bytes, secs, &mem);
-	if (r < 0)
+	snprintf(path, sizeof(path), "%s/console.raw", workdir);
+	if (time_engine(&s, path, end, &bytes, secs, &mem) < 0)
 		goto out;
 	printf("initrd-test expect: %.1f MiB in %.3f s: %.1f MiB/s; cpu %.3f s: %.1f MiB/s "
 	       "(engine memory %zu KiB)\n",

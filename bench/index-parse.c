@@ -28,10 +28,12 @@ static int cmp_i64(const void *a, const void *b)
 
 static double median_ms(int64_t *ns, int n)
 {
+	size_t mid = (size_t)n / 2;
+
 	qsort(ns, (size_t)n, sizeof(*ns), cmp_i64);
 	if (n % 2)
-		return (double)ns[n / 2] / 1e6;
-	return (double)(ns[n / 2 - 1] + ns[n / 2]) / 2e6;
+		return (double)ns[mid] / 1e6;
+	return (double)(ns[mid - 1] + ns[mid]) / 2e6;
 }
 
 static void usage(void)

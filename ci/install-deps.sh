@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Install the Debian packages initrd-test needs to build, test and demo; skips apt when all are present.
+# Install the Debian packages initrd-test needs to build, test, lint and demo; skips apt when all are present.
 set -eu
 
 PKGS="build-essential pkg-config libarchive-dev libcurl4-openssl-dev libpcre2-dev check
 libssl-dev zlib1g-dev libzstd-dev qemu-system-x86 qemu-utils linux-image-amd64 busybox cpio
 zstd xz-utils python3 python3-pexpect python3-lxml python3-yaml kmod openssl clang tmux
-valgrind"
+valgrind clang-tidy clang-format cppcheck shellcheck"
 
 missing=""
 for p in $PKGS; do

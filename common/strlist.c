@@ -47,6 +47,15 @@ int strlist_addf(struct strlist *l, const char *fmt, ...)
 	return strlist_add_owned(l, s);
 }
 
+int strlist_addv(struct strlist *l, const char *const *v)
+{
+	int r = 0;
+
+	for (; *v && r == 0; v++)
+		r = strlist_add(l, *v);
+	return r;
+}
+
 bool strlist_has(const struct strlist *l, const char *s)
 {
 	for (size_t i = 0; i < l->n; i++)

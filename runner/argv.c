@@ -140,6 +140,52 @@ static int qemu_qmp(const char *qmp_path, struct strlist *a)
 	return r;
 }
 
+/* An option whose value is a number: "-m 512". */
+static int add_number_opt(struct strlist *a, const char *opt, long value)
+{
+	int r = strlist_add(a, opt);
+
+	return r < 0 ? r : strlist_addf(a, "%ld", value);
+}
+
+/* What qemu emulates and how: the machine, the accelerator, memory and CPUs. */
+static int qemu_machine(const struct vm_config *c, const struct machine_desc *m,
+			enum vm_accel accel, struct strlist *a)
+{
+	int r = strlist_add(a, c->binary ? c->binary : VM_QEMU_BINARY);
+
+	if (r == 0 && m->nodefaults)
+		r = strlist_addl(a, "-nodefaults", "-no-user-config");
+	if (r == 0)
+		r = strlist_addl(a, "-machine", m->name, "-accel",
+				 accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	if (r == 0 && accel == VM_ACCEL_KVM)
+		r = strlist_addl(a, "-cpu", "host");
+	if (r == 0)
+		r = add_number_opt(a, "-m", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
+	if (r == 0)
+		r = add_number_opt(a, "-smp", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
+	return r;
+}
+
+/*
+ * qemu's stdin and stdout are the pty slave: qemu keeps writing into the pty
+ * and we keep draining the master; when qemu exits the slave closes and the
+ * master reads EIO, our end of file. signal=off: a ^C typed on the console
+ * goes to the guest, not to qemu. No display, no monitor; a reboot ends qemu.
+ */
+static int qemu_console(struct strlist *a)
+{
+	int r = strlist_addl(a, "-display", "none", "-no-reboot");
+
+	if (r == 0)
+		r = strlist_addl(a, "-chardev", "stdio,id=con0,signal=off", "-serial",
+				 "chardev:con0");
+	if (r == 0)
+		r = strlist_addl(a, "-monitor", "none");
+	return r;
+}
+
 static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
 		     struct strlist *a, struct it_error *err)
 {
@@ -159,71 +205,13 @@ static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char 
 	if (r < 0)
 		return r;
 
-	r = strlist_add(a, c->binary ? c->binary : VM_QEMU_BINARY);
-	if (r == 0 && m->nodefaults) {
-		r = strlist_add(a, "-nodefaults");
-		if (r == 0)
-			r = strlist_add(a, "-no-user-config");
-	}
+	r = qemu_machine(c, m, accel, a);
 	if (r == 0)
-		r = strlist_add(a, "-machine");
-	if (r == 0)
-		r = strlist_add(a, m->name);
-	if (r == 0)
-		r = strlist_add(a, "-accel");
-	if (r == 0)
-		r = strlist_add(a, accel == VM_ACCEL_KVM ? "kvm" : "tcg");
-	if (r == 0 && accel == VM_ACCEL_KVM) {
-		r = strlist_add(a, "-cpu");
-		if (r == 0)
-			r = strlist_add(a, "host");
-	}
-	if (r == 0)
-		r = strlist_add(a, "-m");
-	if (r == 0)
-		r = strlist_addf(a, "%ld", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
-	if (r == 0)
-		r = strlist_add(a, "-smp");
-	if (r == 0)
-		r = strlist_addf(a, "%ld", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
-	if (r == 0)
-		r = strlist_add(a, "-kernel");
-	if (r == 0)
-		r = strlist_add(a, c->kernel);
-	if (r == 0)
-		r = strlist_add(a, "-initrd");
-	if (r == 0)
-		r = strlist_add(a, c->initrd);
-	if (r == 0)
-		r = strlist_add(a, "-append");
-	if (r == 0)
-		r = strlist_add(a, cmdline);
+		r = strlist_addl(a, "-kernel", c->kernel, "-initrd", c->initrd, "-append", cmdline);
 	if (r == 0)
 		r = qemu_nic(c, m, a);
 	if (r == 0)
-		r = strlist_add(a, "-display");
-	if (r == 0)
-		r = strlist_add(a, "none");
-	if (r == 0)
-		r = strlist_add(a, "-no-reboot");
-	/*
-	 * qemu's stdin and stdout are the pty slave: qemu keeps writing into
-	 * the pty and we keep draining the master; when qemu exits the slave
-	 * closes and the master reads EIO, our end of file. signal=off: a ^C
-	 * typed on the console goes to the guest, not to qemu.
-	 */
-	if (r == 0)
-		r = strlist_add(a, "-chardev");
-	if (r == 0)
-		r = strlist_add(a, "stdio,id=con0,signal=off");
-	if (r == 0)
-		r = strlist_add(a, "-serial");
-	if (r == 0)
-		r = strlist_add(a, "chardev:con0");
-	if (r == 0)
-		r = strlist_add(a, "-monitor");
-	if (r == 0)
-		r = strlist_add(a, "none");
+		r = qemu_console(a);
 	if (r == 0 && qmp_path)
 		r = qemu_qmp(qmp_path, a);
 	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
@@ -238,6 +226,9 @@ static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char 
  * stdin and stdout are the pty slave, named through /proc/self/fd so that
  * crosvm reads and writes the very pty we drain.
  */
+static const char crosvm_serial[] = "type=file,hardware=serial,num=1,console=true,"
+				    "path=/proc/self/fd/1,input=/proc/self/fd/0";
+
 static int crosvm_argv(const struct vm_config *c, enum vm_accel accel, struct strlist *a,
 		       struct it_error *err)
 {
@@ -253,30 +244,14 @@ static int crosvm_argv(const struct vm_config *c, enum vm_accel accel, struct st
 	r = kernel_cmdline(c, NULL, &cmdline);
 	if (r < 0)
 		return r;
-	r = strlist_add(a, c->binary ? c->binary : VM_CROSVM_BINARY);
+	r = strlist_addl(a, c->binary ? c->binary : VM_CROSVM_BINARY, "run");
 	if (r == 0)
-		r = strlist_add(a, "run");
+		r = add_number_opt(a, "--mem",
+				   c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
 	if (r == 0)
-		r = strlist_add(a, "--mem");
+		r = add_number_opt(a, "--cpus", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
 	if (r == 0)
-		r = strlist_addf(a, "%ld", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
-	if (r == 0)
-		r = strlist_add(a, "--cpus");
-	if (r == 0)
-		r = strlist_addf(a, "%ld", c->cpus ? c->cpus : VM_DEFAULT_CPUS);
-	if (r == 0)
-		r = strlist_add(a, "--serial");
-	if (r == 0)
-		r = strlist_add(a, "type=file,hardware=serial,num=1,console=true,"
-				   "path=/proc/self/fd/1,input=/proc/self/fd/0");
-	if (r == 0)
-		r = strlist_add(a, "-i");
-	if (r == 0)
-		r = strlist_add(a, c->initrd);
-	if (r == 0)
-		r = strlist_add(a, "-p");
-	if (r == 0)
-		r = strlist_add(a, cmdline);
+		r = strlist_addl(a, "--serial", crosvm_serial, "-i", c->initrd, "-p", cmdline);
 	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
 		r = strlist_add(a, c->extra_args.v[i]);
 	if (r == 0)

@@ -669,7 +669,9 @@ static void name_base(const char *scenario, char *out, size_t outsz)
 			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' ||
 			  ch == '-';
 
-		out[o++] = ok ? ch : '_';
+		if (!ok)
+			ch = '_';
+		out[o++] = ch;
 	}
 	out[o] = '\0';
 	if (!o)

@@ -125,11 +125,37 @@ static int set_field(char **field, struct blob value)
 	return *field ? 0 : -ENOMEM;
 }
 
+/* The text field a key of NAME.info sets, or NULL. */
+static char **text_field(struct vm_hub_entry *e, struct blob key)
+{
+	if (blob_eq_str(key, "name"))
+		return &e->name;
+	if (blob_eq_str(key, "scenario"))
+		return &e->scenario;
+	if (blob_eq_str(key, "qmp"))
+		return &e->qmp;
+	if (blob_eq_str(key, "step"))
+		return &e->step;
+	return NULL;
+}
+
+/* The process id a key of NAME.info sets, or NULL. */
+static pid_t *pid_field(struct vm_hub_entry *e, struct blob key)
+{
+	if (blob_eq_str(key, "pid"))
+		return &e->pid;
+	if (blob_eq_str(key, "qemu_pid"))
+		return &e->qemu_pid;
+	return NULL;
+}
+
 /* Parse NAME.info. -IT_EFORMAT when a required key (name, pid) is missing or bad. */
 static int parse_info(struct blob text, struct vm_hub_entry *e)
 {
 	struct blob line, rest = text, key, value;
 	unsigned long long v;
+	char **field;
+	pid_t *pid;
 	int r = 0;
 
 	while (r == 0 && rest.len) {
@@ -139,18 +165,12 @@ static int parse_info(struct blob text, struct vm_hub_entry *e)
 		}
 		if (!blob_split(line, '=', &key, &value))
 			continue;
-		if (blob_eq_str(key, "name"))
-			r = set_field(&e->name, value);
-		else if (blob_eq_str(key, "scenario"))
-			r = set_field(&e->scenario, value);
-		else if (blob_eq_str(key, "qmp"))
-			r = set_field(&e->qmp, value);
-		else if (blob_eq_str(key, "step"))
-			r = set_field(&e->step, value);
-		else if (blob_eq_str(key, "pid") && !parse_pid(value, &e->pid))
-			r = -IT_EFORMAT;
-		else if (blob_eq_str(key, "qemu_pid") && !parse_pid(value, &e->qemu_pid))
-			r = -IT_EFORMAT;
+		field = text_field(e, key);
+		pid = pid_field(e, key);
+		if (field)
+			r = set_field(field, value);
+		else if (pid)
+			r = parse_pid(value, pid) ? 0 : -IT_EFORMAT;
 		else if (blob_eq_str(key, "started") && blob_to_u64(value, &v))
 			e->started = (int64_t)v;
 	}

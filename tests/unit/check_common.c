@@ -179,6 +179,22 @@ START_TEST(test_strlist)
 }
 END_TEST
 
+START_TEST(test_strlist_addl)
+{
+	struct strlist l = STRLIST_INIT;
+
+	ck_assert_int_eq(strlist_add(&l, "qemu"), 0);
+	ck_assert_int_eq(strlist_addl(&l, "-m", "512", "-display", "none"), 0);
+	ck_assert_int_eq(strlist_addl(&l, "-no-reboot"), 0);
+	ck_assert_uint_eq(l.n, 6);
+	ck_assert_str_eq(l.v[1], "-m");
+	ck_assert_str_eq(l.v[4], "none");
+	ck_assert_str_eq(l.v[5], "-no-reboot");
+	ck_assert_ptr_null(l.v[6]);
+	strlist_clear(&l);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -190,6 +206,7 @@ int main(void)
 	tcase_add_test(tc, test_error_keeps_first);
 	tcase_add_test(tc, test_parsers);
 	tcase_add_test(tc, test_strlist);
+	tcase_add_test(tc, test_strlist_addl);
 	tcase_add_test(tc, test_interrupt_signals);
 	suite_add_tcase(s, tc);
 	files = tcase_create("files");
