@@ -13,7 +13,7 @@ ACCEL ?= tcg
 O := build
 .DEFAULT_GOAL := all
 
-PKGS := libarchive libcurl libpcre2-8 libcrypto zlib libzstd
+PKGS := libarchive libcurl libpcre2-8 libcrypto zlib libzstd jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)

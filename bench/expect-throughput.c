@@ -17,7 +17,6 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "expect/expect.h"
-#include "src/report.h"
 #include "scenario/scenario.h"
 
 #define CHUNK 4096 /* a pty read; pexpect gets the same maxread */

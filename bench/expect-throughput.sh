@@ -16,7 +16,7 @@ BIN=build/bench/expect-throughput
 # The engine, the scenario parser and the report's scenario_to_expect() (with its
 # writer, out.o), as the
 # Makefile builds them; the rest of the command layer is not needed.
-OBJS="build/src/report.o build/src/out.o"
+OBJS=""
 LIBS="build/libscenario.a build/libbuilder.a build/librunner.a build/libexpect.a build/libcommon.a"
 # shellcheck disable=SC2086
 make -s -j2 $OBJS $LIBS

@@ -14,7 +14,6 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "expect/expect.h"
-#include "src/report.h"
 #include "scenario/scenario.h"
 #include "fuzz/fuzz.h"
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* 'initrd-test attach', 'ps' and 'stop': join, list and power off the VMs that initrd-test runs. */
+/* 'initrd-test attach': connect this terminal to the console of a VM that initrd-test runs. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,15 +18,11 @@
 #include "common/util.h"
 #include "runner/runner.h"
 #include "src/cmds.h"
-
-/* Declared in src/cmds.h too once main.c's table has them; repeated so this file stands alone. */
-int cmd_attach(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
+#include "src/options.h"
+#include "src/running.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] */
 #define KEYS_CHUNK 4096
-#define STOP_TIMEOUT_MS (30 * 1000)
 
 static const char attach_usage[] =
     "usage: initrd-test attach [NAME|PID]\n"
@@ -46,62 +41,14 @@ static const char attach_usage[] =
     "  q          power the VM off (its 'initrd-test run' ends as interrupted)\n"
     "  Ctrl-]     send a Ctrl-] to the VM\n"
     "  ?          list these keys\n"
-    "\n"
-    "  -h, --help     this help\n"
-    "\n"
+    "\n";
+
+static const char attach_outro[] =
     "exit codes: 0 detached or the VM ended, 2 usage error (several VMs match),\n"
     "            3 no such VM or the connection failed, 128+N ended by signal N\n";
 
-static const char ps_usage[] =
-    "usage: initrd-test ps\n"
-    "\n"
-    "List the VMs that initrd-test runs now, oldest first: NAME (for attach and\n"
-    "stop), PID (of initrd-test), SCENARIO, UPTIME and the current STEP. Entries\n"
-    "left behind by an initrd-test that died are removed.\n"
-    "\n"
-    "  -h, --help     this help\n"
-    "\n"
-    "exit codes: 0 listed (also when none runs), 3 the directory cannot be read\n";
-
-static const char stop_usage[] =
-    "usage: initrd-test stop [options] NAME|PID\n"
-    "\n"
-    "Ask the initrd-test that runs a VM to power it off cleanly (QMP quit, then\n"
-    "signals), and wait until it has. Its 'initrd-test run' ends as interrupted.\n"
-    "\n"
-    "  -t, --timeout DUR  how long to wait (default 30s)\n"
-    "  -h, --help         this help\n"
-    "\n"
-    "exit codes: 0 stopped, 2 usage error (several VMs match), 3 no such VM or\n"
-    "            the connection failed, 4 it did not stop in time\n";
-
 static const char keys_help[] =
     "Ctrl-] d detaches, Ctrl-] q powers off, Ctrl-] Ctrl-] sends Ctrl-]";
-
-/* ---- finding the VM ---- */
-
-static int find_vm(struct vm_hub_list *list, const char *what, const struct vm_hub_entry **out,
-		   struct it_error *err)
-{
-	int r = vm_hub_list(list, err);
-
-	if (r < 0)
-		return r;
-	if (what)
-		return vm_hub_find(list, what, out, err);
-	if (list->n == 1) {
-		*out = &list->v[0];
-		return 0;
-	}
-	if (list->n == 0) {
-		it_error_set(err, -IT_ENOTFOUND, "no VM is running");
-		it_error_hint(err, "'initrd-test run' starts one");
-		return -IT_ENOTFOUND;
-	}
-	it_error_set(err, -IT_EUSAGE, "%zu VMs are running: name one", list->n);
-	it_error_hint(err, "'initrd-test ps' lists them");
-	return -IT_EUSAGE;
-}
 
 /* ---- the user's terminal ---- */
 
@@ -489,34 +436,22 @@ static int attach_to(const struct vm_hub_entry *vm, struct it_error *err)
 	return session_report(&s);
 }
 
-static int bad_usage(const char *cmd)
-{
-	fprintf(stderr, "try 'initrd-test %s --help'\n", cmd);
-	return EXIT_USAGE;
-}
+static const struct opt_cmd attach_cmd = {"attach", attach_usage, attach_outro, NULL, 0};
 
 int cmd_attach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
 	const struct vm_hub_entry *vm = NULL;
-	int c, r;
+	int first = opt_parse(&attach_cmd, NULL, argc, argv), r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return bad_usage("attach");
-		fputs(attach_usage, stdout);
-		return EXIT_PASS;
+	if (first < 0)
+		return first == OPT_HELP_SHOWN ? EXIT_PASS : EXIT_USAGE;
+	if (argc - first > 1) {
+		opt_usage_error(&attach_cmd, "one VM at a time");
+		return EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		log_error("one VM at a time");
-		return bad_usage("attach");
-	}
-	r = find_vm(&list, optind < argc ? argv[optind] : NULL, &vm, &err);
+	r = running_find(&list, first < argc ? argv[first] : NULL, &vm, &err);
 	if (r == 0)
 		r = attach_to(vm, &err);
 	vm_hub_list_release(&list);
@@ -525,128 +460,4 @@ int cmd_attach(int argc, char **argv)
 		return exit_code_for(r);
 	}
 	return r;
-}
-
-/* ---- ps ---- */
-
-static void format_uptime(int64_t secs, char *out, size_t outsz)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 60)
-		snprintf(out, outsz, "%llds", (long long)secs);
-	else if (secs < 3600)
-		snprintf(out, outsz, "%lldm%02llds", (long long)secs / 60, (long long)secs % 60);
-	else if (secs < 86400)
-		snprintf(out, outsz, "%lldh%02lldm", (long long)secs / 3600,
-			 (long long)secs % 3600 / 60);
-	else
-		snprintf(out, outsz, "%lldd%02lldh", (long long)secs / 86400,
-			 (long long)secs % 86400 / 3600);
-}
-
-static int widest(int w, const char *s)
-{
-	int n = (int)strlen(s);
-
-	return n > w ? n : w;
-}
-
-int cmd_ps(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct vm_hub_list list = VM_HUB_LIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
-	int64_t now = (int64_t)time(NULL);
-	char uptime[32];
-	int c, r, wname, wscen;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return bad_usage("ps");
-		fputs(ps_usage, stdout);
-		return EXIT_PASS;
-	}
-	if (optind < argc) {
-		log_error("'ps' takes no arguments");
-		return bad_usage("ps");
-	}
-	r = vm_hub_list(&list, &err);
-	if (r < 0) {
-		log_it_error(&err, r);
-		return EXIT_INFRA;
-	}
-	wname = widest(0, "NAME");
-	wscen = widest(0, "SCENARIO");
-	for (size_t i = 0; i < list.n; i++) {
-		wname = widest(wname, list.v[i].name);
-		wscen = widest(wscen, list.v[i].scenario);
-	}
-	printf("%-*s  %7s  %-*s  %7s  %s\n", wname, "NAME", "PID", wscen, "SCENARIO", "UPTIME",
-	       "STEP");
-	for (size_t i = 0; i < list.n; i++) {
-		const struct vm_hub_entry *e = &list.v[i];
-
-		format_uptime(now - e->started, uptime, sizeof(uptime));
-		printf("%-*s  %7ld  %-*s  %7s  %s\n", wname, e->name, (long)e->pid, wscen,
-		       e->scenario[0] ? e->scenario : "-", uptime, e->step[0] ? e->step : "-");
-	}
-	vm_hub_list_release(&list);
-	if (fflush(stdout) != 0) {
-		log_error("cannot write the list: %s", strerror(errno));
-		return EXIT_INFRA;
-	}
-	return EXIT_PASS;
-}
-
-/* ---- stop ---- */
-
-int cmd_stop(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct vm_hub_list list = VM_HUB_LIST_INIT;
-	struct it_error err = IT_ERROR_INIT;
-	const struct vm_hub_entry *vm = NULL;
-	int64_t timeout = STOP_TIMEOUT_MS;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (!parse_duration_ms(optarg, &timeout) || timeout <= 0 ||
-			    timeout > INT32_MAX) {
-				log_error("bad --timeout '%s': give a duration like 30s or 2m",
-					  optarg);
-				return bad_usage("stop");
-			}
-			break;
-		case 'h':
-			fputs(stop_usage, stdout);
-			return EXIT_PASS;
-		default:
-			return bad_usage("stop");
-		}
-	}
-	if (argc - optind != 1) {
-		log_error("%s", optind < argc ? "one VM at a time" : "no VM given");
-		return bad_usage("stop");
-	}
-	r = find_vm(&list, argv[optind], &vm, &err);
-	if (r == 0)
-		r = vm_hub_poweroff(vm, (int)timeout, &err);
-	if (r == 0)
-		log_info("stopped %s", vm->name);
-	vm_hub_list_release(&list);
-	if (r < 0) {
-		log_it_error(&err, r);
-		return exit_code_for(r);
-	}
-	return EXIT_PASS;
 }

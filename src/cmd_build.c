@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
 /* 'initrd-test build' and 'initrd-test resolve': a scenario or a package list to an initrd or a
  * plan. */
-#include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder/builder.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "src/cmds.h"
 #include "src/overrides.h"
+#include "src/signals.h"
 #include "scenario/scenario.h"
 
-static const char build_usage[] =
+static const char build_intro[] =
     "usage: initrd-test build [options] [PACKAGE...]\n"
     "\n"
     "Build a bootable Alpine Linux initrd straight from APK repositories: indexes,\n"
@@ -20,13 +22,9 @@ static const char build_usage[] =
     "cpio. No root, no chroot, no loop mounts. Packages and configuration come from\n"
     "a scenario (--scenario) and/or the command line.\n"
     "\n"
-    "  -s, --scenario DIR     build what scenario DIR declares (docs/scenario-format.md)\n"
-    "  -o, --output FILE      the initrd (default initrd.img); written only when complete\n"
-    "      --kernel-out FILE  where the kernel image goes (default: vmlinuz beside FILE)\n"
-    "      --rootfs DIR       also write the tree to DIR, for inspection\n"
-    "  -n, --dry-run          resolve and print the install plan, build nothing\n"
-    "  -h, --help             this help\n"
-    "\n" OVERRIDES_HELP "\n"
+    "\n";
+
+static const char build_outro[] =
     "examples:\n"
     "  initrd-test build -s scenarios/networking -o out/initrd.img\n"
     "  initrd-test build --repo tests/data/alpine-3.19.1 --kernel host --module e1000 \\\n"
@@ -36,40 +34,73 @@ static const char build_usage[] =
     "SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
     "so the same inputs give the same bytes.\n";
 
-static const char resolve_usage[] =
+static const char resolve_intro[] =
     "usage: initrd-test resolve [options] [PACKAGE...]\n"
     "\n"
     "Print the install plan (what 'build' would install, in order) for the packages\n"
     "given, or for a scenario's. Nothing is downloaded but the indexes.\n"
     "\n"
-    "  -s, --scenario DIR     the scenario's packages\n"
-    "  -h, --help             this help\n"
-    "\n" OVERRIDES_HELP;
+    "\n";
 
-static int usage_error(const char *cmd)
-{
-	fprintf(stderr, "try 'initrd-test %s --help'\n", cmd);
-	return EXIT_USAGE;
-}
+enum { OPT_SCENARIO = 1, OPT_OUTPUT, OPT_KERNEL_OUT, OPT_ROOTFS, OPT_DRY_RUN };
 
-int exit_code_for(int code)
+/* What build and resolve are told besides the shared groups; strings borrowed from argv. */
+struct build_opts {
+	struct overrides ov;
+	const char *scenario, *output, *kernel_out, *rootfs;
+	bool dry_run;
+};
+
+static const struct opt build_opts_[] = {
+    {OPT_SCENARIO, 's', "scenario", "DIR",
+     "build what scenario DIR declares (docs/scenario-format.md)"},
+    {OPT_OUTPUT, 'o', "output", "FILE",
+     "the initrd (default initrd.img); written only when complete"},
+    {OPT_KERNEL_OUT, 0, "kernel-out", "FILE",
+     "where the kernel image goes (default: vmlinuz beside FILE)"},
+    {OPT_ROOTFS, 0, "rootfs", "DIR", "also write the tree to DIR, for inspection"},
+    {OPT_DRY_RUN, 'n', "dry-run", NULL, "resolve and print the install plan, build nothing"},
+};
+
+static const struct opt resolve_opts_[] = {
+    {OPT_SCENARIO, 's', "scenario", "DIR", "the scenario's packages"},
+};
+
+static int take(void *ctx, int id, const char *arg, struct it_error *err)
 {
-	switch (-code) {
-	case 0:
-		return EXIT_PASS;
-	case IT_EUSAGE:
-	case IT_ESCENARIO:
-		return EXIT_USAGE;
-	case IT_EFAIL:
-		return EXIT_FAILED;
-	case IT_ETIMEOUT:
-		return EXIT_TIMEOUT;
-	case IT_EINTERRUPTED:
-		return EXIT_INTERRUPTED;
+	struct build_opts *o = ctx;
+
+	(void)err;
+	switch (id) {
+	case OPT_SCENARIO:
+		o->scenario = arg;
+		break;
+	case OPT_OUTPUT:
+		o->output = arg;
+		break;
+	case OPT_KERNEL_OUT:
+		o->kernel_out = arg;
+		break;
+	case OPT_ROOTFS:
+		o->rootfs = arg;
+		break;
 	default:
-		return EXIT_INFRA;
+		o->dry_run = true;
+		break;
 	}
+	return 0;
 }
+
+static const struct opt_group build_group = OPT_GROUP(NULL, build_opts_, take);
+static const struct opt_group resolve_group = OPT_GROUP(NULL, resolve_opts_, take);
+static const struct opt_group *const build_groups[] = {&build_group, &overrides_packages,
+						       &overrides_kernel, &overrides_image};
+static const struct opt_group *const resolve_groups[] = {&resolve_group, &overrides_packages,
+							 &overrides_kernel, &overrides_image};
+static const struct opt_cmd build_cmd = {"build", build_intro, build_outro, build_groups,
+					 ARRAY_SIZE(build_groups)};
+static const struct opt_cmd resolve_cmd = {"resolve", resolve_intro, NULL, resolve_groups,
+					   ARRAY_SIZE(resolve_groups)};
 
 /* Load the scenario (or start empty), add PACKAGE args, apply overrides, settle defaults. */
 static int prepare(struct scenario *s, const char *scenario, const struct overrides *o, int argc,
@@ -111,101 +142,76 @@ static void print_result(const struct build_result *res, const struct build_conf
 			 res->kernel_path);
 	log_info("%s: %zu packages, %llu entries, %.1f MiB (index %lld ms, resolve %lld ms, "
 		 "fetch %lld ms, assemble %lld ms, write %lld ms)",
-		 cfg->output, res->plan.n, res->files, res->initrd_bytes / 1048576.0,
+		 cfg->output, res->plan.n, res->files, (double)res->initrd_bytes / 1048576.0,
 		 (long long)res->ms_index, (long long)res->ms_resolve, (long long)res->ms_fetch,
 		 (long long)res->ms_assemble, (long long)res->ms_write);
 }
 
-static int build_main(int argc, char **argv, bool resolve_only)
+/* The outputs go into the scenario's build config; NULL strings stay the builder's defaults. */
+static int set_outputs(struct scenario *s, const struct build_opts *o)
 {
-	static const struct option opts[] = {
-	    {"scenario", required_argument, NULL, 's'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"kernel-out", required_argument, NULL, 'K'},
-	    {"rootfs", required_argument, NULL, 'R'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    OVERRIDES_LONG_OPTIONS,
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = resolve_only ? "resolve" : "build";
-	struct it_error err = IT_ERROR_INIT;
-	struct overrides ov;
-	struct scenario s;
-	struct build_result res;
-	const char *scenario = NULL, *output = "initrd.img", *kernel_out = NULL, *rootfs = NULL;
-	bool dry_run = resolve_only;
-	int c, r;
+	s->build.dry_run = o->dry_run;
+	if (o->dry_run)
+		return 0;
+	free(s->build.output);
+	s->build.output = strdup(o->output ? o->output : "initrd.img");
+	if (o->kernel_out)
+		s->build.kernel_out = strdup(o->kernel_out);
+	if (o->rootfs)
+		s->build.rootfs_dir = strdup(o->rootfs);
+	if (!s->build.output || (o->kernel_out && !s->build.kernel_out) ||
+	    (o->rootfs && !s->build.rootfs_dir))
+		return -ENOMEM;
+	return 0;
+}
 
-	overrides_init(&ov);
+/* SIGINT and SIGTERM cancel the build (src/signals.h): nothing half-written stays. */
+static int build(const struct build_opts *o, int argc, char **argv)
+{
+	struct it_error err = IT_ERROR_INIT;
+	struct build_result res;
+	struct sig_guard sg;
+	struct scenario s;
+	int r;
+
 	scenario_init(&s);
 	memset(&res, 0, sizeof(res));
-	while ((c = getopt_long(argc, argv, "s:o:nhr:j:", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			scenario = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'K':
-			kernel_out = optarg;
-			break;
-		case 'R':
-			rootfs = optarg;
-			break;
-		case 'n':
-			dry_run = true;
-			break;
-		case 'h':
-			fputs(resolve_only ? resolve_usage : build_usage, stdout);
-			r = EXIT_PASS;
-			goto done;
-		case 'r':
-			c = OPT_REPO;
-			/* fallthrough */
-		default:
-			r = overrides_take(&ov, c, optarg, &err);
-			if (r == 0) {
-				r = usage_error(cmd);
-				goto done;
-			}
-			if (r < 0) {
-				log_it_error(&err, r);
-				r = usage_error(cmd);
-				goto done;
-			}
-		}
-	}
-	r = prepare(&s, scenario, &ov, argc - optind, argv + optind, &err);
-	if (r < 0)
-		goto fail;
-	s.build.dry_run = dry_run;
-	if (!dry_run) {
-		free(s.build.output);
-		s.build.output = strdup(output);
-		if (kernel_out)
-			s.build.kernel_out = strdup(kernel_out);
-		if (rootfs)
-			s.build.rootfs_dir = strdup(rootfs);
-	}
-	r = builder_build(&s.build, &res, &err);
-	if (r < 0)
-		goto fail;
-	if (dry_run)
+	sig_catch(&sg);
+	sig_open(true);
+	r = prepare(&s, o->scenario, &o->ov, argc, argv, &err);
+	if (r == 0 && set_outputs(&s, o) < 0)
+		r = it_error_set(&err, -ENOMEM, "cannot build: %s", strerror(ENOMEM));
+	if (r == 0)
+		r = builder_build(&s.build, &res, &err);
+	if (r == 0 && o->dry_run)
 		fputs(res.plan_text ? res.plan_text : "", stdout);
-	else
+	else if (r == 0)
 		print_result(&res, &s.build);
-	r = EXIT_PASS;
-	goto done;
-fail:
-	log_it_error(&err, r);
-	r = exit_code_for(r);
-done:
+	if (r < 0)
+		log_it_error(&err, r);
+	sig_release(&sg);
 	build_result_release(&res);
 	scenario_release(&s);
-	overrides_release(&ov);
-	return r;
+	return exit_code_for(r);
+}
+
+static int build_main(int argc, char **argv, bool resolve_only)
+{
+	const struct opt_cmd *cmd = resolve_only ? &resolve_cmd : &build_cmd;
+	struct build_opts o;
+	void *ctxs[] = {&o, &o.ov, &o.ov, &o.ov};
+	int first, code;
+
+	memset(&o, 0, sizeof(o));
+	overrides_init(&o.ov);
+	o.dry_run = resolve_only;
+	first = opt_parse(cmd, ctxs, argc, argv);
+	if (first < 0)
+		code = first == OPT_HELP_SHOWN ? EXIT_PASS : EXIT_USAGE;
+	else
+		code = build(&o, argc - first, argv + first);
+	overrides_release(&o.ov);
+	return code;
 }
 
 int cmd_build(int argc, char **argv)

@@ -1,60 +1,59 @@
 // SPDX-License-Identifier: MIT
 /* 'initrd-test ls': list the entries of an initrd, as plain paths or like 'ls -ln'. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include "builder/cpio.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "src/cmds.h"
+#include "src/options.h"
 
-static const char ls_usage[] =
+static const char intro[] =
     "usage: initrd-test ls [options] INITRD\n"
     "\n"
     "List what an initrd holds, one entry per line: a newc cpio, plain or\n"
     "compressed (gzip, zstd, xz, lzma, bzip2, lz4), or several archives one after\n"
     "the other (an uncompressed early cpio first, as for CPU microcode).\n"
     "\n"
-    "  -l, --long     mode, links, uid, gid, size (or major, minor), path, -> target\n"
-    "  -t, --time     also the mtime, in UTC (implies --long)\n"
-    "  -h, --help     this help\n"
-    "\n"
-    "exit codes: 0 listed, 2 usage error, 3 the file cannot be read\n";
+    "\n";
+
+static const char outro[] = "exit codes: 0 listed, 2 usage error, 3 the file cannot be read\n";
+
+static const struct opt ls_opts[] = {
+    {CPIO_LIST_LONG, 'l', "long", NULL,
+     "mode, links, uid, gid, size (or major, minor), path, -> target"},
+    {CPIO_LIST_LONG | CPIO_LIST_TIME, 't', "time", NULL, "also the mtime, in UTC (implies --long)"},
+};
+
+static int take(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	unsigned *flags = ctx;
+
+	(void)arg;
+	(void)err;
+	*flags |= (unsigned)id;
+	return 0;
+}
+
+static const struct opt_group ls_group = OPT_GROUP(NULL, ls_opts, take);
+static const struct opt_group *const groups[] = {&ls_group};
+static const struct opt_cmd ls_cmd = {"ls", intro, outro, groups, ARRAY_SIZE(groups)};
 
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"long", no_argument, NULL, 'l'},
-	    {"time", no_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct it_error err = IT_ERROR_INIT;
 	unsigned flags = 0;
-	int c, r;
+	void *ctxs[] = {&flags};
+	int first = opt_parse(&ls_cmd, ctxs, argc, argv), r;
 
-	while ((c = getopt_long(argc, argv, "lth", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			flags |= CPIO_LIST_LONG;
-			break;
-		case 't':
-			flags |= CPIO_LIST_LONG | CPIO_LIST_TIME;
-			break;
-		case 'h':
-			fputs(ls_usage, stdout);
-			return EXIT_PASS;
-		default:
-			fprintf(stderr, "try 'initrd-test ls --help'\n");
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		log_error("%s", argc - optind ? "one initrd at a time" : "no initrd given");
-		fprintf(stderr, "try 'initrd-test ls --help'\n");
+	if (first < 0)
+		return first == OPT_HELP_SHOWN ? EXIT_PASS : EXIT_USAGE;
+	if (argc - first != 1) {
+		opt_usage_error(&ls_cmd, argc - first ? "one initrd at a time" : "no initrd given");
 		return EXIT_USAGE;
 	}
-	r = cpio_list(argv[optind], stdout, flags, NULL, &err);
+	r = cpio_list(argv[first], stdout, flags, NULL, &err);
 	if (fflush(stdout) != 0 && r == 0)
 		r = it_error_set(&err, -EIO, "cannot write the listing");
 	if (r < 0) {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* `initrd-test replay`: check a scenario's expectations against a recorded console log. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,58 +8,52 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "src/cmds.h"
-#include "src/report.h"
+#include "common/util.h"
+#include "expect/expect.h"
 #include "scenario/scenario.h"
+#include "src/cmds.h"
+#include "src/options.h"
+#include "src/result.h"
 
 /* Only the end of a raw log is cleaned for the report's console tail. */
-#define RAW_TAIL_CLEAN (4 * REPORT_TAIL_MAX)
+#define RAW_TAIL_CLEAN (4 * RESULT_TAIL_MAX)
 #define CONLOG_ZERO "[   0.000]"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: initrd-test replay [options] SCENARIO LOG\n"
-		"\n"
-		"Check a scenario's expectations against a recorded console log, without\n"
-		"booting anything: the same steps, fail patterns, step table and verdict as\n"
-		"'initrd-test run', in milliseconds. Use it to write a scenario's patterns\n"
-		"against a console you already have, or to judge a CI run again.\n"
-		"\n"
-		"SCENARIO is a scenario directory or file (docs/scenario-format.md).\n"
-		"LOG is either\n"
-		"  - a console log saved by 'initrd-test run' (lines \"[  12.345] text\"):\n"
-		"    it is replayed at its own times, so step and run timeouts apply; or\n"
-		"  - a raw capture of the serial console (qemu -serial file:boot.raw):\n"
-		"    fed as it is, without timeouts; a step fails only if the log ends\n"
-		"    before it matched. 'send' steps are not typed: the log already holds\n"
-		"    what the guest answered.\n"
-		"\n"
-		"options:\n"
-		"      --junit FILE   also write the result as JUnit XML\n"
-		"      --json FILE    also write the result as JSON (with each step's time)\n"
-		"  -q, --quiet        no step table; print the verdict only when it is not a pass\n"
-		"  -h, --help         this help\n"
-		"\n"
-		"example:\n"
-		"  initrd-test replay scenarios/networking console.log --junit replay.xml\n"
-		"  (console.log from 'initrd-test run scenarios/networking'; the table shows\n"
-		"  each step, when it matched and the line it matched)\n"
-		"\n"
-		"exit codes: 0 passed, 1 failed or the guest crashed, 2 usage or scenario\n"
-		"            error, 3 infrastructure error, 4 a step or the run timed out\n");
-}
+static const char intro[] =
+    "usage: initrd-test replay [options] SCENARIO LOG\n"
+    "\n"
+    "Check a scenario's expectations against a recorded console log, without\n"
+    "booting anything: the same steps, fail patterns, step table and verdict as\n"
+    "'initrd-test run', in milliseconds. Use it to write a scenario's patterns\n"
+    "against a console you already have, or to judge a CI run again.\n"
+    "\n"
+    "SCENARIO is a scenario directory or file (docs/scenario-format.md).\n"
+    "LOG is either\n"
+    "  - a console log saved by 'initrd-test run' (lines \"[  12.345] text\"):\n"
+    "    it is replayed at its own times, so step and run timeouts apply; or\n"
+    "  - a raw capture of the serial console (qemu -serial file:boot.raw):\n"
+    "    fed as it is, without timeouts; a step fails only if the log ends\n"
+    "    before it matched. 'send' steps are not typed: the log already holds\n"
+    "    what the guest answered.\n"
+    "\n";
 
-/* "unknown option 'ARG'" or "option 'ARG' needs a FILE", and where to look. */
-static int bad_usage(const char *arg, bool missing)
-{
-	if (missing)
-		log_error("option '%s' needs a FILE", arg);
-	else
-		log_error("unknown option '%s'", arg);
-	fprintf(stderr, "try 'initrd-test replay --help'\n");
-	return EXIT_USAGE;
-}
+static const char outro[] =
+    "example:\n"
+    "  initrd-test replay scenarios/networking console.log --junit replay.xml\n"
+    "  (console.log from 'initrd-test run scenarios/networking'; the table shows\n"
+    "  each step, when it matched and the line it matched)\n"
+    "\n"
+    "exit codes: 0 passed, 1 failed or the guest crashed, 2 usage or scenario\n"
+    "            error, 3 infrastructure error, 4 a step or the run timed out\n";
+
+struct replay_opts {
+	struct output_opts out;
+	const char *scenario;
+	const char *log;
+};
+
+static const struct opt_group *const groups[] = {&output_options};
+static const struct opt_cmd replay_cmd = {"replay", intro, outro, groups, ARRAY_SIZE(groups)};
 
 /* The time of a conlog line "[  12.345] ...", or -1. */
 static int64_t stamp_ms(struct blob log)
@@ -149,90 +142,67 @@ static int input_error(int code)
 	return code == -ENOMEM ? code : -IT_EUSAGE;
 }
 
-struct replay_opts {
-	const char *junit;
-	const char *json;
-	bool quiet;
-	const char *scenario;
-	const char *log;
-};
-
+/* The options and the two operands; -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct replay_opts *o)
 {
-	static const struct option opts[] = {
-	    {"junit", required_argument, NULL, 'j'},
-	    {"json", required_argument, NULL, 'J'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	char shortopt[3] = "-?";
-	int c;
+	void *ctxs[] = {&o->out};
+	int first = opt_parse(&replay_cmd, ctxs, argc, argv);
+	char msg[128];
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o->junit = optarg;
-			break;
-		case 'J':
-			o->json = optarg;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_PASS;
-		case ':':
-			return bad_usage(argv[optind - 1], true);
-		default:
-			if (optopt) {
-				shortopt[1] = (char)optopt;
-				return bad_usage(shortopt, false);
-			}
-			return bad_usage(argv[optind - 1], false);
-		}
-	}
-	if (argc - optind != 2) {
-		log_error("expected a SCENARIO and a LOG, got %d argument%s", argc - optind,
-			  argc - optind == 1 ? "" : "s");
-		fprintf(stderr, "try 'initrd-test replay --help'\n");
+	if (first < 0)
+		return first == OPT_HELP_SHOWN ? EXIT_PASS : EXIT_USAGE;
+	if (argc - first != 2) {
+		snprintf(msg, sizeof(msg), "expected a SCENARIO and a LOG, got %d argument%s",
+			 argc - first, argc - first == 1 ? "" : "s");
+		opt_usage_error(&replay_cmd, msg);
 		return EXIT_USAGE;
 	}
-	o->scenario = argv[optind];
-	o->log = argv[optind + 1];
+	o->scenario = argv[first];
+	o->log = argv[first + 1];
 	return -1;
 }
 
-static int write_reports(const struct replay_opts *o, const struct run_report *rep)
+static int write_reports(const struct replay_opts *o, const struct result_run *rep)
 {
-	const struct run_report *runs[] = {rep};
 	struct it_error err = IT_ERROR_INIT;
 	int r = 0;
 
-	if (o->junit)
-		r = run_report_write_junit(runs, 1, o->junit, &err);
-	if (r == 0 && o->json)
-		r = run_report_write_json(runs, 1, o->json, &err);
+	if (o->out.junit)
+		r = result_run_write_junit(rep, o->out.junit, &err);
+	if (r == 0 && o->out.json)
+		r = result_run_write_json(rep, o->out.json, &err);
 	if (r < 0)
 		log_it_error(&err, r);
 	return r;
 }
 
-/* Load everything and replay; returns 0 or the error that stopped it (text in err). */
-static int replay(const struct replay_opts *o, struct scenario *s, struct buf *log,
-		  struct expect **ep, struct run_report *rep, struct it_error *err)
+/* The console tail of the report: a timed log as it is, a raw one cleaned first. */
+static int keep_tail(struct result_run *rep, struct blob log, bool timed)
 {
 	struct buf tail;
+	int r;
+
+	if (timed)
+		return result_set_tail(rep, log);
+	buf_init(&tail, 0);
+	r = clean_raw_tail(log, &tail);
+	if (r == 0)
+		r = result_set_tail(rep, buf_blob(&tail));
+	buf_release(&tail);
+	return r;
+}
+
+/* Load everything and replay; returns 0 or the error that stopped it (text in err). */
+static int replay(const struct replay_opts *o, struct scenario *s, struct buf *log,
+		  struct expect **ep, struct result_run *rep, struct it_error *err)
+{
 	bool timed = false;
 	int r;
 
 	r = scenario_load(s, o->scenario, err);
 	if (r < 0)
 		return input_error(r);
-	if (run_report_setstr(&rep->scenario_name, s->name) < 0 ||
-	    run_report_setstr(&rep->scenario_path, s->path) < 0)
+	if (result_setstr(&rep->scenario, s->name) < 0 || result_setstr(&rep->path, s->path) < 0)
 		return it_error_set(err, -ENOMEM, "out of memory");
 	r = buf_read_file(log, o->log);
 	if (r < 0) {
@@ -249,20 +219,12 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 	r = expect_replay(*ep, buf_blob(log), &timed);
 	if (r < 0)
 		return it_error_set(err, r, "cannot replay '%s': %s", o->log, strerror(-r));
-
-	rep->untimed = !timed;
+	rep->timed = timed;
 	if (timed)
 		rep->first_byte_ms = stamp_ms(buf_blob(log));
-	if (run_report_setstr(timed ? &rep->console_log : &rep->console_raw, o->log) < 0)
-		return it_error_set(err, -ENOMEM, "out of memory");
-	buf_init(&tail, 0);
-	if (timed)
-		r = run_report_set_tail(rep, buf_blob(log));
-	else
-		r = clean_raw_tail(buf_blob(log), &tail);
-	if (r == 0 && !timed)
-		r = run_report_set_tail(rep, buf_blob(&tail));
-	buf_release(&tail);
+	r = result_setstr(timed ? &rep->console_log : &rep->console_raw, o->log);
+	if (r == 0)
+		r = keep_tail(rep, buf_blob(log), timed);
 	if (r < 0)
 		return it_error_set(err, r, "cannot keep the end of '%s': %s", o->log,
 				    strerror(-r));
@@ -271,10 +233,10 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay_opts o = {NULL, NULL, log_verbosity == LOG_QUIET, NULL, NULL};
+	struct replay_opts o = {{NULL, NULL, log_verbosity == LOG_QUIET}, NULL, NULL};
 	struct it_error err = IT_ERROR_INIT;
 	struct scenario s;
-	struct run_report rep;
+	struct result_run rep;
 	struct expect *e = NULL;
 	struct buf log;
 	int r, code;
@@ -283,32 +245,28 @@ int cmd_replay(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	scenario_init(&s);
-	run_report_init(&rep);
+	result_run_init(&rep);
 	buf_init(&log, 0);
 	rep.replay = true;
-	rep.start_wall_ms = wall_now_ms();
-	if (run_report_setstr(&rep.backend, "replay") < 0 ||
-	    run_report_setstr(&rep.scenario_path, o.scenario) < 0) {
+	rep.started_at_ms = wall_now_ms();
+	if (result_setstr(&rep.backend, "replay") < 0 || result_setstr(&rep.path, o.scenario) < 0)
 		r = it_error_set(&err, -ENOMEM, "out of memory");
-	} else {
-		r = replay(&o, &s, &log, &e, &rep, &err);
-	}
-	/* The engine only counts once it has run: a setup error leaves it out. */
-	run_report_finish(&rep, r < 0 ? NULL : e, r, &err);
-	code = run_report_exit_code(&rep);
-	if (r < 0)
-		log_it_error(&rep.error, r);
 	else
-		r = run_report_print(&rep, stdout, o.quiet);
-	if (r < 0 && rep.engine) {
-		log_error("cannot write to standard output: %s", it_strerror(r));
+		r = replay(&o, &s, &log, &e, &rep, &err);
+	/* The engine only counts once it has run: a setup error leaves it out. */
+	result_finish(&rep, r < 0 ? NULL : e, r, &err);
+	code = result_exit_code(&rep);
+	if (r < 0) {
+		log_it_error(&rep.error, r);
+	} else if (result_print(&rep, stdout, o.out.quiet) < 0) {
+		log_error("cannot write to standard output: %s", strerror(errno));
 		code = code == EXIT_PASS ? EXIT_INFRA : code;
 	}
 	if (write_reports(&o, &rep) < 0 && code == EXIT_PASS)
 		code = EXIT_INFRA;
 	expect_free(e);
 	buf_release(&log);
-	run_report_release(&rep);
+	result_run_release(&rep);
 	scenario_release(&s);
 	return code;
 }

@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The command layer: one function per subcommand, dispatched from main.c's table. */
+/*
+ * The command layer: one thin function per subcommand, each in its own
+ * cmd_<name>.c, dispatched from main.c's table. A command parses its
+ * options (src/options.h), calls the modules and the engines of src/
+ * (run.h, suite.h, result.h), and turns the outcome into an exit code
+ * (src/exit.h). Only commands print verdicts and exit.
+ */
 #ifndef IT_CMDS_H
 #define IT_CMDS_H
 
-/* Exit codes: few, stable, documented in docs/exit-codes.md and --help. */
-enum it_exit {
-	EXIT_PASS = 0,	  /* success, scenario passed */
-	EXIT_FAILED = 1,  /* an expectation failed, or a guest crashed */
-	EXIT_USAGE = 2,	  /* bad command line or scenario file */
-	EXIT_INFRA = 3,	  /* infrastructure: no qemu, no kernel, mirror down, bad package */
-	EXIT_TIMEOUT = 4, /* a step or the whole run timed out */
-	EXIT_INTERRUPTED = 130,
-};
+#include "src/exit.h"
 
 struct cmd {
 	const char *name;
@@ -29,8 +27,5 @@ int cmd_attach(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
-
-/* Map a library return code to an exit code. */
-int exit_code_for(int code);
 
 #endif

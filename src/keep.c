@@ -65,6 +65,15 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 
 /* ---- the attach client, in a child process ---- */
 
+/* A caught signal goes back to its default action; an ignored one stays ignored. */
+static void reset_handler(int sig)
+{
+	struct sigaction sa;
+
+	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+		signal(sig, SIG_DFL);
+}
+
 static void __attribute__((noreturn)) attach_child(const char *name)
 {
 	char *argv[] = {(char *)"attach", (char *)name, NULL};
@@ -73,6 +82,9 @@ static void __attribute__((noreturn)) attach_child(const char *name)
 	/* Forked from inside vm_run(), whose signals are blocked: the client wants its own. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The harness's handlers (src/signals.h) are not the client's: back to the defaults. */
+	reset_handler(SIGINT);
+	reset_handler(SIGTERM);
 	/*
 	 * The harness's descriptors (the hub's sockets, the pty, logs) are not
 	 * the client's: a client socket held open here would never see the
@@ -292,7 +304,7 @@ static const char *kept_status(enum run_verdict v)
 	}
 }
 
-void keep_after_run(struct vm *vm, const struct run_report *rep, bool attach, int status_fd)
+void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd)
 {
 	struct it_error err = IT_ERROR_INIT;
 	struct keep_opts ko;
@@ -302,7 +314,7 @@ void keep_after_run(struct vm *vm, const struct run_report *rep, bool attach, in
 		return;
 	if (keep_wanted(rep->verdict) && vm_info(vm)->exited) {
 		log_warn("nothing to keep: the VM of %s has exited",
-			 rep->scenario_name ? rep->scenario_name : "the run");
+			 rep->scenario ? rep->scenario : "the run");
 	} else if (keep_wanted(rep->verdict)) {
 		keep_opts_init(&ko);
 		ko.attach = attach && status_fd < 0;

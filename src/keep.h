@@ -9,7 +9,7 @@
 
 #include "common/err.h"
 #include "runner/runner.h"
-#include "src/report.h"
+#include "src/result.h"
 
 /* How a kept VM ended: keep_serve()'s positive results. */
 enum keep_end {
@@ -66,6 +66,6 @@ bool keep_wanted(enum run_verdict v);
  * before returning. Errors are printed; the run's verdict stands whatever
  * happens here ('run' exits 130 when a Ctrl-C or SIGTERM ended the keep).
  */
-void keep_after_run(struct vm *vm, const struct run_report *rep, bool attach, int status_fd);
+void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd);
 
 #endif

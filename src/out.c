@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Text output for reports: a buffer with a sticky error, escaping for JSON, XML and terminals. */
+/* Text output for reports: a buffer with a sticky error, escaping for XML, terminals and UTF-8. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -112,20 +112,10 @@ static bool is_control(uint32_t cp)
 static void put_cp(struct out *o, enum out_esc_mode m, const unsigned char *p, size_t n,
 		   uint32_t cp)
 {
-	bool attr = m == ESC_XML_ATTR || m == ESC_XML_ATTR_APOS;
+	bool attr = m == ESC_XML_ATTR;
 
-	if (m == ESC_JSON) {
-		static const char short_esc[] = {
-		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
-
-		if (cp == '"' || cp == '\\')
-			out_putf(o, "\\%c", (char)cp);
-		else if (cp < sizeof(short_esc) && short_esc[cp])
-			out_putf(o, "\\%c", short_esc[cp]);
-		else if (cp < 0x20 || cp == 0x7f || cp == 0x2028 || cp == 0x2029)
-			out_putf(o, "\\u%04x", (unsigned)cp);
-		else
-			out_put(o, p, n);
+	if (m == ESC_UTF8) {
+		out_put(o, p, n);
 		return;
 	}
 	if (m == ESC_TERM) {
@@ -147,7 +137,7 @@ static void put_cp(struct out *o, enum out_esc_mode m, const unsigned char *p, s
 	case '"':
 		return out_puts(o, attr ? "&quot;" : "\"");
 	case '\'':
-		return out_puts(o, m == ESC_XML_ATTR_APOS ? "&apos;" : "'");
+		return out_puts(o, attr ? "&apos;" : "'");
 	case '\t':
 		return out_puts(o, attr ? "&#9;" : "\t");
 	case '\n':
@@ -174,9 +164,6 @@ void out_esc_n(struct out *o, enum out_esc_mode m, const char *s, size_t n)
 		size_t k = utf8_seq(p + i, n - i, &cp);
 
 		if (k == 0) {
-			/* JSON escapes the backslash of the text \xHH. */
-			if (m == ESC_JSON)
-				out_puts(o, "\\");
 			put_hex_bytes(o, p + i, 1);
 			i++;
 			continue;
@@ -192,20 +179,20 @@ void out_esc(struct out *o, enum out_esc_mode m, const char *s)
 		out_esc_n(o, m, s, strlen(s));
 }
 
-void out_xml_attr(struct out *o, enum out_esc_mode m, const char *name, const char *value)
+void out_xml_attr(struct out *o, const char *name, const char *value)
 {
 	out_putf(o, " %s=\"", name);
-	out_esc(o, m, value);
+	out_esc(o, ESC_XML_ATTR, value);
 	out_puts(o, "\"");
 }
 
-void out_xml_property(struct out *o, enum out_esc_mode m, const char *name, const char *value)
+void out_xml_property(struct out *o, const char *name, const char *value)
 {
 	if (!value || !value[0])
 		return;
 	out_puts(o, "      <property");
-	out_xml_attr(o, m, "name", name);
-	out_xml_attr(o, m, "value", value);
+	out_xml_attr(o, "name", name);
+	out_xml_attr(o, "value", value);
 	out_puts(o, "/>\n");
 }
 

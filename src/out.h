@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Text output for reports: a buffer with a sticky error, escaping for JSON, XML and terminals. */
+/* Text output for reports: a buffer with a sticky error, escaping for XML, terminals and UTF-8. */
 #ifndef IT_OUT_H
 #define IT_OUT_H
 
@@ -27,21 +27,20 @@ void out_pad(struct out *o, size_t n);
 /*
  * How out_esc() writes text. Every mode writes bytes that are not valid
  * UTF-8 (and the controls a mode cannot carry) as the text \xHH.
- * ESC_XML_TEXT: &, <, > and CR as entities. ESC_XML_ATTR: also ", TAB and
- * LF; ESC_XML_ATTR_APOS: also ' (a run's JUnit has always written &apos;,
- * a merged report's JUnit a plain '). ESC_JSON: a JSON string's inside,
- * with U+2028 and U+2029 as \uXXXX. ESC_TERM: printable text, TAB as a space.
+ * ESC_XML_TEXT: &, <, > and CR as entities. ESC_XML_ATTR: also ", ', TAB
+ * and LF. ESC_TERM: printable text, TAB as a space. ESC_UTF8: valid UTF-8
+ * as it is (for a JSON library, which escapes the rest itself).
  */
-enum out_esc_mode { ESC_XML_TEXT, ESC_XML_ATTR, ESC_XML_ATTR_APOS, ESC_JSON, ESC_TERM };
+enum out_esc_mode { ESC_XML_TEXT, ESC_XML_ATTR, ESC_TERM, ESC_UTF8 };
 
 void out_esc_n(struct out *o, enum out_esc_mode m, const char *s, size_t n);
 /* As out_esc_n() for a string; NULL writes nothing. */
 void out_esc(struct out *o, enum out_esc_mode m, const char *s);
 
-/* ' NAME="VALUE"', the value escaped in mode m (ESC_XML_ATTR or ESC_XML_ATTR_APOS). */
-void out_xml_attr(struct out *o, enum out_esc_mode m, const char *name, const char *value);
+/* ' NAME="VALUE"', the value escaped as ESC_XML_ATTR. */
+void out_xml_attr(struct out *o, const char *name, const char *value);
 /* A JUnit '<property name= value=/>' line; nothing when value is NULL or empty. */
-void out_xml_property(struct out *o, enum out_esc_mode m, const char *name, const char *value);
+void out_xml_property(struct out *o, const char *name, const char *value);
 
 /* "21.3s" */
 void out_secs1(struct out *o, int64_t ms);

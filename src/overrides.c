@@ -20,61 +20,125 @@ void overrides_release(struct overrides *o)
 	overrides_init(o);
 }
 
-int overrides_take(struct overrides *o, int opt, const char *arg, struct it_error *err)
-{
-	int r = 1;
+enum {
+	OPT_REPO = 1,
+	OPT_RELEASE,
+	OPT_ARCH,
+	OPT_CACHE_DIR,
+	OPT_OFFLINE,
+	OPT_KEYS_DIR,
+	OPT_ALLOW_UNTRUSTED,
+	OPT_JOBS,
+	OPT_KERNEL,
+	OPT_MODULES_DIR,
+	OPT_MODULE,
+	OPT_HOSTNAME,
+	OPT_COMPRESSION,
+};
 
-	switch (opt) {
+static const struct opt packages_opts[] = {
+    {OPT_REPO, 'r', "repo", "URL|DIR",
+     "a repository (https://, http://, file:// or a directory),\n"
+     "highest priority first; repeatable; replaces the scenario's"},
+    {OPT_REPO, 0, "repository", "URL|DIR", "the same as --repo"},
+    {OPT_RELEASE, 0, "release", "VER",
+     "Alpine's mirror for release VER (v3.19): its main repository"},
+    {OPT_ARCH, 0, "arch", "ARCH", "package architecture (default x86_64)"},
+    {OPT_CACHE_DIR, 0, "cache-dir", "DIR", "download cache (default $XDG_CACHE_HOME/initrd-test)"},
+    {OPT_OFFLINE, 0, "offline", NULL, "use the cache and local repositories only"},
+    {OPT_KEYS_DIR, 0, "keys-dir", "DIR",
+     "trusted signing keys (default: Alpine's, shipped with us)"},
+    {OPT_ALLOW_UNTRUSTED, 0, "allow-untrusted", NULL,
+     "accept unsigned or unknown-key packages (loudly)"},
+    {OPT_JOBS, 'j', "jobs", "N", "parallel downloads (default 4)"},
+};
+
+static const struct opt kernel_opts[] = {
+    {OPT_KERNEL, 0, "kernel", "PATH|host",
+     "a bzImage, or 'host': the newest /boot/vmlinuz-VERSION"},
+    {OPT_MODULES_DIR, 0, "modules-dir", "DIR",
+     "its modules (/lib/modules/VERSION); default from the image"},
+    {OPT_MODULE, 0, "module", "NAME", "also include this module and its dependencies; repeatable"},
+};
+
+static const struct opt image_opts[] = {
+    {OPT_HOSTNAME, 0, "hostname", "NAME", "/etc/hostname"},
+    {OPT_COMPRESSION, 0, "compression", "C", "gzip (default), zstd or none"},
+};
+
+static int take(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	struct overrides *o = ctx;
+
+	switch (id) {
 	case OPT_REPO:
-		r = strlist_add(&o->repos, arg);
-		break;
+		return strlist_add(&o->repos, arg);
 	case OPT_RELEASE:
 		o->release = arg;
-		break;
+		return 0;
 	case OPT_ARCH:
 		o->arch = arg;
-		break;
-	case OPT_KERNEL:
-		o->kernel = arg;
-		break;
-	case OPT_MODULES_DIR:
-		o->modules_dir = arg;
-		break;
-	case OPT_MODULE:
-		r = strlist_add(&o->modules, arg);
-		break;
+		return 0;
 	case OPT_CACHE_DIR:
 		o->cache_dir = arg;
-		break;
-	case OPT_KEYS_DIR:
-		o->keys_dir = arg;
-		break;
+		return 0;
 	case OPT_OFFLINE:
 		o->offline = true;
-		break;
+		return 0;
+	case OPT_KEYS_DIR:
+		o->keys_dir = arg;
+		return 0;
 	case OPT_ALLOW_UNTRUSTED:
 		o->allow_untrusted = true;
-		break;
-	case 'j':
+		return 0;
 	case OPT_JOBS:
 		if (!parse_long(arg, 1, 64, &o->jobs))
 			return it_error_set(err, -IT_EUSAGE,
 					    "bad --jobs '%s': give a number from 1 to 64", arg);
-		break;
-	case OPT_HOSTNAME:
-		o->hostname = arg;
-		break;
-	case OPT_COMPRESSION:
-		if (strcmp(arg, "gzip") && strcmp(arg, "zstd") && strcmp(arg, "none"))
-			return it_error_set(err, -IT_EUSAGE,
-					    "bad --compression '%s': use gzip, zstd or none", arg);
-		o->compression = arg;
-		break;
+		return 0;
 	default:
+		break;
+	}
+	return -EINVAL;
+}
+
+static int take_kernel(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	struct overrides *o = ctx;
+
+	(void)err;
+	switch (id) {
+	case OPT_KERNEL:
+		o->kernel = arg;
+		return 0;
+	case OPT_MODULES_DIR:
+		o->modules_dir = arg;
+		return 0;
+	case OPT_MODULE:
+		return strlist_add(&o->modules, arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int take_image(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	struct overrides *o = ctx;
+
+	if (id == OPT_HOSTNAME) {
+		o->hostname = arg;
 		return 0;
 	}
-	return r < 0 ? r : 1;
+	if (strcmp(arg, "gzip") && strcmp(arg, "zstd") && strcmp(arg, "none"))
+		return it_error_set(err, -IT_EUSAGE,
+				    "bad --compression '%s': use gzip, zstd or none", arg);
+	o->compression = arg;
+	return 0;
 }
+
+const struct opt_group overrides_packages = OPT_GROUP("packages", packages_opts, take);
+const struct opt_group overrides_kernel = OPT_GROUP("kernel", kernel_opts, take_kernel);
+const struct opt_group overrides_image = OPT_GROUP("image", image_opts, take_image);
 
 static int set_str(char **dst, const char *v)
 {

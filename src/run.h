@@ -1,5 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* One scenario run, callable from 'run' and from later suite and boot commands. */
+/*
+ * One run of a scenario, the engine behind 'run' (and, for its image and
+ * options, 'boot' and the suite): load the scenario and apply the command
+ * line, get the image to boot (built, shared with other scenarios of a
+ * suite, or given), boot it, feed the console to the expect engine while
+ * recording it, retry infrastructure errors, check budgets and the
+ * baseline, settle the result model and write the run's files.
+ *
+ * Rooms: run.c (the attempt loop and its reports), image.c (the initrd and
+ * kernel a run boots), run_opts.c (the options of run and boot). The run's
+ * output folder OUT/NAME holds initrd.img, vmlinuz, plan.txt, command.txt,
+ * console.raw, console.log and result.json.
+ */
 #ifndef IT_RUN_H
 #define IT_RUN_H
 
@@ -7,81 +19,96 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "scenario/scenario.h"
+#include "src/options.h"
 #include "src/overrides.h"
+#include "src/policy.h"
+#include "src/result.h"
 #include "src/suite.h"
 
-struct scenario;
-struct vm_config;
-
-/* The long options of 'run' (and, in part, of 'boot'), for run_parse_option(). */
-enum {
-	OPT_OUT = OPT_SHARED_MAX + 1,
-	OPT_INITRD,
-	OPT_ACCEL,
-	OPT_BACKEND,
-	OPT_MEMORY,
-	OPT_TIMEOUT,
-	OPT_STEP_TIMEOUT,
-	OPT_JUNIT,
-	OPT_JSON,
-	OPT_PARALLEL,
-	OPT_SHARD,
-	OPT_DURATIONS,
-	OPT_RETRIES,
-	OPT_BASELINE,
-	OPT_MAX_SLOWDOWN,
-	OPT_SLOWDOWN_GRACE,
-	OPT_ARTIFACTS,
-	OPT_KEEP,
-	OPT_ATTACH_ON_FAIL,
-	OPT_LOG_MAX,
-	OPT_RUN_MAX, /* commands that take run options number theirs after this */
-};
+#define RUN_DEFAULT_OUT "initrd-test-out"
+#define RUN_ARTIFACTS_DIR "artifacts"
+#define RUN_RESULT_FILE "result.json"
+#define RUN_LOG_FILE "run.log"
 
 /* Options of a run; strings are borrowed from argv (or from the suite that runs it). */
 struct run_opts {
 	struct overrides ov;
-	const char *out_dir; /* NULL: initrd-test-out/NAME */
-	const char *initrd;  /* boot this instead of building */
-	const char *junit, *json;
+	const char *out_dir;		     /* NULL: initrd-test-out/NAME */
+	const char *initrd;		     /* boot this instead of building */
 	int accel;			     /* enum vm_accel, or -1 for the scenario's */
 	int backend;			     /* enum vm_backend, or -1 */
 	long memory_mib;		     /* 0: the scenario's */
 	int64_t timeout_ms, step_timeout_ms; /* 0: the scenario's */
-	bool quiet;
-	uint64_t log_max; /* cap of console.raw and console.log each (src/runlog.h); 0: none */
+	const char *append;		     /* more kernel command line (boot) */
+	struct output_opts out;		     /* --junit, --json, -q */
+	uint64_t log_max;    /* cap of console.raw and console.log each (src/runlog.h); 0: none */
+	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
+	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 
+	/* A suite's (src/suite.h), or what a suite hands each of its runs. */
+	struct suite_opts suite;
 	const char *name;	   /* the name in reports (a suite's id); NULL: the scenario's */
 	const char *artifacts_dir; /* failed runs leave ARTIFACTS_DIR/NAME; NULL: see run --help */
 	const char *build_dir;	   /* shared builds, one per build key, under a lock; NULL: none */
 	unsigned retries;	   /* infrastructure errors are tried again this many times */
-	const struct jv *baseline; /* a report to compare milestones with (borrowed); NULL: none */
-	struct suite_slowdown slowdown;
-	int status_fd;	     /* progress lines for a suite ("step lease\n"); -1: none */
-	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
-	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
+	const struct result_set *baseline; /* runs to compare milestones with; NULL: none */
+	struct slowdown slowdown;
+	int status_fd; /* progress lines for a suite ("step lease\n"); -1: none */
 };
 
 void run_opts_init(struct run_opts *o);
 void run_opts_release(struct run_opts *o);
-/* Take one getopt_long result of the run options: 1 taken, 0 not ours, <0 bad value. */
-int run_parse_option(struct run_opts *o, int c, const char *arg, struct it_error *err);
-/* Apply --accel, --backend, --memory, --timeout and --step-timeout to a loaded scenario. */
-int run_apply_vm_options(struct scenario *s, const struct run_opts *o);
+
+/*
+ * The option groups of run and boot (run_opts.c); their context is a
+ * struct run_opts. VM: --initrd, --accel, --backend, --memory, --log-max.
+ * run: -o, --timeout, --step-timeout, --keep, --attach-on-fail (and
+ * output_options of src/options.h: --junit, --json, -q). suite: -j/--parallel, --shard,
+ * --durations,
+ * --retries, --baseline, --max-slowdown, --slowdown-grace, --artifacts.
+ * boot: -o, --append.
+ */
+extern const struct opt_group run_vm_options, run_own_options, run_suite_options, run_boot_options;
+
+/*
+ * Load the scenario at path into s (initialized, empty) and apply the
+ * command line: the overrides, the VM options, --append, and the host
+ * kernel when the scenario (or --kernel host) asks for it. A scenario that
+ * is not there is the user's mistake: -IT_EUSAGE.
+ */
+int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
+		struct it_error *err);
+
 /*
  * Give vm the images to boot: the ones of reuse (an earlier attempt; may be
- * NULL), or o->initrd with --kernel, or a shared build under o->build_dir, or
- * a build into dir (dir/initrd.img, dir/vmlinuz, dir/plan.txt).
+ * NULL), or o->initrd with --kernel, or a shared build under o->build_dir
+ * (one per run_build_key(), built under a lock by the first run that needs
+ * it), or a build into dir (dir/initrd.img, dir/vmlinuz, dir/plan.txt).
+ * The build is cancelled by a SIGINT or SIGTERM (src/signals.h).
  */
 int run_build_image(struct scenario *s, const struct run_opts *o, const char *dir,
 		    const struct vm_config *reuse, struct vm_config *vm, struct it_error *err);
-/* Open (create, truncate) dir/name for writing into *fd, O_CLOEXEC. */
-int run_open_log(const char *dir, const char *name, int *fd, struct it_error *err);
+
+/*
+ * The SHA-256 (hex) of everything in c that goes into the initrd (not where
+ * it is written, cached or downloaded from in parallel), so that scenarios
+ * with equal builds share one image.
+ */
+int run_build_key(const struct build_config *c, char key[65]);
+
 /*
  * Run one scenario: build (or reuse a shared build), boot, check, retry an
- * infrastructure error while retries remain, check budgets and the baseline,
- * report, gather artifacts of a failure. Returns the exit code (src/cmds.h).
+ * infrastructure error while retries remain, check budgets and the
+ * baseline, print and write the result, gather the artifacts of a failure,
+ * keep the VM when asked. Returns the exit code (src/exit.h): 130 when a
+ * SIGINT or SIGTERM came at any point.
  */
-int run_scenario(const char *scenario, const struct run_opts *o, struct it_error *err);
+int run_scenario(const char *scenario, const struct run_opts *o);
+
+/* A progress line for the suite that runs us ("step lease"); fd -1 or nobody listening is fine. */
+void run_status(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write text to dir/name atomically; errors name the file. */
+int run_write_text(const char *dir, const char *name, const char *text, struct it_error *err);
 
 #endif

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* A console log file with a size cap: the head as it comes, the tail from a ring at the end. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
-#include "src/run.h"
+#include "expect/expect.h"
 #include "src/runlog.h"
 
 void runlog_init(struct runlog *l, int fd, uint64_t max, bool lines)
@@ -212,4 +215,99 @@ bool runlog_parse_size(const char *s, uint64_t *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+int run_open_log(const char *dir, const char *name, int *fd, struct it_error *err)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), dir, name) < 0)
+		return it_error_set(err, -ENAMETOOLONG, "'%s/%s': name too long", dir, name);
+	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- the recorder ------------------------------------------------------------------------- */
+
+void recorder_init(struct recorder *r)
+{
+	memset(r, 0, sizeof(*r));
+	runlog_init(&r->raw, -1, 0, false);
+	runlog_init(&r->log, -1, 0, true);
+	buf_init(&r->lines, 0);
+}
+
+int recorder_open(struct recorder *r, const char *dir, uint64_t max, struct it_error *err)
+{
+	int ret = runlog_open(&r->raw, dir, "console.raw", max, false, err);
+
+	if (ret == 0)
+		ret = runlog_open(&r->log, dir, "console.log", max, true, err);
+	if (ret == 0 && !r->conlog && conlog_new(&r->conlog) < 0)
+		ret = it_error_set(err, -ENOMEM, "cannot log the console: %s", strerror(ENOMEM));
+	return ret;
+}
+
+void recorder_start(struct recorder *r, int64_t start_ms)
+{
+	if (r->conlog)
+		conlog_start(r->conlog, start_ms);
+}
+
+/* The cleaned lines made so far, into console.log. */
+static int flush_lines(struct recorder *r)
+{
+	int ret = r->lines.len ? runlog_write(&r->log, r->lines.data, r->lines.len) : 0;
+
+	buf_reset(&r->lines);
+	return ret;
+}
+
+int recorder_feed(struct recorder *r, const char *buf, size_t len, int64_t now_ms)
+{
+	int ret;
+
+	if (r->err)
+		return r->err;
+	ret = runlog_write(&r->raw, buf, len);
+	if (ret == 0 && r->conlog)
+		ret = conlog_feed(r->conlog, buf, len, now_ms, &r->lines);
+	if (ret == 0)
+		ret = flush_lines(r);
+	if (ret < 0)
+		r->err = ret;
+	return ret;
+}
+
+int recorder_finish(struct recorder *r)
+{
+	int ret = r->err;
+
+	if (ret == 0 && r->conlog)
+		ret = conlog_finish(r->conlog, &r->lines);
+	if (ret == 0)
+		ret = flush_lines(r);
+	if (ret == 0)
+		ret = runlog_finish(&r->raw);
+	if (ret == 0)
+		ret = runlog_finish(&r->log);
+	if (ret < 0 && !r->err)
+		r->err = ret;
+	if (ret == 0 && (r->raw.omitted || r->log.omitted))
+		log_warn("the console logs reached --log-max (%llu bytes): %llu bytes of "
+			 "console.raw and %llu of console.log left out in their middle",
+			 (unsigned long long)r->raw.max, (unsigned long long)r->raw.omitted,
+			 (unsigned long long)r->log.omitted);
+	return ret;
+}
+
+void recorder_release(struct recorder *r)
+{
+	conlog_free(r->conlog);
+	r->conlog = NULL;
+	buf_release(&r->lines);
+	runlog_release(&r->raw);
+	runlog_release(&r->log);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A console log file with a size cap: it keeps the first bytes and the last ones. */
+/* Console logs: a file with a size cap (its first bytes and its last), and the recorder of run
+ * and boot that writes the raw and the cleaned log. */
 #ifndef IT_RUNLOG_H
 #define IT_RUNLOG_H
 
@@ -7,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
+
+struct conlog;
 
 /* The cap of each console log file unless --log-max says otherwise. */
 #define RUNLOG_DEFAULT_MAX (64ULL * 1024 * 1024)
@@ -76,5 +80,37 @@ void runlog_release(struct runlog *l);
  * and below RUNLOG_MIN_MAX.
  */
 bool runlog_parse_size(const char *s, uint64_t *out);
+
+/* Open (create, truncate) dir/name for writing into *fd, O_CLOEXEC; errors name the file. */
+int run_open_log(const char *dir, const char *name, int *fd, struct it_error *err);
+
+/*
+ * The console of a VM as run and boot save it: console.raw (the bytes as
+ * read) and console.log (cleaned lines, each with the time since the VM
+ * start), each capped at 'max' (0: no cap). The first write error stops
+ * both logs and stays in err; the VM goes on.
+ */
+struct recorder {
+	struct runlog raw, log;
+	struct conlog *conlog;
+	struct buf lines; /* cleaned lines waiting to be written */
+	int err;
+};
+
+/* Nothing open yet; recorder_release() is fine after it. */
+void recorder_init(struct recorder *r);
+/* Create dir/console.raw and dir/console.log; err names the file that cannot be made. */
+int recorder_open(struct recorder *r, const char *dir, uint64_t max, struct it_error *err);
+/* The time the log's stamps count from (CLOCK_MONOTONIC ms of the VM start). */
+void recorder_start(struct recorder *r, int64_t start_ms);
+/* Console bytes as read: 0, or the first error again and again. */
+int recorder_feed(struct recorder *r, const char *buf, size_t len, int64_t now_ms);
+/*
+ * The last line and the tails of capped logs go to the files (a warning
+ * says how much a cap left out). 0 or the first error.
+ */
+int recorder_finish(struct recorder *r);
+/* Close both files (after recorder_finish(), or without it on an error path). */
+void recorder_release(struct recorder *r);
 
 #endif

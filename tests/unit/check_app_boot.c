@@ -23,7 +23,7 @@
 #include "runner/runner.h"
 #include "src/cmds.h"
 #include "src/keep.h"
-#include "src/report.h"
+#include "src/result.h"
 #include "tests/unit/termutil.h"
 #include "tests/unit/testutil.h"
 #include "hostkernel.h"
@@ -331,7 +331,7 @@ END_TEST
 START_TEST(test_keep_after_run)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report rep;
+	struct result_run rep;
 	struct keep_opts ko;
 	struct vm *vm;
 	char step[256];
@@ -346,7 +346,7 @@ START_TEST(test_keep_after_run)
 	ck_assert(!keep_wanted(RUN_USAGE_ERROR));
 	ck_assert(!keep_wanted(RUN_INTERRUPTED));
 
-	run_report_init(&rep);
+	result_run_init(&rep);
 	rep.verdict = RUN_PASSED;
 	vm = start_vm(true);
 	ck_assert_int_eq(vm_hub_enable(vm, "passed", &err), 0);
@@ -379,7 +379,7 @@ START_TEST(test_keep_after_run)
 	ck_assert_int_eq(keep_serve(vm, &ko, &err), -IT_EUSAGE);
 	ck_assert_str_eq(err.msg, "nothing to keep: the VM has exited");
 	vm_free(vm);
-	run_report_release(&rep);
+	result_run_release(&rep);
 }
 END_TEST
 

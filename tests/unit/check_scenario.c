@@ -18,7 +18,6 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "expect/expect.h"
-#include "src/report.h"
 #include "scenario/scenario.h"
 #include "tests/unit/testutil.h"
 

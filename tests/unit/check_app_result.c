@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for src/report.c and src/cmd_replay.c: scenario to engine, verdicts, outputs, replay.
+/* Unit tests for the result model (src/result*.c) and src/cmd_replay.c: verdicts, outputs, replay.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,9 +16,12 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "src/cmds.h"
-#include "src/report.h"
+#include "src/result.h"
 #include "scenario/scenario.h"
 #include "tests/unit/testutil.h"
+
+/* One run as a set, borrowed: what the writers take. */
+#define SET1(r) (&(struct result_set){(struct result_run *)(r), 1})
 
 #define DATA "tests/data/report"
 #define BOOT_LOG "tests/data/boot/alpine-3.19.1-networking.raw.log"
@@ -57,17 +60,17 @@ static void golden(const char *name, const struct buf *got)
 }
 
 /* A run's JUnit and JSON against the golden NAME.junit.xml and NAME.json; out keeps the JSON. */
-static void golden_reports(const struct run_report *r, const char *name, struct buf *out)
+static void golden_reports(const struct result_run *r, const char *name, struct buf *out)
 {
-	const struct run_report *runs[] = {r};
+	const struct result_run *runs[] = {r};
 	char file[64];
 
 	buf_init(out, 0);
-	ck_assert_int_eq(run_report_junit(runs, 1, out), 0);
+	ck_assert_int_eq(result_junit(SET1(runs[0]), out), 0);
 	snprintf(file, sizeof(file), "%s.junit.xml", name);
 	golden(file, out);
 	buf_reset(out);
-	ck_assert_int_eq(run_report_json(runs, 1, out), 0);
+	ck_assert_int_eq(result_json(SET1(runs[0]), out), 0);
 	snprintf(file, sizeof(file), "%s.json", name);
 	golden(file, out);
 }
@@ -125,7 +128,7 @@ static void make_timed_log(const char *drop, struct buf *out)
 struct run {
 	struct scenario s;
 	struct expect *e;
-	struct run_report rep;
+	struct result_run rep;
 	bool timed;
 };
 
@@ -153,37 +156,37 @@ static void run_replay(struct run *x, const char *scn, struct blob log)
 	st = expect_replay(x->e, log, &x->timed);
 	ck_assert_int_ge(st, 0);
 
-	run_report_init(&x->rep);
-	ck_assert_int_eq(run_report_setstr(&x->rep.scenario_name, x->s.name), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.scenario_path, x->s.path), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.backend, "qemu"), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.accel, "tcg"), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.hostname, "ci-runner-7"), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.console_raw, "out/console.raw"), 0);
-	ck_assert_int_eq(run_report_setstr(&x->rep.console_log, "out/console.log"), 0);
-	ck_assert_int_eq(run_report_set_command(&x->rep, argv.v), 0);
+	result_run_init(&x->rep);
+	ck_assert_int_eq(result_setstr(&x->rep.scenario, x->s.name), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.path, x->s.path), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.backend, "qemu"), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.accel, "tcg"), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.hostname, "ci-runner-7"), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.console_raw, "out/console.raw"), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.console_log, "out/console.log"), 0);
+	ck_assert_int_eq(result_set_command(&x->rep, argv.v), 0);
 	strlist_clear(&argv);
-	ck_assert_int_eq(run_report_set_tail(&x->rep, log), 0);
-	x->rep.untimed = !x->timed;
-	x->rep.start_wall_ms = 1700000000123LL; /* 2023-11-14T22:13:20.123Z */
+	ck_assert_int_eq(result_set_tail(&x->rep, log), 0);
+	x->rep.timed = x->timed;
+	x->rep.started_at_ms = 1700000000123LL; /* 2023-11-14T22:13:20.123Z */
 	x->rep.first_byte_ms = 412;
-	run_report_finish(&x->rep, x->e, 0, NULL);
+	result_finish(&x->rep, x->e, 0, NULL);
 }
 
 static void run_release(struct run *x)
 {
-	run_report_release(&x->rep);
+	result_run_release(&x->rep);
 	expect_free(x->e);
 	scenario_release(&x->s);
 }
 
-static void text_of(const struct run_report *r, unsigned width, bool color, bool quiet,
+static void text_of(const struct result_run *r, unsigned width, bool color, bool quiet,
 		    struct buf *out)
 {
-	struct report_text_opts o = {width, color, quiet};
+	struct result_text_opts o = {width, color, quiet};
 
 	buf_init(out, 0);
-	ck_assert_int_eq(run_report_text(r, &o, out), 0);
+	ck_assert_int_eq(result_text(r, &o, out), 0);
 }
 
 /* ---- scenario to engine ------------------------------------------------------------------- */
@@ -226,7 +229,7 @@ START_TEST(test_scenario_to_expect_networking)
 	ck_assert_str_eq(expect_outcome(e)->fail_pattern, "udhcpc: no lease, failing");
 	ck_assert_ptr_nonnull(
 	    strstr(expect_outcome(e)->fail_where, "scenarios/networking/scenario:"));
-	ck_assert_int_eq(run_verdict_of(e, 0), RUN_FAILED);
+	ck_assert_int_eq(result_verdict_of(e, 0), RUN_FAILED);
 	expect_free(e);
 	scenario_release(&s);
 }
@@ -254,8 +257,8 @@ START_TEST(test_scenario_to_expect_timeouts)
 	ck_assert_int_eq(expect_tick(e, 1999), EXPECT_RUNNING);
 	ck_assert_int_eq(expect_tick(e, 2000), EXPECT_TIMED_OUT);
 	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_RUN_TIMEOUT);
-	ck_assert_int_eq(run_verdict_of(e, 0), RUN_TIMED_OUT);
-	ck_assert_int_eq(run_verdict_exit(run_verdict_of(e, 0)), EXIT_TIMEOUT);
+	ck_assert_int_eq(result_verdict_of(e, 0), RUN_TIMED_OUT);
+	ck_assert_int_eq(verdict_exit(result_verdict_of(e, 0)), EXIT_TIMEOUT);
 	expect_free(e);
 	scenario_release(&s);
 }
@@ -278,7 +281,7 @@ START_TEST(test_scenario_to_expect_error)
 	snprintf(want, sizeof(want), "%s:3: ", path);
 	ck_assert_msg(!strncmp(err.msg, want, strlen(want)), "message '%s'", err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "nope"));
-	ck_assert_int_eq(run_verdict_exit(run_verdict_of(NULL, -IT_ESCENARIO)), EXIT_USAGE);
+	ck_assert_int_eq(verdict_exit(result_verdict_of(NULL, -IT_ESCENARIO)), EXIT_USAGE);
 	expect_free(e);
 	scenario_release(&s);
 }
@@ -301,7 +304,7 @@ static enum run_verdict verdict_after(const char *console, int64_t tick)
 		expect_tick(e, tick);
 	if (tick == -2)
 		expect_eof(e, 20);
-	v = run_verdict_of(e, 0);
+	v = result_verdict_of(e, 0);
 	expect_free(e);
 	return v;
 }
@@ -327,13 +330,13 @@ START_TEST(test_verdicts_and_exit_codes)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(codes); i++) {
-		ck_assert_int_eq(run_verdict_of(NULL, codes[i].code), codes[i].v);
-		ck_assert_int_eq(run_verdict_exit(codes[i].v), codes[i].exit);
+		ck_assert_int_eq(result_verdict_of(NULL, codes[i].code), codes[i].v);
+		ck_assert_int_eq(verdict_exit(codes[i].v), codes[i].exit);
 	}
-	ck_assert_str_eq(run_verdict_name(RUN_PASSED), "passed");
-	ck_assert_str_eq(run_verdict_name(RUN_TIMED_OUT), "timed_out");
-	ck_assert_str_eq(run_verdict_name(RUN_CRASHED), "crashed");
-	ck_assert_str_eq(run_verdict_name(RUN_INFRA_ERROR), "infra_error");
+	ck_assert_str_eq(verdict_name(RUN_PASSED), "passed");
+	ck_assert_str_eq(verdict_name(RUN_TIMED_OUT), "timed_out");
+	ck_assert_str_eq(verdict_name(RUN_CRASHED), "crashed");
+	ck_assert_str_eq(verdict_name(RUN_INFRA_ERROR), "infra_error");
 
 	/* From the engine: passed, failed, crashed (panic, oops), timed out, log ended. */
 	ck_assert_int_eq(verdict_after("alpine login: ", -1), RUN_PASSED);
@@ -346,7 +349,7 @@ START_TEST(test_verdicts_and_exit_codes)
 			 RUN_CRASHED);
 	ck_assert_int_eq(verdict_after("booting\n", 1010), RUN_TIMED_OUT);
 	ck_assert_int_eq(verdict_after("booting\n", -2), RUN_FAILED);
-	ck_assert_int_eq(run_verdict_exit(RUN_CRASHED), EXIT_FAILED);
+	ck_assert_int_eq(verdict_exit(RUN_CRASHED), EXIT_FAILED);
 
 	/* An infrastructure error wins over an engine still waiting. */
 	{
@@ -355,8 +358,9 @@ START_TEST(test_verdicts_and_exit_codes)
 		ck_assert_int_eq(expect_new(&e), 0);
 		ck_assert_int_eq(expect_add_expect(e, "x", "x", true, 0, NULL, NULL), 0);
 		ck_assert_int_eq(expect_start(e, 0), 0);
-		ck_assert_int_eq(run_verdict_of(e, -IT_EVM), RUN_INFRA_ERROR);
-		ck_assert_int_eq(run_verdict_of(e, 0), RUN_FAILED); /* stopped without an answer */
+		ck_assert_int_eq(result_verdict_of(e, -IT_EVM), RUN_INFRA_ERROR);
+		ck_assert_int_eq(result_verdict_of(e, 0),
+				 RUN_FAILED); /* stopped without an answer */
 		expect_free(e);
 	}
 }
@@ -365,7 +369,7 @@ END_TEST
 START_TEST(test_crash_report)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
+	struct result_run r;
 	struct expect *e = NULL;
 	struct buf line, hint;
 	const char *panic = "[    3.201] Kernel panic - not syncing: Attempted to kill init!\r\n";
@@ -374,15 +378,15 @@ START_TEST(test_crash_report)
 	ck_assert_int_eq(expect_add_expect(e, "login", "login: ", true, 0, "s:4", &err), 0);
 	ck_assert_int_eq(expect_start(e, 0), 0);
 	ck_assert_int_eq(expect_feed(e, panic, strlen(panic), 3210), EXPECT_FAILED);
-	run_report_init(&r);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "boot"), 0);
-	run_report_finish(&r, e, -IT_EFAIL, NULL);
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "boot"), 0);
+	result_finish(&r, e, -IT_EFAIL, NULL);
 	ck_assert_int_eq(r.verdict, RUN_CRASHED);
-	ck_assert_int_eq(run_report_exit_code(&r), EXIT_FAILED);
-	ck_assert_int_eq(r.duration_ms, 3210);
+	ck_assert_int_eq(result_exit_code(&r), EXIT_FAILED);
+	ck_assert_int_eq(r.total_ms, 3210);
 	buf_init(&line, 0);
 	buf_init(&hint, 0);
-	ck_assert_int_eq(run_report_verdict_line(&r, &line, &hint), 0);
+	ck_assert_int_eq(result_verdict_line(&r, &line, &hint), 0);
 	ck_assert_str_eq(line.data,
 			 "CRASHED boot at step 'login' (s:4): fail pattern \"Kernel "
 			 "panic\" (built-in: kernel panic) matched at 3.2s: '[    3.201] "
@@ -390,7 +394,7 @@ START_TEST(test_crash_report)
 	ck_assert_str_eq(hint.data, "");
 	buf_release(&line);
 	buf_release(&hint);
-	run_report_release(&r);
+	result_run_release(&r);
 	expect_free(e);
 }
 END_TEST
@@ -407,7 +411,7 @@ START_TEST(test_golden_pass)
 	run_replay(&x, LOGIN_SCN, buf_blob(&log));
 	ck_assert(x.timed);
 	ck_assert_int_eq(x.rep.verdict, RUN_PASSED);
-	ck_assert_int_eq(run_report_exit_code(&x.rep), EXIT_PASS);
+	ck_assert_int_eq(result_exit_code(&x.rep), EXIT_PASS);
 
 	golden_reports(&x.rep, "pass", &out);
 	/* The boot milestones are in the JSON, for comparisons against baselines. */
@@ -441,7 +445,7 @@ START_TEST(test_golden_timeout)
 	ck_assert_int_eq(oc->why, EXPECT_WHY_STEP_TIMEOUT);
 	ck_assert_str_eq(expect_step(x.e, oc->step)->name, "e1000-driver");
 	ck_assert_int_eq(x.rep.verdict, RUN_TIMED_OUT);
-	ck_assert_int_eq(run_report_exit_code(&x.rep), EXIT_TIMEOUT);
+	ck_assert_int_eq(result_exit_code(&x.rep), EXIT_TIMEOUT);
 
 	golden_reports(&x.rep, "timeout", &out);
 	buf_release(&out);
@@ -456,22 +460,22 @@ END_TEST
 START_TEST(test_golden_infra_error)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
+	struct result_run r;
 	struct buf out;
 
 	/* Failed before any engine existed: one testcase "run" carries the <error>. */
-	run_report_init(&r);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "networking"), 0);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_path, "scenarios/networking/scenario"), 0);
-	ck_assert_int_eq(run_report_setstr(&r.backend, "qemu"), 0);
-	ck_assert_int_eq(run_report_setstr(&r.hostname, "ci-runner-7"), 0);
-	r.start_wall_ms = 1700000000123LL;
-	r.duration_ms = 31;
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "networking"), 0);
+	ck_assert_int_eq(result_setstr(&r.path, "scenarios/networking/scenario"), 0);
+	ck_assert_int_eq(result_setstr(&r.backend, "qemu"), 0);
+	ck_assert_int_eq(result_setstr(&r.hostname, "ci-runner-7"), 0);
+	r.started_at_ms = 1700000000123LL;
+	r.total_ms = 31;
 	it_error_set(&err, -IT_ENOTFOUND, "'qemu-system-x86_64' not found in PATH");
 	it_error_hint(&err, "install it: apt-get install qemu-system-x86");
-	run_report_finish(&r, NULL, err.code, &err);
+	result_finish(&r, NULL, err.code, &err);
 	ck_assert_int_eq(r.verdict, RUN_INFRA_ERROR);
-	ck_assert_int_eq(run_report_exit_code(&r), EXIT_INFRA);
+	ck_assert_int_eq(result_exit_code(&r), EXIT_INFRA);
 
 	golden_reports(&r, "infra", &out);
 	buf_release(&out);
@@ -479,17 +483,50 @@ START_TEST(test_golden_infra_error)
 	ck_assert_str_eq(out.data, "ERROR networking: 'qemu-system-x86_64' not found in PATH\n"
 				   "hint: install it: apt-get install qemu-system-x86\n");
 	buf_release(&out);
-	run_report_release(&r);
+	result_run_release(&r);
+}
+END_TEST
+
+/*
+ * A suite's merged report, read back from the three golden runs as 'report' and a
+ * suite read their children's results, one of them from a shard with artifacts:
+ * its JUnit and JSON come from the same writers as a single run's.
+ */
+START_TEST(test_golden_merged)
+{
+	static const char *const files[] = {"pass.json", "timeout.json", "infra.json"};
+	struct it_error err = IT_ERROR_INIT;
+	struct result_set s;
+	struct buf out;
+	char path[256];
+
+	result_set_init(&s);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), DATA "/%s", files[i]);
+		ck_assert_msg(result_json_load(&s, path, &err) == 0, "%s", err.msg);
+	}
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_int_eq(result_setstr(&s.runs[1].shard, "2/3"), 0);
+	ck_assert_int_eq(result_setstr(&s.runs[1].artifacts, "out/artifacts/golden"), 0);
+	buf_init(&out, 0);
+	ck_assert_int_eq(result_junit(&s, &out), 0);
+	golden("merged.junit.xml", &out);
+	buf_reset(&out);
+	ck_assert_int_eq(result_json(&s, &out), 0);
+	golden("merged.json", &out);
+	ck_assert_int_eq(result_set_exit_code(&s), EXIT_TIMEOUT);
+	buf_release(&out);
+	result_set_release(&s);
 }
 END_TEST
 
 START_TEST(test_infra_error_with_engine)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
+	struct result_run r;
 	struct expect *e = NULL;
 	struct buf out;
-	const struct run_report *runs[] = {&r};
+	const struct result_run *runs[] = {&r};
 	const char *boot = "OpenRC 0.52.1 is starting up\n";
 
 	ck_assert_int_eq(expect_new(&e), 0);
@@ -498,28 +535,28 @@ START_TEST(test_infra_error_with_engine)
 	it_error_set(&err, -IT_EVM, "qemu exited with status 1");
 
 	/* The VM never started: the error is no step's; no table, a testcase "run". */
-	run_report_init(&r);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "boot"), 0);
-	run_report_finish(&r, e, err.code, &err);
-	ck_assert_int_eq(run_report_exit_code(&r), EXIT_INFRA);
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "boot"), 0);
+	result_finish(&r, e, err.code, &err);
+	ck_assert_int_eq(result_exit_code(&r), EXIT_INFRA);
 	text_of(&r, 80, false, false, &out);
 	ck_assert_str_eq(out.data, "ERROR boot: qemu exited with status 1\n");
 	buf_reset(&out);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
+	ck_assert_int_eq(result_junit(SET1(runs[0]), &out), 0);
 	ck_assert_ptr_nonnull(
 	    strstr(out.data, "tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"2\""));
 	ck_assert_ptr_nonnull(strstr(out.data, "<testcase name=\"run\" classname=\"boot\""));
 	ck_assert_ptr_nonnull(strstr(out.data, "<error type=\"infra_error\" message=\"ERROR boot: "
 					       "qemu exited with status 1\">"));
 	buf_release(&out);
-	run_report_release(&r);
+	result_run_release(&r);
 
 	/* It died while a step was waiting: that step carries the error. */
 	ck_assert_int_eq(expect_start(e, 0), 0);
 	ck_assert_int_eq(expect_feed(e, boot, strlen(boot), 4000), EXPECT_RUNNING);
-	run_report_init(&r);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "boot"), 0);
-	run_report_finish(&r, e, err.code, &err);
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "boot"), 0);
+	result_finish(&r, e, err.code, &err);
 	text_of(&r, 80, false, false, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "openrc  ok          4.000s  OpenRC 0.52.1"));
 	ck_assert_ptr_nonnull(
@@ -528,12 +565,12 @@ START_TEST(test_infra_error_with_engine)
 				     "\nERROR boot at step 'login' (s:2): qemu exited with "
 				     "status 1\n"));
 	buf_reset(&out);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
+	ck_assert_int_eq(result_junit(SET1(runs[0]), &out), 0);
 	ck_assert_ptr_nonnull(
 	    strstr(out.data, "tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"0\""));
 	ck_assert_ptr_null(strstr(out.data, "name=\"run\""));
 	buf_release(&out);
-	run_report_release(&r);
+	result_run_release(&r);
 	expect_free(e);
 }
 END_TEST
@@ -590,7 +627,7 @@ START_TEST(test_table_width_colour_quiet)
 	f = fopen(path, "w+e");
 	ck_assert_ptr_nonnull(f);
 	setenv("NO_COLOR", "", 1);
-	ck_assert_int_eq(run_report_print(&x.rep, f, false), 0);
+	ck_assert_int_eq(result_print(&x.rep, f, false), 0);
 	fclose(f);
 	tu_read_new(&out, path);
 	ck_assert_ptr_null(memchr(out.data, '\033', out.len));
@@ -707,10 +744,10 @@ static void python_fields(const char *kind, const char *file, struct buf *got, c
 START_TEST(test_escaping_hostile_text)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
+	struct result_run r;
 	struct expect *e = NULL;
 	struct buf out, got;
-	const struct run_report *runs[] = {&r};
+	const struct result_run *runs[] = {&r};
 	char xml[600], json[600];
 	const char *f[6];
 	/* Step names, scenario name and the matched line are hostile too. */
@@ -725,29 +762,29 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert_int_eq(expect_start(e, 0), 0);
 	ck_assert_int_eq(expect_feed(e, console, strlen(console), 1500), EXPECT_FAILED);
 
-	run_report_init(&r);
-	ck_assert_int_eq(run_report_setstr(&r.scenario_name, "x<&>\"'\x1b"), 0);
-	ck_assert_int_eq(run_report_setstr(&r.hostname, "h"), 0);
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "x<&>\"'\x1b"), 0);
+	ck_assert_int_eq(result_setstr(&r.hostname, "h"), 0);
 	ck_assert_int_eq(strlist_add(&argv, "qemu"), 0);
 	ck_assert_int_eq(strlist_add(&argv, "-append"), 0);
 	ck_assert_int_eq(strlist_add(&argv, "console=ttyS0 a=\"<b>\" it's"), 0);
-	ck_assert_int_eq(run_report_set_command(&r, argv.v), 0);
+	ck_assert_int_eq(result_set_command(&r, argv.v), 0);
 	strlist_clear(&argv);
 	ck_assert_str_eq(r.command, "qemu -append 'console=ttyS0 a=\"<b>\" it'\\''s'");
-	ck_assert_int_eq(run_report_set_tail(&r, blob_mem(hostile, strlen(hostile))), 0);
-	r.start_wall_ms = 0;
-	run_report_finish(&r, e, -IT_EFAIL, NULL);
+	ck_assert_int_eq(result_set_tail(&r, blob_mem(hostile, strlen(hostile))), 0);
+	r.started_at_ms = 0;
+	result_finish(&r, e, -IT_EFAIL, NULL);
 	ck_assert_int_eq(r.verdict, RUN_FAILED);
 
 	/* JUnit: nothing XML 1.0 forbids, only valid UTF-8; Python's parser gets the text back. */
 	buf_init(&out, 0);
-	ck_assert_int_eq(run_report_junit(runs, 1, &out), 0);
+	ck_assert_int_eq(result_junit(SET1(runs[0]), &out), 0);
 	ck_assert(clean_utf8(buf_blob(&out)));
 	ck_assert_ptr_nonnull(
 	    strstr(out.data, "&lt;tag a=\"1\" b='2'&gt;&amp;amp; ]]&gt; \\ \t&#13;\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "name=\"b&lt;o&gt;o&amp;t&quot;\""));
 	tu_path(xml, sizeof(xml), "r.xml");
-	ck_assert_int_eq(run_report_write_junit(runs, 1, xml, &err), 0);
+	ck_assert_int_eq(result_run_write_junit(runs[0], xml, &err), 0);
 	python_fields("xml", xml, &got, f);
 	ck_assert_str_eq(f[0], hostile_xml);
 	ck_assert_str_eq(f[1], "x<&>\"'\\x1b");
@@ -761,12 +798,13 @@ START_TEST(test_escaping_hostile_text)
 
 	/* JSON: the same, through Python's json module. */
 	buf_reset(&out);
-	ck_assert_int_eq(run_report_json(runs, 1, &out), 0);
+	ck_assert_int_eq(result_json(SET1(runs[0]), &out), 0);
 	ck_assert(clean_utf8(buf_blob(&out)));
-	ck_assert_ptr_nonnull(strstr(out.data, "\\u001b[31mred\\u001b[0m \\u0001\\u0007\\u007f|"));
+	/* Controls are escaped; DEL is legal JSON as it is, and jansson writes it so. */
+	ck_assert_ptr_nonnull(strstr(out.data, "\\u001B[31mred\\u001B[0m \\u0001\\u0007\x7f|"));
 	ck_assert_ptr_nonnull(strstr(out.data, "\\\\ \\t\\r\\n\\\\xff\\\\xfe|"));
 	tu_path(json, sizeof(json), "r.json");
-	ck_assert_int_eq(run_report_write_json(runs, 1, json, &err), 0);
+	ck_assert_int_eq(result_run_write_json(runs[0], json, &err), 0);
 	python_fields("json", json, &got, f);
 	ck_assert_str_eq(f[0], hostile_json);
 	ck_assert_str_eq(f[1], "x<&>\"'\x1b");
@@ -783,7 +821,7 @@ START_TEST(test_escaping_hostile_text)
 	ck_assert_ptr_nonnull(strstr(out.data, "FAILED x<&>\"'\\x1b at step"));
 	buf_release(&out);
 
-	run_report_release(&r);
+	result_run_release(&r);
 	expect_free(e);
 }
 END_TEST
@@ -793,16 +831,16 @@ END_TEST
 START_TEST(test_console_tail)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
+	struct result_run r;
 	struct buf text;
 	char path[600], want[64];
 
-	run_report_init(&r);
+	result_run_init(&r);
 	buf_init(&text, 0);
 	for (int i = 1; i <= 300; i++)
 		ck_assert_int_eq(buf_addf(&text, "line %d\n", i), 0);
-	ck_assert_int_eq(run_report_set_tail(&r, buf_blob(&text)), 0);
-	snprintf(want, sizeof(want), "line %d\n", 300 - REPORT_TAIL_LINES + 1);
+	ck_assert_int_eq(result_set_tail(&r, buf_blob(&text)), 0);
+	snprintf(want, sizeof(want), "line %d\n", 300 - RESULT_TAIL_LINES + 1);
 	ck_assert_msg(!strncmp(r.console_tail, want, strlen(want)), "tail starts '%.20s'",
 		      r.console_tail);
 	ck_assert_ptr_nonnull(strstr(r.console_tail, "line 300\n"));
@@ -811,13 +849,13 @@ START_TEST(test_console_tail)
 	tu_path(path, sizeof(path), "console.log");
 	ck_assert_int_eq(buf_addstr(&text, "login: "), 0);
 	ck_assert_int_eq(write_file_atomic(path, text.data, text.len, 0644), 0);
-	ck_assert_int_eq(run_report_load_tail(&r, path, &err), 0);
-	snprintf(want, sizeof(want), "line %d\n", 300 - REPORT_TAIL_LINES + 2);
+	ck_assert_int_eq(result_load_tail(&r, path, &err), 0);
+	snprintf(want, sizeof(want), "line %d\n", 300 - RESULT_TAIL_LINES + 2);
 	ck_assert_msg(!strncmp(r.console_tail, want, strlen(want)), "tail starts '%.20s'",
 		      r.console_tail);
 	ck_assert_ptr_nonnull(strstr(r.console_tail, "line 300\nlogin: "));
 
-	/* Long lines: at most REPORT_TAIL_MAX bytes, starting at a line start. */
+	/* Long lines: at most RESULT_TAIL_MAX bytes, starting at a line start. */
 	buf_reset(&text);
 	for (int i = 0; i < 100; i++) {
 		for (int k = 0; k < 999; k++)
@@ -825,45 +863,45 @@ START_TEST(test_console_tail)
 		ck_assert_int_eq(buf_addch(&text, '\n'), 0);
 	}
 	ck_assert_int_eq(write_file_atomic(path, text.data, text.len, 0644), 0);
-	ck_assert_int_eq(run_report_load_tail(&r, path, &err), 0);
-	ck_assert_uint_le(strlen(r.console_tail), REPORT_TAIL_MAX);
+	ck_assert_int_eq(result_load_tail(&r, path, &err), 0);
+	ck_assert_uint_le(strlen(r.console_tail), RESULT_TAIL_MAX);
 	ck_assert_uint_eq(strlen(r.console_tail) % 1000, 0);
 	ck_assert_int_eq(r.console_tail[0], text.data[text.len - strlen(r.console_tail)]);
 
 	/* A missing file: an error that names it, and the tail is kept. */
 	tu_path(path, sizeof(path), "nope.log");
-	ck_assert_int_eq(run_report_load_tail(&r, path, &err), -ENOENT);
+	ck_assert_int_eq(result_load_tail(&r, path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
 	ck_assert_ptr_nonnull(r.console_tail);
 	buf_release(&text);
-	run_report_release(&r);
+	result_run_release(&r);
 }
 END_TEST
 
 START_TEST(test_write_errors)
 {
 	struct it_error err = IT_ERROR_INIT;
-	struct run_report r;
-	const struct run_report *runs[] = {&r};
+	struct result_run r;
+	const struct result_run *runs[] = {&r};
 	char path[600];
 	struct buf b;
 
-	run_report_init(&r);
-	run_report_finish(&r, NULL, 0, NULL);
+	result_run_init(&r);
+	result_finish(&r, NULL, 0, NULL);
 	tu_path(path, sizeof(path), "no/such/dir/r.xml");
-	ck_assert_int_eq(run_report_write_junit(runs, 1, path, &err), -ENOENT);
+	ck_assert_int_eq(result_run_write_junit(runs[0], path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot write JUnit report '"));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert(err.hint[0] != '\0');
 	it_error_clear(&err);
 	tu_path(path, sizeof(path), "no/r.json");
-	ck_assert_int_eq(run_report_write_json(runs, 1, path, &err), -ENOENT);
+	ck_assert_int_eq(result_run_write_json(runs[0], path, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 
 	/* Written whole, nothing left beside it. */
 	tu_path(path, sizeof(path), "r.json");
-	ck_assert_int_eq(run_report_write_json(runs, 1, path, &err), 0);
+	ck_assert_int_eq(result_run_write_json(runs[0], path, &err), 0);
 	tu_read_new(&b, path);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"verdict\": \"passed\""));
 	buf_release(&b);
@@ -873,7 +911,7 @@ START_TEST(test_write_errors)
 		snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", tu_dir);
 		ck_assert_int_eq(system(cmd), 0);
 	}
-	run_report_release(&r);
+	result_run_release(&r);
 }
 END_TEST
 
@@ -1123,6 +1161,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_golden_pass);
 	tcase_add_test(tc, test_golden_timeout);
 	tcase_add_test(tc, test_golden_infra_error);
+	tcase_add_test(tc, test_golden_merged);
 	tcase_add_test(tc, test_infra_error_with_engine);
 	tcase_add_test(tc, test_table_width_colour_quiet);
 	tcase_add_test(tc, test_escaping_hostile_text);

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: MIT
+/* The one-run engine: attempts of a scenario, its console through the engine, its result. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "expect/expect.h"
+#include "runner/runner.h"
+#include "src/artifacts.h"
+#include "src/keep.h"
+#include "src/run.h"
+#include "src/runlog.h"
+#include "src/signals.h"
+
+#define STOP_GRACE_MS 3000
+
+void run_status(int fd, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write of a short line into a pipe is atomic; a full pipe loses it, no harm. */
+	if (write(fd, line, (size_t)n) < 0)
+		return;
+}
+
+/* ---- the console loop --------------------------------------------------------------------- */
+
+/* The live state of one run, shared by the loop's callbacks. */
+struct run_ctx {
+	struct vm *vm;
+	struct expect *engine;
+	struct recorder rec; /* console.raw, console.log: capped (--log-max) */
+	bool live;	     /* console to stdout */
+	int status_fd;	     /* progress for a suite */
+	size_t shown_step;   /* the step last announced there */
+	bool keep;	     /* --keep: the VM outlives the check, run_scenario() stops it */
+};
+
+/* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
+static int flush_engine_output(struct run_ctx *c)
+{
+	struct blob out = expect_output(c->engine);
+	int r;
+
+	if (!out.len)
+		return 0;
+	r = vm_write(c->vm, out.ptr, out.len);
+	if (r < 0)
+		return r;
+	expect_output_consume(c->engine, out.len);
+	return 0;
+}
+
+/* What 'initrd-test ps' and attached clients show: "step 5/10: lease". */
+static void hub_status(struct run_ctx *c, size_t i)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "step %zu/%zu: %s", i + 1, expect_nsteps(c->engine),
+		 expect_step(c->engine, i)->name);
+	vm_hub_set_status(c->vm, line);
+}
+
+/* Tell the suite and the hub when the current step changes. */
+static void announce_step(struct run_ctx *c)
+{
+	size_t n = expect_nsteps(c->engine), i = c->shown_step;
+
+	while (i < n && expect_step(c->engine, i)->status == EXPECT_STEP_PASSED)
+		i++;
+	if (i == c->shown_step || i >= n)
+		return;
+	c->shown_step = i;
+	run_status(c->status_fd, "step %s", expect_step(c->engine, i)->name);
+	hub_status(c, i);
+}
+
+static int state_to_stop(int state)
+{
+	return state == EXPECT_RUNNING ? 0 : 1;
+}
+
+static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct run_ctx *c = ctx;
+	int state, r;
+
+	/* A log that cannot be written is reported after the run; the check goes on. */
+	recorder_feed(&c->rec, buf, len, now);
+	if (c->live)
+		fd_write_all(STDOUT_FILENO, buf, len);
+	state = expect_feed(c->engine, buf, len, now);
+	if (state < 0)
+		return state;
+	announce_step(c);
+	r = flush_engine_output(c);
+	if (r < 0)
+		return r;
+	return state_to_stop(state);
+}
+
+static int64_t on_deadline(void *ctx)
+{
+	struct run_ctx *c = ctx;
+
+	return expect_deadline(c->engine);
+}
+
+static int on_timer(void *ctx, int64_t now)
+{
+	struct run_ctx *c = ctx;
+	int state = expect_tick(c->engine, now);
+
+	if (state < 0)
+		return state;
+	return state_to_stop(state);
+}
+
+/* The VM's command line, into the result and command.txt (a convenience: errors ignored). */
+static void record_command(const struct scenario *s, enum vm_accel accel, struct result_run *rep,
+			   const char *dir)
+{
+	struct strlist argv = STRLIST_INIT;
+	char *line = NULL;
+
+	if (vm_build_argv(&s->vm, accel, NULL, &argv, NULL) == 0 &&
+	    result_set_command(rep, argv.v) == 0 && rep->command &&
+	    asprintf(&line, "%s\n", rep->command) >= 0)
+		run_write_text(dir, "command.txt", line, NULL);
+	free(line);
+	strlist_clear(&argv);
+}
+
+/* Start the VM with its console socket; the engine and the logs count from its start. */
+static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *rep, const char *dir,
+		    struct it_error *err)
+{
+	struct it_error hub_err = IT_ERROR_INIT;
+	const struct vm_info *info;
+	int r;
+
+	run_status(c->status_fd, "booting");
+	r = vm_start(&s->vm, &c->vm, err);
+	if (r < 0)
+		return r;
+	info = vm_info(c->vm);
+	log_info("booting %s with %s (%s)", s->name, info->binary, info->accel_desc);
+	/* The console socket is a convenience: a run goes on without it. */
+	if (vm_hub_enable(c->vm, s->name, &hub_err) < 0)
+		log_warn("no console socket for 'initrd-test attach': %s", hub_err.msg);
+	else
+		log_info("console: initrd-test attach %s", vm_hub_name(c->vm));
+	result_setstr(&rep->accel, vm_accel_name(info->accel));
+	record_command(s, info->accel, rep, dir);
+	rep->started_at_ms = (int64_t)time(NULL) * 1000;
+	r = expect_start(c->engine, info->start_ms);
+	if (r < 0)
+		return it_error_set(err, r, "cannot start the checks: %s", it_strerror(r));
+	recorder_start(&c->rec, info->start_ms);
+	if (expect_nsteps(c->engine) > 0) {
+		run_status(c->status_fd, "step %s", expect_step(c->engine, 0)->name);
+		hub_status(c, 0);
+	}
+	return 0;
+}
+
+static int boot_and_check(struct scenario *s, struct run_ctx *c, struct result_run *rep,
+			  const char *dir, struct it_error *err)
+{
+	static const struct vm_ops ops = {on_output, on_deadline, on_timer};
+	const struct vm_info *info;
+	int r = start_vm(s, c, rep, dir, err);
+
+	if (r == 0)
+		r = vm_run(c->vm, &ops, c, err);
+	if (!c->vm)
+		return r;
+	info = vm_info(c->vm);
+	rep->first_byte_ms = info->first_output_ms;
+	rep->total_ms = now_ms() - info->start_ms;
+	if (r == VM_RUN_EXITED && expect_state(c->engine) == EXPECT_RUNNING)
+		expect_eof(c->engine, now_ms());
+	if (r >= 0)
+		r = 0;
+	if (!c->keep || r < 0)
+		vm_stop(c->vm, STOP_GRACE_MS, NULL);
+	return r;
+}
+
+/* ---- one attempt -------------------------------------------------------------------------- */
+
+/* One try of a scenario: everything it owns, released together. */
+struct attempt {
+	struct scenario s;
+	struct run_ctx c;
+	struct result_run rep;
+	struct it_error err;
+	char dir[PATH_MAX];
+	bool have_dir;
+};
+
+static void attempt_init(struct attempt *a)
+{
+	memset(a, 0, sizeof(*a));
+	scenario_init(&a->s);
+	result_run_init(&a->rep);
+	recorder_init(&a->c.rec);
+	a->c.status_fd = -1;
+}
+
+static void attempt_release(struct attempt *a)
+{
+	if (a->c.vm)
+		vm_free(a->c.vm);
+	recorder_release(&a->c.rec);
+	expect_free(a->c.engine);
+	result_run_release(&a->rep);
+	scenario_release(&a->s);
+	memset(a, 0, sizeof(*a));
+}
+
+static void name_report(struct attempt *a, const char *scenario, const struct run_opts *o)
+{
+	const char *slash = strrchr(scenario, '/');
+	const char *name = o->name	       ? o->name
+			   : a->s.name	       ? a->s.name
+			   : slash && slash[1] ? slash + 1
+					       : scenario;
+
+	result_setstr(&a->rep.scenario, name);
+	result_setstr(&a->rep.path, a->s.path ? a->s.path : scenario);
+	result_setstr(&a->rep.backend, vm_backend_name(a->s.vm.backend));
+}
+
+/* OUT/NAME with the engine loaded and both console logs open. */
+static int open_run(struct attempt *a, const struct run_opts *o)
+{
+	struct run_ctx *c = &a->c;
+	char path[PATH_MAX];
+	int r;
+
+	if (o->out_dir)
+		snprintf(a->dir, sizeof(a->dir), "%s", o->out_dir);
+	else
+		snprintf(a->dir, sizeof(a->dir), RUN_DEFAULT_OUT "/%s", a->s.name);
+	r = mkdir_p(a->dir, 0755);
+	if (r < 0)
+		return it_error_set(&a->err, r, "cannot create '%s': %s", a->dir, it_strerror(r));
+	a->have_dir = true;
+	r = expect_new(&c->engine);
+	if (r == 0)
+		r = scenario_to_expect(&a->s, c->engine, &a->err);
+	if (r == 0)
+		r = recorder_open(&c->rec, a->dir, o->log_max, &a->err);
+	if (r < 0)
+		return r;
+	path_join(path, sizeof(path), a->dir, "console.raw");
+	result_setstr(&a->rep.console_raw, path);
+	path_join(path, sizeof(path), a->dir, "console.log");
+	result_setstr(&a->rep.console_log, path);
+	return 0;
+}
+
+/* Load, build (unless reuse has the images), boot and check once; the verdict is in a->rep. */
+static void attempt_run(struct attempt *a, const char *scenario, const struct run_opts *o,
+			const struct vm_config *reuse)
+{
+	struct run_ctx *c = &a->c;
+	int r;
+
+	c->status_fd = o->status_fd;
+	c->keep = o->keep || o->attach_on_fail;
+	r = run_prepare(&a->s, scenario, o, &a->err);
+	name_report(a, scenario, o);
+	if (r == 0)
+		r = open_run(a, o);
+	if (r == 0)
+		r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	if (r < 0)
+		goto report;
+	c->live = !o->out.quiet && isatty(STDOUT_FILENO);
+	r = boot_and_check(&a->s, c, &a->rep, a->dir, &a->err);
+	if (recorder_finish(&c->rec) < 0 && r == 0)
+		r = it_error_set(&a->err, c->rec.err, "cannot write the console log in '%s': %s",
+				 a->dir, it_strerror(c->rec.err));
+	if (c->live)
+		fputs("\n", stdout);
+report:
+	if (a->rep.console_log)
+		result_load_tail(&a->rep, a->rep.console_log, NULL);
+	result_finish(&a->rep, c->engine, r, &a->err);
+}
+
+/* Keep a failed attempt's console logs as attempt-N.console.* beside the next one's. */
+static void keep_attempt_logs(const struct attempt *a, unsigned n)
+{
+	static const char *const names[] = {"console.raw", "console.log", "command.txt"};
+	char from[PATH_MAX], to[PATH_MAX], name[64];
+
+	if (!a->have_dir)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(name, sizeof(name), "attempt-%u.%s", n, names[i]);
+		if (path_join(from, sizeof(from), a->dir, names[i]) == 0 &&
+		    path_join(to, sizeof(to), a->dir, name) == 0)
+			rename(from, to);
+	}
+}
+
+/* ---- after the run ------------------------------------------------------------------------ */
+
+/* A check made once the run passed failed it: the verdict becomes FAILED with its text. */
+static void fail_after(struct attempt *a, const struct it_error *why)
+{
+	result_finish(&a->rep, a->c.engine, why->code ? why->code : -IT_EFAIL, why);
+}
+
+static void check_baseline(struct attempt *a, const struct run_opts *o)
+{
+	struct it_error why = IT_ERROR_INIT;
+	const char *backend = a->rep.backend ? a->rep.backend : "?";
+	const char *accel = a->rep.accel ? a->rep.accel : "?";
+	bool compared = false;
+
+	if (policy_check_baseline(o->baseline, &a->rep, &o->slowdown, &compared, &why) < 0) {
+		it_error_hint(&why, "the baseline is the same scenario's run with %s on %s",
+			      backend, accel);
+		fail_after(a, &why);
+	} else if (!compared) {
+		log_info("no baseline for %s with %s on %s: milestones not compared",
+			 a->rep.scenario, backend, accel);
+	}
+}
+
+/* Budgets and the baseline, once every step passed. */
+static void check_after(struct attempt *a, const struct run_opts *o)
+{
+	struct it_error why = IT_ERROR_INIT;
+
+	if (a->rep.verdict == RUN_PASSED && a->c.engine &&
+	    policy_check_budgets(&a->s, &a->rep, &why) < 0)
+		fail_after(a, &why);
+	if (a->rep.verdict == RUN_PASSED && o->baseline)
+		check_baseline(a, o);
+}
+
+static void collect_artifacts(struct attempt *a, const struct run_opts *o)
+{
+	char root[PATH_MAX], dest[PATH_MAX];
+	struct it_error err = IT_ERROR_INIT;
+	int r;
+
+	if (!a->have_dir)
+		return;
+	if (o->artifacts_dir)
+		snprintf(root, sizeof(root), "%s", o->artifacts_dir);
+	else if (!o->out_dir)
+		snprintf(root, sizeof(root), RUN_DEFAULT_OUT "/" RUN_ARTIFACTS_DIR);
+	else if (path_join(root, sizeof(root), a->dir, RUN_ARTIFACTS_DIR) < 0)
+		return;
+	if (path_join(dest, sizeof(dest), root, a->rep.scenario) < 0)
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	r = artifacts_collect(a->dir, dest, &a->s.files, a->s.vm.initrd, &err);
+	if (r < 0)
+		log_it_error(&err, r);
+	else
+		log_info("artifacts of %s: %s", a->rep.scenario, dest);
+}
+
+/* The table on stdout, --junit, --json and OUT/NAME/result.json; then the artifacts. */
+static void write_results(struct attempt *a, const struct run_opts *o)
+{
+	char path[PATH_MAX];
+	enum run_verdict v = a->rep.verdict;
+
+	result_print(&a->rep, stdout, o->out.quiet);
+	if (o->out.junit && result_run_write_junit(&a->rep, o->out.junit, &a->err) < 0)
+		log_it_error(&a->err, a->err.code);
+	if (o->out.json && result_run_write_json(&a->rep, o->out.json, &a->err) < 0)
+		log_it_error(&a->err, a->err.code);
+	if (a->have_dir && path_join(path, sizeof(path), a->dir, RUN_RESULT_FILE) == 0)
+		result_run_write_json(&a->rep, path, NULL);
+	if (v != RUN_PASSED && v != RUN_USAGE_ERROR && v != RUN_INTERRUPTED)
+		collect_artifacts(a, o);
+}
+
+/* --keep: not after Ctrl-C, which only waited for the verdict to be written. */
+static void keep_or_stop(struct attempt *a, const struct run_opts *o)
+{
+	if (a->c.keep && sig_pending())
+		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
+	else if (a->c.keep)
+		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd);
+	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
+	if (a->c.vm && vm_info(a->c.vm)->signal)
+		sig_note(vm_info(a->c.vm)->signal);
+}
+
+/* Try until the run is not an infrastructure error or the retries are used up. */
+static unsigned run_attempts(struct attempt *a, const char *scenario, const struct run_opts *o)
+{
+	struct vm_config reuse;
+	unsigned n;
+
+	vm_config_init(&reuse);
+	for (n = 1;; n++) {
+		attempt_init(a);
+		if (n > 1)
+			run_status(o->status_fd, "attempt %u", n);
+		attempt_run(a, scenario, o, &reuse);
+		if (sig_pending() || !policy_should_retry(a->rep.verdict, n, o->retries))
+			break;
+		log_warn("%s: attempt %u of %u ended in an infrastructure error: %s; trying again",
+			 a->rep.scenario, n, o->retries + 1,
+			 a->rep.error.msg[0] ? a->rep.error.msg : it_strerror(a->rep.error.code));
+		/* What was built stays good: only the boot is tried again. */
+		if (!reuse.initrd && a->s.vm.initrd && a->s.vm.kernel) {
+			reuse.initrd = strdup(a->s.vm.initrd);
+			reuse.kernel = strdup(a->s.vm.kernel);
+		}
+		keep_attempt_logs(a, n);
+		attempt_release(a);
+	}
+	vm_config_release(&reuse);
+	return n;
+}
+
+int run_scenario(const char *scenario, const struct run_opts *o)
+{
+	struct sig_guard sg;
+	struct attempt a;
+	unsigned n;
+	int code;
+
+	sig_catch(&sg);
+	n = run_attempts(&a, scenario, o);
+	a.rep.attempts = n;
+	a.rep.flaky = n > 1 && a.rep.verdict == RUN_PASSED;
+	if (a.rep.flaky)
+		result_finish(&a.rep, a.c.engine, 0, NULL); /* the verdict line says so */
+	check_after(&a, o);
+	code = result_exit_code(&a.rep);
+	write_results(&a, o);
+	keep_or_stop(&a, o);
+	attempt_release(&a);
+	sig_release(&sg);
+	/* Interrupted at any point, even once the verdict was written: a script must stop. */
+	return sig_caught ? EXIT_INTERRUPTED : code;
+}
