@@ -61,6 +61,9 @@ void agent_sha256_update(struct agent_sha256 *s, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
+	/* An empty piece may come as (NULL, 0): memcpy() must not see the NULL. */
+	if (len == 0)
+		return;
 	s->total += len;
 	if (s->fill) {
 		size_t take = 64 - s->fill < len ? 64 - s->fill : len;
