@@ -90,9 +90,11 @@ struct guest {
 	uint8_t scratch[AGENT_DATA_MAX];
 };
 
-/* log.c: "initrd-test-agent: ..." to /dev/kmsg in the VM, to stderr otherwise. */
+/* log.c: "initrd-test-agent: ..." to /dev/kmsg in the VM, to stderr otherwise: troubles
+ * (glog) at a level the console shows, news (ginfo) at debug level. */
 void glog_init(bool kmsg);
 void glog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ginfo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* startup.c: the VM's first steps before the port exists. */
 void startup_mounts(void);

@@ -22,18 +22,14 @@ void glog_init(bool kmsg)
 		log_fd = fd;
 }
 
-void glog(const char *fmt, ...)
+static void glogv(const char *level, const char *fmt, va_list ap)
 {
 	char line[512];
-	va_list ap;
 	int n, saved = errno;
 
-	/* <4>: a warning, printed on the console at the default log level. */
-	n = snprintf(line, sizeof(line), "%sinitrd-test-agent: ", log_fd == 2 ? "" : "<4>");
-	va_start(ap, fmt);
+	n = snprintf(line, sizeof(line), "%sinitrd-test-agent: ", log_fd == 2 ? "" : level);
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
 	for (n = 0; line[n] && n < (int)sizeof(line) - 2; n++)
 		if ((unsigned char)line[n] < 0x20)
 			line[n] = '?';
@@ -42,4 +38,24 @@ void glog(const char *fmt, ...)
 		/* Nowhere else to say it. */
 	}
 	errno = saved;
+}
+
+/* <4>: a warning, printed on the console at the default log level, so the console log shows it. */
+void glog(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	glogv("<4>", fmt, ap);
+	va_end(ap);
+}
+
+/* <7>: news that is no trouble goes to dmesg only, never into the console a scenario matches. */
+void ginfo(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	glogv("<7>", fmt, ap);
+	va_end(ap);
 }

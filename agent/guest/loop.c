@@ -95,7 +95,11 @@ static void disconnect(struct guest *g, const char *why)
 	g->connected = false;
 	if (g->fixed_fd)
 		return;
-	glog("'%s': %s; waiting for the host", g->port_path, why);
+	/* A port whose host side was never there yet is no trouble: only a lost host is. */
+	if (g->dec.offset)
+		glog("'%s': %s; waiting for the host", g->port_path, why);
+	else
+		ginfo("'%s': %s; waiting for the host", g->port_path, why);
 	g->retry_ms = guest_now_ms() + GUEST_RECONNECT_MS;
 }
 
@@ -112,6 +116,7 @@ static void try_reconnect(struct guest *g)
 	int r = port_reopen(g);
 
 	if (r == 1) {
+		ginfo("'%s': the host is back", g->port_path);
 		connect_now(g);
 		return;
 	}

@@ -189,6 +189,6 @@ int main(int argc, char **argv)
 	startup_modprobe();
 	while (port_open(&g, o.port, o.tty, o.wait_ms) < 0)
 		sleep(1);
-	glog("serving %s", g.transport);
+	ginfo("serving %s", g.transport);
 	return guest_run(&g);
 }

@@ -392,6 +392,8 @@ START_TEST(events_decode)
 	fr_add(&f, AGENT_EXIT, ex, U(AGENT_T_SIGNAL, 15), U(AGENT_T_KILLED, 1),
 	       U(AGENT_T_DROPPED_OUT, 5), U(AGENT_T_DURATION_MS, 77), U(999, 1), END);
 	fr_add(&f, AGENT_FILE_DATA, rd, S(AGENT_T_DATA, "hel"), END);
+	/* No data field at all: an empty chunk (fuzz_agent found a NULL reaching memcpy here). */
+	fr_add(&f, AGENT_FILE_DATA, rd, END);
 	fr_add(&f, AGENT_FILE_DATA, rd, S(AGENT_T_DATA, "lo"), END);
 	fr_add(&f, AGENT_FILE_END, rd, U(AGENT_T_SIZE, 5), B(AGENT_T_SHA256, sum, 32), END);
 	fr_add(&f, AGENT_OK, wr, U(AGENT_T_SIZE, 2), B(AGENT_T_SHA256, sum, 32), END);
