@@ -122,7 +122,8 @@ AGENT_GUEST_HDR := $(wildcard agent/*.h agent/guest/*.h)
 AGENT_GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I.
 AGENT_BIN := $(O)/agent/initrd-test-agent
 AGENT_NATIVE := $(O)/agent/initrd-test-agent-native
-agent: $(AGENT_BIN) $(AGENT_NATIVE)
+AGENT_DRIVE := $(O)/tests/tools/agent-drive
+agent: $(AGENT_BIN) $(AGENT_NATIVE) $(AGENT_DRIVE)
 $(AGENT_BIN): $(AGENT_GUEST_SRC) $(AGENT_GUEST_HDR)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  MUSL    $@")
@@ -131,6 +132,11 @@ $(AGENT_NATIVE): $(AGENT_GUEST_SRC) $(AGENT_GUEST_HDR)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(AGENT_GUEST_CFLAGS) $(OPT) $(CFLAGS) $(LDFLAGS) -o $@ $(AGENT_GUEST_SRC)
+# A host program that drives a real guest's agent (tests/tools/agent-drive.c).
+$(AGENT_DRIVE): $(O)/tests/tools/agent-drive.o $(DEPS_agent)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEPS_agent) $(LIBS)
 $(O)/tests/check_agent: | $(AGENT_NATIVE)
 $(O)/tests/unit/check_agent.o: CHECK_CFLAGS += -DAGENT_NATIVE_BIN='"$(CURDIR)/$(AGENT_NATIVE)"'
 
