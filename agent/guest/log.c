@@ -22,7 +22,8 @@ void glog_init(bool kmsg)
 		log_fd = fd;
 }
 
-static void glogv(const char *level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void glogv(const char *level, const char *fmt,
+							va_list ap)
 {
 	char line[512];
 	int n, saved = errno;
