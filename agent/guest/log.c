@@ -31,7 +31,7 @@ static __attribute__((format(printf, 2, 0))) void glogv(const char *level, const
 	n = snprintf(line, sizeof(line), "%sinitrd-test-agent: ", log_fd == 2 ? "" : level);
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	for (n = 0; line[n] && n < (int)sizeof(line) - 2; n++)
+	for (n = 0; n < (int)sizeof(line) - 2 && line[n]; n++)
 		if ((unsigned char)line[n] < 0x20)
 			line[n] = '?';
 	line[n++] = '\n';
