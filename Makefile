@@ -43,6 +43,7 @@ BUILDER_SRC := $(wildcard builder/*.c)
 EXPECT_SRC := $(wildcard expect/*.c)
 RUNNER_SRC := $(wildcard runner/*.c)
 SCENARIO_SRC := $(wildcard scenario/*.c)
+AGENT_SRC := $(wildcard agent/*.c)
 APP_SRC := $(wildcard src/*.c)
 MAIN_SRC := src/main.c
 APPLIB_SRC := $(filter-out $(MAIN_SRC),$(APP_SRC))
@@ -55,12 +56,14 @@ LIB_builder := $(O)/libbuilder.a
 LIB_expect := $(O)/libexpect.a
 LIB_runner := $(O)/librunner.a
 LIB_scenario := $(O)/libscenario.a
+LIB_agent := $(O)/libagent.a
 LIB_app := $(O)/libapp.a
 $(LIB_common): $(call obj,$(COMMON_SRC))
 $(LIB_builder): $(call obj,$(BUILDER_SRC))
 $(LIB_expect): $(call obj,$(EXPECT_SRC))
 $(LIB_runner): $(call obj,$(RUNNER_SRC))
 $(LIB_scenario): $(call obj,$(SCENARIO_SRC))
+$(LIB_agent): $(call obj,$(AGENT_SRC))
 $(LIB_app): $(call obj,$(APPLIB_SRC))
 # Link order: dependents first.
 DEPS_common := $(LIB_common)
@@ -68,7 +71,8 @@ DEPS_builder := $(LIB_builder) $(LIB_common)
 DEPS_expect := $(LIB_expect) $(LIB_common)
 DEPS_runner := $(LIB_runner) $(LIB_common)
 DEPS_scenario := $(LIB_scenario) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
-DEPS_app := $(LIB_app) $(LIB_scenario) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
+DEPS_agent := $(LIB_agent) $(LIB_common)
+DEPS_app := $(LIB_app) $(LIB_scenario) $(LIB_agent) $(LIB_builder) $(LIB_runner) $(LIB_expect) $(LIB_common)
 
 # tests/unit/check_<module>[_<part>].c links that module's libraries.
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
@@ -80,7 +84,7 @@ module_of = $(firstword $(subst _, ,$(1)))
 
 BIN := initrd-test
 
-.PHONY: all check unit e2e asan valgrind lint fuzz bench install clean demo deps FORCE
+.PHONY: all agent check unit e2e asan valgrind lint fuzz bench install clean demo deps FORCE
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -113,6 +117,32 @@ $(O)/tests/check_$(1): $(O)/tests/unit/check_$(1).o $(UNIT_HELPER_OBJS) $$(DEPS_
 	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(ALL_LDFLAGS) -o $$@ $$< $(UNIT_HELPER_OBJS) $$(DEPS_$(call module_of,$(1))) $$(CHECK_LIBS) $$(LIBS)
 endef
 $(foreach n,$(UNIT_NAMES),$(eval $(call unit_rule,$(n))))
+
+# The guest agent (agent/guest, docs/agent-protocol.md): static against musl for the VM, and
+# the same source built with CC for the unit tests, which run it on the host with --fd.
+MUSL_CC ?= musl-gcc
+AGENT_GUEST_SRC := $(wildcard agent/guest/*.c) agent/proto.c agent/sha256.c
+AGENT_GUEST_HDR := $(wildcard agent/*.h agent/guest/*.h)
+AGENT_GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I.
+AGENT_BIN := $(O)/agent/initrd-test-agent
+AGENT_NATIVE := $(O)/agent/initrd-test-agent-native
+AGENT_DRIVE := $(O)/tests/tools/agent-drive
+agent: $(AGENT_BIN) $(AGENT_NATIVE) $(AGENT_DRIVE)
+$(AGENT_BIN): $(AGENT_GUEST_SRC) $(AGENT_GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  MUSL    $@")
+	$(Q)$(MUSL_CC) $(AGENT_GUEST_CFLAGS) -Os -static -s -o $@ $(AGENT_GUEST_SRC)
+$(AGENT_NATIVE): $(AGENT_GUEST_SRC) $(AGENT_GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(AGENT_GUEST_CFLAGS) $(OPT) $(CFLAGS) $(LDFLAGS) -o $@ $(AGENT_GUEST_SRC)
+# A host program that drives a real guest's agent (tests/tools/agent-drive.c).
+$(AGENT_DRIVE): $(O)/tests/tools/agent-drive.o $(DEPS_agent)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEPS_agent) $(LIBS)
+$(O)/tests/check_agent: | $(AGENT_NATIVE)
+$(O)/tests/unit/check_agent.o: CHECK_CFLAGS += -DAGENT_NATIVE_BIN='"$(CURDIR)/$(AGENT_NATIVE)"'
 
 deps:
 	$(Q)ci/install-deps.sh

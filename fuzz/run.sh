@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Build the libFuzzer targets of fuzz/ with clang and the sanitizers; run them one at a time.
 #
-# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio)
+# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio, agent)
 #   -b            build only
 #   FUZZ_SECONDS  time per target (default 60), passed as -max_total_time
 #   FUZZ_ARGS     extra libFuzzer options
@@ -22,7 +22,7 @@ CC=${CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FUZZ_KEEP_GOING=${FUZZ_KEEP_GOING:-0}
-ALL_TARGETS="index version apk scenario expect cpio"
+ALL_TARGETS="index version apk scenario expect cpio agent"
 PKGS="libarchive libcurl libpcre2-8 libcrypto zlib libzstd"
 
 build_only=0
@@ -60,7 +60,7 @@ build_lib() {
 		obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 		objs+=("$obj")
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || \
-		   [ -n "$(find common builder expect runner scenario src -name '*.h' -newer "$obj" | head -n 1)" ]; then
+		   [ -n "$(find common builder expect runner scenario agent src -name '*.h' -newer "$obj" | head -n 1)" ]; then
 			echo "  CC      $src"
 			"$CC" "${CFLAGS[@]}" "${WARN[@]}" -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
 			changed=1
@@ -78,6 +78,7 @@ build_libs() {
 	build_lib expect expect/*.c
 	build_lib runner runner/*.c
 	build_lib scenario scenario/*.c
+	build_lib agent agent/*.c
 	local app=()
 	for src in src/*.c; do
 		[ "$src" = src/main.c ] || app+=("$src")
@@ -91,7 +92,7 @@ build_target() {
 	echo "  LD      $bin"
 	"$CC" "${CFLAGS[@]}" "${WARN[@]}" -Werror -fsanitize=fuzzer -o "$bin" "fuzz/fuzz_$t.c" \
 		"$OUT/libapp.a" "$OUT/libscenario.a" "$OUT/libbuilder.a" "$OUT/librunner.a" "$OUT/libexpect.a" \
-		"$OUT/libcommon.a" "${PKG_LIBS[@]}" -lutil
+		"$OUT/libagent.a" "$OUT/libcommon.a" "${PKG_LIBS[@]}" -lutil
 }
 
 # libFuzzer's final lines: executions, and the last coverage / features figures.
@@ -122,6 +123,9 @@ run_target() {
 	[ -d "$seeds" ] || seeds=""
 	dict=""
 	[ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
+	# The agent's frames are up to 64 KiB: room for a few of them.
+	maxlen=""
+	[ "$t" = agent ] && maxlen="-max_len=262144"
 	mode=""
 	[ "$FUZZ_KEEP_GOING" = 1 ] && mode="-fork=1 -ignore_crashes=1 -ignore_timeouts=1"
 	echo "fuzz_$t: running for ${FUZZ_SECONDS}s (log: $OUT/$t.log)"
@@ -129,7 +133,7 @@ run_target() {
 	start=$(date +%s)
 	# shellcheck disable=SC2086
 	nice -n 19 "$OUT/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $mode $FUZZ_ARGS \
+		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $dict $maxlen $mode $FUZZ_ARGS \
 		"$work" $seeds </dev/null >"$OUT/$t.log" 2>&1 || rc=$?
 	summarize "$t" "$OUT/$t.log" $(($(date +%s) - start))
 	if [ $rc != 0 ]; then
