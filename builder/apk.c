@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "apk.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 #define GZ_CHUNK (64 * 1024)

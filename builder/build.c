@@ -9,16 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/apk.h"
-#include "builder/builder.h"
-#include "builder/cpio.h"
-#include "builder/fetch.h"
-#include "builder/index.h"
-#include "builder/kernel.h"
-#include "builder/resolve.h"
-#include "builder/rootfs.h"
-#include "builder/tree.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -15,7 +15,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "builder/cpio.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 #define NEWC_HDR 110

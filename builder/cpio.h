@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The newc ("070701") cpio writer that turns a tree into an initrd, and the lister behind 'ls'. */
+/*
+ * The newc ("070701") cpio writer that turns a tree into an initrd, and the lister behind 'ls'.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_CPIO_H
 #define IT_BUILDER_CPIO_H
 

@@ -17,7 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "fetch.h"
+#include "builder/internal.h"
 #include "common/log.h"
 #include "common/util.h"
 

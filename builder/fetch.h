@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Cached downloads with libcurl: parallel, retried, revalidated, atomic; local files in place. */
+/*
+ * Cached downloads with libcurl: parallel, retried, revalidated, atomic; local files in place.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_FETCH_H
 #define IT_BUILDER_FETCH_H
 

@@ -9,8 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "builder/index.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 
 /* ---- arena: every record, dependency array and name lives here until apk_db_release() ---- */
 

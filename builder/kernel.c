@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/kernel.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"

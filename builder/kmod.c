@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/kmod.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/util.h"
 

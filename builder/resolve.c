@@ -18,8 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder/resolve.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 
 /* Alternatives tried before the search gives up on an unsatisfiable world. */
 #define MAX_STEPS 100000

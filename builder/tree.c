@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/tree.h"
+#include "builder/internal.h"
 
 /* A path split into components; '.' and empty ones are dropped when splitting entry paths. */
 struct comps {

@@ -13,8 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/cpio.h"
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/err.h"
 #include "common/strlist.h"
 #include "common/util.h"
