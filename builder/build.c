@@ -2,7 +2,6 @@
 /* The build pipeline: indexes, resolution, downloads, the in-memory tree, configuration, cpio. */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +12,6 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
-
-/* Set by SIGINT/SIGTERM during a build: downloads stop (and remove their temp files), phases end.
- */
-static volatile sig_atomic_t build_interrupted;
 
 /* Everything one build holds; released in reverse order by build_release(). */
 struct build {
@@ -35,54 +30,14 @@ struct build {
 	char **pkg_paths; /* per plan entry: where its .apk is */
 	int64_t newest_build_time;
 	bool untrusted_warned;
-	struct sigaction old_int, old_term;
-	bool signals_caught;
 };
 
-static void on_interrupt(int sig)
+/* Between phases: stop if the caller asked to (cfg->cancel, see builder_build()). */
+static int check_cancelled(const struct build *b, struct it_error *err)
 {
-	build_interrupted = sig;
-}
-
-/*
- * Catch SIGINT and SIGTERM for the build, so that an interrupted download
- * leaves no temp file in the cache; the previous actions come back after.
- * A signal the caller ignores (a background job) stays ignored.
- */
-static void catch_signals(struct build *b)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_interrupt;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	build_interrupted = 0;
-	if (sigaction(SIGINT, NULL, &b->old_int) < 0 || sigaction(SIGTERM, NULL, &b->old_term) < 0)
-		return;
-	if (b->old_int.sa_handler != SIG_IGN)
-		sigaction(SIGINT, &sa, NULL);
-	if (b->old_term.sa_handler != SIG_IGN)
-		sigaction(SIGTERM, &sa, NULL);
-	b->signals_caught = true;
-}
-
-static void restore_signals(struct build *b)
-{
-	if (!b->signals_caught)
-		return;
-	sigaction(SIGINT, &b->old_int, NULL);
-	sigaction(SIGTERM, &b->old_term, NULL);
-	b->signals_caught = false;
-}
-
-/* Between phases: stop if a signal came. */
-static int check_interrupted(struct it_error *err)
-{
-	if (!build_interrupted)
+	if (!b->cfg->cancel || !*b->cfg->cancel)
 		return 0;
-	return it_error_set(err, -IT_EINTERRUPTED, "interrupted by %s",
-			    build_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+	return it_error_set(err, -IT_EINTERRUPTED, "%s", builder_cancel_reason(*b->cfg->cancel));
 }
 
 const char *builder_default_cache_dir(void)
@@ -215,7 +170,7 @@ static int fetch_set_run(struct build *b, struct fetch_set *s, struct it_error *
 	fetch_opts_init(&fo);
 	fo.cache_dir = b->cache_dir;
 	fo.offline = b->cfg->offline;
-	fo.interrupted = &build_interrupted;
+	fo.interrupted = b->cfg->cancel;
 	if (b->cfg->jobs > 0)
 		fo.max_parallel = b->cfg->jobs;
 	return fetch_batch(&fo, s->reqs, s->n, err);
@@ -602,7 +557,7 @@ static int assemble(struct build *b, struct it_error *err)
 		log_verbose("unpacking %s", b->pkg_paths[i]);
 		r = unpack_package(b, i, err);
 		if (r == 0)
-			r = check_interrupted(err);
+			r = check_cancelled(b, err);
 	}
 	if (r == 0)
 		r = write_apk_db(b, err);
@@ -673,7 +628,7 @@ static int output_paths(const struct build_config *cfg, char *kernel_out, size_t
 
 /*
  * An output the write phase replaces. A hard link keeps the old file until
- * the build is over, so that a write phase cut short (a signal, a full disk
+ * the build is over, so that a write phase cut short (a cancel, a full disk
  * for the kernel) puts back what was there, or nothing, instead of leaving a
  * new initrd beside an old kernel or a result the user asked to stop.
  */
@@ -727,7 +682,7 @@ static void out_keep(struct out_file *o)
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err)
 {
 	struct build b;
-	struct cpio_opts co = {cfg->compression, 0, 0, &build_interrupted};
+	struct cpio_opts co = {cfg->compression, 0, 0, cfg->cancel};
 	struct cpio_stats cs = {0, 0, 0};
 	struct kernel_result kr;
 	struct out_file initrd_file = {0}, kernel_file = {0};
@@ -764,11 +719,10 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		log_warn(
 		    "--allow-untrusted: signatures are not required; do not ship what this builds");
 
-	catch_signals(&b);
 	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");
 	r = load_indexes(&b, err);
 	if (r == 0)
-		r = check_interrupted(err);
+		r = check_cancelled(&b, err);
 	if (r < 0)
 		goto out;
 	t = now_ms();
@@ -787,7 +741,7 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	t = now_ms();
 	r = fetch_packages(&b, err);
 	if (r == 0)
-		r = check_interrupted(err);
+		r = check_cancelled(&b, err);
 	if (r < 0)
 		goto out;
 	res->ms_fetch = now_ms() - t;
@@ -799,7 +753,7 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		goto out;
 	r = kernel_apply(&b.tree, cfg, &kr, err);
 	if (r == 0)
-		r = check_interrupted(err);
+		r = check_cancelled(&b, err);
 	if (r < 0)
 		goto out;
 	res->ms_assemble = now_ms() - t;
@@ -825,13 +779,13 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 	r = ensure_parent(cfg->output, err);
 	if (r < 0)
 		goto out;
-	/* From here on a failure or a signal puts the old outputs back (see out_file). */
+	/* From here on a failure or a cancel puts the old outputs back (see out_file). */
 	out_save(&initrd_file, cfg->output);
 	r = cpio_write(&b.tree, cfg->output, &co, &cs, err);
 	if (r < 0)
 		goto out;
 	initrd_file.written = true;
-	r = check_interrupted(err);
+	r = check_cancelled(&b, err);
 	if (r < 0)
 		goto out;
 	if (kernel_result_has_image(&kr)) {
@@ -843,7 +797,7 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		if (r < 0)
 			goto out;
 		kernel_file.written = true;
-		r = check_interrupted(err);
+		r = check_cancelled(&b, err);
 		if (r < 0)
 			goto out;
 		res->kernel_path = strdup(kernel_out);
@@ -861,7 +815,6 @@ out:
 		out_keep(&kernel_file);
 		out_keep(&initrd_file);
 	}
-	restore_signals(&b);
 	kernel_result_release(&kr);
 	build_release(&b);
 	return r;

@@ -6,6 +6,7 @@
 #ifndef IT_BUILDER_H
 #define IT_BUILDER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -90,6 +91,11 @@ struct build_config {
 	enum compression compression;
 	int64_t source_date_epoch; /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
 	bool dry_run;		   /* resolve and print the plan only */
+
+	/* Set by the caller (its SIGINT/SIGTERM handler) to the signal number, or any non-zero
+	 * value: the build stops at its next check with -IT_EINTERRUPTED; NULL: never. Borrowed,
+	 * not freed by build_config_release(). See builder_build(). */
+	const volatile sig_atomic_t *cancel;
 };
 
 void build_config_init(struct build_config *c);
@@ -109,7 +115,39 @@ struct build_result {
 
 void build_result_release(struct build_result *r);
 
-/* Run a whole build. 0 or a negative code, with text in err. */
+/*
+ * Run a whole build: 0, or a negative code with text in err.
+ *
+ * Signals belong to the caller. The builder installs no signal handler and
+ * changes no signal mask; a library cannot know whether its caller wants
+ * Ctrl-C to stop it, nor what else the process does with the signal. A
+ * caller that wants a build to be interruptible catches SIGINT and SIGTERM
+ * for its time, without SA_RESTART (a download's wait then wakes at once)
+ * and leaving a signal the process ignores ignored, and its handler stores
+ * the signal's number in *cfg->cancel.
+ *
+ * The flag is read, and nothing else is done with it:
+ *   - between phases: after the indexes, after the downloads, after each
+ *     package is unpacked, after the kernel's modules, after the initrd is
+ *     written and after the kernel is placed;
+ *   - while downloading: at every turn of the transfer loop (at least every
+ *     100 ms) and in each transfer's progress callback;
+ *   - while writing the initrd: between two cpio entries.
+ * Once it is set the build stops there with -IT_EINTERRUPTED, and err says
+ * "interrupted by SIGINT" or "interrupted by SIGTERM" (any other non-zero
+ * value: "interrupted"; a download cut short says "cannot fetch 'URL':
+ * interrupted"). The resolution of the plan is not interrupted: it takes
+ * milliseconds.
+ *
+ * What a failed build leaves on disk, an interrupted one included: in the
+ * cache only whole, verified files (a download cut short removes its temp
+ * file); beside the outputs no temp file; cfg->output and the kernel image
+ * as they were before the build, never a new one beside an old one: a
+ * previous initrd and kernel that the write phase had replaced are put back
+ * (where the filesystem has no hard links they cannot be, and are removed).
+ * Only cfg->rootfs_dir, written before the initrd, may hold a tree, whole or
+ * partial, of a build that then failed.
+ */
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err);
 
 /* Default cache directory (static storage). */

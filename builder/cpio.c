@@ -401,9 +401,8 @@ static int write_all(struct sink *s, const struct plan *p, const struct cpio_opt
 
 	for (size_t i = 0; i < p->n; i++) {
 		if (o->interrupted && *o->interrupted)
-			return it_error_set(s->err, -IT_EINTERRUPTED,
-					    "cannot write '%s': interrupted by %s", s->path,
-					    *o->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+			return it_error_set(s->err, -IT_EINTERRUPTED, "cannot write '%s': %s",
+					    s->path, builder_cancel_reason(*o->interrupted));
 		r = put_item(s, &p->v[i], epoch);
 		if (r < 0)
 			return r;

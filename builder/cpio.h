@@ -21,7 +21,7 @@ struct cpio_opts {
 	enum compression compression; /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
 	int level;		      /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
 	int64_t epoch; /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
-	/* Set to the signal's number by the caller's handler (NULL: none): stop, leave nothing. */
+	/* build_config.cancel (NULL: never): set, it stops the writer, which leaves nothing. */
 	const volatile sig_atomic_t *interrupted;
 };
 

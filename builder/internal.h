@@ -35,4 +35,14 @@
 #include "builder/trust.h"
 #include "builder/version.h"
 
+/* Why a build stopped, for its messages: the value *build_config.cancel was set to. */
+static inline const char *builder_cancel_reason(sig_atomic_t cancel)
+{
+	if (cancel == SIGINT)
+		return "interrupted by SIGINT";
+	if (cancel == SIGTERM)
+		return "interrupted by SIGTERM";
+	return "interrupted";
+}
+
 #endif

@@ -2,12 +2,14 @@
 /* 'initrd-test build' and 'initrd-test resolve': a scenario or a package list to an initrd or a
  * plan. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder/builder.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "src/cmds.h"
 #include "src/overrides.h"
 #include "scenario/scenario.h"
@@ -69,6 +71,39 @@ int exit_code_for(int code)
 	default:
 		return EXIT_INFRA;
 	}
+}
+
+/* The first SIGINT or SIGTERM of a build: builder_build() stops at it (cfg.cancel). */
+static volatile sig_atomic_t build_signal;
+
+static void on_build_signal(int sig)
+{
+	if (!build_signal)
+		build_signal = sig;
+}
+
+void build_signals_catch(struct build_signals *bs, void (*on_signal)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a download's wait ends at once and the build sees the flag. */
+	sigemptyset(&bs->set);
+	add_interrupt_signals(&bs->set);
+	if (sigismember(&bs->set, SIGINT) && sigaction(SIGINT, &sa, &bs->old_int) < 0)
+		sigdelset(&bs->set, SIGINT);
+	if (sigismember(&bs->set, SIGTERM) && sigaction(SIGTERM, &sa, &bs->old_term) < 0)
+		sigdelset(&bs->set, SIGTERM);
+}
+
+void build_signals_restore(const struct build_signals *bs)
+{
+	if (sigismember(&bs->set, SIGINT))
+		sigaction(SIGINT, &bs->old_int, NULL);
+	if (sigismember(&bs->set, SIGTERM))
+		sigaction(SIGTERM, &bs->old_term, NULL);
 }
 
 /* Load the scenario (or start empty), add PACKAGE args, apply overrides, settle defaults. */
@@ -133,6 +168,7 @@ static int build_main(int argc, char **argv, bool resolve_only)
 	struct overrides ov;
 	struct scenario s;
 	struct build_result res;
+	struct build_signals bs;
 	const char *scenario = NULL, *output = "initrd.img", *kernel_out = NULL, *rootfs = NULL;
 	bool dry_run = resolve_only;
 	int c, r;
@@ -189,7 +225,11 @@ static int build_main(int argc, char **argv, bool resolve_only)
 		if (rootfs)
 			s.build.rootfs_dir = strdup(rootfs);
 	}
+	build_signal = 0;
+	s.build.cancel = &build_signal;
+	build_signals_catch(&bs, on_build_signal);
 	r = builder_build(&s.build, &res, &err);
+	build_signals_restore(&bs);
 	if (r < 0)
 		goto fail;
 	if (dry_run)

@@ -149,9 +149,9 @@ void run_opts_release(struct run_opts *o)
  * is started, stopped or kept, or while reports are written, waits for the
  * VM loop's signalfd (vm_run) or for the next check here instead of killing
  * us half-way: qemu, hub files, a half-written result.json would be left.
- * Only the build, which catches them itself to stop its downloads, and the
- * wait for a shared build's lock run with them open; this handler takes
- * what comes then outside the builder. The first signal is kept.
+ * Only the build and the wait for a shared build's lock run with them open;
+ * this handler takes what comes then, and the builder stops at it (run_signal
+ * is its cancel flag, see build_into()). The first signal is kept.
  */
 static volatile sig_atomic_t run_signal;
 
@@ -405,6 +405,7 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 		      struct it_error *err)
 {
 	struct build_result res;
+	struct build_signals bs;
 	char path[PATH_MAX];
 	int r;
 
@@ -422,7 +423,12 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 		return it_error_set(err, -ENOMEM, "cannot build in '%s': %s", dir,
 				    strerror(ENOMEM));
 	memset(&res, 0, sizeof(res));
+	/* run has caught the two into run_signal already (run_signals_catch()), boot has not:
+	 * for boot this catches them, for run it changes nothing. */
+	s->build.cancel = &run_signal;
+	build_signals_catch(&bs, on_run_signal);
 	r = builder_build(&s->build, &res, err);
+	build_signals_restore(&bs);
 	if (r == 0 && res.plan_text)
 		r = write_text_file(dir, "plan.txt", res.plan_text, err);
 	if (r == 0 && !res.kernel_path)

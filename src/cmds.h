@@ -3,6 +3,8 @@
 #ifndef IT_CMDS_H
 #define IT_CMDS_H
 
+#include <signal.h>
+
 /* Exit codes: few, stable, documented in docs/exit-codes.md and --help. */
 enum it_exit {
 	EXIT_PASS = 0,	  /* success, scenario passed */
@@ -32,5 +34,19 @@ int cmd_boot(int argc, char **argv);
 
 /* Map a library return code to an exit code. */
 int exit_code_for(int code);
+
+/*
+ * SIGINT and SIGTERM caught by on_signal for a build, whose handler sets the
+ * flag it gives the builder as build_config.cancel: no SA_RESTART, and one the
+ * process ignores stays ignored (add_interrupt_signals()). Restore puts back
+ * the actions there were.
+ */
+struct build_signals {
+	sigset_t set; /* the signals caught */
+	struct sigaction old_int, old_term;
+};
+
+void build_signals_catch(struct build_signals *bs, void (*on_signal)(int));
+void build_signals_restore(const struct build_signals *bs);
 
 #endif
