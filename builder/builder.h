@@ -150,6 +150,20 @@ void build_result_release(struct build_result *r);
  */
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err);
 
+/*
+ * The host's kernel, for 'kernel host': the newest BOOT_DIR/vmlinuz-VERSION
+ * (newest by strverscmp(3)) for which MODULES_ROOT/VERSION is a directory.
+ * NULL boot_dir and modules_root mean /boot and /lib/modules (other roots are
+ * for tests). On success *image ("BOOT_DIR/vmlinuz-VERSION") and *modules_dir
+ * ("MODULES_ROOT/VERSION") are new heap strings that the caller frees. On
+ * failure both are NULL and err says why: -IT_ENOTFOUND when there is no such
+ * kernel or boot_dir cannot be read, -IT_EKERNEL when the newest one cannot
+ * be read (the hint: some distributions make kernels readable by root only),
+ * -ENOMEM.
+ */
+int builder_host_kernel(const char *boot_dir, const char *modules_root, char **image,
+			char **modules_dir, struct it_error *err);
+
 /* Default cache directory (static storage). */
 const char *builder_default_cache_dir(void);
 /* Default keys directory: $INITRD_TEST_KEYS, the installed share dir, or ./keys beside the binary.
