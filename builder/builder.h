@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "common/strlist.h"
@@ -149,6 +150,29 @@ void build_result_release(struct build_result *r);
  * partial, of a build that then failed.
  */
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err);
+
+/*
+ * builder_list_initrd() flags. BUILDER_LIST_LONG: as 'ls -ln' (mode, links,
+ * uid, gid, size or "major, minor", path); BUILDER_LIST_TIME: LONG with the
+ * mtime ("YYYY-MM-DD HH:MM:SS", UTC) before the path.
+ */
+#define BUILDER_LIST_LONG 1u
+#define BUILDER_LIST_TIME 2u
+
+/*
+ * List the initrd at 'path' on 'out', one entry per line in archive order:
+ * the path alone, or with BUILDER_LIST_LONG as 'ls -ln' shows it, a symlink
+ * followed by "-> TARGET" and a hard link by "link to PATH". Reads newc and
+ * odc cpio, plain or compressed with anything libarchive reads (gzip, zstd,
+ * xz, lzma, bzip2, lz4), and initrds made of several archives one after the
+ * other (an uncompressed early cpio first, as for CPU microcode). *entries
+ * (may be NULL) gets the number of entries listed, on failure too. Errors:
+ * "cannot read 'FILE': ..." with -errno, -EISDIR or -IT_EFORMAT (libarchive's
+ * text carried); the lines listed before stay on 'out', which the caller
+ * flushes and checks.
+ */
+int builder_list_initrd(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
+			struct it_error *err);
 
 /*
  * The host's kernel, for 'kernel host': the newest BOOT_DIR/vmlinuz-VERSION

@@ -580,7 +580,7 @@ static void list_entry(FILE *out, struct archive_entry *ae, unsigned flags)
 	unsigned mode = archive_entry_mode(ae);
 	char ms[11], size[48], when[32] = "";
 
-	if (!(flags & (CPIO_LIST_LONG | CPIO_LIST_TIME))) {
+	if (!(flags & (BUILDER_LIST_LONG | BUILDER_LIST_TIME))) {
 		fprintf(out, "%s\n", name);
 		return;
 	}
@@ -590,7 +590,7 @@ static void list_entry(FILE *out, struct archive_entry *ae, unsigned flags)
 			 (unsigned)archive_entry_rdevminor(ae));
 	else
 		snprintf(size, sizeof(size), "%" PRId64, (int64_t)archive_entry_size(ae));
-	if (flags & CPIO_LIST_TIME) {
+	if (flags & BUILDER_LIST_TIME) {
 		time_t tt = archive_entry_mtime(ae);
 		struct tm tm;
 
@@ -642,8 +642,8 @@ out:
 	return r;
 }
 
-int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
-	      struct it_error *err)
+int builder_list_initrd(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
+			struct it_error *err)
 {
 	unsigned long long count = 0;
 	struct stat st;

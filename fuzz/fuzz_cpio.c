@@ -377,8 +377,9 @@ FUZZ_ONE(cpio)
 		if (st.entries != w.len)
 			fuzz_fail();
 		cpf_read_back(&t, &w, o.epoch);
-		if (cpio_list(cpf_out_path, cpf_devnull, CPIO_LIST_LONG | CPIO_LIST_TIME, &listed,
-			      &err) != 0 ||
+		if (builder_list_initrd(cpf_out_path, cpf_devnull,
+					BUILDER_LIST_LONG | BUILDER_LIST_TIME, &listed,
+					&err) != 0 ||
 		    listed != w.len)
 			fuzz_fail();
 		unlink(cpf_out_path);

@@ -4,7 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "builder/cpio.h"
+#include "builder/builder.h"
 #include "common/log.h"
 #include "src/cmds.h"
 
@@ -36,10 +36,10 @@ int cmd_ls(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "lth", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			flags |= CPIO_LIST_LONG;
+			flags |= BUILDER_LIST_LONG;
 			break;
 		case 't':
-			flags |= CPIO_LIST_LONG | CPIO_LIST_TIME;
+			flags |= BUILDER_LIST_LONG | BUILDER_LIST_TIME;
 			break;
 		case 'h':
 			fputs(ls_usage, stdout);
@@ -54,7 +54,7 @@ int cmd_ls(int argc, char **argv)
 		fprintf(stderr, "try 'initrd-test ls --help'\n");
 		return EXIT_USAGE;
 	}
-	r = cpio_list(argv[optind], stdout, flags, NULL, &err);
+	r = builder_list_initrd(argv[optind], stdout, flags, NULL, &err);
 	if (fflush(stdout) != 0 && r == 0)
 		r = it_error_set(&err, -EIO, "cannot write the listing");
 	if (r < 0) {
