@@ -485,8 +485,10 @@ void cpio_mode_string(unsigned mode, char out[11])
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 		if ((mode & S_IFMT) == types[i].type)
 			out[0] = types[i].c;
+	memcpy(out + 1, "---------", 9);
 	for (int i = 0; i < 9; i++)
-		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+		if (mode & (0400u >> i))
+			out[1 + i] = rwx[i];
 	if (mode & S_ISUID)
 		out[3] = (mode & S_IXUSR) ? 's' : 'S';
 	if (mode & S_ISGID)

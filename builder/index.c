@@ -567,7 +567,7 @@ static int b64_encode(const unsigned char *in, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t w = (uint32_t)in[i] << 16;
-		char q[4];
+		char q[4] = {0, 0, '=', '='}; /* '=' pads a last group of one or two bytes */
 
 		if (i + 1 < n)
 			w |= (uint32_t)in[i + 1] << 8;
@@ -575,8 +575,10 @@ static int b64_encode(const unsigned char *in, size_t n, struct buf *out)
 			w |= in[i + 2];
 		q[0] = b64chars[(w >> 18) & 63];
 		q[1] = b64chars[(w >> 12) & 63];
-		q[2] = i + 1 < n ? b64chars[(w >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64chars[w & 63] : '=';
+		if (i + 1 < n)
+			q[2] = b64chars[(w >> 6) & 63];
+		if (i + 2 < n)
+			q[3] = b64chars[w & 63];
 		if (buf_add(out, q, 4) < 0)
 			return -IT_ELIMIT;
 	}
