@@ -18,8 +18,9 @@
  * host) and cpio (the newc writer and the lister). build.c runs them in that
  * order behind builder_build(); config.c owns struct build_config. Their
  * interfaces change with the builder and promise nothing to anyone outside
- * it. The rooms include each other's headers where one needs another; every
- * other file of the builder, its tests, fuzz/ and bench/ include this one.
+ * it. The rooms include each other's headers where one needs another; the
+ * builder's other files, and the tests, fuzz targets and benchmarks that need
+ * more than builder/builder.h, include this one.
  */
 #include "builder/builder.h"
 
