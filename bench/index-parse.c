@@ -11,8 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/index.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/err.h"
 #include "common/util.h"
 

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "apk.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 #define GZ_CHUNK (64 * 1024)
@@ -399,163 +399,234 @@ static int sha1_check(struct tar_walk *w, const struct apk_entry *e, struct it_e
 	return 0;
 }
 
+/* Extended headers (pax 'x', GNU 'L' and 'K') read before the entry they describe. */
+struct tar_ext {
+	struct pax_info pax;
+	bool pax_pending; /* a pax header came: its fields override the entry's */
+	bool long_name, long_link;
+};
+
+/* The number fields of a ustar header; size as a pax header may override it. */
+struct tar_nums {
+	unsigned long long mode, uid, gid, size, mtime, major, minor;
+	unsigned long long padded; /* size rounded up to whole blocks */
+};
+
+/* The segment ends here: 0, unless extended headers wait for an entry that never came. */
+static int tar_end(struct tar_walk *w, const struct tar_ext *x, struct it_error *err)
+{
+	if (x->pax_pending || x->long_name || x->long_link)
+		return tar_err(w, err, "extended header without an entry");
+	return 0;
+}
+
+/*
+ * The header at w->pos, checked: 1 with *h, 0 at the end of the segment (end
+ * blocks, or its end without them), or a negative code.
+ */
+static int tar_header_at(struct tar_walk *w, const struct tar_ext *x, const struct tar_header **h,
+			 struct it_error *err)
+{
+	if (w->pos == w->seg.len)
+		return tar_end(w, x, err);
+	if (w->seg.len - w->pos < TAR_BLOCK)
+		return tar_err(w, err, "truncated tar header");
+	*h = (const struct tar_header *)(w->seg.ptr + w->pos);
+	if ((*h)->name[0] == '\0') {
+		if (!block_is_zero(w->seg.ptr + w->pos, w->seg.len - w->pos))
+			return tar_err(w, err, "data after the end of the archive");
+		w->pos = w->seg.len;
+		return tar_end(w, x, err);
+	}
+	if (memcmp((*h)->magic, "ustar", 5) != 0)
+		return tar_err(w, err, "not a ustar header");
+	if (!tar_checksum_ok((const unsigned char *)*h))
+		return tar_err(w, err, "bad tar header checksum");
+	return 1;
+}
+
+/* Decode h's numbers and check that its data fits in the segment. */
+static int tar_header_numbers(struct tar_walk *w, const struct tar_header *h,
+			      const struct tar_ext *x, struct tar_nums *nu, struct it_error *err)
+{
+	if (!tar_octal(h->mode, sizeof(h->mode), &nu->mode) ||
+	    !tar_octal(h->uid, sizeof(h->uid), &nu->uid) ||
+	    !tar_octal(h->gid, sizeof(h->gid), &nu->gid) ||
+	    !tar_octal(h->size, sizeof(h->size), &nu->size) ||
+	    !tar_octal(h->mtime, sizeof(h->mtime), &nu->mtime) ||
+	    !tar_octal(h->devmajor, sizeof(h->devmajor), &nu->major) ||
+	    !tar_octal(h->devminor, sizeof(h->devminor), &nu->minor))
+		return tar_err(w, err, "bad number in tar header");
+	if (x->pax_pending && x->pax.has_size)
+		nu->size = x->pax.size;
+	if (nu->size > w->seg.len - w->pos - TAR_BLOCK)
+		return tar_err(w, err, "truncated tar entry");
+	nu->padded = (nu->size + TAR_BLOCK - 1) & ~(unsigned long long)(TAR_BLOCK - 1);
+	if (nu->padded > w->seg.len - w->pos - TAR_BLOCK)
+		return tar_err(w, err, "truncated tar entry");
+	return 0;
+}
+
+/*
+ * An extended header is taken into x: 1. Any other header is an entry's: 0.
+ * pax globals ('g') are read over, as apk does.
+ */
+static int tar_take_extension(struct tar_walk *w, const struct tar_header *h, struct blob data,
+			      struct tar_ext *x, struct it_error *err)
+{
+	int r;
+
+	switch (h->typeflag) {
+	case 'x':
+		r = pax_parse(w, data, &x->pax, err);
+		if (r < 0)
+			return r;
+		x->pax_pending = true;
+		return 1;
+	case 'g':
+		return 1;
+	case 'L':
+		if (data.len >= PATH_MAX)
+			return tar_err(w, err, "GNU long name too long");
+		copy_field(w->path, PATH_MAX, data.ptr, data.len);
+		x->long_name = true;
+		return 1;
+	case 'K':
+		if (data.len >= PATH_MAX)
+			return tar_err(w, err, "GNU long name too long");
+		copy_field(w->link, PATH_MAX, data.ptr, data.len);
+		x->long_link = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The entry's names, owners, times and attributes: the header's unless x gave them. */
+static void tar_fill_entry(struct tar_walk *w, const struct tar_header *h,
+			   const struct tar_nums *nu, const struct tar_ext *x, struct apk_entry *e)
+{
+	static const struct pax_info no_pax;
+	const struct pax_info *pax = x->pax_pending ? &x->pax : &no_pax;
+
+	memset(e, 0, sizeof(*e));
+	if (!pax->has_path && !x->long_name) {
+		if (h->prefix[0])
+			snprintf(w->path, sizeof(w->path), "%.*s/%.*s",
+				 (int)strnlen(h->prefix, sizeof(h->prefix)), h->prefix,
+				 (int)strnlen(h->name, sizeof(h->name)), h->name);
+		else
+			copy_field(w->path, sizeof(w->path), h->name, sizeof(h->name));
+	}
+	if (!pax->has_link && !x->long_link)
+		copy_field(w->link, sizeof(w->link), h->linkname, sizeof(h->linkname));
+	if (!pax->has_uname)
+		copy_field(w->uname, sizeof(w->uname), h->uname, sizeof(h->uname));
+	if (!pax->has_gname)
+		copy_field(w->gname, sizeof(w->gname), h->gname, sizeof(h->gname));
+	e->path = w->path;
+	e->mode = (unsigned)(nu->mode & 07777);
+	e->uid = (unsigned)(pax->has_uid ? pax->uid : nu->uid);
+	e->gid = (unsigned)(pax->has_gid ? pax->gid : nu->gid);
+	e->uname = w->uname;
+	e->gname = w->gname;
+	e->mtime = pax->has_mtime ? pax->mtime : (int64_t)nu->mtime;
+	e->content = empty_content;
+	e->devmajor = (unsigned)nu->major;
+	e->devminor = (unsigned)nu->minor;
+	if (pax->has_sha1)
+		e->sha1 = w->sha1;
+	if (pax->nxattrs) {
+		e->xattrs = w->xattrs;
+		e->nxattrs = pax->nxattrs;
+	}
+}
+
+/* The file type from the typeflag, and a regular file's data: 1, or 0 for a type apk skips. */
+static int tar_entry_type(struct tar_walk *w, char typeflag, const struct tar_nums *nu,
+			  const char *data, struct apk_entry *e, struct it_error *err)
+{
+	switch (typeflag) {
+	case '0':
+	case '7':
+	case '\0':
+		e->mode |= S_IFREG;
+		if (nu->size > w->max_entry) {
+			it_error_set(err, -IT_ELIMIT,
+				     "'%s': '%s' in %s is %llu bytes, over the limit of %llu",
+				     w->file, w->path, w->what, nu->size, w->max_entry);
+			it_error_hint(err, "the file may be a decompression bomb");
+			return -IT_ELIMIT;
+		}
+		e->size = nu->size;
+		e->content = nu->size ? data : empty_content;
+		return 1;
+	case '1':
+		e->mode |= S_IFREG;
+		e->hardlink = w->link;
+		return 1;
+	case '2':
+		e->mode |= S_IFLNK;
+		e->link_target = w->link;
+		return 1;
+	case '3':
+		e->mode |= S_IFCHR;
+		return 1;
+	case '4':
+		e->mode |= S_IFBLK;
+		return 1;
+	case '5':
+		e->mode |= S_IFDIR;
+		return 1;
+	case '6':
+		e->mode |= S_IFIFO;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /*
  * The next entry of the segment: 1 with *e filled, 0 at the end (end blocks
  * or the end of a segment written without them), or a negative code.
  */
 static int tar_next(struct tar_walk *w, struct apk_entry *e, struct it_error *err)
 {
-	struct pax_info pax = {0};
-	bool pending = false, long_name = false, long_link = false;
+	struct tar_ext x = {0};
 	int r;
 
 	for (;;) {
-		const struct tar_header *h;
-		unsigned long long mode, uid, gid, size, mtime, major, minor, padded;
+		const struct tar_header *h = NULL;
+		struct tar_nums nu = {0};
 		const char *data;
 
-		if (w->pos == w->seg.len) {
-			if (pending || long_name || long_link)
-				return tar_err(w, err, "extended header without an entry");
-			return 0;
-		}
-		if (w->seg.len - w->pos < TAR_BLOCK)
-			return tar_err(w, err, "truncated tar header");
-		h = (const struct tar_header *)(w->seg.ptr + w->pos);
-		if (h->name[0] == '\0') {
-			if (!block_is_zero(w->seg.ptr + w->pos, w->seg.len - w->pos))
-				return tar_err(w, err, "data after the end of the archive");
-			w->pos = w->seg.len;
-			if (pending || long_name || long_link)
-				return tar_err(w, err, "extended header without an entry");
-			return 0;
-		}
-		if (memcmp(h->magic, "ustar", 5) != 0)
-			return tar_err(w, err, "not a ustar header");
-		if (!tar_checksum_ok((const unsigned char *)h))
-			return tar_err(w, err, "bad tar header checksum");
-		if (!tar_octal(h->mode, sizeof(h->mode), &mode) ||
-		    !tar_octal(h->uid, sizeof(h->uid), &uid) ||
-		    !tar_octal(h->gid, sizeof(h->gid), &gid) ||
-		    !tar_octal(h->size, sizeof(h->size), &size) ||
-		    !tar_octal(h->mtime, sizeof(h->mtime), &mtime) ||
-		    !tar_octal(h->devmajor, sizeof(h->devmajor), &major) ||
-		    !tar_octal(h->devminor, sizeof(h->devminor), &minor))
-			return tar_err(w, err, "bad number in tar header");
-		if (pending && pax.has_size)
-			size = pax.size;
-		if (size > w->seg.len - w->pos - TAR_BLOCK)
-			return tar_err(w, err, "truncated tar entry");
-		padded = (size + TAR_BLOCK - 1) & ~(unsigned long long)(TAR_BLOCK - 1);
-		if (padded > w->seg.len - w->pos - TAR_BLOCK)
-			return tar_err(w, err, "truncated tar entry");
+		r = tar_header_at(w, &x, &h, err);
+		if (r <= 0)
+			return r;
+		r = tar_header_numbers(w, h, &x, &nu, err);
+		if (r < 0)
+			return r;
 		data = w->seg.ptr + w->pos + TAR_BLOCK;
-
-		switch (h->typeflag) {
-		case 'x':
-			r = pax_parse(w, (struct blob){size, data}, &pax, err);
-			if (r < 0)
-				return r;
-			pending = true;
-			w->pos += TAR_BLOCK + padded;
-			continue;
-		case 'g':
-			w->pos += TAR_BLOCK + padded;
-			continue;
-		case 'L':
-		case 'K': {
-			char *dst = h->typeflag == 'L' ? w->path : w->link;
-
-			if (size >= PATH_MAX)
-				return tar_err(w, err, "GNU long name too long");
-			copy_field(dst, PATH_MAX, data, size);
-			if (h->typeflag == 'L')
-				long_name = true;
-			else
-				long_link = true;
-			w->pos += TAR_BLOCK + padded;
+		r = tar_take_extension(w, h, (struct blob){nu.size, data}, &x, err);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			w->pos += TAR_BLOCK + nu.padded;
 			continue;
 		}
-		default:
-			break;
-		}
-
-		memset(e, 0, sizeof(*e));
-		if (!(pending && pax.has_path) && !long_name) {
-			if (h->prefix[0])
-				snprintf(w->path, sizeof(w->path), "%.*s/%.*s",
-					 (int)strnlen(h->prefix, sizeof(h->prefix)), h->prefix,
-					 (int)strnlen(h->name, sizeof(h->name)), h->name);
-			else
-				copy_field(w->path, sizeof(w->path), h->name, sizeof(h->name));
-		}
-		if (!(pending && pax.has_link) && !long_link)
-			copy_field(w->link, sizeof(w->link), h->linkname, sizeof(h->linkname));
-		if (!(pending && pax.has_uname))
-			copy_field(w->uname, sizeof(w->uname), h->uname, sizeof(h->uname));
-		if (!(pending && pax.has_gname))
-			copy_field(w->gname, sizeof(w->gname), h->gname, sizeof(h->gname));
-		e->path = w->path;
-		e->mode = (unsigned)(mode & 07777);
-		e->uid = (unsigned)(pending && pax.has_uid ? pax.uid : uid);
-		e->gid = (unsigned)(pending && pax.has_gid ? pax.gid : gid);
-		e->uname = w->uname;
-		e->gname = w->gname;
-		e->mtime = pending && pax.has_mtime ? pax.mtime : (int64_t)mtime;
-		e->content = empty_content;
-		e->devmajor = (unsigned)major;
-		e->devminor = (unsigned)minor;
-		if (pending && pax.has_sha1)
-			e->sha1 = w->sha1;
-		if (pending && pax.nxattrs) {
-			e->xattrs = w->xattrs;
-			e->nxattrs = pax.nxattrs;
-		}
-		switch (h->typeflag) {
-		case '0':
-		case '7':
-		case '\0':
-			e->mode |= S_IFREG;
-			if (size > w->max_entry) {
-				it_error_set(
-				    err, -IT_ELIMIT,
-				    "'%s': '%s' in %s is %llu bytes, over the limit of %llu",
-				    w->file, w->path, w->what, size, w->max_entry);
-				it_error_hint(err, "the file may be a decompression bomb");
-				return -IT_ELIMIT;
-			}
-			e->size = size;
-			e->content = size ? data : empty_content;
-			break;
-		case '1':
-			e->mode |= S_IFREG;
-			e->hardlink = w->link;
-			break;
-		case '2':
-			e->mode |= S_IFLNK;
-			e->link_target = w->link;
-			break;
-		case '3':
-			e->mode |= S_IFCHR;
-			break;
-		case '4':
-			e->mode |= S_IFBLK;
-			break;
-		case '5':
-			e->mode |= S_IFDIR;
-			break;
-		case '6':
-			e->mode |= S_IFIFO;
-			break;
-		default:
-			/* Unknown types are skipped, as apk does. */
-			w->pos += TAR_BLOCK + padded;
-			pending = long_name = long_link = false;
+		tar_fill_entry(w, h, &nu, &x, e);
+		r = tar_entry_type(w, h->typeflag, &nu, data, e, err);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			/* Unknown types are skipped, as apk does, with their extended headers. */
+			w->pos += TAR_BLOCK + nu.padded;
+			x = (struct tar_ext){0};
 			continue;
 		}
 		if (e->path[0] == '\0')
 			return tar_err(w, err, "empty file name");
-		w->pos += TAR_BLOCK + padded;
+		w->pos += TAR_BLOCK + nu.padded;
 		if (e->sha1) {
 			r = sha1_check(w, e, err);
 			if (r < 0)

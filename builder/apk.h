@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading APK v2 files (packages, APKINDEX.tar.gz): gzip members, tar, .PKGINFO, checksums. */
+/*
+ * Reading APK v2 files (packages, APKINDEX.tar.gz): gzip members, tar, .PKGINFO, checksums.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_APK_H
 #define IT_BUILDER_APK_H
 

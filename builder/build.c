@@ -2,30 +2,69 @@
 /* The build pipeline: indexes, resolution, downloads, the in-memory tree, configuration, cpio. */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/apk.h"
-#include "builder/builder.h"
-#include "builder/cpio.h"
-#include "builder/fetch.h"
-#include "builder/index.h"
-#include "builder/kernel.h"
-#include "builder/resolve.h"
-#include "builder/rootfs.h"
-#include "builder/tree.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
 
-/* Set by SIGINT/SIGTERM during a build: downloads stop (and remove their temp files), phases end.
+/*
+ * An output the write phase replaces. A hard link keeps the old file until
+ * the build is over, so that a write phase cut short (a cancel, a full disk
+ * for the kernel) puts back what was there, or nothing, instead of leaving a
+ * new initrd beside an old kernel or a result the user asked to stop.
  */
-static volatile sig_atomic_t build_interrupted;
+struct out_file {
+	const char *path;
+	char saved[PATH_MAX]; /* "PATH.tmp.PID.old", a link to the old file; "" if none */
+	bool written;	      /* the new file is at path */
+};
+
+static void out_save(struct out_file *o, const char *path)
+{
+	int n;
+
+	o->path = path;
+	o->written = false;
+	o->saved[0] = '\0';
+	n = snprintf(o->saved, sizeof(o->saved), "%s.tmp.%ld.old", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(o->saved)) {
+		o->saved[0] = '\0';
+		return;
+	}
+	unlink(o->saved); /* a leftover of a killed run with our pid */
+	/* No old file, or no hard links here: then nothing can be put back. */
+	if (link(path, o->saved) < 0)
+		o->saved[0] = '\0';
+}
+
+/* The build failed: the old file back if the new one replaced it, else just no new file. */
+static void out_undo(struct out_file *o)
+{
+	if (!o->path)
+		return;
+	if (o->saved[0] && o->written)
+		rename(o->saved, o->path);
+	else if (o->saved[0])
+		unlink(o->saved); /* still a second name of the file at path */
+	else if (o->written)
+		unlink(o->path);
+	o->saved[0] = '\0';
+	o->written = false;
+}
+
+/* The build is done: forget the old file. */
+static void out_keep(struct out_file *o)
+{
+	if (o->path && o->saved[0])
+		unlink(o->saved);
+	o->saved[0] = '\0';
+}
 
 /* Everything one build holds; released in reverse order by build_release(). */
 struct build {
@@ -44,54 +83,16 @@ struct build {
 	char **pkg_paths; /* per plan entry: where its .apk is */
 	int64_t newest_build_time;
 	bool untrusted_warned;
-	struct sigaction old_int, old_term;
-	bool signals_caught;
+	struct kernel_result kernel;
+	struct out_file initrd_file, kernel_file;
 };
 
-static void on_interrupt(int sig)
+/* Between phases: stop if the caller asked to (cfg->cancel, see builder_build()). */
+static int check_cancelled(const struct build *b, struct it_error *err)
 {
-	build_interrupted = sig;
-}
-
-/*
- * Catch SIGINT and SIGTERM for the build, so that an interrupted download
- * leaves no temp file in the cache; the previous actions come back after.
- * A signal the caller ignores (a background job) stays ignored.
- */
-static void catch_signals(struct build *b)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_interrupt;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	build_interrupted = 0;
-	if (sigaction(SIGINT, NULL, &b->old_int) < 0 || sigaction(SIGTERM, NULL, &b->old_term) < 0)
-		return;
-	if (b->old_int.sa_handler != SIG_IGN)
-		sigaction(SIGINT, &sa, NULL);
-	if (b->old_term.sa_handler != SIG_IGN)
-		sigaction(SIGTERM, &sa, NULL);
-	b->signals_caught = true;
-}
-
-static void restore_signals(struct build *b)
-{
-	if (!b->signals_caught)
-		return;
-	sigaction(SIGINT, &b->old_int, NULL);
-	sigaction(SIGTERM, &b->old_term, NULL);
-	b->signals_caught = false;
-}
-
-/* Between phases: stop if a signal came. */
-static int check_interrupted(struct it_error *err)
-{
-	if (!build_interrupted)
+	if (!b->cfg->cancel || !*b->cfg->cancel)
 		return 0;
-	return it_error_set(err, -IT_EINTERRUPTED, "interrupted by %s",
-			    build_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+	return it_error_set(err, -IT_EINTERRUPTED, "%s", builder_cancel_reason(*b->cfg->cancel));
 }
 
 const char *builder_default_cache_dir(void)
@@ -164,6 +165,7 @@ static void build_release(struct build *b)
 		free(b->pkg_paths);
 	}
 	free(b->scripts);
+	kernel_result_release(&b->kernel);
 	buf_release(&b->installed);
 	tree_release(&b->tree);
 	apk_plan_release(&b->plan);
@@ -224,7 +226,7 @@ static int fetch_set_run(struct build *b, struct fetch_set *s, struct it_error *
 	fetch_opts_init(&fo);
 	fo.cache_dir = b->cache_dir;
 	fo.offline = b->cfg->offline;
-	fo.interrupted = &build_interrupted;
+	fo.interrupted = b->cfg->cancel;
 	if (b->cfg->jobs > 0)
 		fo.max_parallel = b->cfg->jobs;
 	return fetch_batch(&fo, s->reqs, s->n, err);
@@ -611,7 +613,7 @@ static int assemble(struct build *b, struct it_error *err)
 		log_verbose("unpacking %s", b->pkg_paths[i]);
 		r = unpack_package(b, i, err);
 		if (r == 0)
-			r = check_interrupted(err);
+			r = check_cancelled(b, err);
 	}
 	if (r == 0)
 		r = write_apk_db(b, err);
@@ -680,198 +682,189 @@ static int output_paths(const struct build_config *cfg, char *kernel_out, size_t
 	return (n < 0 || (size_t)n >= sz) ? -ENAMETOOLONG : 0;
 }
 
-/*
- * An output the write phase replaces. A hard link keeps the old file until
- * the build is over, so that a write phase cut short (a signal, a full disk
- * for the kernel) puts back what was there, or nothing, instead of leaving a
- * new initrd beside an old kernel or a result the user asked to stop.
- */
-struct out_file {
-	const char *path;
-	char saved[PATH_MAX]; /* "PATH.tmp.PID.old", a link to the old file; "" if none */
-	bool written;	      /* the new file is at path */
-};
-
-static void out_save(struct out_file *o, const char *path)
+/* Everything empty, the directories chosen; a build that writes needs an output. */
+static int build_start(struct build *b, const struct build_config *cfg, struct build_result *res,
+		       struct it_error *err)
 {
-	int n;
+	memset(b, 0, sizeof(*b));
+	memset(res, 0, sizeof(*res));
+	b->cfg = cfg;
+	b->res = res;
+	b->arch = cfg->arch ? cfg->arch : BUILDER_DEFAULT_ARCH;
+	apk_trust_init(&b->trust);
+	apk_db_init(&b->db);
+	tree_init(&b->tree);
+	buf_init(&b->installed, 0);
+	kernel_result_init(&b->kernel);
+	snprintf(b->cache_dir, sizeof(b->cache_dir), "%s",
+		 cfg->cache_dir ? cfg->cache_dir : builder_default_cache_dir());
+	snprintf(b->keys_dir, sizeof(b->keys_dir), "%s",
+		 cfg->keys_dir ? cfg->keys_dir : builder_default_keys_dir());
+	if (!cfg->dry_run && !cfg->output)
+		return it_error_set(err, -IT_EUSAGE, "no output file given");
+	return 0;
+}
 
-	o->path = path;
-	o->written = false;
-	o->saved[0] = '\0';
-	n = snprintf(o->saved, sizeof(o->saved), "%s.tmp.%ld.old", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(o->saved)) {
-		o->saved[0] = '\0';
-		return;
+/* The trusted keys and the indexes read, the world resolved into the plan (res->plan). */
+static int make_plan(struct build *b, struct it_error *err)
+{
+	const struct build_config *cfg = b->cfg;
+	int64_t t0 = now_ms(), t;
+	int r;
+
+	r = apk_trust_load(&b->trust, b->keys_dir, err);
+	if (r < 0) {
+		it_error_hint(err, "point --keys-dir at a directory of Alpine's *.rsa.pub keys");
+		return r;
 	}
-	unlink(o->saved); /* a leftover of a killed run with our pid */
-	/* No old file, or no hard links here: then nothing can be put back. */
-	if (link(path, o->saved) < 0)
-		o->saved[0] = '\0';
+	b->trust.allow_untrusted = cfg->allow_untrusted;
+	if (cfg->allow_untrusted)
+		log_warn(
+		    "--allow-untrusted: signatures are not required; do not ship what this builds");
+
+	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");
+	r = load_indexes(b, err);
+	if (r == 0)
+		r = check_cancelled(b, err);
+	if (r < 0)
+		return r;
+	t = now_ms();
+	b->res->ms_index = t - t0;
+	r = resolve_world(b, err);
+	if (r == 0)
+		r = fill_plan(b, err);
+	if (r == 0)
+		b->res->ms_resolve = now_ms() - t;
+	return r;
 }
 
-/* The build failed: the old file back if the new one replaced it, else just no new file. */
-static void out_undo(struct out_file *o)
+static int fetch_phase(struct build *b, struct it_error *err)
 {
-	if (!o->path)
-		return;
-	if (o->saved[0] && o->written)
-		rename(o->saved, o->path);
-	else if (o->saved[0])
-		unlink(o->saved); /* still a second name of the file at path */
-	else if (o->written)
-		unlink(o->path);
-	o->saved[0] = '\0';
-	o->written = false;
+	int64_t t = now_ms();
+	int r;
+
+	log_info("fetching %zu packages", b->plan.n);
+	r = fetch_packages(b, err);
+	if (r == 0)
+		r = check_cancelled(b, err);
+	if (r == 0)
+		b->res->ms_fetch = now_ms() - t;
+	return r;
 }
 
-/* The build is done: forget the old file. */
-static void out_keep(struct out_file *o)
+/* The packages unpacked and configured (assemble()), then the kernel's modules. */
+static int assemble_phase(struct build *b, struct it_error *err)
 {
-	if (o->path && o->saved[0])
-		unlink(o->saved);
-	o->saved[0] = '\0';
+	int64_t t = now_ms();
+	int r;
+
+	log_info("assembling the tree");
+	r = assemble(b, err);
+	if (r == 0)
+		r = kernel_apply(&b->tree, b->cfg, &b->kernel, err);
+	if (r == 0)
+		r = check_cancelled(b, err);
+	if (r == 0)
+		b->res->ms_assemble = now_ms() - t;
+	return r;
+}
+
+/* The kernel image to kernel_out, the file it replaces saved (see out_file). */
+static int place_kernel(struct build *b, const char *kernel_out, struct it_error *err)
+{
+	int r = ensure_parent(kernel_out, err);
+
+	if (r < 0)
+		return r;
+	out_save(&b->kernel_file, kernel_out);
+	r = kernel_place(&b->kernel, kernel_out, err);
+	if (r < 0)
+		return r;
+	b->kernel_file.written = true;
+	r = check_cancelled(b, err);
+	if (r < 0)
+		return r;
+	b->res->kernel_path = strdup(kernel_out);
+	b->res->kernel_version = b->kernel.kmod.version ? strdup(b->kernel.kmod.version) : NULL;
+	return 0;
+}
+
+/*
+ * The write phase: the tree for inspection (cfg->rootfs_dir), the initrd,
+ * then the kernel beside it. The outputs it replaces are saved first, for
+ * finish_outputs() to put back if the build fails.
+ */
+static int write_outputs(struct build *b, struct it_error *err)
+{
+	const struct build_config *cfg = b->cfg;
+	struct cpio_opts co = {cfg->compression, 0, 0, cfg->cancel};
+	struct cpio_stats cs = {0, 0, 0};
+	bool kernel = kernel_result_has_image(&b->kernel);
+	char kernel_out[PATH_MAX];
+	int64_t t = now_ms();
+	int r;
+
+	co.epoch = cfg->source_date_epoch >= 0 ? cfg->source_date_epoch
+					       : source_date_epoch(b->newest_build_time);
+	if (co.epoch < 0)
+		return it_error_set(err, -IT_EUSAGE,
+				    "SOURCE_DATE_EPOCH is not a number of seconds");
+	if (kernel && output_paths(cfg, kernel_out, sizeof(kernel_out)) < 0)
+		return it_error_set(err, -ENAMETOOLONG, "kernel path beside '%s': name too long",
+				    cfg->output);
+	if (cfg->rootfs_dir) {
+		r = rootfs_export(&b->tree, cfg->rootfs_dir, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	log_info("writing %s", cfg->output);
+	r = ensure_parent(cfg->output, err);
+	if (r < 0)
+		return r;
+	out_save(&b->initrd_file, cfg->output);
+	r = cpio_write(&b->tree, cfg->output, &co, &cs, err);
+	if (r < 0)
+		return r;
+	b->initrd_file.written = true;
+	r = check_cancelled(b, err);
+	if (r == 0 && kernel)
+		r = place_kernel(b, kernel_out, err);
+	if (r < 0)
+		return r;
+	b->res->ms_write = now_ms() - t;
+	b->res->initrd_bytes = cs.written;
+	b->res->files = cs.entries;
+	return 0;
+}
+
+/* The two go together: no new initrd beside an old kernel; nothing new if stopped. */
+static void finish_outputs(struct build *b, int r)
+{
+	if (r < 0) {
+		out_undo(&b->kernel_file);
+		out_undo(&b->initrd_file);
+	} else {
+		out_keep(&b->kernel_file);
+		out_keep(&b->initrd_file);
+	}
 }
 
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err)
 {
 	struct build b;
-	struct cpio_opts co = {cfg->compression, 0, 0, &build_interrupted};
-	struct cpio_stats cs = {0, 0, 0};
-	struct kernel_result kr;
-	struct out_file initrd_file = {0}, kernel_file = {0};
-	char kernel_out[PATH_MAX];
-	int64_t t0 = now_ms(), t;
 	int r;
 
-	memset(&b, 0, sizeof(b));
-	memset(res, 0, sizeof(*res));
-	kernel_result_init(&kr);
-	b.cfg = cfg;
-	b.res = res;
-	b.arch = cfg->arch ? cfg->arch : BUILDER_DEFAULT_ARCH;
-	apk_trust_init(&b.trust);
-	apk_db_init(&b.db);
-	tree_init(&b.tree);
-	buf_init(&b.installed, 0);
-	snprintf(b.cache_dir, sizeof(b.cache_dir), "%s",
-		 cfg->cache_dir ? cfg->cache_dir : builder_default_cache_dir());
-	snprintf(b.keys_dir, sizeof(b.keys_dir), "%s",
-		 cfg->keys_dir ? cfg->keys_dir : builder_default_keys_dir());
-
-	if (!cfg->dry_run && !cfg->output) {
-		r = it_error_set(err, -IT_EUSAGE, "no output file given");
-		goto out;
-	}
-	r = apk_trust_load(&b.trust, b.keys_dir, err);
-	if (r < 0) {
-		it_error_hint(err, "point --keys-dir at a directory of Alpine's *.rsa.pub keys");
-		goto out;
-	}
-	b.trust.allow_untrusted = cfg->allow_untrusted;
-	if (cfg->allow_untrusted)
-		log_warn(
-		    "--allow-untrusted: signatures are not required; do not ship what this builds");
-
-	catch_signals(&b);
-	log_info("reading %zu repositor%s", cfg->repos.n, cfg->repos.n == 1 ? "y" : "ies");
-	r = load_indexes(&b, err);
+	r = build_start(&b, cfg, res, err);
 	if (r == 0)
-		r = check_interrupted(err);
-	if (r < 0)
-		goto out;
-	t = now_ms();
-	res->ms_index = t - t0;
-	r = resolve_world(&b, err);
-	if (r < 0)
-		goto out;
-	r = fill_plan(&b, err);
-	if (r < 0)
-		goto out;
-	res->ms_resolve = now_ms() - t;
-	if (cfg->dry_run)
-		goto out;
-
-	log_info("fetching %zu packages", b.plan.n);
-	t = now_ms();
-	r = fetch_packages(&b, err);
-	if (r == 0)
-		r = check_interrupted(err);
-	if (r < 0)
-		goto out;
-	res->ms_fetch = now_ms() - t;
-
-	log_info("assembling the tree");
-	t = now_ms();
-	r = assemble(&b, err);
-	if (r < 0)
-		goto out;
-	r = kernel_apply(&b.tree, cfg, &kr, err);
-	if (r == 0)
-		r = check_interrupted(err);
-	if (r < 0)
-		goto out;
-	res->ms_assemble = now_ms() - t;
-
-	t = now_ms();
-	co.epoch = cfg->source_date_epoch >= 0 ? cfg->source_date_epoch
-					       : source_date_epoch(b.newest_build_time);
-	if (co.epoch < 0) {
-		r = it_error_set(err, -IT_EUSAGE, "SOURCE_DATE_EPOCH is not a number of seconds");
-		goto out;
-	}
-	if (kernel_result_has_image(&kr) && output_paths(cfg, kernel_out, sizeof(kernel_out)) < 0) {
-		r = it_error_set(err, -ENAMETOOLONG, "kernel path beside '%s': name too long",
-				 cfg->output);
-		goto out;
-	}
-	if (cfg->rootfs_dir) {
-		r = rootfs_export(&b.tree, cfg->rootfs_dir, NULL, err);
-		if (r < 0)
-			goto out;
-	}
-	log_info("writing %s", cfg->output);
-	r = ensure_parent(cfg->output, err);
-	if (r < 0)
-		goto out;
-	/* From here on a failure or a signal puts the old outputs back (see out_file). */
-	out_save(&initrd_file, cfg->output);
-	r = cpio_write(&b.tree, cfg->output, &co, &cs, err);
-	if (r < 0)
-		goto out;
-	initrd_file.written = true;
-	r = check_interrupted(err);
-	if (r < 0)
-		goto out;
-	if (kernel_result_has_image(&kr)) {
-		r = ensure_parent(kernel_out, err);
-		if (r < 0)
-			goto out;
-		out_save(&kernel_file, kernel_out);
-		r = kernel_place(&kr, kernel_out, err);
-		if (r < 0)
-			goto out;
-		kernel_file.written = true;
-		r = check_interrupted(err);
-		if (r < 0)
-			goto out;
-		res->kernel_path = strdup(kernel_out);
-		res->kernel_version = kr.kmod.version ? strdup(kr.kmod.version) : NULL;
-	}
-	res->ms_write = now_ms() - t;
-	res->initrd_bytes = cs.written;
-	res->files = cs.entries;
-out:
-	/* The two go together: no new initrd beside an old kernel; nothing new if stopped. */
-	if (r < 0) {
-		out_undo(&kernel_file);
-		out_undo(&initrd_file);
-	} else {
-		out_keep(&kernel_file);
-		out_keep(&initrd_file);
-	}
-	restore_signals(&b);
-	kernel_result_release(&kr);
+		r = make_plan(&b, err);
+	/* A dry run ends with the plan. */
+	if (r == 0 && !cfg->dry_run)
+		r = fetch_phase(&b, err);
+	if (r == 0 && !cfg->dry_run)
+		r = assemble_phase(&b, err);
+	if (r == 0 && !cfg->dry_run)
+		r = write_outputs(&b, err);
+	finish_outputs(&b, r);
 	build_release(&b);
 	return r;
 }

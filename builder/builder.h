@@ -6,8 +6,10 @@
 #ifndef IT_BUILDER_H
 #define IT_BUILDER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "common/strlist.h"
@@ -90,6 +92,11 @@ struct build_config {
 	enum compression compression;
 	int64_t source_date_epoch; /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
 	bool dry_run;		   /* resolve and print the plan only */
+
+	/* Set by the caller (its SIGINT/SIGTERM handler) to the signal number, or any non-zero
+	 * value: the build stops at its next check with -IT_EINTERRUPTED; NULL: never. Borrowed,
+	 * not freed by build_config_release(). See builder_build(). */
+	const volatile sig_atomic_t *cancel;
 };
 
 void build_config_init(struct build_config *c);
@@ -109,8 +116,77 @@ struct build_result {
 
 void build_result_release(struct build_result *r);
 
-/* Run a whole build. 0 or a negative code, with text in err. */
+/*
+ * Run a whole build: 0, or a negative code with text in err.
+ *
+ * Signals belong to the caller. The builder installs no signal handler and
+ * changes no signal mask; a library cannot know whether its caller wants
+ * Ctrl-C to stop it, nor what else the process does with the signal. A
+ * caller that wants a build to be interruptible catches SIGINT and SIGTERM
+ * for its time, without SA_RESTART (a download's wait then wakes at once)
+ * and leaving a signal the process ignores ignored, and its handler stores
+ * the signal's number in *cfg->cancel.
+ *
+ * The flag is read, and nothing else is done with it:
+ *   - between phases: after the indexes, after the downloads, after each
+ *     package is unpacked, after the kernel's modules, after the initrd is
+ *     written and after the kernel is placed;
+ *   - while downloading: at every turn of the transfer loop (at least every
+ *     100 ms) and in each transfer's progress callback;
+ *   - while writing the initrd: between two cpio entries.
+ * Once it is set the build stops there with -IT_EINTERRUPTED, and err says
+ * "interrupted by SIGINT" or "interrupted by SIGTERM" (any other non-zero
+ * value: "interrupted"; a download cut short says "cannot fetch 'URL':
+ * interrupted"). The resolution of the plan is not interrupted: it takes
+ * milliseconds.
+ *
+ * What a failed build leaves on disk, an interrupted one included: in the
+ * cache only whole, verified files (a download cut short removes its temp
+ * file); beside the outputs no temp file; cfg->output and the kernel image
+ * as they were before the build, never a new one beside an old one: a
+ * previous initrd and kernel that the write phase had replaced are put back
+ * (where the filesystem has no hard links they cannot be, and are removed).
+ * Only cfg->rootfs_dir, written before the initrd, may hold a tree, whole or
+ * partial, of a build that then failed.
+ */
 int builder_build(const struct build_config *cfg, struct build_result *res, struct it_error *err);
+
+/*
+ * builder_list_initrd() flags. BUILDER_LIST_LONG: as 'ls -ln' (mode, links,
+ * uid, gid, size or "major, minor", path); BUILDER_LIST_TIME: LONG with the
+ * mtime ("YYYY-MM-DD HH:MM:SS", UTC) before the path.
+ */
+#define BUILDER_LIST_LONG 1u
+#define BUILDER_LIST_TIME 2u
+
+/*
+ * List the initrd at 'path' on 'out', one entry per line in archive order:
+ * the path alone, or with BUILDER_LIST_LONG as 'ls -ln' shows it, a symlink
+ * followed by "-> TARGET" and a hard link by "link to PATH". Reads newc and
+ * odc cpio, plain or compressed with anything libarchive reads (gzip, zstd,
+ * xz, lzma, bzip2, lz4), and initrds made of several archives one after the
+ * other (an uncompressed early cpio first, as for CPU microcode). *entries
+ * (may be NULL) gets the number of entries listed, on failure too. Errors:
+ * "cannot read 'FILE': ..." with -errno, -EISDIR or -IT_EFORMAT (libarchive's
+ * text carried); the lines listed before stay on 'out', which the caller
+ * flushes and checks.
+ */
+int builder_list_initrd(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
+			struct it_error *err);
+
+/*
+ * The host's kernel, for 'kernel host': the newest BOOT_DIR/vmlinuz-VERSION
+ * (newest by strverscmp(3)) for which MODULES_ROOT/VERSION is a directory.
+ * NULL boot_dir and modules_root mean /boot and /lib/modules (other roots are
+ * for tests). On success *image ("BOOT_DIR/vmlinuz-VERSION") and *modules_dir
+ * ("MODULES_ROOT/VERSION") are new heap strings that the caller frees. On
+ * failure both are NULL and err says why: -IT_ENOTFOUND when there is no such
+ * kernel or boot_dir cannot be read, -IT_EKERNEL when the newest one cannot
+ * be read (the hint: some distributions make kernels readable by root only),
+ * -ENOMEM.
+ */
+int builder_host_kernel(const char *boot_dir, const char *modules_root, char **image,
+			char **modules_dir, struct it_error *err);
 
 /* Default cache directory (static storage). */
 const char *builder_default_cache_dir(void);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/builder.h"
+#include "builder/internal.h"
 
 void build_config_init(struct build_config *c)
 {

@@ -15,7 +15,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "builder/cpio.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 #define NEWC_HDR 110
@@ -401,9 +401,8 @@ static int write_all(struct sink *s, const struct plan *p, const struct cpio_opt
 
 	for (size_t i = 0; i < p->n; i++) {
 		if (o->interrupted && *o->interrupted)
-			return it_error_set(s->err, -IT_EINTERRUPTED,
-					    "cannot write '%s': interrupted by %s", s->path,
-					    *o->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+			return it_error_set(s->err, -IT_EINTERRUPTED, "cannot write '%s': %s",
+					    s->path, builder_cancel_reason(*o->interrupted));
 		r = put_item(s, &p->v[i], epoch);
 		if (r < 0)
 			return r;
@@ -486,8 +485,10 @@ void cpio_mode_string(unsigned mode, char out[11])
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 		if ((mode & S_IFMT) == types[i].type)
 			out[0] = types[i].c;
+	memcpy(out + 1, "---------", 9);
 	for (int i = 0; i < 9; i++)
-		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+		if (mode & (0400u >> i))
+			out[1 + i] = rwx[i];
 	if (mode & S_ISUID)
 		out[3] = (mode & S_IXUSR) ? 's' : 'S';
 	if (mode & S_ISGID)
@@ -581,7 +582,7 @@ static void list_entry(FILE *out, struct archive_entry *ae, unsigned flags)
 	unsigned mode = archive_entry_mode(ae);
 	char ms[11], size[48], when[32] = "";
 
-	if (!(flags & (CPIO_LIST_LONG | CPIO_LIST_TIME))) {
+	if (!(flags & (BUILDER_LIST_LONG | BUILDER_LIST_TIME))) {
 		fprintf(out, "%s\n", name);
 		return;
 	}
@@ -591,7 +592,7 @@ static void list_entry(FILE *out, struct archive_entry *ae, unsigned flags)
 			 (unsigned)archive_entry_rdevminor(ae));
 	else
 		snprintf(size, sizeof(size), "%" PRId64, (int64_t)archive_entry_size(ae));
-	if (flags & CPIO_LIST_TIME) {
+	if (flags & BUILDER_LIST_TIME) {
 		time_t tt = archive_entry_mtime(ae);
 		struct tm tm;
 
@@ -643,8 +644,8 @@ out:
 	return r;
 }
 
-int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
-	      struct it_error *err)
+int builder_list_initrd(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
+			struct it_error *err)
 {
 	unsigned long long count = 0;
 	struct stat st;

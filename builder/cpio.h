@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The newc ("070701") cpio writer that turns a tree into an initrd, and the lister behind 'ls'. */
+/*
+ * The newc ("070701") cpio writer that turns a tree into an initrd, and the lister behind 'ls'.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_CPIO_H
 #define IT_BUILDER_CPIO_H
 
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "builder/builder.h"
 #include "builder/tree.h"
@@ -18,7 +20,7 @@ struct cpio_opts {
 	enum compression compression; /* COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_NONE */
 	int level;		      /* 0: CPIO_GZIP_LEVEL / CPIO_ZSTD_LEVEL */
 	int64_t epoch; /* SOURCE_DATE_EPOCH (>= 0): later and unset mtimes become it */
-	/* Set to the signal's number by the caller's handler (NULL: none): stop, leave nothing. */
+	/* build_config.cancel (NULL: never): set, it stops the writer, which leaves nothing. */
 	const volatile sig_atomic_t *interrupted;
 };
 
@@ -52,22 +54,6 @@ struct cpio_stats {
  */
 int cpio_write(const struct tree *t, const char *path, const struct cpio_opts *o,
 	       struct cpio_stats *st, struct it_error *err);
-
-enum {
-	CPIO_LIST_LONG = 1, /* mode, nlink, uid, gid, size (or major, minor), path, -> target */
-	CPIO_LIST_TIME = 2, /* with LONG: the mtime, UTC */
-};
-
-/*
- * List an initrd on 'out', one entry per line: plain paths, or like 'ls -ln'
- * with CPIO_LIST_LONG. Reads newc/odc cpio, plain or compressed with
- * anything libarchive reads (gzip, zstd, xz, lzma, bzip2, lz4), and
- * initrds made of several archives one after the other (an uncompressed
- * early cpio first, as for CPU microcode). *entries (may be NULL) gets the
- * count. Errors: "cannot read 'FILE': ..." with -errno or -IT_EFORMAT.
- */
-int cpio_list(const char *path, FILE *out, unsigned flags, unsigned long long *entries,
-	      struct it_error *err);
 
 /* "drwxr-xr-x", "-rwsr-xr-x", "crw-------" for a mode; out holds at least 11 bytes. */
 void cpio_mode_string(unsigned mode, char out[11]);

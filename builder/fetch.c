@@ -17,7 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "fetch.h"
+#include "builder/internal.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -722,11 +722,87 @@ static void xfer_accept(struct xfer *x)
 	report_done(x);
 }
 
+/* A body curl could not write: our disk failed, or it was larger than it may be. */
+static bool xfer_write_failed(struct xfer *x, CURLcode cr)
+{
+	struct fetch_req *req = x->req;
+
+	if (cr != CURLE_WRITE_ERROR || (!x->write_errno && !x->too_big))
+		return false;
+	if (x->write_errno) {
+		xfer_fail(x, -x->write_errno, "cannot write '%s': %s", req->cache_path,
+			  strerror(x->write_errno));
+	} else if (req->expected_size >= 0) {
+		xfer_fail(x, -IT_ECHECKSUM, "cannot fetch '%s': more than the expected %lld bytes",
+			  req->url, req->expected_size);
+	} else {
+		xfer_fail(x, -IT_ELIMIT, "cannot fetch '%s': larger than %llu bytes", req->url,
+			  x->b->o->max_unknown_size);
+		it_error_hint(&req->err,
+			      "no index or package is that large: check the repository URL");
+	}
+	return true;
+}
+
+/* An HTTP error status (CURLE_HTTP_RETURNED_ERROR): retried when it may pass. */
+static void xfer_http_failed(struct xfer *x, long code)
+{
+	struct fetch_req *req = x->req;
+	char why[64];
+
+	snprintf(why, sizeof(why), "HTTP %ld", code);
+	if (transient_http(code)) {
+		xfer_retry_or_fail(x, -IT_EHTTP, why);
+		return;
+	}
+	xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': %s", req->url, why);
+	if (code == 404 || code == 410)
+		it_error_hint(&req->err, "check the repository URL; if it is right, the "
+					 "cached index may be older than the mirror");
+}
+
+/* Any other curl error, with curl's detail; retried when it may pass. */
+static void xfer_curl_failed(struct xfer *x, CURLcode cr)
+{
+	char why[CURL_ERROR_SIZE + 128];
+
+	/* curl's error buffer adds detail ("Operation too slow...", TLS reasons) unless it only
+	 * repeats. */
+	if (x->errbuf[0] && !strstr(x->errbuf, curl_easy_strerror(cr)) &&
+	    strncmp(x->errbuf, "Could not resolve host", 22) != 0)
+		snprintf(why, sizeof(why), "%s (%s)", curl_easy_strerror(cr), x->errbuf);
+	else
+		snprintf(why, sizeof(why), "%s", curl_easy_strerror(cr));
+	if (transient_curl(cr))
+		xfer_retry_or_fail(x, -IT_ENETWORK, why);
+	else
+		xfer_fail(x, -IT_ENETWORK, "cannot fetch '%s': %s", x->req->url, why);
+}
+
+/* HTTP 304: the cached file stands, if the request was a conditional one. */
+static void xfer_not_modified(struct xfer *x)
+{
+	struct fetch_req *req = x->req;
+
+	if (!x->conditional) {
+		xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': HTTP 304 to a plain request", req->url);
+		return;
+	}
+	req->path = strdup(req->cache_path);
+	req->outcome = FETCH_NOT_MODIFIED;
+	req->status = req->path ? 0 : -ENOMEM;
+	xfer_cleanup(x);
+	x->state = X_DONE;
+	x->b->net_done++;
+	report_done(x);
+}
+
+/* curl is done with x: fail it, retry it, or keep what came. */
 static void xfer_finished(struct xfer *x, CURLcode cr)
 {
 	struct fetch_req *req = x->req;
 	long code = 0;
-	char why[CURL_ERROR_SIZE + 128];
+	char why[128];
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	req->http_code = code;
@@ -735,67 +811,22 @@ static void xfer_finished(struct xfer *x, CURLcode cr)
 		xfer_fail(x, -IT_EINTERRUPTED, "cannot fetch '%s': interrupted", req->url);
 		return;
 	}
-	if (cr == CURLE_WRITE_ERROR && x->write_errno) {
-		xfer_fail(x, -x->write_errno, "cannot write '%s': %s", req->cache_path,
-			  strerror(x->write_errno));
+	if (xfer_write_failed(x, cr))
 		return;
-	}
-	if (cr == CURLE_WRITE_ERROR && x->too_big && req->expected_size >= 0) {
-		xfer_fail(x, -IT_ECHECKSUM, "cannot fetch '%s': more than the expected %lld bytes",
-			  req->url, req->expected_size);
-		return;
-	}
-	if (cr == CURLE_WRITE_ERROR && x->too_big) {
-		xfer_fail(x, -IT_ELIMIT, "cannot fetch '%s': larger than %llu bytes", req->url,
-			  x->b->o->max_unknown_size);
-		it_error_hint(&req->err,
-			      "no index or package is that large: check the repository URL");
-		return;
-	}
 	if (cr == CURLE_HTTP_RETURNED_ERROR) {
-		snprintf(why, sizeof(why), "HTTP %ld", code);
-		if (transient_http(code)) {
-			xfer_retry_or_fail(x, -IT_EHTTP, why);
-			return;
-		}
-		xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': %s", req->url, why);
-		if (code == 404 || code == 410)
-			it_error_hint(&req->err, "check the repository URL; if it is right, the "
-						 "cached index may be older than the mirror");
+		xfer_http_failed(x, code);
 		return;
 	}
 	if (cr != CURLE_OK) {
-		/* curl's error buffer adds detail ("Operation too slow...", TLS reasons) unless it
-		 * only repeats. */
-		if (x->errbuf[0] && !strstr(x->errbuf, curl_easy_strerror(cr)) &&
-		    strncmp(x->errbuf, "Could not resolve host", 22) != 0)
-			snprintf(why, sizeof(why), "%s (%s)", curl_easy_strerror(cr), x->errbuf);
-		else
-			snprintf(why, sizeof(why), "%s", curl_easy_strerror(cr));
-		if (transient_curl(cr))
-			xfer_retry_or_fail(x, -IT_ENETWORK, why);
-		else
-			xfer_fail(x, -IT_ENETWORK, "cannot fetch '%s': %s", req->url, why);
+		xfer_curl_failed(x, cr);
 		return;
 	}
 	if (code == 304) {
-		if (!x->conditional) {
-			xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': HTTP 304 to a plain request",
-				  req->url);
-			return;
-		}
-		req->path = strdup(req->cache_path);
-		req->outcome = FETCH_NOT_MODIFIED;
-		req->status = req->path ? 0 : -ENOMEM;
-		xfer_cleanup(x);
-		x->state = X_DONE;
-		x->b->net_done++;
-		report_done(x);
+		xfer_not_modified(x);
 		return;
 	}
 	if (code < 200 || code > 299) {
-		snprintf(why, sizeof(why), "HTTP %ld", code);
-		xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': %s", req->url, why);
+		xfer_fail(x, -IT_EHTTP, "cannot fetch '%s': HTTP %ld", req->url, code);
 		return;
 	}
 	if (req->expected_size >= 0 && x->got != (unsigned long long)req->expected_size) {
@@ -1001,99 +1032,130 @@ static int run_network(struct batch *b)
 	}
 }
 
-int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, struct it_error *err)
+/* One transfer per request; those that prepare() cannot answer wait for the network. */
+static int batch_init(struct batch *b, const struct fetch_opts *o, struct fetch_req *reqs, size_t n)
+{
+	memset(b, 0, sizeof(*b));
+	b->o = o;
+	b->n = n;
+	b->x = calloc(n ? n : 1, sizeof(*b->x));
+	if (!b->x)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		fetch_req_release(&reqs[i]);
+		b->x[i] = (struct xfer){.req = &reqs[i], .b = b, .fd = -1, .state = X_IDLE};
+		if (prepare(o, &reqs[i]) == 0) {
+			b->x[i].state = X_WAITING;
+			b->net_total++;
+		}
+	}
+	return 0;
+}
+
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		xfer_cleanup(&b->x[i]);
+	if (b->multi)
+		curl_multi_cleanup(b->multi);
+	free(b->x);
+}
+
+/* libcurl (once per process) and the batch's multi handle. */
+static int batch_open_network(struct batch *b, struct it_error *err)
 {
 	static bool curl_ready;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return it_error_set(err, -ENOMEM, "cannot initialize libcurl");
+		curl_ready = true;
+	}
+	b->multi = curl_multi_init();
+	if (!b->multi)
+		return -ENOMEM;
+	curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)b->o->max_parallel);
+	b->progress_tty = log_stderr_is_tty() && log_verbosity > LOG_QUIET;
+	return 0;
+}
+
+/* Interrupted: every transfer not done stops, and err names what was cut short. */
+static int stop_interrupted(struct batch *b, struct it_error *err)
+{
+	const char *first = NULL;
+	size_t stopped = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct xfer *x = &b->x[i];
+
+		if (x->state != X_RUNNING && x->state != X_WAITING)
+			continue;
+		x->state = X_DONE;
+		xfer_cleanup(x);
+		x->req->status = it_error_set(&x->req->err, -IT_EINTERRUPTED,
+					      "cannot fetch '%s': interrupted", x->req->url);
+		if (!first)
+			first = x->req->url;
+		stopped++;
+	}
+	/* Name what was cut short: the user may wonder what hung. */
+	if (stopped > 1)
+		return it_error_set(err, -IT_EINTERRUPTED,
+				    "cannot fetch '%s' (and %zu more): interrupted", first,
+				    stopped - 1);
+	if (first)
+		return it_error_set(err, -IT_EINTERRUPTED, "cannot fetch '%s': interrupted", first);
+	return it_error_set(err, -IT_EINTERRUPTED, "interrupted while fetching");
+}
+
+/* The requests that need the network, downloaded in parallel. */
+static int batch_download(struct batch *b, struct it_error *err)
+{
+	int r = batch_open_network(b, err);
+
+	if (r < 0)
+		return r;
+	sweep_dirs(b);
+	r = run_network(b);
+	progress_line(b, true);
+	if (r == -IT_EINTERRUPTED)
+		return stop_interrupted(b, err);
+	if (r < 0)
+		return it_error_set(err, r, "cannot fetch: %s", it_strerror(r));
+	return 0;
+}
+
+/* The first request that failed, in request order: its code, its text into err. */
+static int first_failure(const struct fetch_req *reqs, size_t n, struct it_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (reqs[i].status < 0) {
+			if (err && !err->code)
+				*err = reqs[i].err;
+			return reqs[i].status;
+		}
+	}
+	return 0;
+}
+
+int fetch_batch(const struct fetch_opts *o, struct fetch_req *reqs, size_t n, struct it_error *err)
+{
 	struct fetch_opts defaults;
 	struct batch b;
-	int r = 0;
+	int r;
 
 	if (!o) {
 		fetch_opts_init(&defaults);
 		o = &defaults;
 	}
-	memset(&b, 0, sizeof(b));
-	b.o = o;
-	b.n = n;
-	b.x = calloc(n ? n : 1, sizeof(*b.x));
-	if (!b.x)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		fetch_req_release(&reqs[i]);
-		b.x[i] = (struct xfer){.req = &reqs[i], .b = &b, .fd = -1, .state = X_IDLE};
-		if (prepare(o, &reqs[i]) == 0) {
-			b.x[i].state = X_WAITING;
-			b.net_total++;
-		}
-	}
-	r = check_duplicates(&b, err);
+	r = batch_init(&b, o, reqs, n);
 	if (r < 0)
-		goto out;
-	if (b.net_total > 0) {
-		if (!curl_ready) {
-			if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-				r = it_error_set(err, -ENOMEM, "cannot initialize libcurl");
-				goto out;
-			}
-			curl_ready = true;
-		}
-		b.multi = curl_multi_init();
-		if (!b.multi) {
-			r = -ENOMEM;
-			goto out;
-		}
-		curl_multi_setopt(b.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_parallel);
-		b.progress_tty = log_stderr_is_tty() && log_verbosity > LOG_QUIET;
-		sweep_dirs(&b);
-		r = run_network(&b);
-		progress_line(&b, true);
-		if (r == -IT_EINTERRUPTED) {
-			const char *first = NULL;
-			size_t stopped = 0;
-
-			for (size_t i = 0; i < n; i++) {
-				if (b.x[i].state == X_RUNNING || b.x[i].state == X_WAITING) {
-					b.x[i].state = X_DONE;
-					xfer_cleanup(&b.x[i]);
-					reqs[i].status = it_error_set(
-					    &reqs[i].err, -IT_EINTERRUPTED,
-					    "cannot fetch '%s': interrupted", reqs[i].url);
-					if (!first)
-						first = reqs[i].url;
-					stopped++;
-				}
-			}
-			/* Name what was cut short: the user may wonder what hung. */
-			if (stopped > 1)
-				r = it_error_set(err, -IT_EINTERRUPTED,
-						 "cannot fetch '%s' (and %zu more): interrupted",
-						 first, stopped - 1);
-			else if (first)
-				r = it_error_set(err, -IT_EINTERRUPTED,
-						 "cannot fetch '%s': interrupted", first);
-			else
-				r = it_error_set(err, -IT_EINTERRUPTED,
-						 "interrupted while fetching");
-			goto out;
-		}
-		if (r < 0) {
-			r = it_error_set(err, r, "cannot fetch: %s", it_strerror(r));
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (reqs[i].status < 0) {
-			r = reqs[i].status;
-			if (err && !err->code)
-				*err = reqs[i].err;
-			break;
-		}
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		xfer_cleanup(&b.x[i]);
-	if (b.multi)
-		curl_multi_cleanup(b.multi);
-	free(b.x);
+		return r;
+	r = check_duplicates(&b, err);
+	if (r == 0 && b.net_total > 0)
+		r = batch_download(&b, err);
+	if (r == 0)
+		r = first_failure(reqs, n, err);
+	batch_release(&b);
 	return r;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Cached downloads with libcurl: parallel, retried, revalidated, atomic; local files in place. */
+/*
+ * Cached downloads with libcurl: parallel, retried, revalidated, atomic; local files in place.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_FETCH_H
 #define IT_BUILDER_FETCH_H
 
@@ -70,8 +73,8 @@ struct fetch_opts {
 	unsigned long long max_unknown_size; /* cap when expected_size is -1; default 1 GiB */
 	int64_t stale_tmp_ms; /* sweep temp files older than this from cache dirs; 0: never; default
 				 1 h */
-	const volatile sig_atomic_t
-	    *interrupted; /* set by the caller's SIGINT handler: stop and clean up */
+	/* build_config.cancel (NULL: never): set, the batch stops and cleans up. */
+	const volatile sig_atomic_t *interrupted;
 };
 
 void fetch_opts_init(struct fetch_opts *o);

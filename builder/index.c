@@ -9,8 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "builder/index.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 
 /* ---- arena: every record, dependency array and name lives here until apk_db_release() ---- */
 
@@ -568,7 +567,7 @@ static int b64_encode(const unsigned char *in, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t w = (uint32_t)in[i] << 16;
-		char q[4];
+		char q[4] = {0, 0, '=', '='}; /* '=' pads a last group of one or two bytes */
 
 		if (i + 1 < n)
 			w |= (uint32_t)in[i + 1] << 8;
@@ -576,8 +575,10 @@ static int b64_encode(const unsigned char *in, size_t n, struct buf *out)
 			w |= in[i + 2];
 		q[0] = b64chars[(w >> 18) & 63];
 		q[1] = b64chars[(w >> 12) & 63];
-		q[2] = i + 1 < n ? b64chars[(w >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64chars[w & 63] : '=';
+		if (i + 1 < n)
+			q[2] = b64chars[(w >> 6) & 63];
+		if (i + 2 < n)
+			q[3] = b64chars[w & 63];
 		if (buf_add(out, q, 4) < 0)
 			return -IT_ELIMIT;
 	}
@@ -900,91 +901,131 @@ static void rinstall_sort(struct apk_db *db)
 	}
 }
 
-/* Rebuild the provider and reverse install_if tables over all packages (after each load). */
-static int db_index(struct apk_db *db)
-{
-	uint32_t *cnt = NULL, *cnt2 = NULL;
-	size_t total = 0, total2 = 0, niif = 0;
-	struct apk_provider *pool = NULL;
-	const struct apk_name **rpool = NULL;
-	const struct apk_pkg **iif = NULL;
-	int r = -ENOMEM;
+/* The tables db_index() builds, until they replace the db's. */
+struct db_tables {
+	uint32_t *nprov; /* per name: its providers */
+	uint32_t *nrif;	 /* per name: its reverse install_if entries */
+	size_t total_prov, total_rif, niif;
+	struct apk_provider *pool;
+	const struct apk_name **rpool;
+	const struct apk_pkg **iif;
+};
 
-	cnt = big_alloc((db->nnames + 1) * sizeof(*cnt));
-	cnt2 = big_alloc((db->nnames + 1) * sizeof(*cnt2));
-	if (!cnt || !cnt2)
-		goto out;
+static void db_tables_release(struct db_tables *t)
+{
+	big_free((void *)t->iif);
+	big_free((void *)t->rpool);
+	big_free(t->pool);
+	big_free(t->nrif);
+	big_free(t->nprov);
+}
+
+/*
+ * Count, per name, the packages that provide it (by name or 'p:') and the
+ * names its install_if rules will list, and size the pools for them.
+ */
+static int db_tables_alloc(const struct apk_db *db, struct db_tables *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nprov = big_alloc((db->nnames + 1) * sizeof(*t->nprov));
+	t->nrif = big_alloc((db->nnames + 1) * sizeof(*t->nrif));
+	if (!t->nprov || !t->nrif)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < db->npkgs; i++) {
 		const struct apk_pkg *pkg = db->pkgs[i];
 
-		cnt[pkg->name->id]++;
+		t->nprov[pkg->name->id]++;
 		for (uint32_t j = 0; j < pkg->provides.n; j++)
-			cnt[pkg->provides.v[j].name->id]++;
-		total += 1 + pkg->provides.n;
+			t->nprov[pkg->provides.v[j].name->id]++;
+		t->total_prov += 1 + pkg->provides.n;
 		for (uint32_t j = 0; j < pkg->install_if.n; j++)
-			cnt2[pkg->install_if.v[j].name->id] += 1 + pkg->provides.n;
-		total2 += pkg->install_if.n * (1 + pkg->provides.n);
-		niif += pkg->install_if.n > 0;
+			t->nrif[pkg->install_if.v[j].name->id] += 1 + pkg->provides.n;
+		t->total_rif += pkg->install_if.n * (1 + pkg->provides.n);
+		t->niif += pkg->install_if.n > 0;
 	}
-	pool = big_alloc((total + 1) * sizeof(*pool));
-	rpool = big_alloc((total2 + 1) * sizeof(*rpool));
-	iif = big_alloc((niif + 1) * sizeof(*iif));
-	if (!pool || !rpool || !iif)
-		goto out;
-	/* Turn counts into start offsets, then fill in load order. */
-	total = total2 = 0;
+	t->pool = big_alloc((t->total_prov + 1) * sizeof(*t->pool));
+	t->rpool = big_alloc((t->total_rif + 1) * sizeof(*t->rpool));
+	t->iif = big_alloc((t->niif + 1) * sizeof(*t->iif));
+	if (!t->pool || !t->rpool || !t->iif)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Give each name its slice of the pools, empty for now. */
+static void db_tables_slice(struct apk_db *db, const struct db_tables *t)
+{
+	size_t prov = 0, rif = 0;
+
 	for (uint32_t i = 0; i < db->nnames; i++) {
 		struct apk_name *n = db->names[i];
 
-		n->providers = pool + total;
+		n->providers = t->pool + prov;
 		n->nproviders = 0;
-		total += cnt[i];
-		n->rinstall_if = rpool + total2;
+		prov += t->nprov[i];
+		n->rinstall_if = t->rpool + rif;
 		n->nrinstall_if = 0;
-		total2 += cnt2[i];
+		rif += t->nrif[i];
 	}
-	niif = 0;
+}
+
+/* Fill the slices in load order: each package under its names, its install_if names. */
+static void db_tables_fill(struct apk_db *db, struct db_tables *t)
+{
+	size_t niif = 0;
+
 	for (uint32_t i = 0; i < db->npkgs; i++) {
 		const struct apk_pkg *pkg = db->pkgs[i];
 		struct apk_name *n = db->names[pkg->name->id];
 
-		pool[n->providers - pool + n->nproviders++] =
+		t->pool[n->providers - t->pool + n->nproviders++] =
 		    (struct apk_provider){pkg, pkg->version};
 		for (uint32_t j = 0; j < pkg->provides.n; j++) {
 			const struct apk_dep *d = &pkg->provides.v[j];
 
 			n = db->names[d->name->id];
-			pool[n->providers - pool + n->nproviders++] =
+			t->pool[n->providers - t->pool + n->nproviders++] =
 			    (struct apk_provider){pkg, d->version};
 		}
 		for (uint32_t j = 0; j < pkg->install_if.n; j++) {
 			n = db->names[pkg->install_if.v[j].name->id];
-			rpool[n->rinstall_if - rpool + n->nrinstall_if++] = pkg->name;
+			t->rpool[n->rinstall_if - t->rpool + n->nrinstall_if++] = pkg->name;
 			for (uint32_t k = 0; k < pkg->provides.n; k++)
-				rpool[n->rinstall_if - rpool + n->nrinstall_if++] =
+				t->rpool[n->rinstall_if - t->rpool + n->nrinstall_if++] =
 				    pkg->provides.v[k].name;
 		}
 		if (pkg->install_if.n)
-			iif[niif++] = pkg;
+			t->iif[niif++] = pkg;
 	}
-	rinstall_sort(db);
+}
+
+/* The new pools replace the db's; t keeps only what is left to free. */
+static void db_tables_install(struct apk_db *db, struct db_tables *t)
+{
 	big_free(db->provider_pool);
 	big_free((void *)db->rinstall_pool);
 	big_free((void *)db->iif_pkgs);
-	db->provider_pool = pool;
-	db->rinstall_pool = rpool;
-	db->iif_pkgs = iif;
-	db->niif_pkgs = (uint32_t)niif;
-	pool = NULL;
-	rpool = NULL;
-	iif = NULL;
-	r = 0;
-out:
-	big_free((void *)iif);
-	big_free((void *)rpool);
-	big_free(pool);
-	big_free(cnt2);
-	big_free(cnt);
+	db->provider_pool = t->pool;
+	db->rinstall_pool = t->rpool;
+	db->iif_pkgs = t->iif;
+	db->niif_pkgs = (uint32_t)t->niif;
+	t->pool = NULL;
+	t->rpool = NULL;
+	t->iif = NULL;
+}
+
+/* Rebuild the provider and reverse install_if tables over all packages (after each load). */
+static int db_index(struct apk_db *db)
+{
+	struct db_tables t;
+	int r = db_tables_alloc(db, &t);
+
+	if (r == 0) {
+		db_tables_slice(db, &t);
+		db_tables_fill(db, &t);
+		rinstall_sort(db);
+		db_tables_install(db, &t);
+	}
+	db_tables_release(&t);
 	return r;
 }
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* APKINDEX parsing into a package database of several repositories, with name lookups. */
+/*
+ * APKINDEX parsing into a package database of several repositories, with name lookups.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_INDEX_H
 #define IT_BUILDER_INDEX_H
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The kernel of a build: from a package in the tree or an image plus modules on the host. */
+/*
+ * The kernel of a build: from a package in the tree or an image plus modules on the host.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_KERNEL_H
 #define IT_BUILDER_KERNEL_H
 

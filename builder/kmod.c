@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/kmod.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/util.h"
 
@@ -158,8 +158,12 @@ static void modname(struct blob s, char out[MODNAME_MAX])
 		s.len -= (size_t)(slash + 1 - s.ptr);
 		s.ptr = slash + 1;
 	}
-	for (size_t i = 0; i < s.len && s.ptr[i] != '.' && k + 1 < MODNAME_MAX; i++)
-		out[k++] = s.ptr[i] == '-' ? '_' : s.ptr[i];
+	for (size_t i = 0; i < s.len && s.ptr[i] != '.' && k + 1 < MODNAME_MAX; i++) {
+		out[k] = s.ptr[i];
+		if (out[k] == '-')
+			out[k] = '_';
+		k++;
+	}
 	out[k] = '\0';
 }
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Kernel images and modules: a bzImage's version, and named modules with their dependencies. */
+/*
+ * Kernel images and modules: a bzImage's version, and named modules with their dependencies.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_KMOD_H
 #define IT_BUILDER_KMOD_H
 

@@ -18,8 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder/resolve.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 
 /* Alternatives tried before the search gives up on an unsatisfiable world. */
 #define MAX_STEPS 100000
@@ -190,7 +189,11 @@ static int name_class(struct solver *s, const struct apk_name *n)
 		return st->cls;
 	for (uint32_t i = 0; i < n->nproviders; i++)
 		virt += n->providers[i].pkg->name != n;
-	st->cls = virt == 0 ? Q_REAL : virt == n->nproviders ? Q_VIRTUAL : Q_MIXED;
+	st->cls = Q_MIXED;
+	if (virt == 0)
+		st->cls = Q_REAL;
+	else if (virt == n->nproviders)
+		st->cls = Q_VIRTUAL;
 	return st->cls;
 }
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Dependency resolution of a world against a package db, as apk 2.14 does for a fresh root. */
+/*
+ * Dependency resolution of a world against a package db, as apk 2.14 does for a fresh root.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_RESOLVE_H
 #define IT_BUILDER_RESOLVE_H
 

@@ -11,7 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "builder/rootfs.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"

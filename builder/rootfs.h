@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Configuring an Alpine tree without chroot or root: init, consoles, services, users, scripts. */
+/*
+ * Configuring an Alpine tree without chroot or root: init, consoles, services, users, scripts.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_ROOTFS_H
 #define IT_BUILDER_ROOTFS_H
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/tree.h"
+#include "builder/internal.h"
 
 /* A path split into components; '.' and empty ones are dropped when splitting entry paths. */
 struct comps {
@@ -447,9 +447,12 @@ static void dir_set(struct tree_node *n, const struct tree_entry *e, const struc
  */
 static void dir_merge(struct tree_node *n, const struct tree_entry *e, const struct tree_pkg *pkg)
 {
-	if (n->implicit || !pkg)
-		dir_set(n, e, pkg);
-	else if (e->uid < n->uid || (e->uid == n->uid && e->gid < n->gid))
+	/* A directory made only as a parent takes e's attributes, and so does whatever the
+	 * configuration (no package) says; between packages, the lower owner wins. */
+	bool overrides = n->implicit || !pkg;
+	bool lower_owner = e->uid < n->uid || (e->uid == n->uid && e->gid < n->gid);
+
+	if (overrides || lower_owner)
 		dir_set(n, e, pkg);
 	else if (e->uid == n->uid && e->gid == n->gid)
 		n->mode = S_IFDIR | (n->mode & e->mode & 07777);

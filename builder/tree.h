@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* A filesystem tree in memory: what packages and configuration put in the initrd, without root. */
+/*
+ * A filesystem tree in memory: what packages and configuration put in the initrd, without root.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_TREE_H
 #define IT_BUILDER_TREE_H
 

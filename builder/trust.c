@@ -14,8 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "trust.h"
-#include "fetch.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 #define KEY_FILE_MAX (64 * 1024)

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Trusted signing keys, and APK files opened only when their signatures and checksums hold. */
+/*
+ * Trusted signing keys, and APK files opened only when their signatures and checksums hold.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_TRUST_H
 #define IT_BUILDER_TRUST_H
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "builder/version.h"
+#include "builder/internal.h"
 #include "common/util.h"
 
 /* Gentoo-style version: {digit}{.digit}...{letter}{_suf{#}}...{-r#} */

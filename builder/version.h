@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Alpine package versions: validation, ordering and constraint matching as apk-tools 2.x does. */
+/*
+ * Alpine package versions: validation, ordering and constraint matching as apk-tools 2.x does.
+ * Private to the builder (builder/internal.h); everyone else includes builder/builder.h.
+ */
 #ifndef IT_BUILDER_VERSION_H
 #define IT_BUILDER_VERSION_H
 

@@ -7,8 +7,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "builder/apk.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "fuzz/fuzz.h"

@@ -13,8 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/cpio.h"
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/err.h"
 #include "common/strlist.h"
 #include "common/util.h"
@@ -378,8 +377,9 @@ FUZZ_ONE(cpio)
 		if (st.entries != w.len)
 			fuzz_fail();
 		cpf_read_back(&t, &w, o.epoch);
-		if (cpio_list(cpf_out_path, cpf_devnull, CPIO_LIST_LONG | CPIO_LIST_TIME, &listed,
-			      &err) != 0 ||
+		if (builder_list_initrd(cpf_out_path, cpf_devnull,
+					BUILDER_LIST_LONG | BUILDER_LIST_TIME, &listed,
+					&err) != 0 ||
 		    listed != w.len)
 			fuzz_fail();
 		unlink(cpf_out_path);

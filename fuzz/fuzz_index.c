@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/index.h"
-#include "builder/resolve.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/version.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "fuzz/fuzz.h"
 

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* Loading a scenario: the keyword table, files and includes, defaults, the public entry points. */
-#include <dirent.h>
-
 #include "scenario/internal.h"
 
 int kw_include(struct line *l)
@@ -324,72 +322,6 @@ void scenario_set_step_timeout(struct scenario *s, int64_t ms)
 	}
 }
 
-int scenario_host_kernel(const char *boot_dir, const char *modules_root, char **image,
-			 char **modules_dir, struct it_error *err)
-{
-	char best[NAME_MAX + 1] = "", path[PATH_MAX];
-	struct dirent *de;
-	struct stat st;
-	DIR *d = NULL;
-	int r = 0;
-
-	*image = NULL;
-	*modules_dir = NULL;
-	boot_dir = boot_dir ? boot_dir : "/boot";
-	modules_root = modules_root ? modules_root : "/lib/modules";
-	d = opendir(boot_dir);
-	if (!d) {
-		r = -errno;
-		it_error_set(err, -IT_ENOTFOUND, "cannot read '%s': %s", boot_dir, strerror(-r));
-		r = -IT_ENOTFOUND;
-		goto out;
-	}
-	for (de = readdir(d); de; de = readdir(d)) {
-		const char *ver = de->d_name + 8;
-
-		if (strncmp(de->d_name, "vmlinuz-", 8) || !*ver)
-			continue;
-		if (path_join(path, sizeof(path), modules_root, ver) < 0 || stat(path, &st) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		if (!best[0] || strverscmp(ver, best) > 0)
-			snprintf(best, sizeof(best), "%s", ver);
-	}
-	if (!best[0]) {
-		r = it_error_set(
-		    err, -IT_ENOTFOUND,
-		    "no host kernel: no '%s/vmlinuz-VERSION' with a matching '%s/VERSION'",
-		    boot_dir, modules_root);
-		it_error_hint(err, "install one (Debian: apt-get install linux-image-amd64) or "
-				   "write 'kernel image PATH modules DIR'");
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/vmlinuz-%s", boot_dir, best);
-	if (access(path, R_OK) < 0) {
-		r = it_error_set(err, -IT_EKERNEL, "cannot read kernel '%s': %s", path,
-				 strerror(errno));
-		it_error_hint(err,
-			      "some distributions make kernels readable by root only: "
-			      "sudo chmod 0644 '%s'",
-			      path);
-		goto out;
-	}
-	*image = strdup(path);
-	if (asprintf(modules_dir, "%s/%s", modules_root, best) < 0)
-		*modules_dir = NULL;
-	if (!*image || !*modules_dir) {
-		free(*image);
-		free(*modules_dir);
-		*image = NULL;
-		*modules_dir = NULL;
-		r = it_error_set(err, -ENOMEM, "out of memory");
-	}
-out:
-	if (d)
-		closedir(d);
-	return r;
-}
-
 int scenario_resolve_kernel(struct scenario *s, struct it_error *err)
 {
 	char *image = NULL, *mods = NULL;
@@ -397,7 +329,7 @@ int scenario_resolve_kernel(struct scenario *s, struct it_error *err)
 
 	if (!s->kernel_host)
 		return 0;
-	r = scenario_host_kernel(NULL, NULL, &image, &mods, err);
+	r = builder_host_kernel(NULL, NULL, &image, &mods, err);
 	if (r < 0)
 		return r;
 	free(s->build.kernel_image);

@@ -115,19 +115,8 @@ int scenario_load(struct scenario *s, const char *dir_or_file, struct it_error *
 void scenario_set_step_timeout(struct scenario *s, int64_t ms);
 
 /*
- * Find the host's newest kernel: the /boot/vmlinuz-VERSION (by version
- * order, strverscmp) for which /lib/modules/VERSION is a directory. NULL
- * boot_dir / modules_root mean "/boot" and "/lib/modules" (other roots are
- * for tests). On success *image and *modules_dir are new heap strings that
- * the caller frees. -IT_ENOTFOUND when there is none, -IT_EKERNEL when the
- * image cannot be read.
- */
-int scenario_host_kernel(const char *boot_dir, const char *modules_root, char **image,
-			 char **modules_dir, struct it_error *err);
-
-/*
  * When kernel_host is set, fill build.kernel_image and build.modules_dir
- * from scenario_host_kernel(); otherwise do nothing. Call it after applying
+ * from builder_host_kernel(); otherwise do nothing. Call it after applying
  * command-line overrides.
  */
 int scenario_resolve_kernel(struct scenario *s, struct it_error *err);

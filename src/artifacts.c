@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/cpio.h"
+#include "builder/builder.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "src/artifacts.h"
@@ -134,7 +134,7 @@ static int write_listing(const char *initrd, const char *dest, struct it_error *
 		unlink(tmp);
 		return r;
 	}
-	r = cpio_list(initrd, f, CPIO_LIST_LONG, NULL, err);
+	r = builder_list_initrd(initrd, f, BUILDER_LIST_LONG, NULL, err);
 	if (fclose(f) != 0 && r == 0)
 		r = it_error_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
 	if (r == 0 && rename(tmp, path) < 0)

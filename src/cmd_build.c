@@ -181,6 +181,7 @@ static int build(const struct build_opts *o, int argc, char **argv)
 	r = prepare(&s, o->scenario, &o->ov, argc, argv, &err);
 	if (r == 0 && set_outputs(&s, o) < 0)
 		r = it_error_set(&err, -ENOMEM, "cannot build: %s", strerror(ENOMEM));
+	s.build.cancel = &sig_caught;
 	if (r == 0)
 		r = builder_build(&s.build, &res, &err);
 	if (r == 0 && o->dry_run)

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "builder/cpio.h"
+#include "builder/builder.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "src/cmds.h"
@@ -21,9 +21,9 @@ static const char intro[] =
 static const char outro[] = "exit codes: 0 listed, 2 usage error, 3 the file cannot be read\n";
 
 static const struct opt ls_opts[] = {
-    {CPIO_LIST_LONG, 'l', "long", NULL,
+    {BUILDER_LIST_LONG, 'l', "long", NULL,
      "mode, links, uid, gid, size (or major, minor), path, -> target"},
-    {CPIO_LIST_LONG | CPIO_LIST_TIME, 't', "time", NULL, "also the mtime, in UTC (implies --long)"},
+    {BUILDER_LIST_LONG | BUILDER_LIST_TIME, 't', "time", NULL, "also the mtime, in UTC (implies --long)"},
 };
 
 static int take(void *ctx, int id, const char *arg, struct it_error *err)
@@ -53,7 +53,7 @@ int cmd_ls(int argc, char **argv)
 		opt_usage_error(&ls_cmd, argc - first ? "one initrd at a time" : "no initrd given");
 		return EXIT_USAGE;
 	}
-	r = cpio_list(argv[first], stdout, flags, NULL, &err);
+	r = builder_list_initrd(argv[first], stdout, flags, NULL, &err);
 	if (fflush(stdout) != 0 && r == 0)
 		r = it_error_set(&err, -EIO, "cannot write the listing");
 	if (r < 0) {

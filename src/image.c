@@ -62,6 +62,7 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 		return it_error_set(err, -ENOMEM, "cannot build in '%s': %s", dir,
 				    strerror(ENOMEM));
 	memset(&res, 0, sizeof(res));
+	s->build.cancel = &sig_caught; /* SIGINT and SIGTERM stop the build (src/signals.h) */
 	r = builder_build(&s->build, &res, err);
 	if (r == 0 && res.plan_text)
 		r = run_write_text(dir, "plan.txt", res.plan_text, err);

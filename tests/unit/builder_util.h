@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"

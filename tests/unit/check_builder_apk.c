@@ -13,8 +13,7 @@
 #include <openssl/pem.h>
 #include <zlib.h>
 
-#include "builder/apk.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"

@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/cpio.h"
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -515,7 +514,7 @@ static void list_to(const char *archive, unsigned flags, struct buf *b, int want
 	unsigned long long n = 0;
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(cpio_list(archive, f, flags, &n, &err), want);
+	ck_assert_int_eq(builder_list_initrd(archive, f, flags, &n, &err), want);
 	fclose(f);
 	buf_reset(b);
 	buf_add(b, text, len);
@@ -536,7 +535,7 @@ START_TEST(test_list)
 	ck_assert_str_eq(b.data, "bin\nbin/sh\nbin/view\ndev\ndev/console\ndev/sda\netc\netc/motd\n"
 				 "etc/shadow\nhome\nhome/user\nrun\nrun/fifo\ntmp\nusr\nusr/bin\n"
 				 "usr/bin/ex\nusr/bin/su\nusr/bin/vi\n");
-	list_to(tu_in_dir("initrd.zst"), CPIO_LIST_LONG | CPIO_LIST_TIME, &b, 0);
+	list_to(tu_in_dir("initrd.zst"), BUILDER_LIST_LONG | BUILDER_LIST_TIME, &b, 0);
 	ck_assert_str_eq(
 	    b.data,
 	    "drwxr-xr-x   2     0     0          0 2023-11-14 22:13:20 bin\n"

@@ -23,8 +23,7 @@
 
 #include <curl/curl.h>
 
-#include "builder/fetch.h"
-#include "builder/trust.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

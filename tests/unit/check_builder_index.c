@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/index.h"
-#include "builder/version.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "tests/unit/testutil.h"

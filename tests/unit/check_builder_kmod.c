@@ -9,8 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "builder/kmod.h"
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "tests/unit/testutil.h"

@@ -17,8 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/index.h"
-#include "builder/resolve.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/strlist.h"

@@ -12,8 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "builder/rootfs.h"
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "tests/unit/testutil.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/tree.h"
+#include "builder/internal.h"
 #include "common/err.h"
 #include "tests/unit/testutil.h"
 #include "tests/unit/builder_util.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/version.h"
+#include "builder/internal.h"
 #include "common/buf.h"
 #include "tests/unit/testutil.h"
 

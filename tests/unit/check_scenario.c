@@ -837,77 +837,6 @@ START_TEST(test_shipped_against_real_consoles)
 }
 END_TEST
 
-/* ---- host kernel ------------------------------------------------------- */
-
-static void touch(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	ck_assert_int_eq(path_join(path, sizeof(path), dir, name), 0);
-	write_bytes(path, "x", 1);
-}
-
-static void make_dir(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	ck_assert_int_eq(path_join(path, sizeof(path), dir, name), 0);
-	ck_assert_int_eq(mkdir_p(path, 0755), 0);
-}
-
-START_TEST(test_host_kernel)
-{
-	struct it_error e = IT_ERROR_INIT;
-	char boot[600], mods[600], want[PATH_MAX], link[700];
-	char *image = NULL, *moddir = NULL;
-
-	ck_assert_int_eq(path_join(boot, sizeof(boot), tmpdir, "boot"), 0);
-	ck_assert_int_eq(path_join(mods, sizeof(mods), tmpdir, "modules"), 0);
-	ck_assert_int_eq(mkdir(boot, 0755), 0);
-	ck_assert_int_eq(mkdir(mods, 0755), 0);
-
-	ck_assert_int_eq(scenario_host_kernel(boot, mods, &image, &moddir, &e), -IT_ENOTFOUND);
-	tu_assert_textf(e.msg, false,
-			"no host kernel: no '%s/vmlinuz-VERSION' with a matching '%s/VERSION'",
-			boot, mods);
-	ck_assert_ptr_null(image);
-
-	touch(boot, "vmlinuz-6.1.0-9-amd64");
-	touch(boot, "vmlinuz-6.1.0-10-amd64");
-	touch(boot, "vmlinuz-6.1.0-56-amd64"); /* newest, but no modules */
-	touch(boot, "vmlinuz-");
-	touch(boot, "config-6.1.0-99-amd64");
-	make_dir(mods, "6.1.0-9-amd64");
-	make_dir(mods, "6.1.0-10-amd64");
-	make_dir(mods, "6.1.0-99-amd64");
-	it_error_clear(&e);
-	ck_assert_msg(scenario_host_kernel(boot, mods, &image, &moddir, &e) == 0, "%s", e.msg);
-	tu_assert_textf(image, false, "%s/vmlinuz-6.1.0-10-amd64", boot);
-	tu_assert_textf(moddir, false, "%s/6.1.0-10-amd64", mods);
-	free(image);
-	free(moddir);
-
-	/* The newest cannot be read: say so rather than fall back silently. */
-	snprintf(link, sizeof(link), "%s/vmlinuz-6.2.0-1-amd64", boot);
-	ck_assert_int_eq(symlink("/nonexistent/vmlinuz", link), 0);
-	make_dir(mods, "6.2.0-1-amd64");
-	it_error_clear(&e);
-	ck_assert_int_eq(scenario_host_kernel(boot, mods, &image, &moddir, &e), -IT_EKERNEL);
-	tu_assert_textf(e.msg, false, "cannot read kernel '%s': No such file or directory", link);
-	ck_assert(strstr(e.hint, "chmod") != NULL);
-	ck_assert_ptr_null(image);
-	ck_assert_ptr_null(moddir);
-
-	it_error_clear(&e);
-	ck_assert_int_eq(scenario_host_kernel(mods, "/nonexistent", &image, &moddir, &e),
-			 -IT_ENOTFOUND);
-	snprintf(want, sizeof(want), "%s/nope", tmpdir);
-	it_error_clear(&e);
-	ck_assert_int_eq(scenario_host_kernel(want, mods, &image, &moddir, &e), -IT_ENOTFOUND);
-	ck_assert(strstr(e.msg, "No such file or directory") != NULL);
-}
-END_TEST
-
 START_TEST(test_resolve_kernel)
 {
 	struct scenario s;
@@ -921,9 +850,9 @@ START_TEST(test_resolve_kernel)
 	ck_assert_str_eq(s.build.kernel_image, "/k");
 	scenario_release(&s);
 
-	/* 'kernel host' gives what scenario_host_kernel() finds on this machine. */
+	/* 'kernel host' gives what builder_host_kernel() finds on this machine. */
 	load_ok(&s, "packages alpine-base\nkernel host\n");
-	r = scenario_host_kernel(NULL, NULL, &image, &moddir, &e2);
+	r = builder_host_kernel(NULL, NULL, &image, &moddir, &e2);
 	ck_assert_int_eq(scenario_resolve_kernel(&s, &e), r);
 	if (r == 0) {
 		ck_assert_str_eq(s.build.kernel_image, image);
@@ -962,7 +891,6 @@ static Suite *scenario_suite(void)
 	tcase_add_test(tc, test_locating);
 	tcase_add_test(tc, test_shipped_parse);
 	tcase_add_test(tc, test_shipped_against_real_consoles);
-	tcase_add_test(tc, test_host_kernel);
 	tcase_add_test(tc, test_resolve_kernel);
 	suite_add_tcase(s, tc);
 	return s;
