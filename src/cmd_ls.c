@@ -23,7 +23,8 @@ static const char outro[] = "exit codes: 0 listed, 2 usage error, 3 the file can
 static const struct opt ls_opts[] = {
     {BUILDER_LIST_LONG, 'l', "long", NULL,
      "mode, links, uid, gid, size (or major, minor), path, -> target"},
-    {BUILDER_LIST_LONG | BUILDER_LIST_TIME, 't', "time", NULL, "also the mtime, in UTC (implies --long)"},
+    {BUILDER_LIST_LONG | BUILDER_LIST_TIME, 't', "time", NULL,
+     "also the mtime, in UTC (implies --long)"},
 };
 
 static int take(void *ctx, int id, const char *arg, struct it_error *err)

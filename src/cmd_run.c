@@ -80,6 +80,7 @@ static int run_main(struct run_opts *o, int argc, char **argv, int first)
 	else
 		code = run_scenario(argv[first], o);
 out:
+	o->baseline = NULL; /* it pointed here */
 	result_set_release(&baseline);
 	result_set_release(&durations);
 	return code;
