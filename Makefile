@@ -5,6 +5,7 @@ VERSION := 0.1.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/initrd-test
+LIBEXECDIR ?= $(PREFIX)/libexec/initrd-test
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -28,7 +29,7 @@ OPT ?= -O2 -g
 CFLAGS ?=
 LDFLAGS ?=
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DIT_VERSION='"$(VERSION)"' \
-	-DIT_DATADIR='"$(DATADIR)"' $(OPT) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
+	-DIT_DATADIR='"$(DATADIR)"' -DIT_LIBEXECDIR='"$(LIBEXECDIR)"' $(OPT) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lutil
 
@@ -128,6 +129,8 @@ AGENT_BIN := $(O)/agent/initrd-test-agent
 AGENT_NATIVE := $(O)/agent/initrd-test-agent-native
 AGENT_DRIVE := $(O)/tests/tools/agent-drive
 agent: $(AGENT_BIN) $(AGENT_NATIVE) $(AGENT_DRIVE)
+# Every image gets the agent (unless 'agent off'): it is built with the binary.
+all: $(AGENT_BIN)
 $(AGENT_BIN): $(AGENT_GUEST_SRC) $(AGENT_GUEST_HDR)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  MUSL    $@")
@@ -147,10 +150,10 @@ $(O)/tests/unit/check_agent.o: CHECK_CFLAGS += -DAGENT_NATIVE_BIN='"$(CURDIR)/$(
 deps:
 	$(Q)ci/install-deps.sh
 
-unit: $(UNIT_BINS) $(BIN)
+unit: $(UNIT_BINS) $(BIN) $(AGENT_BIN)
 	$(Q)INITRD_TEST_ACCEL=$(ACCEL) tests/run-unit.sh $(UNIT_BINS)
 
-e2e: $(BIN)
+e2e: $(BIN) $(AGENT_BIN)
 	$(Q)INITRD_TEST_ACCEL=$(ACCEL) tests/e2e/run.sh
 
 # Installs what it needs first; the sub-makes see the libraries pkg-config finds then.
@@ -169,7 +172,8 @@ asan:
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" unit
 	$(Q)ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		INITRD_TEST_KEYS="$(CURDIR)/keys" IT="$(CURDIR)/build-asan/initrd-test" E2E_ONLY=t_run_networking E2E_OUT="$(CURDIR)/build-asan/e2e" \
+		INITRD_TEST_KEYS="$(CURDIR)/keys" INITRD_TEST_AGENT="$(CURDIR)/build-asan/agent/initrd-test-agent" \
+		IT="$(CURDIR)/build-asan/initrd-test" E2E_ONLY=t_run_networking E2E_OUT="$(CURDIR)/build-asan/e2e" \
 		INITRD_TEST_ACCEL=$(ACCEL) tests/e2e/run.sh
 
 # The builder on the committed Alpine packages under valgrind: no memory error, no leak.
@@ -235,8 +239,9 @@ lint-scripts:
 		$(if $(Q),echo "  LINT    $$s";) ./$$s || { echo "lint: '$$s' failed" >&2; status=1; }; \
 	done; exit $$status
 
-install: $(BIN)
+install: $(BIN) $(AGENT_BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
+	install -D -m 0755 $(AGENT_BIN) $(DESTDIR)$(LIBEXECDIR)/initrd-test-agent
 	install -d $(DESTDIR)$(DATADIR)/keys
 	install -m 0644 keys/*.pub $(DESTDIR)$(DATADIR)/keys/
 

@@ -122,22 +122,14 @@ const char *builder_default_keys_dir(void)
 	static char dir[PATH_MAX];
 	const char *env = getenv("INITRD_TEST_KEYS");
 	char exe[PATH_MAX - 8];
-	ssize_t n;
-	char *slash;
 
 	if (env && env[0])
 		return env;
 	/* Beside the binary first: a build tree's own keys win over an older install. */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(dir, sizeof(dir), "%s/keys", exe);
-			if (is_dir(dir))
-				return dir;
-		}
+	if (exe_dir(exe, sizeof(exe))) {
+		snprintf(dir, sizeof(dir), "%s/keys", exe);
+		if (is_dir(dir))
+			return dir;
 	}
 	snprintf(dir, sizeof(dir), "%s/keys", IT_DATADIR);
 	return dir;

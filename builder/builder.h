@@ -78,12 +78,16 @@ struct build_config {
 	char *init;		  /* what /init is: NULL -> symlink to /sbin/init */
 	char *root_password_hash; /* NULL: root keeps the packages' setting; "": empty password */
 	struct strlist overlays;  /* directories copied over the tree, in order */
+	char *agent_binary;	  /* the guest agent (a static binary on the host): placed as
+				     /sbin/initrd-test-agent and started first from /etc/inittab;
+				     NULL: none */
 
 	/* Kernel: either a package (e.g. linux-virt) or an image plus a modules directory. */
 	char *kernel_package;
 	char *kernel_image;	/* path to a bzImage */
 	char *modules_dir;	/* /lib/modules/VERSION, or /lib/modules (VERSION appended) */
 	struct strlist modules; /* module names to include with their dependencies */
+	struct strlist optional_modules; /* the same when the kernel has them, else left out */
 
 	/* What comes out. */
 	char *output;	  /* initrd path; written only when complete */

@@ -50,6 +50,8 @@ void build_config_release(struct build_config *c)
 	free(c->init);
 	free(c->root_password_hash);
 	strlist_clear(&c->overlays);
+	free(c->agent_binary);
+	strlist_clear(&c->optional_modules);
 	free(c->kernel_package);
 	free(c->kernel_image);
 	free(c->modules_dir);

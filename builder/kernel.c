@@ -37,7 +37,7 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 	int r;
 
 	if (cfg->kernel_package) {
-		r = kmod_from_tree(t, NULL, &cfg->modules, &k->kmod, err);
+		r = kmod_from_tree(t, NULL, &cfg->modules, &cfg->optional_modules, &k->kmod, err);
 		if (r < 0)
 			return r;
 		log_verbose("kernel %s from package '%s', %zu modules", k->kmod.version,
@@ -45,7 +45,8 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 		return 0;
 	}
 	if (!cfg->kernel_image) {
-		if (cfg->modules.n)
+		if (cfg->modules
+			.n) /* optional ones need a kernel no more than they need anything */
 			return it_error_set(err, -IT_EUSAGE,
 					    "modules asked for but no kernel given (kernel host, "
 					    "kernel image PATH or kernel package NAME)");
@@ -57,10 +58,11 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 	r = kmod_image_version_file(cfg->kernel_image, &k->kmod.version, err);
 	if (r < 0)
 		return r;
-	if (!cfg->modules.n)
+	if (!cfg->modules.n && !cfg->optional_modules.n)
 		return 0;
 	r = kmod_add_from_dir(t, cfg->modules_dir ? cfg->modules_dir : "/lib/modules",
-			      k->kmod.version, &cfg->modules, &k->kmod, err);
+			      k->kmod.version, &cfg->modules, &cfg->optional_modules, &k->kmod,
+			      err);
 	if (r < 0)
 		return r;
 	log_verbose("kernel %s from '%s', %zu modules", k->kmod.version, cfg->kernel_image,

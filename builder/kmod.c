@@ -1006,8 +1006,70 @@ static int host_moddir(const char *given, const char *version, char *dir, size_t
 	return 0;
 }
 
+/* The module's file is in the source (compressed or not, as listed). */
+static bool source_has(const struct source *s, const struct mod *mod)
+{
+	char path[PATH_MAX];
+
+	if (source_path(s, mod->path, path, sizeof(path)) < 0)
+		return false;
+	if (s->host)
+		return access(path, R_OK) == 0;
+	return tree_lookup(s->t, path, true) != NULL;
+}
+
+/* Mark k and what it needs in 'mark' (not yet selected ones); false when a file is missing. */
+static bool closure_present(const struct source *s, const struct depmap *m, size_t k, bool *mark)
+{
+	if (mark[k] || m->v[k].selected)
+		return true;
+	mark[k] = true;
+	if (!source_has(s, &m->v[k]))
+		return false;
+	for (size_t d = 0; d < m->v[k].ndeps; d++) {
+		if (!closure_present(s, m, m->v[k].deps[d], mark))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Optional modules (the guest agent's): each is taken with what it needs when
+ * all of it is there, left out without a word otherwise (a kernel that has it
+ * built in, or a modules directory without it).
+ */
+static int select_optional(const struct source *s, struct depmap *m, const struct strlist *names,
+			   struct blob builtin, struct kmod_result *res)
+{
+	bool *mark = calloc(m->n ? m->n : 1, sizeof(*mark));
+
+	if (!mark)
+		return -ENOMEM;
+	for (size_t i = 0; names && i < names->n; i++) {
+		char name[MODNAME_MAX];
+		long k;
+
+		modname(blob_str(names->v[i]), name);
+		k = name[0] ? find_name(m, name) : -1;
+		if (k < 0) {
+			if (name[0] && is_builtin(builtin, name) &&
+			    !strlist_has(&res->builtin, name))
+				strlist_add(&res->builtin, name);
+			continue;
+		}
+		memset(mark, 0, m->n * sizeof(*mark));
+		if (!closure_present(s, m, (size_t)k, mark))
+			continue;
+		for (size_t j = 0; j < m->n; j++)
+			m->v[j].selected |= mark[j];
+	}
+	free(mark);
+	return 0;
+}
+
 static int select_modules(const struct source *s, struct depmap *m, const struct strlist *names,
-			  struct kmod_result *res, struct it_error *err)
+			  const struct strlist *optional, struct kmod_result *res,
+			  struct it_error *err)
 {
 	struct buf builtin = BUF_INIT;
 	bool exists;
@@ -1016,6 +1078,8 @@ static int select_modules(const struct source *s, struct depmap *m, const struct
 	r = source_read(s, "modules.builtin", &builtin, &exists, err);
 	if (r == 0)
 		r = depmap_select(m, names, buf_blob(&builtin), res, err);
+	if (r == 0 && select_optional(s, m, optional, buf_blob(&builtin), res) < 0)
+		r = it_error_set(err, -ENOMEM, "out of memory");
 	buf_release(&builtin);
 	return r;
 }
@@ -1034,7 +1098,8 @@ static int write_selection(const struct source *s, const struct depmap *m, struc
 }
 
 int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *version,
-		      const struct strlist *names, struct kmod_result *res, struct it_error *err)
+		      const struct strlist *names, const struct strlist *optional,
+		      struct kmod_result *res, struct it_error *err)
 {
 	char dir[PATH_MAX], moddir[PATH_MAX], where[PATH_MAX];
 	struct source s = {.t = t, .host = dir, .moddir = moddir};
@@ -1053,7 +1118,7 @@ int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *versi
 	if (r == 0)
 		r = depmap_parse(&m, buf_blob(&dep), err);
 	if (r == 0)
-		r = select_modules(&s, &m, names, res, err);
+		r = select_modules(&s, &m, names, optional, res, err);
 	if (r == 0)
 		r = write_selection(&s, &m, res, err);
 	buf_release(&dep);
@@ -1166,7 +1231,7 @@ static void remove_bin_indexes(struct tree *t, const char *moddir)
 }
 
 int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist *names,
-		   struct kmod_result *res, struct it_error *err)
+		   const struct strlist *optional, struct kmod_result *res, struct it_error *err)
 {
 	char img[PATH_MAX], moddir[PATH_MAX], where[PATH_MAX], have[512];
 	struct source s = {.t = t, .moddir = moddir};
@@ -1199,7 +1264,7 @@ int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist 
 	else if (r == 0)
 		r = depmap_from_modinfo(&m, t, moddir, err);
 	if (r == 0)
-		r = select_modules(&s, &m, names, res, err);
+		r = select_modules(&s, &m, names, optional, res, err);
 	if (r == 0 && (r = prune_tree(t, moddir, &m)) < 0)
 		r = it_error_set(err, r, "cannot prune '%s': %s", moddir, it_strerror(r));
 	if (r == 0)

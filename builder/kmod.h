@@ -49,10 +49,13 @@ int kmod_image_version_file(const char *path, char **version, struct it_error *e
  * (then 'version' is needed). 'version' (may be NULL) is the image's:
  * modules for another version are -IT_EKERNEL naming both. An unknown name
  * is -IT_ENOTFOUND "module 'foo' not found in '/lib/modules/VER/modules.dep'";
- * one built into the kernel goes to res->builtin.
+ * one built into the kernel goes to res->builtin. 'optional' names (may be
+ * NULL) are taken with their dependencies when every file of them is
+ * there, and left out silently otherwise.
  */
 int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *version,
-		      const struct strlist *names, struct kmod_result *res, struct it_error *err);
+		      const struct strlist *names, const struct strlist *optional,
+		      struct kmod_result *res, struct it_error *err);
 
 /*
  * The same for a kernel package already in the tree (linux-virt): the image
@@ -64,6 +67,6 @@ int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *versi
  * dependencies and aliases come from each module's .modinfo section.
  */
 int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist *names,
-		   struct kmod_result *res, struct it_error *err);
+		   const struct strlist *optional, struct kmod_result *res, struct it_error *err);
 
 #endif

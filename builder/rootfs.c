@@ -61,6 +61,15 @@ static int text_put(struct tree *t, const char *path, const struct buf *b, unsig
 	return tree_add_file(t, path, perm, 0, 0, b->data, b->len, err);
 }
 
+/* The end of an edit: r (an error making the text) says why, or the text replaces the file. */
+static int text_done(struct tree *t, const char *path, const struct buf *b, int r,
+		     struct it_error *err)
+{
+	if (r < 0)
+		return it_error_set(err, r, "cannot edit '%s': %s", path, it_strerror(r));
+	return text_put(t, path, b, 0644, err);
+}
+
 /* Take the next line (without its '\n') off *rest; false at the end. */
 static bool next_line(struct blob *rest, struct blob *line)
 {
@@ -140,6 +149,16 @@ int rootfs_init_symlink(struct tree *t, const char *target, struct it_error *err
 	return tree_add_symlink(t, "/init", target, err);
 }
 
+static bool has_line(struct blob text, const char *want)
+{
+	struct blob line;
+
+	while (next_line(&text, &line))
+		if (blob_eq_str(line, want))
+			return true;
+	return false;
+}
+
 int rootfs_init_copy(struct tree *t, const char *host_path, struct it_error *err)
 {
 	struct buf b = BUF_INIT;
@@ -154,17 +173,57 @@ int rootfs_init_copy(struct tree *t, const char *host_path, struct it_error *err
 	return r;
 }
 
-/* ---- consoles ---- */
+/* ---- the guest agent ---- */
 
-static bool has_line(struct blob text, const char *want)
+/* Where the agent goes, and the inittab line that starts it before OpenRC's sysinit. */
+#define AGENT_PATH "/sbin/initrd-test-agent"
+#define AGENT_INITTAB "::sysinit:" AGENT_PATH " --daemon"
+
+int rootfs_add_agent_binary(struct tree *t, const char *host_path, struct it_error *err)
 {
-	struct blob line;
+	struct buf b = BUF_INIT;
+	int r;
 
-	while (next_line(&text, &line))
-		if (blob_eq_str(line, want))
-			return true;
-	return false;
+	buf_init(&b, 64 * 1024 * 1024);
+	r = buf_read_file(&b, host_path);
+	if (r < 0) {
+		it_error_set(err, r, "cannot read the guest agent '%s': %s", host_path,
+			     it_strerror(r));
+		it_error_hint(err,
+			      "build it with 'make agent', or write 'agent off' in the scenario");
+	} else {
+		r = tree_add_file(t, AGENT_PATH, 0755, 0, 0, b.data, b.len, err);
+	}
+	buf_release(&b);
+	return r;
 }
+
+/* The first line of /etc/inittab starts the agent; init waits for it, and it forks at once. */
+int rootfs_start_agent(struct tree *t, struct it_error *err)
+{
+	static const char path[] = "/etc/inittab";
+	struct buf b = BUF_INIT, out = BUF_INIT;
+	bool exists;
+	int r;
+
+	r = text_get(t, path, &b, &exists, err);
+	if (r == 0 && !exists) {
+		r = it_error_set(err, -IT_ENOTFOUND, "cannot start the agent: no '%s'", path);
+		it_error_hint(err, "alpine-baselayout provides it");
+	}
+	if (r < 0 || has_line(buf_blob(&b), AGENT_INITTAB))
+		goto out;
+	r = buf_addf(&out, "%s\n", AGENT_INITTAB);
+	if (r == 0)
+		r = buf_add(&out, b.data, b.len);
+	r = text_done(t, path, &out, r, err);
+out:
+	buf_release(&b);
+	buf_release(&out);
+	return r;
+}
+
+/* ---- consoles ---- */
 
 static int add_securetty(struct tree *t, const char *tty, struct it_error *err)
 {
@@ -180,10 +239,7 @@ static int add_securetty(struct tree *t, const char *tty, struct it_error *err)
 		r = buf_addch(&b, '\n');
 	if (r == 0)
 		r = buf_addf(&b, "%s\n", tty);
-	if (r < 0)
-		r = it_error_set(err, r, "cannot edit '%s': %s", path, it_strerror(r));
-	else
-		r = text_put(t, path, &b, 0644, err);
+	r = text_done(t, path, &b, r, err);
 out:
 	buf_release(&b);
 	return r;
@@ -470,10 +526,7 @@ static int edit_hosts(struct tree *t, const char *name, struct it_error *err)
 		r = hosts_line(&out, blob_str("127.0.0.1\tlocalhost localhost.localdomain"), names);
 	if (r == 0 && !seen6)
 		r = hosts_line(&out, blob_str("::1\tlocalhost localhost.localdomain"), names);
-	if (r < 0)
-		r = it_error_set(err, r, "cannot edit '%s': %s", path, it_strerror(r));
-	else
-		r = text_put(t, path, &out, 0644, err);
+	r = text_done(t, path, &out, r, err);
 out:
 	buf_release(&b);
 	buf_release(&out);
@@ -1266,8 +1319,14 @@ int rootfs_apply(struct tree *t, const struct build_config *cfg,
 
 	if (r == 0)
 		r = rootfs_add_device_nodes(t, err);
+	/* Before the overlays, so that a scenario's own agent (a test's) replaces ours. */
+	if (r == 0 && cfg->agent_binary)
+		r = rootfs_add_agent_binary(t, cfg->agent_binary, err);
 	for (size_t i = 0; r == 0 && i < cfg->overlays.n; i++)
 		r = rootfs_add_overlay(t, cfg->overlays.v[i], err);
+	/* After them, so that an overlay's inittab starts it too. */
+	if (r == 0 && cfg->agent_binary)
+		r = rootfs_start_agent(t, err);
 	if (r == 0 && cfg->hostname)
 		r = rootfs_set_hostname(t, cfg->hostname, err);
 	if (r == 0 && cfg->nifaces)

@@ -141,4 +141,9 @@ struct rootfs_export_stats {
 int rootfs_export(const struct tree *t, const char *dir, struct rootfs_export_stats *st,
 		  struct it_error *err);
 
+/* The guest agent: the host's static binary as /sbin/initrd-test-agent (0755, root). */
+int rootfs_add_agent_binary(struct tree *t, const char *host_path, struct it_error *err);
+/* The first line of /etc/inittab: "::sysinit:/sbin/initrd-test-agent --daemon" (once). */
+int rootfs_start_agent(struct tree *t, struct it_error *err);
+
 #endif

@@ -196,13 +196,22 @@ void buf_consume(struct buf *b, size_t n)
 
 int buf_read_file(struct buf *b, const char *path)
 {
-	char tmp[65536];
-	int fd, r = 0;
-	ssize_t n;
+	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	r = buf_read_fd(b, fd);
+	close(fd);
+	return r;
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	char tmp[65536];
+	int r = 0;
+	ssize_t n;
+
 	buf_reset(b);
 	for (;;) {
 		n = read(fd, tmp, sizeof(tmp));
@@ -218,6 +227,5 @@ int buf_read_file(struct buf *b, const char *path)
 		if (r < 0)
 			break;
 	}
-	close(fd);
 	return r;
 }

@@ -72,5 +72,7 @@ static inline struct blob buf_blob(const struct buf *b)
 
 /* Read a whole file into b (replacing its content). -errno on failure. */
 int buf_read_file(struct buf *b, const char *path);
+/* The same from an open fd, to its end of file (the fd stays open). */
+int buf_read_fd(struct buf *b, int fd);
 
 #endif

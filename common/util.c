@@ -158,6 +158,21 @@ out:
 	return r;
 }
 
+bool exe_dir(char *out, size_t outsz)
+{
+	ssize_t n = outsz ? readlink("/proc/self/exe", out, outsz - 1) : -1;
+	char *slash;
+
+	if (n <= 0)
+		return false;
+	out[n] = '\0';
+	slash = strrchr(out, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
 int path_join(char *out, size_t outsz, const char *a, const char *b)
 {
 	size_t la = strlen(a);

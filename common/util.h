@@ -47,6 +47,8 @@ int take_pending_signals(const sigset_t *set);
 
 /* Join a and b with one '/', into out (size outsz). -ENAMETOOLONG if it does not fit. */
 int path_join(char *out, size_t outsz, const char *a, const char *b);
+/* The directory of the running binary (/proc/self/exe) into out: true, or false when unknown. */
+bool exe_dir(char *out, size_t outsz);
 
 /* The value of one hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);

@@ -28,7 +28,8 @@ struct pat {
 	char *src;   /* as given, for messages */
 	char *where; /* "file:line", "" or EXPECT_BUILTIN... */
 	bool literal;
-	bool has_refs; /* uses ${...}: compiled again when its step becomes current */
+	bool has_refs;	/* uses ${...}: compiled again when its step becomes current */
+	bool multiline; /* an external step's capture: ^ and $ at every line */
 	pcre2_code *code;
 	pcre2_match_data *md;
 	bool jit;	/* compiled by the JIT: pcre2_jit_match() skips pcre2_match()'s checks */
@@ -45,7 +46,8 @@ struct step {
 	enum expect_kind kind;
 	char *name;
 	char *where;
-	char *text;	/* send: the text as given */
+	char *text;	/* send, external: the text as given */
+	char *subst;	/* external: the text with ${refs} filled in, once current */
 	struct pat pat; /* expect */
 	int64_t timeout_ms;
 	size_t match_at; /* where the match began in its line */
@@ -222,7 +224,8 @@ static int pat_compile(struct expect *e, struct pat *p, const char *regex, size_
 	int errcode = 0;
 	bool jit;
 
-	code = pcre2_compile((PCRE2_SPTR)regex, len, 0, &errcode, &off, e->cctx);
+	code = pcre2_compile((PCRE2_SPTR)regex, len, p->multiline ? PCRE2_MULTILINE : 0, &errcode,
+			     &off, e->cctx);
 	if (!code) {
 		if (pcre2_get_error_message(errcode, why, sizeof(why)) < 0)
 			snprintf((char *)why, sizeof(why), "error %d", errcode);
@@ -365,7 +368,7 @@ static bool ref_known(const struct expect *e, size_t upto, const char *ref, size
 	for (size_t i = upto; i-- > 0;) {
 		const struct step *s = &e->steps[i];
 
-		if (s->kind != EXPECT_KIND_EXPECT)
+		if (!s->pat.code)
 			continue;
 		if (is_number(ref, n, &num)) {
 			pcre2_pattern_info(s->pat.code, PCRE2_INFO_CAPTURECOUNT, &groups);
@@ -645,6 +648,7 @@ static void step_release(struct step *s)
 	free(s->name);
 	free(s->where);
 	free(s->text);
+	free(s->subst);
 	free(s->line);
 }
 
@@ -739,8 +743,9 @@ int expect_add_expect(struct expect *e, const char *name, const char *pattern, b
 	return 0;
 }
 
-int expect_add_send(struct expect *e, const char *name, const char *text, const char *where,
-		    struct it_error *err)
+/* A new step of kind that carries text (a send's, an external step's), references checked. */
+static int text_step(struct expect *e, enum expect_kind kind, const char *name, const char *text,
+		     const char *where, struct step **out, struct it_error *err)
 {
 	struct step *s = NULL;
 	int r;
@@ -751,7 +756,7 @@ int expect_add_send(struct expect *e, const char *name, const char *text, const 
 	r = refs_check(e, text, false, where, err);
 	if (r < 0)
 		return r;
-	r = step_new(e, EXPECT_KIND_SEND, name, where, &s);
+	r = step_new(e, kind, name, where, &s);
 	if (r < 0)
 		return it_error_set(err, r, "cannot add step '%s': %s", text, strerror(-r));
 	s->text = strdup(text);
@@ -760,7 +765,44 @@ int expect_add_send(struct expect *e, const char *name, const char *text, const 
 		return it_error_set(err, -ENOMEM, "cannot add step '%s': %s", text,
 				    strerror(ENOMEM));
 	}
+	*out = s;
+	return 0;
+}
+
+int expect_add_send(struct expect *e, const char *name, const char *text, const char *where,
+		    struct it_error *err)
+{
+	struct step *s = NULL;
+	int r = text_step(e, EXPECT_KIND_SEND, name, text, where, &s, err);
+
+	if (r < 0)
+		return r;
 	s->res.pattern = s->text;
+	e->nsteps++;
+	return 0;
+}
+
+int expect_add_external(struct expect *e, const char *name, const char *text, const char *capture,
+			bool capture_literal, int64_t timeout_ms, const char *where,
+			struct it_error *err)
+{
+	struct step *s = NULL;
+	int r = text_step(e, EXPECT_KIND_EXTERNAL, name, text, where, &s, err);
+
+	if (r < 0)
+		return r;
+	s->pat.multiline = true;
+	if (capture)
+		r = refs_check(e, capture, !capture_literal, where, err);
+	if (r == 0 && capture)
+		r = pat_init(e, &s->pat, capture, capture_literal, where, true, err);
+	if (r < 0) {
+		step_release(s);
+		return r;
+	}
+	s->res.pattern = s->text;
+	s->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+	s->res.timeout_ms = s->timeout_ms;
 	e->nsteps++;
 	return 0;
 }
@@ -910,34 +952,61 @@ static int captures_save(struct expect *e, const struct pat *p, struct blob line
 	return 0;
 }
 
-/* Make steps current from e->cur on: sends are queued and pass; stops at an expect step. */
+/*
+ * A pattern with ${refs} compiled again with their values, as its step becomes
+ * current; one that no longer compiles ends the run (BAD_PATTERN).
+ */
+static int refill_pattern(struct expect *e, struct step *s, struct buf *b, int64_t now)
+{
+	char msg[300];
+	int r;
+
+	if (!s->pat.code || !s->pat.has_refs)
+		return 0;
+	r = subst(e, s->pat.src, !s->pat.literal, s->pat.literal, b);
+	if (r >= 0)
+		r = pat_compile(e, &s->pat, b->data, b->len, msg, sizeof(msg));
+	if (r == -IT_ESCENARIO || r == -IT_ELIMIT) {
+		free(e->bad_msg);
+		e->bad_msg = strdup(r == -IT_ELIMIT ? "too long" : msg);
+		e->oc.fail_pattern = e->bad_msg ? e->bad_msg : "";
+		end_run(e, EXPECT_FAILED, EXPECT_WHY_BAD_PATTERN, now);
+		return 0;
+	}
+	return r;
+}
+
+/* An external step's text with its ${refs} filled in. */
+static int refill_text(struct expect *e, struct step *s, struct buf *b)
+{
+	int r = subst(e, s->text, false, false, b);
+
+	if (r < 0)
+		return r;
+	free(s->subst);
+	s->subst = strdup(b->data ? b->data : "");
+	return s->subst ? 0 : -ENOMEM;
+}
+
+/*
+ * Make steps current from e->cur on: sends are queued and pass; stops at an
+ * expect or an external step.
+ */
 static int activate(struct expect *e, size_t from, int64_t now)
 {
 	struct buf b = BUF_INIT;
-	char msg[300];
 	int r = 0;
 
 	buf_init(&b, SUBST_MAX);
 	while (e->cur < e->nsteps) {
 		struct step *s = &e->steps[e->cur];
 
-		if (s->kind == EXPECT_KIND_EXPECT) {
-			if (s->pat.has_refs) {
-				r = subst(e, s->pat.src, !s->pat.literal, s->pat.literal, &b);
-				if (r >= 0)
-					r = pat_compile(e, &s->pat, b.data, b.len, msg,
-							sizeof(msg));
-				if (r == -IT_ESCENARIO || r == -IT_ELIMIT) {
-					free(e->bad_msg);
-					e->bad_msg = strdup(r == -IT_ELIMIT ? "too long" : msg);
-					e->oc.fail_pattern = e->bad_msg ? e->bad_msg : "";
-					end_run(e, EXPECT_FAILED, EXPECT_WHY_BAD_PATTERN, now);
-					r = 0;
-					goto out;
-				}
-				if (r < 0)
-					goto out;
-			}
+		if (s->kind != EXPECT_KIND_SEND) {
+			r = refill_pattern(e, s, &b, now);
+			if (r == 0 && running(e) && s->kind == EXPECT_KIND_EXTERNAL)
+				r = refill_text(e, s, &b);
+			if (r < 0 || !running(e))
+				goto out;
 			s->pat.resume = from;
 			e->resume_dirty = true;
 			e->step_deadline =
@@ -1156,6 +1225,8 @@ static int scan(struct expect *e, struct blob line, bool complete, int64_t now)
 		struct step *s = &e->steps[e->cur];
 		int r;
 
+		if (s->kind != EXPECT_KIND_EXPECT)
+			break; /* the caller decides it, whatever the console says */
 		if (!may_match(e, &s->pat, line) || pat_match(e, &s->pat, line, complete, &rc) <= 0)
 			break;
 		r = step_pass(e, s, line, rc, complete, now);
@@ -1630,6 +1701,67 @@ int expect_eof(struct expect *e, int64_t now_ms)
 	return (int)e->oc.state;
 }
 
+size_t expect_external(const struct expect *e, const char **text)
+{
+	const struct step *s;
+
+	if (!running(e) || !e->started || e->cur >= e->nsteps)
+		return SIZE_MAX;
+	s = &e->steps[e->cur];
+	if (s->kind != EXPECT_KIND_EXTERNAL)
+		return SIZE_MAX;
+	if (text)
+		*text = s->subst ? s->subst : s->text;
+	return e->cur;
+}
+
+int expect_external_match(struct expect *e, struct blob subject)
+{
+	struct step *s;
+	int rc;
+
+	if (expect_external(e, NULL) == SIZE_MAX)
+		return 0;
+	s = &e->steps[e->cur];
+	if (!s->pat.code)
+		return 0;
+	rc = pcre2_match(s->pat.code, (PCRE2_SPTR)(subject.ptr ? subject.ptr : ""), subject.len, 0,
+			 0, s->pat.md, e->mctx);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0) {
+		e->st.match_errors++;
+		return 0;
+	}
+	return captures_save(e, &s->pat, subject, rc) < 0 ? -ENOMEM : 1;
+}
+
+int expect_external_done(struct expect *e, bool passed, const char *line, int64_t now_ms)
+{
+	struct step *s;
+	int r;
+
+	if (expect_external(e, NULL) == SIZE_MAX)
+		return -EINVAL;
+	s = &e->steps[e->cur];
+	if (!passed) {
+		end_run(e, EXPECT_FAILED, EXPECT_WHY_EXTERNAL, now_ms);
+		/* end_run() keeps the line of the console otherwise: this one says why. */
+		set_oc_line(e, line ? line : "", line ? strlen(line) : 0, 0);
+		return (int)e->oc.state;
+	}
+	free(s->line);
+	s->line = line ? strdup(line) : NULL;
+	if (line && !s->line)
+		return -ENOMEM;
+	s->res.line = s->line;
+	s->res.status = EXPECT_STEP_PASSED;
+	s->res.at_ms = now_ms - e->start_ms;
+	e->cur++;
+	r = activate(e, 0, now_ms);
+	return r < 0 ? r : (int)e->oc.state;
+}
+
 int64_t expect_deadline(const struct expect *e)
 {
 	int64_t a = e->run_deadline, b = e->step_deadline;
@@ -1671,6 +1803,11 @@ const struct expect_step_result *expect_step(const struct expect *e, size_t i)
 const struct expect_outcome *expect_outcome(const struct expect *e)
 {
 	return &e->oc;
+}
+
+const char *expect_last_line(const struct expect *e)
+{
+	return e->last_line;
 }
 
 const char *expect_capture(const struct expect *e, const char *ref)
@@ -1721,6 +1858,14 @@ static void step_desc(const struct expect *e, size_t i, char *out, size_t outsz)
 		snprintf(out, outsz, "step %zu", i + 1);
 }
 
+/* What a step waits for: its pattern, or an external step's text. */
+static const char *step_what(const struct step *s)
+{
+	if (!s)
+		return "";
+	return s->pat.src ? s->pat.src : s->text ? s->text : "";
+}
+
 static void hint_last_line(const struct expect *e, struct it_error *err)
 {
 	if (e->oc.line && e->oc.line[0])
@@ -1751,19 +1896,21 @@ int expect_explain(const struct expect *e, struct it_error *err)
 		return r;
 	case EXPECT_WHY_STEP_TIMEOUT:
 		r = it_error_set(err, -IT_ETIMEOUT, "%s timed out after %lld ms waiting for '%s'",
-				 desc, (long long)(s ? s->timeout_ms : 0), s ? s->pat.src : "");
+				 desc, (long long)(s ? s->timeout_ms : 0), step_what(s));
 		hint_last_line(e, err);
 		return r;
 	case EXPECT_WHY_RUN_TIMEOUT:
 		r = it_error_set(err, -IT_ETIMEOUT,
 				 "run timed out after %lld ms at %s waiting for '%s'",
-				 (long long)e->run_timeout_ms, desc, s ? s->pat.src : "");
+				 (long long)e->run_timeout_ms, desc, step_what(s));
 		hint_last_line(e, err);
 		return r;
+	case EXPECT_WHY_EXTERNAL:
+		return it_error_set(err, -IT_EFAIL, "%s failed: %s", desc, oc->line);
 	case EXPECT_WHY_EOF:
 		r = it_error_set(err, -IT_EFAIL,
 				 "console closed at %lld.%03lld s before %s matched '%s'",
-				 ms / 1000, ms % 1000, desc, s ? s->pat.src : "");
+				 ms / 1000, ms % 1000, desc, step_what(s));
 		hint_last_line(e, err);
 		return r;
 	case EXPECT_WHY_OUTPUT_FULL:
@@ -1775,7 +1922,7 @@ int expect_explain(const struct expect *e, struct it_error *err)
 		return r;
 	case EXPECT_WHY_BAD_PATTERN:
 		return it_error_set(err, -IT_EFAIL, "%s: bad pattern '%s' after substitution: %s",
-				    desc, s ? s->pat.src : "", oc->fail_pattern);
+				    desc, step_what(s), oc->fail_pattern);
 	case EXPECT_WHY_NONE:
 		break;
 	}

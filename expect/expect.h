@@ -75,6 +75,7 @@ enum expect_state {
 enum expect_kind {
 	EXPECT_KIND_EXPECT = 0,
 	EXPECT_KIND_SEND,
+	EXPECT_KIND_EXTERNAL, /* decided by the caller: expect_external_done() */
 };
 
 enum expect_status {
@@ -94,6 +95,7 @@ enum expect_why {
 	EXPECT_WHY_EOF,		 /* expect_eof(): the console closed (or a replayed log ended) */
 	EXPECT_WHY_OUTPUT_FULL,	 /* a send step did not fit in the output queue */
 	EXPECT_WHY_BAD_PATTERN,	 /* a pattern stopped compiling once ${...} was filled in */
+	EXPECT_WHY_EXTERNAL,	 /* the caller failed an external step (outcome.line says why) */
 };
 
 /* One step's result. Strings are owned by the engine and live until expect_free(). */
@@ -156,6 +158,40 @@ int expect_add_expect(struct expect *e, const char *name, const char *pattern, b
 /* Append a step that queues 'text' (bytes, after ${} substitution) for the console at once. */
 int expect_add_send(struct expect *e, const char *name, const char *text, const char *where,
 		    struct it_error *err);
+/*
+ * Append a step the engine does not decide: a command in the guest, a file
+ * copy, a wait. When it becomes current the engine stops there, as at an
+ * expect step, until the caller ends it with expect_external_done(); its
+ * timeout, the run's and the fail patterns apply meanwhile (a panic on the
+ * console during a command fails the run). 'text' says what it does (its
+ * 'pattern' in results) and may hold ${refs}, filled in when it becomes
+ * current. 'capture' (NULL: none) is a pattern the caller matches against
+ * text of its own (a command's stdout) with expect_external_match(); its
+ * groups feed ${...} of later steps like an expect step's; it is compiled
+ * with ^ and $ at every line (PCRE2_MULTILINE).
+ */
+int expect_add_external(struct expect *e, const char *name, const char *text, const char *capture,
+			bool capture_literal, int64_t timeout_ms, const char *where,
+			struct it_error *err);
+/*
+ * The current step when it is an external one and the run goes on: its
+ * index, and *text with its ${refs} filled in (valid until it ends).
+ * SIZE_MAX otherwise.
+ */
+size_t expect_external(const struct expect *e, const char **text);
+/*
+ * Match the current external step's capture pattern against subject (all
+ * of it at once): 1 when it matched (its groups saved for later steps), 0
+ * when not (or it has none), or -ENOMEM.
+ */
+int expect_external_match(struct expect *e, struct blob subject);
+/*
+ * End the current external step at now_ms: passed, with 'line' (may be NULL)
+ * shown as what it matched; or failed, the run with it (EXPECT_WHY_EXTERNAL,
+ * 'line' the outcome's line: what went wrong). Returns the state, as
+ * expect_feed() does; -EINVAL when the current step is not external.
+ */
+int expect_external_done(struct expect *e, bool passed, const char *line, int64_t now_ms);
 /* Add a pattern that fails the run whenever it matches (no ${} substitution). */
 int expect_add_fail(struct expect *e, const char *pattern, bool literal, const char *where,
 		    struct it_error *err);
@@ -199,6 +235,8 @@ size_t expect_nsteps(const struct expect *e);
 /* Result of step i (0-based), or NULL when i is out of range. Owned by the engine. */
 const struct expect_step_result *expect_step(const struct expect *e, size_t i);
 const struct expect_outcome *expect_outcome(const struct expect *e);
+/* The last complete console line with more than blanks so far, trimmed; "" before one. */
+const char *expect_last_line(const struct expect *e);
 /* Current value of ${ref} ("1", "ip"), or NULL when unset. Owned by the engine. */
 const char *expect_capture(const struct expect *e, const char *ref);
 void expect_get_stats(const struct expect *e, struct expect_stats *st);

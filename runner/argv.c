@@ -72,6 +72,8 @@ static int kernel_cmdline(const struct vm_config *c, const char *machine_append,
 	r = buf_addstr(&b, "console=ttyS0");
 	if (r == 0 && machine_append)
 		r = buf_addf(&b, " %s", machine_append);
+	if (r == 0 && c->agent == VM_AGENT_SERIAL)
+		r = buf_addstr(&b, " initrd_test.agent=ttyS1");
 	if (r == 0 && c->append && *c->append)
 		r = buf_addf(&b, " %s", c->append);
 	if (r < 0) {
@@ -186,6 +188,33 @@ static int qemu_console(struct strlist *a)
 	return r;
 }
 
+/*
+ * The agent's channel: a socketpair end inherited as fd VM_AGENT_FD, as a
+ * virtio console port (a bus of its own: virtio-serial-device where there is
+ * no PCI) or as the second serial port, ttyS1.
+ */
+static int qemu_agent(const struct vm_config *c, const struct machine_desc *m, struct strlist *a)
+{
+	int r;
+
+	if (c->agent == VM_AGENT_NONE)
+		return 0;
+	r = strlist_add(a, "-chardev");
+	if (r == 0)
+		r = strlist_addf(a, "socket,id=agent,fd=%d", VM_AGENT_FD);
+	if (r == 0 && c->agent == VM_AGENT_SERIAL)
+		return strlist_addl(a, "-serial", "chardev:agent");
+	if (r == 0)
+		r = strlist_addl(a, "-device",
+				 m->mmio_nic ? "virtio-serial-device,id=agentbus"
+					     : "virtio-serial-pci,id=agentbus",
+				 "-device");
+	if (r == 0)
+		r = strlist_addf(a, "virtserialport,bus=agentbus.0,chardev=agent,name=%s",
+				 VM_AGENT_PORT);
+	return r;
+}
+
 static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
 		     struct strlist *a, struct it_error *err)
 {
@@ -214,6 +243,8 @@ static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char 
 		r = qemu_console(a);
 	if (r == 0 && qmp_path)
 		r = qemu_qmp(qmp_path, a);
+	if (r == 0)
+		r = qemu_agent(c, m, a);
 	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
 		r = strlist_add(a, c->extra_args.v[i]);
 	free(cmdline);
@@ -239,6 +270,11 @@ static int crosvm_argv(const struct vm_config *c, enum vm_accel accel, struct st
 		it_error_set(err, -IT_EUSAGE, "crosvm needs kvm, but the accelerator is '%s'",
 			     vm_accel_name(accel));
 		it_error_hint(err, "use --backend qemu to run without kvm");
+		return -IT_EUSAGE;
+	}
+	if (c->agent != VM_AGENT_NONE) {
+		it_error_set(err, -IT_EUSAGE, "the crosvm backend has no agent channel");
+		it_error_hint(err, "write 'agent off' in the scenario, or use --backend qemu");
 		return -IT_EUSAGE;
 	}
 	r = kernel_cmdline(c, NULL, &cmdline);

@@ -37,6 +37,9 @@
 
 struct hub_client {
 	int fd;
+	unsigned id;	     /* never reused by this hub: what the agent relay knows it by */
+	bool agent;	     /* it sent AGENT frames: the relay hears when it leaves */
+	bool quiet;	     /* QUIET: no console output for it */
 	struct buf out;	     /* frames not sent yet (cap VM_HUB_CLIENT_QUEUE_MAX) */
 	struct buf in;	     /* bytes of a frame not complete yet */
 	bool closing;	     /* BYE queued: close once it has been sent */
@@ -52,6 +55,10 @@ struct vm_hub {
 	bool poweroff; /* a client asked; vm_run() carries it out */
 	int keyboard;  /* index of the client holding the keyboard, -1 when free */
 	uint64_t seq;
+	unsigned next_id;	  /* the next client's id, from 1 */
+	const struct vm_ops *ops; /* the loop's callbacks while vmi_hub_handle() runs */
+	void *ctx;
+	int cb_err;  /* the first negative result of ops->on_hub_agent in this round */
 	pid_t owner; /* the process that made the files (a forked child must not remove them) */
 	int64_t started;
 	char *name;
@@ -146,10 +153,19 @@ size_t vmi_hub_strip_cpr(char *buf, size_t len)
 static void client_close(struct vm_hub *h, int i)
 {
 	struct hub_client *c = &h->clients[i];
+	int r;
 
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	/* The agent relay forgets its requests (and stops what they left running). */
+	if (c->agent && h->ops && h->ops->on_hub_agent) {
+		r = h->ops->on_hub_agent(h->ctx, c->id, NULL, 0);
+		if (r < 0 && !h->cb_err)
+			h->cb_err = r;
+	}
+	c->agent = false;
+	c->quiet = false;
 	buf_release(&c->out);
 	buf_release(&c->in);
 	c->closing = false;
@@ -232,7 +248,7 @@ static void client_output(struct vm_hub *h, int i, const char *p, size_t len)
 {
 	struct hub_client *c = &h->clients[i];
 
-	if (c->fd < 0 || c->closing)
+	if (c->fd < 0 || c->closing || c->quiet)
 		return;
 	client_tell_skipped(h, i, false);
 	if (!c->skipped &&
@@ -298,6 +314,24 @@ static unsigned get_u16(const char *p)
 	return ((unsigned)(unsigned char)p[0] << 8) | (unsigned char)p[1];
 }
 
+/* Agent bytes from a client: to the relay, or BYE when nobody here serves an agent. */
+static void client_agent(struct vm *vm, int i, struct blob payload)
+{
+	struct vm_hub *h = vm->hub;
+	struct hub_client *c = &h->clients[i];
+	int r;
+
+	if (!h->ops || !h->ops->on_hub_agent) {
+		client_bye(h, i,
+			   "no agent here: this VM's harness does not serve the agent channel");
+		return;
+	}
+	c->agent = true;
+	r = h->ops->on_hub_agent(h->ctx, c->id, payload.ptr, payload.len);
+	if (r < 0 && !h->cb_err)
+		h->cb_err = r;
+}
+
 static void client_frame(struct vm *vm, int i, int type, struct blob payload)
 {
 	struct vm_hub *h = vm->hub;
@@ -316,6 +350,12 @@ static void client_frame(struct vm *vm, int i, int type, struct blob payload)
 		break;
 	case VM_HUB_DETACH:
 		client_bye(h, i, "detached");
+		break;
+	case VM_HUB_AGENT:
+		client_agent(vm, i, payload);
+		break;
+	case VM_HUB_QUIET:
+		c->quiet = true;
 		break;
 	case VM_HUB_POWEROFF:
 		h->poweroff = true;
@@ -433,6 +473,7 @@ static void accept_clients(struct vm *vm)
 			continue;
 		}
 		h->clients[i].fd = fd;
+		h->clients[i].id = ++h->next_id;
 		buf_init(&h->clients[i].out, VM_HUB_CLIENT_QUEUE_MAX);
 		buf_init(&h->clients[i].in, IN_MAX);
 		client_welcome(vm, i);
@@ -451,8 +492,9 @@ void vmi_hub_fill(struct vm *vm, struct pollfd *p)
 		p[i] = (struct pollfd){.fd = -1};
 	if (!h || h->retired)
 		return;
-	/* Read clients only while the typing queue can take a whole frame. */
-	room = VM_WRITE_QUEUE_MAX - vm->outq.len >= VM_HUB_FRAME_MAX + READ_CHUNK;
+	/* Read clients only while the typing queue and the agent's can take a whole frame. */
+	room = VM_WRITE_QUEUE_MAX - vm->outq.len >= VM_HUB_FRAME_MAX + READ_CHUNK &&
+	       VM_AGENT_QUEUE_MAX - vm->agentq.len >= 2 * (VM_HUB_FRAME_MAX + READ_CHUNK);
 	p[0] = (struct pollfd){.fd = h->listen_fd, .events = POLLIN};
 	for (int i = 0; i < VM_HUB_CLIENTS_MAX; i++) {
 		const struct hub_client *c = &h->clients[i];
@@ -465,12 +507,15 @@ void vmi_hub_fill(struct vm *vm, struct pollfd *p)
 	}
 }
 
-void vmi_hub_handle(struct vm *vm, const struct pollfd *p)
+int vmi_hub_handle(struct vm *vm, const struct pollfd *p, const struct vm_ops *ops, void *ctx)
 {
 	struct vm_hub *h = vm->hub;
 
 	if (!h || h->retired)
-		return;
+		return 0;
+	h->ops = ops;
+	h->ctx = ctx;
+	h->cb_err = 0;
 	for (int i = 0; i < VM_HUB_CLIENTS_MAX; i++) {
 		struct hub_client *c = &h->clients[i];
 		short rev = p[1 + i].revents;
@@ -493,6 +538,61 @@ void vmi_hub_handle(struct vm *vm, const struct pollfd *p)
 	/* New clients last, so that a reused fd number never meets stale revents. */
 	if (p[0].fd >= 0 && (p[0].revents & POLLIN))
 		accept_clients(vm);
+	h->ops = NULL;
+	h->ctx = NULL;
+	return h->cb_err;
+}
+
+static int client_by_id(const struct vm_hub *h, unsigned id)
+{
+	for (int i = 0; h && !h->retired && i < VM_HUB_CLIENTS_MAX; i++) {
+		if (h->clients[i].fd >= 0 && h->clients[i].id == id)
+			return i;
+	}
+	return -1;
+}
+
+size_t vm_hub_agent_room(const struct vm *vm, unsigned client)
+{
+	int i = client_by_id(vm->hub, client);
+	const struct hub_client *c;
+	size_t frames, need;
+
+	if (i < 0 || vm->hub->clients[i].closing)
+		return 0;
+	c = &vm->hub->clients[i];
+	if (c->out.len + CONTROL_RESERVE >= VM_HUB_CLIENT_QUEUE_MAX)
+		return 0;
+	/* What fits after the reserve, less a header for every frame it would take. */
+	need = VM_HUB_CLIENT_QUEUE_MAX - CONTROL_RESERVE - c->out.len;
+	frames = need / (VM_HUB_FRAME_MAX + VM_HUB_FRAME_HDR) + 1;
+	return need > frames * VM_HUB_FRAME_HDR ? need - frames * VM_HUB_FRAME_HDR : 0;
+}
+
+int vm_hub_agent_send(struct vm *vm, unsigned client, const void *buf, size_t len)
+{
+	int i = client_by_id(vm->hub, client);
+	const char *p = buf;
+	size_t done, n;
+
+	if (i < 0)
+		return -ENOENT;
+	if (len > vm_hub_agent_room(vm, client))
+		return -IT_ELIMIT;
+	for (done = 0; done < len; done += n) {
+		n = len - done > VM_HUB_FRAME_MAX ? VM_HUB_FRAME_MAX : len - done;
+		if (vm_hub_frame_add(&vm->hub->clients[i].out, VM_HUB_AGENT, p + done, n) < 0)
+			return -IT_ELIMIT;
+	}
+	return 0;
+}
+
+void vm_hub_client_bye(struct vm *vm, unsigned client, const char *reason)
+{
+	int i = client_by_id(vm->hub, client);
+
+	if (i >= 0)
+		client_bye(vm->hub, i, reason);
 }
 
 void vmi_hub_output(struct vm *vm, const char *buf, size_t len)

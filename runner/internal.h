@@ -24,6 +24,9 @@ struct vm {
 	struct buf outq;    /* typed bytes waiting for the pty (cap VM_WRITE_QUEUE_MAX) */
 	struct buf errtext; /* the first VM_STDERR_MAX bytes of stderr */
 	struct vm_hub *hub; /* console socket and clients; NULL until vm_hub_enable() */
+	int agent_fd;	    /* our end of the agent channel's socketpair, O_NONBLOCK; -1: none */
+	struct buf agentq;  /* bytes for the agent (cap VM_AGENT_QUEUE_MAX) */
+	bool agent_paused;  /* vm_agent_pause(): not read for now */
 	char step[256];	    /* vm_hub_set_status() text, kept for a later vm_hub_enable() */
 };
 
@@ -52,8 +55,12 @@ int vmi_qmp_quit(const char *path, int64_t deadline_ms);
 
 /* Fill p[0..VMI_HUB_PFDS) (fd -1 where there is nothing to watch). */
 void vmi_hub_fill(struct vm *vm, struct pollfd *p);
-/* Serve what poll() reported in those slots: new clients, their frames, their output queues. */
-void vmi_hub_handle(struct vm *vm, const struct pollfd *p);
+/*
+ * Serve what poll() reported in those slots: new clients, their frames, their
+ * output queues; AGENT frames go to ops->on_hub_agent (its result, when
+ * negative, is returned).
+ */
+int vmi_hub_handle(struct vm *vm, const struct pollfd *p, const struct vm_ops *ops, void *ctx);
 /* A console chunk: into the replay ring and every client's queue. */
 void vmi_hub_output(struct vm *vm, const char *buf, size_t len);
 /* A client asked for a power-off that vm_run() has not carried out yet. */

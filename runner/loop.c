@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ enum {
 	PFD_CONSOLE,
 	PFD_STDERR,
 	PFD_INPUT,
+	PFD_AGENT,
 	PFD_HUB,
 	PFD_COUNT = PFD_HUB + VMI_HUB_PFDS
 };
@@ -116,6 +118,90 @@ int vm_write(struct vm *vm, const void *buf, size_t len)
 	if (len > VM_WRITE_QUEUE_MAX - vm->outq.len)
 		return -IT_ELIMIT;
 	return buf_add(&vm->outq, buf, len);
+}
+
+/* ---- the agent channel ---- */
+
+#define AGENT_CHUNK (64 * 1024)
+#define AGENT_READS_PER_WAKEUP 4
+
+int vm_agent_write(struct vm *vm, const void *buf, size_t len)
+{
+	if (vm->agent_fd < 0 || vm->info.exited)
+		return -EPIPE;
+	if (len > VM_AGENT_QUEUE_MAX - vm->agentq.len)
+		return -IT_ELIMIT;
+	return buf_add(&vm->agentq, buf, len);
+}
+
+size_t vm_agent_room(const struct vm *vm)
+{
+	return vm->agent_fd < 0 ? 0 : VM_AGENT_QUEUE_MAX - vm->agentq.len;
+}
+
+void vm_agent_pause(struct vm *vm, bool pause)
+{
+	vm->agent_paused = pause;
+}
+
+bool vm_agent_open(const struct vm *vm)
+{
+	return vm->agent_fd >= 0;
+}
+
+/* The channel closed (qemu's end, or an error): no more of it; the callback hears once. */
+static int agent_closed(struct vm *vm, const struct vm_ops *ops, void *ctx)
+{
+	if (vm->agent_fd >= 0)
+		close(vm->agent_fd);
+	vm->agent_fd = -1;
+	buf_reset(&vm->agentq);
+	return ops->on_agent ? ops->on_agent(ctx, NULL, 0, now_ms()) : 0;
+}
+
+/* Read what the agent channel has now, a bounded number of chunks, into ops->on_agent. */
+static int pump_agent(struct vm *vm, const struct vm_ops *ops, void *ctx)
+{
+	static char chunk[AGENT_CHUNK];
+	ssize_t n;
+	int r;
+
+	/* Few reads a wakeup: a paused relay must not find much more waiting for it. */
+	for (int i = 0; i < AGENT_READS_PER_WAKEUP && vm->agent_fd >= 0 && !vm->agent_paused; i++) {
+		n = recv(vm->agent_fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return agent_closed(vm, ops, ctx);
+		if (ops->on_agent) {
+			r = ops->on_agent(ctx, chunk, (size_t)n, now_ms());
+			if (r != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int flush_agent(struct vm *vm, const struct vm_ops *ops, void *ctx)
+{
+	ssize_t n;
+
+	while (vm->agentq.len && vm->agent_fd >= 0) {
+		n = send(vm->agent_fd, vm->agentq.data, vm->agentq.len,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf_consume(&vm->agentq, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return agent_closed(vm, ops, ctx);
+	}
+	return 0;
 }
 
 void vm_set_input(struct vm *vm, int fd)
@@ -246,6 +332,10 @@ static void fill_pollfds(struct vm *vm, int sfd, struct pollfd *p)
 					 .events = POLLIN | (vm->outq.len ? POLLOUT : 0)};
 	p[PFD_STDERR] = (struct pollfd){.fd = vm->stderr_fd, .events = POLLIN};
 	p[PFD_INPUT] = (struct pollfd){.fd = want_input ? vm->input_fd : -1, .events = POLLIN};
+	/* Paused with nothing to write: not watched at all, or a hang-up would spin the loop. */
+	p[PFD_AGENT] = (struct pollfd){
+	    .fd = vm->agent_paused && !vm->agentq.len ? -1 : vm->agent_fd,
+	    .events = (short)((vm->agent_paused ? 0 : POLLIN) | (vm->agentq.len ? POLLOUT : 0))};
 	vmi_hub_fill(vm, p + PFD_HUB);
 }
 
@@ -259,6 +349,18 @@ static int hub_poweroff(struct vm *vm, struct it_error *err)
 	vm->info.hub_poweroff = true;
 	vm_stop(vm, VM_HUB_POWEROFF_GRACE_MS, NULL);
 	return it_error_set(err, -IT_EINTERRUPTED, "%s was powered off by a console client", what);
+}
+
+/* What poll() said of the agent channel: write what is queued, read what came. */
+static int serve_agent(struct vm *vm, const struct vm_ops *ops, void *ctx, short rev)
+{
+	int r = 0;
+
+	if (rev & POLLOUT)
+		r = flush_agent(vm, ops, ctx);
+	if (r == 0 && (rev & (POLLIN | POLLHUP | POLLERR)))
+		r = pump_agent(vm, ops, ctx);
+	return r;
 }
 
 static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, struct it_error *err)
@@ -279,6 +381,8 @@ static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, str
 			r = ops->on_timer ? ops->on_timer(ctx, now) : -IT_ETIMEOUT;
 			if (r == -IT_ETIMEOUT && !ops->on_timer)
 				it_error_set(err, r, "the VM console deadline passed");
+			if (r == 0 && ops->on_wakeup)
+				r = ops->on_wakeup(ctx, now_ms());
 			if (r != 0)
 				return callback_result(r);
 			continue;
@@ -325,7 +429,13 @@ static int loop(struct vm *vm, const struct vm_ops *ops, void *ctx, int sfd, str
 				return it_error_set(err, r, "cannot read console input: %s",
 						    it_strerror(r));
 		}
-		vmi_hub_handle(vm, p + PFD_HUB);
+		r = serve_agent(vm, ops, ctx, p[PFD_AGENT].revents);
+		if (r == 0)
+			r = vmi_hub_handle(vm, p + PFD_HUB, ops, ctx);
+		if (r == 0 && ops->on_wakeup)
+			r = ops->on_wakeup(ctx, now_ms());
+		if (r != 0)
+			return callback_result(r);
 	}
 }
 

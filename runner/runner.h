@@ -19,6 +19,13 @@
 #include "common/strlist.h"
 
 enum vm_backend { VM_BACKEND_QEMU = 0, VM_BACKEND_CROSVM };
+/*
+ * The guest agent's channel (docs/agent-protocol.md): none, a virtio
+ * console port named VM_AGENT_PORT, or a second serial port (ttyS1) for a
+ * guest without virtio console. Either way qemu gets one end of a
+ * socketpair as fd VM_AGENT_FD; vm_run() serves the other.
+ */
+enum vm_agent { VM_AGENT_NONE = 0, VM_AGENT_VIRTIO, VM_AGENT_SERIAL };
 enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_TCG, VM_ACCEL_KVM };
 
 struct vm_config {
@@ -34,6 +41,7 @@ struct vm_config {
 	char *nic_model;     /* "e1000" (default); "none" for no NIC */
 	bool nic_restrict;   /* restrict=on: nothing leaves qemu (default true) */
 	struct strlist extra_args; /* appended to the backend's command line */
+	enum vm_agent agent;	   /* the agent channel; qemu only */
 };
 
 void vm_config_init(struct vm_config *c);
@@ -45,6 +53,12 @@ void vm_config_release(struct vm_config *c);
 #define VM_CROSVM_BINARY "crosvm"
 /* The environment variable that overrides vm_config.accel: "tcg", "kvm" or "auto". */
 #define VM_ACCEL_ENV "INITRD_TEST_ACCEL"
+/* The fd the agent channel's socket has in qemu ("-chardev socket,fd=3"). */
+#define VM_AGENT_FD 3
+/* The virtio port's name; the guest agent looks for it (agent/proto.h: AGENT_PORT_NAME). */
+#define VM_AGENT_PORT "org.initrd-test.agent"
+/* At most this many bytes written with vm_agent_write() wait in the queue. */
+#define VM_AGENT_QUEUE_MAX (4 * 1024 * 1024)
 /* At most this many bytes typed with vm_write() wait in the queue. */
 #define VM_WRITE_QUEUE_MAX (1024 * 1024)
 /* The first bytes of the backend's stderr kept for error messages and vm_stderr(). */
@@ -81,12 +95,17 @@ int vm_accel_resolve(enum vm_accel configured, const char *kvm_dev, enum vm_acce
  * -nic user,model=M[,restrict=on] | -nic none (microvm, which has no PCI:
  * -netdev user + a virtio-net-device, whatever the model, unless "none"),
  * -display none, -no-reboot, the serial port on qemu's stdio (which is the
- * pty slave), -monitor none, -qmp, then extra_args. microvm also gets
- * -nodefaults -no-user-config.
+ * pty slave), -monitor none, -qmp, the agent channel (VIRTIO: -device
+ * virtio-serial-pci (virtio-serial-device on microvm), -chardev
+ * socket,id=agent,fd=3, -device virtserialport named VM_AGENT_PORT;
+ * SERIAL: the same chardev as a second -serial, and
+ * "initrd_test.agent=ttyS1" on the kernel command line), then extra_args.
+ * microvm also gets -nodefaults -no-user-config.
  *
  * crosvm (KVM only; it has no user-mode network, so no NIC is given):
  * crosvm run --mem N --cpus N --serial type=file,...,path=/proc/self/fd/1,
- * input=/proc/self/fd/0 -i INITRD -p "console=ttyS0 <append>" <extra_args> KERNEL
+ * input=/proc/self/fd/0 -i INITRD -p "console=ttyS0 <append>" <extra_args> KERNEL;
+ * crosvm gets no agent channel (-IT_EUSAGE when one is asked for).
  */
 int vm_build_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
 		  struct strlist *argv, struct it_error *err);
@@ -145,6 +164,24 @@ struct vm_ops {
 	int64_t (*deadline)(void *ctx);
 	/* Called when that deadline has passed; NULL means -IT_ETIMEOUT. */
 	int (*on_timer)(void *ctx, int64_t now_ms);
+	/*
+	 * The agent channel: the guest's bytes as read; buf NULL and len 0 once
+	 * the channel has closed. NULL: the bytes are discarded.
+	 */
+	int (*on_agent)(void *ctx, const char *buf, size_t len, int64_t now_ms);
+	/*
+	 * After each wakeup's work, a timer's (on_timer()) included: a moment
+	 * to queue more (vm_agent_room(), vm_hub_agent_room() say how much
+	 * fits) and to pause or resume the agent channel. NULL: none.
+	 */
+	int (*on_wakeup)(void *ctx, int64_t now_ms);
+	/*
+	 * A console client's agent bytes (hub frame AGENT), from the client
+	 * 'client' (a number never reused by this hub); buf NULL and len 0 when
+	 * that client has left. NULL: the hub answers such clients BYE "no agent
+	 * here".
+	 */
+	int (*on_hub_agent)(void *ctx, unsigned client, const char *buf, size_t len);
 };
 
 enum vm_run_result {
@@ -177,6 +214,20 @@ int vm_run(struct vm *vm, const struct vm_ops *ops, void *ctx, struct it_error *
  * -EPIPE when the console is closed.
  */
 int vm_write(struct vm *vm, const void *buf, size_t len);
+
+/*
+ * Queue bytes for the guest agent (vm_config.agent); vm_run() writes them as
+ * the channel takes them. -IT_ELIMIT when they do not fit in
+ * VM_AGENT_QUEUE_MAX (nothing is queued), -EPIPE when the channel is closed
+ * or there is none.
+ */
+int vm_agent_write(struct vm *vm, const void *buf, size_t len);
+/* How many more bytes vm_agent_write() takes now (0 without a channel). */
+size_t vm_agent_room(const struct vm *vm);
+/* Stop (true) or resume reading the agent channel: the guest then waits. */
+void vm_agent_pause(struct vm *vm, bool pause);
+/* True while the VM has an open agent channel. */
+bool vm_agent_open(const struct vm *vm);
 
 /*
  * An optional input fd (borrowed; -1 to remove): vm_run() also polls it and
@@ -252,12 +303,17 @@ const char *vm_describe_exit(const struct vm *vm, char *buf, size_t bufsz);
  *                to the console, in order (a pending N is sent before BYE)
  *   'n' NOTICE   one line of text for the user ("the keyboard is held by
  *                another client", "powering off", skipped output)
+ *   'a' AGENT    bytes of the guest agent's channel for this client (frames
+ *                of agent/proto.h with the client's own request ids;
+ *                vm_hub_agent_send()); never skipped, the sender makes room
  *   'b' BYE      why the hub closes the connection next: "detached",
  *                "powered off", "the VM exited", "the VM was stopped",
  *                "the VM is gone", "too many clients". Only a client whose
  *                queue has no room even for such a frame (one that sends
  *                frames and never reads) is disconnected without one
  * client -> hub:
+ *   'a' AGENT    bytes for the guest agent (vm_ops.on_hub_agent)
+ *   'q' QUIET    no more console OUTPUT for this client (exec, cp)
  *   'i' INPUT    bytes to type. The keyboard: the first client whose input
  *                is typed holds it until it disconnects; input from the
  *                others is dropped (with one NOTICE). The harness (vm_write)
@@ -297,6 +353,8 @@ enum vm_hub_frame {
 	VM_HUB_WINSIZE = 'w',
 	VM_HUB_DETACH = 'd',
 	VM_HUB_POWEROFF = 'p',
+	VM_HUB_AGENT = 'a',
+	VM_HUB_QUIET = 'q',
 };
 
 /*
@@ -324,6 +382,17 @@ int vm_hub_enable(struct vm *vm, const char *scenario, struct it_error *err);
  * hub keeps working).
  */
 int vm_hub_set_status(struct vm *vm, const char *step);
+
+/*
+ * Agent bytes for console client 'client' (split into AGENT frames).
+ * -IT_ELIMIT when its queue lacks room (see vm_hub_agent_room(); nothing is
+ * queued then), -ENOENT when that client is gone.
+ */
+int vm_hub_agent_send(struct vm *vm, unsigned client, const void *buf, size_t len);
+/* How many agent bytes client 'client' takes now; 0 when it is gone. */
+size_t vm_hub_agent_room(const struct vm *vm, unsigned client);
+/* Say BYE 'reason' to a client and close it once that is sent. */
+void vm_hub_client_bye(struct vm *vm, unsigned client, const char *reason);
 
 /* Borrowed, valid until vm_free(); NULL when the hub is not enabled (or retired). */
 const char *vm_hub_name(const struct vm *vm);

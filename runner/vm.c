@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -43,7 +44,9 @@ static struct vm *vm_new(void)
 	vm->console_fd = -1;
 	vm->stderr_fd = -1;
 	vm->input_fd = -1;
+	vm->agent_fd = -1;
 	buf_init(&vm->outq, VM_WRITE_QUEUE_MAX);
+	buf_init(&vm->agentq, VM_AGENT_QUEUE_MAX);
 	buf_init(&vm->errtext, VM_STDERR_MAX);
 	return vm;
 }
@@ -223,8 +226,8 @@ static void child_move_fd(int fd, int target)
 	dup2(fd, target);
 }
 
-static void child_exec(const char *path, char *const argv[], int slave, int errw, int execw,
-		       pid_t parent)
+static void child_exec(const char *path, char *const argv[], int slave, int errw, int agent,
+		       int execw, pid_t parent)
 {
 	static const int reset[] = {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT};
 	struct sigaction sa;
@@ -243,14 +246,20 @@ static void child_exec(const char *path, char *const argv[], int slave, int errw
 		sigaction(reset[i], &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Move the three fds above 2 first, so that none is overwritten by another. */
+	/* Move the fds above VM_AGENT_FD first, so that none is overwritten by another. */
 	slave = fcntl(slave, F_DUPFD_CLOEXEC, 10);
 	errw = fcntl(errw, F_DUPFD_CLOEXEC, 10);
-	if (slave < 0 || errw < 0)
+	bool want_agent = agent >= 0;
+
+	if (want_agent)
+		agent = fcntl(agent, F_DUPFD_CLOEXEC, 10);
+	if (slave < 0 || errw < 0 || (want_agent && agent < 0))
 		goto fail;
 	child_move_fd(slave, STDIN_FILENO);
 	child_move_fd(slave, STDOUT_FILENO);
 	child_move_fd(errw, STDERR_FILENO);
+	if (agent >= 0)
+		child_move_fd(agent, VM_AGENT_FD);
 	execv(path, argv);
 fail:
 	e = errno;
@@ -273,7 +282,8 @@ static void log_command(const struct strlist *argv)
 }
 
 /* Fork and exec; on return the child runs argv (or we know why it could not). */
-static int spawn(struct vm *vm, const struct strlist *argv, int slave, struct it_error *err)
+static int spawn(struct vm *vm, const struct strlist *argv, int slave, int agent,
+		 struct it_error *err)
 {
 	int errp[2] = {-1, -1}, execp[2] = {-1, -1};
 	pid_t parent = getpid();
@@ -299,7 +309,7 @@ static int spawn(struct vm *vm, const struct strlist *argv, int slave, struct it
 		goto out;
 	}
 	if (vm->info.pid == 0)
-		child_exec(vm->binary_path, argv->v, slave, errp[1], execp[1], parent);
+		child_exec(vm->binary_path, argv->v, slave, errp[1], agent, execp[1], parent);
 
 	close_fd(&errp[1]);
 	close_fd(&execp[1]);
@@ -371,11 +381,31 @@ static int preflight(struct vm *vm, const struct vm_config *c, struct it_error *
 	return 0;
 }
 
+/* The agent channel: a socketpair, our end non-blocking in vm, qemu's end in *theirs. */
+static int open_agent(struct vm *vm, int *theirs, struct it_error *err)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return it_error_set(err, -errno, "cannot make the agent channel: %s",
+				    strerror(errno));
+	if (fcntl(sv[0], F_SETFL, O_RDWR | O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return it_error_set(err, r, "cannot make the agent channel: %s", strerror(-r));
+	}
+	vm->agent_fd = sv[0];
+	*theirs = sv[1];
+	return 0;
+}
+
 int vm_start(const struct vm_config *c, struct vm **out, struct it_error *err)
 {
 	struct strlist argv = STRLIST_INIT;
 	struct vm *vm = NULL;
-	int slave = -1, r;
+	int slave = -1, agent = -1, r;
 
 	*out = NULL;
 	vm = vm_new();
@@ -389,14 +419,17 @@ int vm_start(const struct vm_config *c, struct vm **out, struct it_error *err)
 		r = vm_build_argv(c, vm->info.accel, vm->qmp_path, &argv, err);
 	if (r == 0)
 		r = open_console(&vm->console_fd, &slave, err);
+	if (r == 0 && c->agent != VM_AGENT_NONE)
+		r = open_agent(vm, &agent, err);
 	if (r == 0)
-		r = spawn(vm, &argv, slave, err);
+		r = spawn(vm, &argv, slave, agent, err);
 	if (r < 0)
 		goto out;
 	*out = vm;
 	vm = NULL;
 out:
 	close_fd(&slave);
+	close_fd(&agent);
 	strlist_clear(&argv);
 	vm_free(vm);
 	return r;
@@ -506,6 +539,8 @@ void vm_free(struct vm *vm)
 	vmi_hub_free(vm);
 	close_fd(&vm->console_fd);
 	close_fd(&vm->stderr_fd);
+	close_fd(&vm->agent_fd);
+	buf_release(&vm->agentq);
 	if (vm->runtime_dir)
 		rm_rf(vm->runtime_dir);
 	buf_release(&vm->outq);

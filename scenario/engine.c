@@ -1,7 +1,30 @@
 // SPDX-License-Identifier: MIT
 /* A loaded scenario's fail patterns and steps, handed to the expect engine. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "expect/expect.h"
 #include "scenario/scenario.h"
+
+/* An agent's step: external to the engine, which waits for the run engine to end it. */
+static int add_agent_step(const struct scenario_step *st, struct expect *e, struct it_error *err)
+{
+	char *shown = NULL;
+	const char *text = st->text;
+	int r;
+
+	if (st->kind == SCENARIO_STEP_COPY_IN) {
+		if (asprintf(&shown, "%s -> %s", st->text, st->dest) < 0)
+			return it_error_set(err, -ENOMEM, "%s: out of memory", st->where);
+		text = shown;
+	}
+	r = expect_add_external(
+	    e, st->name, text, st->kind == SCENARIO_STEP_OUTPUT ? st->text : NULL, st->literal,
+	    st->kind == SCENARIO_STEP_OUTPUT ? 0 : st->timeout_ms, st->where, err);
+	free(shown);
+	return r;
+}
 
 int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err)
 {
@@ -19,6 +42,8 @@ int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_err
 
 		if (st->kind == SCENARIO_STEP_SEND)
 			r = expect_add_send(e, st->name, st->text, st->where, err);
+		else if (scenario_step_is_agent(st->kind))
+			r = add_agent_step(st, e, err);
 		else
 			r = expect_add_expect(e, st->name, st->text, st->literal, st->timeout_ms,
 					      st->where, err);
@@ -27,4 +52,13 @@ int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_err
 	}
 	expect_set_run_timeout(e, s->timeout_ms);
 	return 0;
+}
+
+bool scenario_has_agent_steps(const struct scenario *s)
+{
+	for (size_t i = 0; i < s->nsteps; i++) {
+		if (scenario_step_is_agent(s->steps[i].kind))
+			return true;
+	}
+	return false;
 }

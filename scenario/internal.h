@@ -6,7 +6,8 @@
  * helpers of lex.c and the value checks of values.c, and fills the
  * scenario being loaded. The keywords live in the file of what they shape:
  * image.c (repositories, packages, services, users, kernel), vm.c (the VM
- * and the clock) and steps.c (fail patterns and steps). Errors always say
+ * and the clock), steps.c (fail patterns, console steps) and agent.c (the
+ * agent's channel and the steps it carries out in the guest). Errors always say
  * "FILE:LINE: what is wrong" through scn_line_error().
  */
 #ifndef IT_SCENARIO_INTERNAL_H
@@ -94,6 +95,8 @@ int scn_need_duration(struct line *l, const char *what, int64_t *out);
 int scn_take_quoted(struct line *l, char **out);
 /* A /regex/ (compiled once to check it) or a "literal" at l->p. */
 int scn_take_match(struct line *l, char **text, bool *literal);
+/* steps.c: the optional NAME before a step's /regex/ or "text" (*name stays NULL without one). */
+int scn_take_step_name(struct line *l, char **name);
 
 /* ---- values.c: value checks and paths ---- */
 
@@ -134,6 +137,17 @@ int kw_fail(struct line *l); /* steps.c */
 int kw_expect(struct line *l);
 int kw_send(struct line *l);
 int kw_reset(struct line *l);
+int kw_agent(struct line *l); /* agent.c */
+int kw_agent_ready(struct line *l);
+int kw_run(struct line *l);
+int kw_run_fail(struct line *l);
+int kw_output(struct line *l);
+int kw_wait_until(struct line *l);
+int kw_wait_service(struct line *l);
+int kw_wait_port(struct line *l);
+int kw_wait_file(struct line *l);
+int kw_copy_in(struct line *l);
+int kw_copy_out(struct line *l);
 
 /* image.c */
 void scn_iface_release(struct iface_spec *f);
@@ -141,6 +155,8 @@ void scn_iface_release(struct iface_spec *f);
 int scn_add_overlay(struct line *l, struct build_config *b, const char *dir);
 /* steps.c */
 void scn_step_release(struct scenario_step *st);
+/* Append a step; takes st's strings (freed on failure); st->name may be NULL for "step N". */
+int scn_add_step(struct line *l, struct scenario_step *st);
 /* load.c: read and parse one file; 'from' is the include line, NULL for the top file. */
 int scn_load_file(struct loader *ld, const char *path, struct line *from);
 char *scn_dir_of(const char *path);

@@ -54,6 +54,30 @@ static const struct keyword keywords[] = {
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},
     {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION] [budget DURATION]", kw_expect},
     {"send", "send TEXT | send \"TEXT\"", kw_send},
+    {"agent", "agent off|virtio|serial", kw_agent},
+    {"agent-ready", "agent-ready [within DURATION] [budget DURATION] [name NAME]", kw_agent_ready},
+    {"run",
+     "run COMMAND... | run \"COMMAND\" [status N] [within DURATION] [budget DURATION] "
+     "[name NAME]",
+     kw_run},
+    {"run-fail",
+     "run-fail COMMAND... | run-fail \"COMMAND\" [status N] [within DURATION] "
+     "[budget DURATION] [name NAME]",
+     kw_run_fail},
+    {"output", "output [NAME] /REGEX/|\"TEXT\" [stderr]", kw_output},
+    {"wait-until",
+     "wait-until COMMAND... | wait-until \"COMMAND\" [within DURATION] [every DURATION] "
+     "[budget DURATION] [name NAME]",
+     kw_wait_until},
+    {"wait-service", "wait-service NAME [within DURATION] [every DURATION] [budget DURATION]",
+     kw_wait_service},
+    {"wait-port", "wait-port PORT [within DURATION] [every DURATION] [budget DURATION]",
+     kw_wait_port},
+    {"wait-file", "wait-file PATH [within DURATION] [every DURATION] [budget DURATION]",
+     kw_wait_file},
+    {"copy-in", "copy-in HOSTPATH GUESTPATH [mode OCTAL] [within DURATION] [budget DURATION]",
+     kw_copy_in},
+    {"copy-out", "copy-out GUESTPATH [NAME] [within DURATION] [budget DURATION]", kw_copy_out},
     {"reset", "reset LIST", kw_reset},
 };
 
@@ -209,6 +233,17 @@ static int finish(struct loader *ld)
 
 	/* No packages is fine to replay or to boot a ready initrd; a build says so. */
 	scenario_set_step_timeout(s, s->step_timeout_ms);
+	for (size_t i = 0; s->vm.agent == VM_AGENT_NONE && i < s->nsteps; i++) {
+		const struct scenario_step *step = &s->steps[i];
+
+		if (!scenario_step_is_agent(step->kind))
+			continue;
+		it_error_set(ld->err, -IT_ESCENARIO,
+			     "%s: '%s' needs the guest agent, but the scenario says 'agent off'",
+			     step->where, scenario_step_kind_name(step->kind));
+		it_error_hint(ld->err, "drop 'agent off', or check the console with expect/send");
+		return -IT_ESCENARIO;
+	}
 	rootfs = scn_relative_to(s->dir, SCENARIO_ROOTFS);
 	if (!rootfs)
 		return it_error_set(ld->err, -ENOMEM, "out of memory");
@@ -270,6 +305,7 @@ void scenario_init(struct scenario *s)
 	memset(s, 0, sizeof(*s));
 	build_config_init(&s->build);
 	vm_config_init(&s->vm);
+	s->vm.agent = VM_AGENT_VIRTIO; /* an agent in every image, unless 'agent off' */
 	s->timeout_ms = SCENARIO_DEFAULT_TIMEOUT_MS;
 	s->step_timeout_ms = SCENARIO_DEFAULT_STEP_TIMEOUT_MS;
 }
@@ -317,7 +353,8 @@ void scenario_set_step_timeout(struct scenario *s, int64_t ms)
 	for (size_t i = 0; i < s->nsteps; i++) {
 		struct scenario_step *st = &s->steps[i];
 
-		if (st->kind == SCENARIO_STEP_EXPECT && !st->timeout_explicit)
+		if (st->kind != SCENARIO_STEP_SEND && st->kind != SCENARIO_STEP_OUTPUT &&
+		    !st->timeout_explicit)
 			st->timeout_ms = ms;
 	}
 }

@@ -36,7 +36,31 @@ struct expect;
 #define SCENARIO_MAX_FILE_BYTES (1024 * 1024)
 #define SCENARIO_MAX_INCLUDE_DEPTH 16
 
-enum scenario_step_kind { SCENARIO_STEP_EXPECT = 0, SCENARIO_STEP_SEND };
+/*
+ * The kinds of steps: the console's (EXPECT, SEND) and the guest agent's,
+ * which the run engine carries out over the agent channel
+ * (docs/scenario-format.md, "Commands in the guest").
+ */
+enum scenario_step_kind {
+	SCENARIO_STEP_EXPECT = 0,
+	SCENARIO_STEP_SEND,
+	SCENARIO_STEP_AGENT_READY,  /* the agent said HELLO */
+	SCENARIO_STEP_RUN,	    /* text: a command for /bin/sh -c; status: the one wanted */
+	SCENARIO_STEP_RUN_FAIL,	    /* ... passes when it exits non-zero (or with status) */
+	SCENARIO_STEP_OUTPUT,	    /* text: a pattern for the last command's stdout/stderr */
+	SCENARIO_STEP_WAIT_UNTIL,   /* text: a command, run until it exits 0 */
+	SCENARIO_STEP_WAIT_SERVICE, /* text: an OpenRC service, until it is started */
+	SCENARIO_STEP_WAIT_PORT,    /* text: a TCP port, until something listens on it */
+	SCENARIO_STEP_WAIT_FILE,    /* text: a guest path, until it exists */
+	SCENARIO_STEP_COPY_IN,	    /* text: a host file (resolved); dest: the guest path */
+	SCENARIO_STEP_COPY_OUT,	    /* text: a guest path; dest: the name in the output folder */
+	SCENARIO_STEP_KIND_MAX,
+};
+
+/* "expect", "send", "agent-ready", "run", ..., as the keyword is written. */
+const char *scenario_step_kind_name(enum scenario_step_kind k);
+/* True for the kinds the guest agent carries out. */
+bool scenario_step_is_agent(enum scenario_step_kind k);
 
 /* One step, in file order; handed by the command layer to the expect engine. */
 struct scenario_step {
@@ -55,6 +79,12 @@ struct scenario_step {
 	bool timeout_explicit; /* EXPECT: 'within' was given */
 	int64_t budget_ms;     /* EXPECT: 'budget': the most the step may take without failing
 				  the run once it is over (checked after the run); 0: none */
+	int status;	       /* RUN: the exit status wanted (0); RUN_FAIL: -1 for any but 0 */
+	bool from_stderr;      /* OUTPUT: match the last command's stderr, not its stdout */
+	char *dest;	       /* COPY_IN: the guest path; COPY_OUT: the host name, NULL: the
+				  guest file's base name */
+	unsigned mode;	       /* COPY_IN: the guest file's mode; 0: the host file's */
+	int64_t every_ms;      /* WAIT_*: how often to look (default 500 ms) */
 	char *file;	       /* the file that declared the step */
 	unsigned line;
 	char *where; /* "FILE:LINE", for messages */
@@ -97,6 +127,7 @@ struct scenario {
 	int64_t timeout_ms;	 /* the whole run */
 	int64_t step_timeout_ms; /* default for expect steps without 'within' */
 	struct strlist files;	 /* every file read, the top file first, then in include order */
+	/* vm.agent: the guest agent's channel, VM_AGENT_VIRTIO unless 'agent off|serial' */
 };
 
 void scenario_init(struct scenario *s);
@@ -125,9 +156,14 @@ int scenario_resolve_kernel(struct scenario *s, struct it_error *err);
  * Load a parsed scenario into a new (not started) engine: its fail patterns
  * (after the engine's built-in ones), its steps in order with their names,
  * "FILE:LINE" and timeouts, and the whole-run timeout. The one place where
- * scenario steps become engine steps: `run` and `replay` both call it.
+ * scenario steps become engine steps: `run` and `replay` both call it. The
+ * agent's steps become external steps (expect_add_external()), the same
+ * index in the engine as in s->steps; an OUTPUT step's pattern is their
+ * capture, with no timeout of its own (it is decided at once).
  * Returns 0, or the engine's error (-IT_ESCENARIO, -ENOMEM) with text in err.
  */
 int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err);
+/* The scenario has steps the guest agent carries out (they need a VM: not 'replay'). */
+bool scenario_has_agent_steps(const struct scenario *s);
 
 #endif

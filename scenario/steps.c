@@ -50,10 +50,44 @@ void scn_step_release(struct scenario_step *st)
 	free(st->text);
 	free(st->file);
 	free(st->where);
+	free(st->dest);
 }
 
-/* Append a step; takes st's strings (freed on failure); st->name may be NULL for "step N". */
-static int add_step(struct line *l, struct scenario_step *st)
+static bool name_taken(const struct scenario *s, const char *name)
+{
+	for (size_t i = 0; i < s->nsteps; i++) {
+		if (!strcmp(s->steps[i].name, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A step without a name: an agent's is called for its keyword ("run", then
+ * "run-2", ...), a console step "step N" (N counts every step from 1).
+ */
+static int default_name(const struct scenario *s, struct scenario_step *st)
+{
+	const char *kw = scenario_step_kind_name(st->kind);
+
+	if (!scenario_step_is_agent(st->kind))
+		return asprintf(&st->name, "step %zu", s->nsteps + 1) < 0 ? -ENOMEM : 0;
+	for (unsigned n = 1;; n++) {
+		int r =
+		    n == 1 ? asprintf(&st->name, "%s", kw) : asprintf(&st->name, "%s-%u", kw, n);
+
+		if (r < 0) {
+			st->name = NULL;
+			return -ENOMEM;
+		}
+		if (!name_taken(s, st->name))
+			return 0;
+		free(st->name);
+		st->name = NULL;
+	}
+}
+
+int scn_add_step(struct line *l, struct scenario_step *st)
 {
 	struct scenario *s = l->ld->s;
 	struct scenario_step *v;
@@ -66,8 +100,7 @@ static int add_step(struct line *l, struct scenario_step *st)
 				   s->steps[i].where);
 		goto out;
 	}
-	if (!st->name && asprintf(&st->name, "step %zu", s->nsteps + 1) < 0) {
-		st->name = NULL;
+	if (!st->name && default_name(s, st) < 0) {
 		r = scn_line_oom(l);
 		goto out;
 	}
@@ -127,23 +160,28 @@ static int step_options(struct line *l, struct scenario_step *st)
 	return r;
 }
 
+int scn_take_step_name(struct line *l, char **name)
+{
+	char *w;
+
+	scn_skip_blanks(l);
+	if (*l->p == '/' || *l->p == '"' || scn_at_end(l))
+		return 0;
+	w = scn_word(l);
+	if (!scn_name_ok(w, "_.-", MAX_NAME_LEN))
+		return scn_line_error(l, "bad step name '%s' (letters, digits, '-', '_' and '.')",
+				      w);
+	*name = strdup(w);
+	return *name ? 0 : scn_line_oom(l);
+}
+
 int kw_expect(struct line *l)
 {
 	struct scenario_step st = {.kind = SCENARIO_STEP_EXPECT};
-	char *w = NULL;
-	int r;
+	int r = scn_take_step_name(l, &st.name);
 
-	scn_skip_blanks(l);
-	if (*l->p != '/' && *l->p != '"' && !scn_at_end(l)) {
-		w = scn_word(l);
-		if (!scn_name_ok(w, "_.-", MAX_NAME_LEN))
-			return scn_line_error(
-			    l, "bad step name '%s' (letters, digits, '-', '_' and '.')", w);
-		st.name = strdup(w);
-		if (!st.name)
-			return scn_line_oom(l);
-	}
-	r = scn_take_match(l, &st.text, &st.literal);
+	if (r == 0)
+		r = scn_take_match(l, &st.text, &st.literal);
 	if (r == 0 && st.literal && strchr(st.text, '\n'))
 		r = scn_line_error(l, "an expected text cannot hold a newline: lines are matched "
 				      "one at a time");
@@ -153,7 +191,7 @@ int kw_expect(struct line *l)
 		scn_step_release(&st);
 		return r;
 	}
-	return add_step(l, &st);
+	return scn_add_step(l, &st);
 }
 
 int kw_send(struct line *l)
@@ -171,14 +209,14 @@ int kw_send(struct line *l)
 			free(st.text);
 			return r;
 		}
-		return add_step(l, &st);
+		return scn_add_step(l, &st);
 	}
 	w = scn_rest_of_line(l);
 	if (!w)
 		return scn_line_error(l, "missing text (usage: %s)", l->kw->usage);
 	if (asprintf(&st.text, "%s\n", w) < 0)
 		return scn_line_oom(l);
-	return add_step(l, &st);
+	return scn_add_step(l, &st);
 }
 
 static const char *const reset_lists[] = {"repo",  "packages", "service", "console",

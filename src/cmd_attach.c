@@ -436,7 +436,7 @@ static int attach_to(const struct vm_hub_entry *vm, struct it_error *err)
 	return session_report(&s);
 }
 
-static const struct opt_cmd attach_cmd = {"attach", attach_usage, attach_outro, NULL, 0};
+static const struct opt_cmd attach_cmd = {"attach", attach_usage, attach_outro, NULL, 0, false};
 
 int cmd_attach(int argc, char **argv)
 {

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runner/runner.h"
+#include "src/agentlink.h"
 #include "src/cmds.h"
 #include "src/keep.h"
 #include "src/run.h"
@@ -51,7 +52,7 @@ static const struct opt_group *const groups[] = {
     &run_boot_options, &run_vm_options, &overrides_packages, &overrides_kernel, &overrides_image,
 };
 
-static const struct opt_cmd boot_cmd = {"boot", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd boot_cmd = {"boot", intro, outro, groups, ARRAY_SIZE(groups), false};
 
 /* The console is saved while the user works; a log that cannot be written stops, the VM not. */
 static int log_output(void *ctx, const char *buf, size_t len, int64_t now)
@@ -80,6 +81,7 @@ static int exit_code_of(int r)
 static int start_and_serve(struct scenario *s, const char *dir, struct recorder *rec,
 			   struct it_error *err)
 {
+	struct agentlink *link = NULL;
 	struct keep_opts ko;
 	struct vm *vm = NULL;
 	const struct vm_info *info;
@@ -87,6 +89,9 @@ static int start_and_serve(struct scenario *s, const char *dir, struct recorder 
 
 	if (r < 0)
 		return r;
+	/* 'initrd-test exec' and 'cp' reach the guest through this process. */
+	if (s->vm.agent != VM_AGENT_NONE && agentlink_new(&link, NULL, NULL) == 0)
+		agentlink_set_vm(link, vm);
 	info = vm_info(vm);
 	recorder_start(rec, info->start_ms);
 	vm_hub_set_status(vm, "interactive (initrd-test boot)");
@@ -98,9 +103,11 @@ static int start_and_serve(struct scenario *s, const char *dir, struct recorder 
 		ko.attach = true;
 		ko.on_output = log_output;
 		ko.ctx = rec;
+		ko.link = link;
 		r = keep_serve(vm, &ko, err);
 	}
 	vm_free(vm);
+	agentlink_free(link);
 	return r;
 }
 

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "src/cmds.h"
 #include "src/overrides.h"
+#include "src/run.h"
 #include "src/signals.h"
 #include "scenario/scenario.h"
 
@@ -97,10 +98,10 @@ static const struct opt_group *const build_groups[] = {&build_group, &overrides_
 						       &overrides_kernel, &overrides_image};
 static const struct opt_group *const resolve_groups[] = {&resolve_group, &overrides_packages,
 							 &overrides_kernel, &overrides_image};
-static const struct opt_cmd build_cmd = {"build", build_intro, build_outro, build_groups,
-					 ARRAY_SIZE(build_groups)};
-static const struct opt_cmd resolve_cmd = {"resolve", resolve_intro, NULL, resolve_groups,
-					   ARRAY_SIZE(resolve_groups)};
+static const struct opt_cmd build_cmd = {
+    "build", build_intro, build_outro, build_groups, ARRAY_SIZE(build_groups), false};
+static const struct opt_cmd resolve_cmd = {
+    "resolve", resolve_intro, NULL, resolve_groups, ARRAY_SIZE(resolve_groups), false};
 
 /* Load the scenario (or start empty), add PACKAGE args, apply overrides, settle defaults. */
 static int prepare(struct scenario *s, const char *scenario, const struct overrides *o, int argc,
@@ -127,6 +128,8 @@ static int prepare(struct scenario *s, const char *scenario, const struct overri
 		r = it_error_set(err, -IT_EUSAGE, "no packages: name some, or give --scenario DIR");
 	if (r == 0)
 		r = scenario_resolve_kernel(s, err);
+	if (r == 0)
+		r = run_agent_setup(s, err);
 	return r;
 }
 

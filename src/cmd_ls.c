@@ -39,7 +39,7 @@ static int take(void *ctx, int id, const char *arg, struct it_error *err)
 
 static const struct opt_group ls_group = OPT_GROUP(NULL, ls_opts, take);
 static const struct opt_group *const groups[] = {&ls_group};
-static const struct opt_cmd ls_cmd = {"ls", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd ls_cmd = {"ls", intro, outro, groups, ARRAY_SIZE(groups), false};
 
 int cmd_ls(int argc, char **argv)
 {

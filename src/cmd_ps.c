@@ -21,7 +21,7 @@ static const char intro[] =
 static const char outro[] =
     "exit codes: 0 listed (also when none runs), 3 the directory cannot be read\n";
 
-static const struct opt_cmd ps_cmd = {"ps", intro, outro, NULL, 0};
+static const struct opt_cmd ps_cmd = {"ps", intro, outro, NULL, 0, false};
 
 static void format_uptime(int64_t secs, char *out, size_t outsz)
 {

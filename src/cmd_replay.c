@@ -53,7 +53,8 @@ struct replay_opts {
 };
 
 static const struct opt_group *const groups[] = {&output_options};
-static const struct opt_cmd replay_cmd = {"replay", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd replay_cmd = {"replay",	      intro, outro, groups,
+					  ARRAY_SIZE(groups), false};
 
 /* The time of a conlog line "[  12.345] ...", or -1. */
 static int64_t stamp_ms(struct blob log)
@@ -162,6 +163,26 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 	return -1;
 }
 
+/* The agent's steps happen in a guest, not in a log: such a scenario needs a VM. */
+static int console_only(const struct scenario *s, struct it_error *err)
+{
+	for (size_t i = 0; i < s->nsteps; i++) {
+		const struct scenario_step *st = &s->steps[i];
+
+		if (!scenario_step_is_agent(st->kind))
+			continue;
+		it_error_set(err, -IT_EUSAGE,
+			     "%s: '%s' is a step of the guest agent: a console log cannot show it",
+			     st->where, scenario_step_kind_name(st->kind));
+		it_error_hint(err,
+			      "replay judges console-only scenarios; this one needs a VM: "
+			      "initrd-test run %s",
+			      s->path);
+		return -IT_EUSAGE;
+	}
+	return 0;
+}
+
 static int write_reports(const struct replay_opts *o, const struct result_run *rep)
 {
 	struct it_error err = IT_ERROR_INIT;
@@ -202,6 +223,9 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 	r = scenario_load(s, o->scenario, err);
 	if (r < 0)
 		return input_error(r);
+	r = console_only(s, err);
+	if (r < 0)
+		return r;
 	if (result_setstr(&rep->scenario, s->name) < 0 || result_setstr(&rep->path, s->path) < 0)
 		return it_error_set(err, -ENOMEM, "out of memory");
 	r = buf_read_file(log, o->log);

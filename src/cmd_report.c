@@ -29,7 +29,8 @@ static const char outro[] =
     "            error, 3 infrastructure error; 2 also for unreadable or bad files\n";
 
 static const struct opt_group *const groups[] = {&output_options};
-static const struct opt_cmd report_cmd = {"report", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd report_cmd = {"report",	      intro, outro, groups,
+					  ARRAY_SIZE(groups), false};
 
 /* A scenario in two files is worth a word: a shard matrix that ran something twice. */
 static void warn_duplicates(const struct result_set *s, const int *from, char **files)

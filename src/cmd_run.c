@@ -40,7 +40,7 @@ static const struct opt_group *const groups[] = {
     &overrides_packages, &overrides_kernel, &overrides_image,
 };
 
-static const struct opt_cmd run_cmd = {"run", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd run_cmd = {"run", intro, outro, groups, ARRAY_SIZE(groups), false};
 
 /* A results.json to compare with (--baseline) or to balance shards by (--durations). */
 static int load_report(const char *path, const char *what, struct result_set *out)

@@ -40,7 +40,7 @@ static int take(void *ctx, int id, const char *arg, struct it_error *err)
 
 static const struct opt_group stop_group = OPT_GROUP(NULL, stop_opts, take);
 static const struct opt_group *const groups[] = {&stop_group};
-static const struct opt_cmd stop_cmd = {"stop", intro, outro, groups, ARRAY_SIZE(groups)};
+static const struct opt_cmd stop_cmd = {"stop", intro, outro, groups, ARRAY_SIZE(groups), false};
 
 int cmd_stop(int argc, char **argv)
 {

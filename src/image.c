@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -218,6 +219,72 @@ static void key_list(struct out *o, const char *tag, const struct strlist *l)
 		key_str(o, tag, l->v[i]);
 }
 
+/* ---- the guest agent ---------------------------------------------------------------------- */
+
+static bool is_file_at(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *run_default_agent(void)
+{
+	static const char *const beside[] = {"build/agent/initrd-test-agent",
+					     "agent/initrd-test-agent"};
+	static char path[PATH_MAX];
+	const char *env = getenv("INITRD_TEST_AGENT");
+	char exe[PATH_MAX - 64];
+	bool known;
+
+	if (env && env[0])
+		return env;
+	/* A build tree's own agent first (the binary in the tree's top or in build-asan/). */
+	known = exe_dir(exe, sizeof(exe));
+	for (size_t i = 0; known && i < ARRAY_SIZE(beside); i++) {
+		snprintf(path, sizeof(path), "%s/%s", exe, beside[i]);
+		if (is_file_at(path))
+			return path;
+	}
+	snprintf(path, sizeof(path), "%s/initrd-test-agent", IT_LIBEXECDIR);
+	return is_file_at(path) ? path : NULL;
+}
+
+/* A module the agent needs, when the kernel has it (built in, it needs none). */
+static int add_module(struct build_config *b, const char *name)
+{
+	if (strlist_has(&b->modules, name) || strlist_has(&b->optional_modules, name))
+		return 0;
+	return strlist_add(&b->optional_modules, name);
+}
+
+int run_agent_setup(struct scenario *s, struct it_error *err)
+{
+	struct build_config *b = &s->build;
+	const char *agent;
+	int r = 0;
+
+	if (s->vm.agent == VM_AGENT_NONE || b->agent_binary)
+		return 0;
+	agent = run_default_agent();
+	if (!agent) {
+		it_error_set(err, -IT_ENOTFOUND, "no guest agent to put in the image of '%s'",
+			     s->path);
+		it_error_hint(err, "build it with 'make agent' (or set INITRD_TEST_AGENT=FILE), "
+				   "or write 'agent off' in the scenario");
+		return -IT_ENOTFOUND;
+	}
+	b->agent_binary = strdup(agent);
+	if (!b->agent_binary)
+		return it_error_set(err, -ENOMEM, "out of memory");
+	/* A virtio console port: its modules, where the kernel has them as modules. */
+	if (s->vm.agent == VM_AGENT_VIRTIO)
+		r = add_module(b, "virtio_pci");
+	if (r == 0 && s->vm.agent == VM_AGENT_VIRTIO)
+		r = add_module(b, "virtio_console");
+	return r < 0 ? it_error_set(err, r, "out of memory") : 0;
+}
+
 int run_build_key(const struct build_config *c, char key[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -261,10 +328,12 @@ int run_build_key(const struct build_config *c, char key[65])
 	key_str(&o, "init", c->init);
 	key_str(&o, "root-password", c->root_password_hash);
 	key_list(&o, "overlay", &c->overlays);
+	key_str(&o, "agent", c->agent_binary);
 	key_str(&o, "kernel.package", c->kernel_package);
 	key_str(&o, "kernel.image", c->kernel_image);
 	key_str(&o, "kernel.modules", c->modules_dir);
 	key_list(&o, "module", &c->modules);
+	key_list(&o, "optional-module", &c->optional_modules);
 	out_putf(&o, "compression=%d\nepoch=%lld\n", (int)c->compression,
 		 (long long)c->source_date_epoch);
 	r = o.err;

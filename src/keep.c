@@ -163,8 +163,12 @@ static void watch_terminal(struct keeper *k)
 static int64_t keep_deadline(void *ctx)
 {
 	struct keeper *k = ctx;
+	int64_t t = k->child > 0 || (k->tty && k->stdin_open) ? k->tick : -1;
+	int64_t l = k->ko->link ? agentlink_deadline(k->ko->link) : -1;
 
-	return k->child > 0 || (k->tty && k->stdin_open) ? k->tick : -1;
+	if (t < 0)
+		return l;
+	return l >= 0 && l < t ? l : t;
 }
 
 static int keep_timer(void *ctx, int64_t now)
@@ -192,6 +196,32 @@ static int keep_output(void *ctx, const char *buf, size_t len, int64_t now)
 		return 0;
 	r = k->ko->on_output(k->ko->ctx, buf, len, now);
 	return r < 0 ? r : 0;
+}
+
+/* The agent channel, for 'exec' and 'cp' from other terminals. */
+static int keep_agent(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct keeper *k = ctx;
+
+	return k->ko->link ? agentlink_on_agent(k->ko->link, buf, len, now) : 0;
+}
+
+static int keep_hub_agent(void *ctx, unsigned client, const char *buf, size_t len)
+{
+	struct keeper *k = ctx;
+
+	if (!k->ko->link) {
+		vm_hub_client_bye(k->vm, client, "this VM has no agent channel");
+		return 0;
+	}
+	return agentlink_on_hub_agent(k->ko->link, client, buf, len);
+}
+
+static int keep_wakeup(void *ctx, int64_t now)
+{
+	struct keeper *k = ctx;
+
+	return k->ko->link ? agentlink_on_wakeup(k->ko->link, now) : 0;
 }
 
 /* After the VM has stopped: the client gets its BYE and ends; make sure it does. */
@@ -243,7 +273,14 @@ static int ended(struct keeper *k, int r, struct it_error *err)
 
 int keep_serve(struct vm *vm, const struct keep_opts *ko, struct it_error *err)
 {
-	static const struct vm_ops ops = {keep_output, keep_deadline, keep_timer};
+	static const struct vm_ops ops = {
+	    .on_output = keep_output,
+	    .deadline = keep_deadline,
+	    .on_timer = keep_timer,
+	    .on_agent = keep_agent,
+	    .on_wakeup = keep_wakeup,
+	    .on_hub_agent = keep_hub_agent,
+	};
 	struct keeper k;
 	const char *name = vm_hub_name(vm);
 	char line[VM_HUB_NAME_MAX + 64];
@@ -304,7 +341,8 @@ static const char *kept_status(enum run_verdict v)
 	}
 }
 
-void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd)
+void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd,
+		    struct agentlink *link)
 {
 	struct it_error err = IT_ERROR_INIT;
 	struct keep_opts ko;
@@ -320,6 +358,7 @@ void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, in
 		ko.attach = attach && status_fd < 0;
 		ko.status = kept_status(rep->verdict);
 		ko.status_fd = status_fd;
+		ko.link = link;
 		r = keep_serve(vm, &ko, &err);
 		if (r < 0)
 			log_it_error(&err, r);

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "runner/runner.h"
+#include "src/agentlink.h"
 #include "src/result.h"
 
 /* How a kept VM ended: keep_serve()'s positive results. */
@@ -29,6 +30,7 @@ struct keep_opts {
 	/* Every console chunk while kept (for logs), raw; NULL: none. 0 goes on, <0 ends. */
 	int (*on_output)(void *ctx, const char *buf, size_t len, int64_t now_ms);
 	void *ctx;
+	struct agentlink *link; /* serves 'initrd-test exec' and 'cp' on the VM; NULL: none */
 };
 
 void keep_opts_init(struct keep_opts *ko);
@@ -66,6 +68,7 @@ bool keep_wanted(enum run_verdict v);
  * before returning. Errors are printed; the run's verdict stands whatever
  * happens here ('run' exits 130 when a Ctrl-C or SIGTERM ended the keep).
  */
-void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd);
+void keep_after_run(struct vm *vm, const struct result_run *rep, bool attach, int status_fd,
+		    struct agentlink *link);
 
 #endif

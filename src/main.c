@@ -18,6 +18,8 @@ static const struct cmd commands[] = {
     {"attach", cmd_attach, "connect the terminal to a running VM's console (Ctrl-] d detaches)"},
     {"ps", cmd_ps, "list the VMs that initrd-test runs now"},
     {"stop", cmd_stop, "power a running VM off cleanly"},
+    {"exec", cmd_exec, "run a command in a running VM's guest: its output and exit status"},
+    {"cp", cmd_cp, "copy a file into or out of a running VM's guest, checksummed"},
 };
 
 static void usage(FILE *f)

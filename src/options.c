@@ -77,8 +77,8 @@ static int table_build(const struct opt_cmd *cmd, struct table *t)
 		table_release(t);
 		return -ENOMEM;
 	}
-	/* ':' first: a missing argument is told from an unknown option. */
-	t->shorts[0] = ':';
+	/* ':' first: a missing argument is told from an unknown option; '+': in order. */
+	snprintf(t->shorts, sizeof(t->shorts), "%s:", cmd->in_order ? "+" : "");
 	for (size_t g = 0; g < cmd->ngroups; g++) {
 		const struct opt_group *grp = cmd->groups[g];
 

@@ -61,6 +61,7 @@ struct opt_cmd {
 	const char *outro; /* the help after them: examples, exit codes; may be NULL */
 	const struct opt_group *const *groups;
 	size_t ngroups;
+	bool in_order; /* options end at the first operand (exec's command is its own) */
 };
 
 /* The result of opt_parse() when --help was asked for (and printed). */

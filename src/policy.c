@@ -60,7 +60,7 @@ int policy_check_budgets(const struct scenario *s, const struct result_run *r, s
 			return 0;
 		took = st->at_ms - start;
 		start = st->at_ms;
-		if (sc->kind != SCENARIO_STEP_EXPECT || sc->budget_ms <= 0 || took <= sc->budget_ms)
+		if (sc->kind == SCENARIO_STEP_SEND || sc->budget_ms <= 0 || took <= sc->budget_ms)
 			continue;
 		return over_budget(st->name, took, sc, err);
 	}

@@ -31,6 +31,92 @@ static void step_release(struct result_step *s)
 	free(s->where);
 	free(s->pattern);
 	free(s->line);
+	free(s->action);
+	free(s->out_text);
+	free(s->err_text);
+}
+
+static void notes_release(struct result_run *r)
+{
+	for (size_t i = 0; i < r->nnotes; i++) {
+		free(r->notes[i].action);
+		free(r->notes[i].out_text);
+		free(r->notes[i].err_text);
+	}
+	free(r->notes);
+	r->notes = NULL;
+	r->nnotes = 0;
+}
+
+/* The text of b (cut to RESULT_OUTPUT_MAX, never mid-way through a UTF-8 sequence), or NULL. */
+/* The text cut to RESULT_OUTPUT_MAX (not inside a UTF-8 sequence), with a line counting the rest.
+ */
+static char *cut_text(struct result_output o)
+{
+	struct blob b = o.text;
+	size_t n = b.len;
+	uint64_t left;
+	char *s;
+
+	if (!b.ptr)
+		return NULL;
+	if (n > RESULT_OUTPUT_MAX) {
+		n = RESULT_OUTPUT_MAX;
+		while (n > 0 && ((unsigned char)b.ptr[n] & 0xc0) == 0x80)
+			n--;
+	}
+	left = (uint64_t)(b.len - n) + o.more;
+	if (!left)
+		return blob_dup(blob_mem(b.ptr, n));
+	if (asprintf(&s, "%.*s%s[initrd-test: %llu more bytes left out]\n", (int)n, b.ptr,
+		     n && b.ptr[n - 1] != '\n' ? "\n" : "", (unsigned long long)left) < 0)
+		return NULL;
+	return s;
+}
+
+/* The note of step i, made when there is none yet; NULL without memory. */
+static struct result_note *note_of(struct result_run *r, size_t i)
+{
+	struct result_note *n;
+
+	if (i >= r->nnotes) {
+		n = realloc(r->notes, (i + 1) * sizeof(*n));
+		if (!n)
+			return NULL;
+		memset(n + r->nnotes, 0, (i + 1 - r->nnotes) * sizeof(*n));
+		for (size_t k = r->nnotes; k <= i; k++)
+			n[k].exit_code = -1;
+		r->notes = n;
+		r->nnotes = i + 1;
+	}
+	return &r->notes[i];
+}
+
+int result_note_step(struct result_run *r, size_t i, const char *action, int exit_code,
+		     struct result_output out, struct result_output err)
+{
+	struct result_note *n = note_of(r, i);
+
+	if (!n || result_setstr(&n->action, action) < 0)
+		return -ENOMEM;
+	n->exit_code = exit_code;
+	free(n->out_text);
+	free(n->err_text);
+	n->out_text = cut_text(out);
+	n->err_text = cut_text(err);
+	if ((out.text.ptr && !n->out_text) || (err.text.ptr && !n->err_text))
+		return -ENOMEM;
+	return 0;
+}
+
+int result_note_lost(struct result_run *r, size_t i)
+{
+	struct result_note *n = note_of(r, i);
+
+	if (!n)
+		return -ENOMEM;
+	n->lost = true;
+	return 0;
 }
 
 static void outcome_release(struct result_outcome *o)
@@ -69,6 +155,7 @@ void result_run_release(struct result_run *r)
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	clear_steps(r);
+	notes_release(r);
 	outcome_release(&r->outcome);
 	result_run_init(r);
 }
@@ -339,6 +426,16 @@ static int64_t step_duration(const struct expect *e, size_t i)
 	return a >= 0 && b >= a ? b - a : 0;
 }
 
+static int apply_note(struct result_step *d, const struct result_note *n)
+{
+	d->exit_code = n->exit_code;
+	if (result_setstr(&d->action, n->action) < 0 ||
+	    result_setstr(&d->out_text, n->out_text) < 0 ||
+	    result_setstr(&d->err_text, n->err_text) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int copy_step(struct result_run *r, const struct expect *e, size_t i)
 {
 	const struct expect_step_result *s = expect_step(e, i);
@@ -346,7 +443,10 @@ static int copy_step(struct result_run *r, const struct expect *e, size_t i)
 	int64_t end = step_end(e, i);
 	int ret;
 
-	d->kind = s->kind == EXPECT_KIND_SEND ? RESULT_STEP_SEND : RESULT_STEP_EXPECT;
+	d->kind = s->kind == EXPECT_KIND_SEND	    ? RESULT_STEP_SEND
+		  : s->kind == EXPECT_KIND_EXTERNAL ? RESULT_STEP_AGENT
+						    : RESULT_STEP_EXPECT;
+	d->exit_code = -1;
 	d->status = status_of(s, r->blamed == i, r->verdict);
 	d->at_ms = r->timed ? end : -1;
 	d->duration_ms = r->timed && end >= 0 ? step_duration(e, i) : -1;
@@ -356,8 +456,10 @@ static int copy_step(struct result_run *r, const struct expect *e, size_t i)
 		ret = dup_nonempty(&d->where, s->where);
 	if (ret == 0)
 		ret = result_setstr(&d->pattern, s->pattern);
-	if (ret == 0 && s->kind == EXPECT_KIND_EXPECT)
+	if (ret == 0 && s->kind != EXPECT_KIND_SEND)
 		ret = result_setstr(&d->line, s->line);
+	if (ret == 0 && i < r->nnotes)
+		ret = apply_note(d, &r->notes[i]);
 	return ret;
 }
 
@@ -390,7 +492,7 @@ static int copy_steps(struct result_run *r, const struct expect *e)
 		const struct expect_step_result *s = expect_step(e, i);
 
 		ret = copy_step(r, e, i);
-		if (ret == 0 && r->timed && s->kind == EXPECT_KIND_EXPECT &&
+		if (ret == 0 && r->timed && s->kind != EXPECT_KIND_SEND &&
 		    s->status == EXPECT_STEP_PASSED)
 			ret = add_milestone(r, s->name, s->at_ms);
 	}
@@ -405,6 +507,7 @@ static const enum result_why why_of[] = {
     [EXPECT_WHY_EOF] = RESULT_WHY_EOF,
     [EXPECT_WHY_OUTPUT_FULL] = RESULT_WHY_OUTPUT_FULL,
     [EXPECT_WHY_BAD_PATTERN] = RESULT_WHY_BAD_PATTERN,
+    [EXPECT_WHY_EXTERNAL] = RESULT_WHY_EXTERNAL,
 };
 
 static const enum result_state state_of[] = {
@@ -474,6 +577,30 @@ static int from_engine(struct result_run *r, const struct expect *e)
 	return ret;
 }
 
+/*
+ * An agent that never said hello (its agent-ready step timed out) or was
+ * lost at the blamed step: a class of its own, whatever the engine made of
+ * it (a timeout, a failed step).
+ */
+static void settle_agent(struct result_run *r)
+{
+	struct result_step *s = r->blamed < r->nsteps ? &r->steps[r->blamed] : NULL;
+	bool lost, never;
+
+	if (!s || s->kind != RESULT_STEP_AGENT || verdict_is_error(r->verdict))
+		return;
+	lost = r->blamed < r->nnotes && r->notes[r->blamed].lost &&
+	       r->outcome.why == RESULT_WHY_EXTERNAL;
+	never = s->action && strcmp(s->action, "agent-ready") == 0 &&
+		r->outcome.why == RESULT_WHY_STEP_TIMEOUT;
+	if (!lost && !never)
+		return;
+	r->verdict = RUN_FAILED;
+	r->outcome.why = RESULT_WHY_AGENT;
+	r->outcome.state = RESULT_STATE_FAILED;
+	s->status = RESULT_STEP_FAILED;
+}
+
 static int settle_hostname(struct result_run *r)
 {
 	char host[256];
@@ -514,6 +641,7 @@ int result_finish(struct result_run *r, const struct expect *e, int code,
 	if (r->verdict != RUN_PASSED && !r->error.code && code < 0)
 		it_error_set(&r->error, code, "%s", it_strerror(code));
 	ret = from_engine(r, e);
+	settle_agent(r);
 	if (ret == 0)
 		ret = settle_hostname(r);
 	if (ret == 0)

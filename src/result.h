@@ -39,7 +39,11 @@ struct expect;
 #define RESULT_FORMAT "initrd-test-report"
 #define RESULT_VERSION 1
 
-enum result_step_kind { RESULT_STEP_EXPECT = 0, RESULT_STEP_SEND };
+enum result_step_kind {
+	RESULT_STEP_EXPECT = 0,
+	RESULT_STEP_SEND,
+	RESULT_STEP_AGENT, /* carried out by the guest agent: 'action' says what */
+};
 
 /* A step as reported (the table's STATUS column, JSON "status"). */
 enum result_step_status {
@@ -60,6 +64,8 @@ enum result_why {
 	RESULT_WHY_EOF, /* the console closed, or a replayed log ended */
 	RESULT_WHY_OUTPUT_FULL,
 	RESULT_WHY_BAD_PATTERN,
+	RESULT_WHY_EXTERNAL, /* an agent's step failed; the outcome's line says why */
+	RESULT_WHY_AGENT,    /* the guest agent never started, or was lost (result_note_lost()) */
 	RESULT_WHY_MAX,
 };
 
@@ -81,8 +87,23 @@ struct result_step {
 	int64_t at_ms;	     /* when it ended: its match, or the run's end for the failed step */
 	int64_t duration_ms; /* from when it became current to at_ms */
 	int64_t timeout_ms;  /* its own timeout; -1: none */
-	char *line;	     /* expect, passed: the line it matched */
+	char *line;	     /* expect, passed: the line it matched; agent: what it did */
+	char *action;	     /* agent: "run", "wait-port", "copy-in", ... (JSON "kind") */
+	int exit_code;	     /* agent, a command's: its exit status; -1: none */
+	char *out_text;	     /* agent, a command's: its stdout, cut at RESULT_OUTPUT_MAX */
+	char *err_text;	     /* ... and its stderr */
 };
+
+/* What the run engine knows of an agent's step that the matcher does not (result_note_step()). */
+struct result_note {
+	char *action;
+	int exit_code;
+	char *out_text, *err_text;
+	bool lost; /* the step failed because the agent was lost */
+};
+
+/* The most of a command's stdout and stderr each that a result keeps. */
+#define RESULT_OUTPUT_MAX (8 * 1024)
 
 /* A passed expect step's time from the VM start: what baselines compare. */
 struct result_milestone {
@@ -130,7 +151,9 @@ struct result_run {
 	size_t nmilestones;
 	struct result_step *steps;
 	size_t nsteps;
-	size_t blamed; /* index of the step the run stopped at; SIZE_MAX: none */
+	size_t blamed;		   /* index of the step the run stopped at; SIZE_MAX: none */
+	struct result_note *notes; /* per step, kept across result_finish(); NULL: none */
+	size_t nnotes;
 	struct result_outcome outcome;
 	struct result_stats stats;
 	char *console_tail;
@@ -171,6 +194,26 @@ int result_finish(struct result_run *r, const struct expect *e, int code,
 		  const struct it_error *err);
 /* verdict_exit() of the run's verdict. */
 int result_exit_code(const struct result_run *r);
+/* A command's stdout or stderr as the run got it: the bytes, and how many more were dropped. */
+struct result_output {
+	struct blob text; /* NULL: none */
+	uint64_t more;	  /* bytes over a cap (the guest's, the client's) never received */
+};
+/*
+ * Note what step i (an agent's) was: its action ("run"), a command's exit
+ * status (-1: none) and its outputs, each cut to RESULT_OUTPUT_MAX; what
+ * was cut or dropped is counted in a last line of the text: "[initrd-test:
+ * N more bytes left out]". Kept in the run and applied by every
+ * result_finish() from now on.
+ */
+int result_note_step(struct result_run *r, size_t i, const char *action, int exit_code,
+		     struct result_output out, struct result_output err);
+/*
+ * Step i failed because the agent was lost: its channel broke, or it went
+ * away. result_finish() then gives the run the class of its own that an
+ * agent-ready step's timeout has too: verdict failed, outcome why "agent".
+ */
+int result_note_lost(struct result_run *r, size_t i);
 
 /* ---- text for people (result_text.c) ---------------------------------------------------- */
 

@@ -32,6 +32,8 @@ static const char *const why_names[] = {
     [RESULT_WHY_EOF] = "eof",
     [RESULT_WHY_OUTPUT_FULL] = "output_full",
     [RESULT_WHY_BAD_PATTERN] = "bad_pattern",
+    [RESULT_WHY_EXTERNAL] = "step_failed",
+    [RESULT_WHY_AGENT] = "agent",
 };
 
 static const char *name_in(const char *const *names, size_t n, unsigned i)
@@ -105,6 +107,13 @@ static json_t *jobject_done(struct jobj *j)
 	return j->o;
 }
 
+static const char *kind_of(const struct result_step *s)
+{
+	if (s->kind == RESULT_STEP_AGENT)
+		return s->action ? s->action : "agent";
+	return s->kind == RESULT_STEP_SEND ? "send" : "expect";
+}
+
 static json_t *step_json(const struct result_step *s)
 {
 	struct jobj j = {json_object(), 0};
@@ -112,9 +121,9 @@ static json_t *step_json(const struct result_step *s)
 
 	j.err = j.o ? 0 : -ENOMEM;
 	jset_str(&j, "name", s->name);
-	jset_str(&j, "kind", send ? "send" : "expect");
+	jset_str(&j, "kind", kind_of(s));
 	jset_str(&j, "where", s->where);
-	jset_str(&j, send ? "text" : "pattern", s->pattern);
+	jset_str(&j, s->kind == RESULT_STEP_EXPECT ? "pattern" : "text", s->pattern);
 	jset_str(&j, "status",
 		 name_in(step_status_names, ARRAY_SIZE(step_status_names), s->status));
 	jset(&j, "at_ms", jms(s->at_ms));
@@ -122,6 +131,11 @@ static json_t *step_json(const struct result_step *s)
 	jset(&j, "timeout_ms", jms(s->timeout_ms));
 	if (!send)
 		jset_str(&j, "line", s->line);
+	if (s->kind == RESULT_STEP_AGENT) {
+		jset(&j, "exit_code", s->exit_code >= 0 ? json_integer(s->exit_code) : json_null());
+		jset_str(&j, "stdout", s->out_text);
+		jset_str(&j, "stderr", s->err_text);
+	}
 	return jobject_done(&j);
 }
 
@@ -328,11 +342,16 @@ static int take_strs(const json_t *o, const char *const *keys, char **const *fie
 static int read_step(const json_t *o, struct result_step *s)
 {
 	const char *kind = get_str(o, "kind");
-	bool send = kind && !strcmp(kind, "send");
-	const char *keys[] = {"name", "where", send ? "text" : "pattern", "line"};
-	char **fields[] = {&s->name, &s->where, &s->pattern, &s->line};
+	bool expect = !kind || !strcmp(kind, "expect"), send = kind && !strcmp(kind, "send");
+	const char *keys[] = {"name", "where",	expect ? "pattern" : "text",
+			      "line", "stdout", "stderr"};
+	char **fields[] = {&s->name, &s->where, &s->pattern, &s->line, &s->out_text, &s->err_text};
+	int64_t code = get_ms(o, "exit_code");
 
-	s->kind = send ? RESULT_STEP_SEND : RESULT_STEP_EXPECT;
+	s->kind = expect ? RESULT_STEP_EXPECT : send ? RESULT_STEP_SEND : RESULT_STEP_AGENT;
+	s->exit_code = code >= 0 && code <= 255 ? (int)code : -1;
+	if (s->kind == RESULT_STEP_AGENT && result_setstr(&s->action, kind) < 0)
+		return -ENOMEM;
 	s->status = index_in(step_status_names, ARRAY_SIZE(step_status_names), get_str(o, "status"),
 			     RESULT_STEP_PASSED);
 	s->at_ms = get_ms(o, "at_ms");

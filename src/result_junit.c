@@ -23,6 +23,7 @@ static const char *failure_type(const struct result_run *r)
 	    [RESULT_WHY_FAIL_PATTERN] = "fail-pattern", [RESULT_WHY_STEP_TIMEOUT] = "step-timeout",
 	    [RESULT_WHY_RUN_TIMEOUT] = "run-timeout",	[RESULT_WHY_EOF] = "console-closed",
 	    [RESULT_WHY_OUTPUT_FULL] = "output-full",	[RESULT_WHY_BAD_PATTERN] = "bad-pattern",
+	    [RESULT_WHY_EXTERNAL] = "step-failed",	[RESULT_WHY_AGENT] = "agent-lost",
 	};
 	enum result_why why = r->outcome.why;
 
@@ -52,8 +53,20 @@ static void problem_detail(struct out *o, const struct result_run *r, const stru
 		out_esc(o, ESC_XML_TEXT, r->hint);
 	}
 	if (s && s->pattern) {
-		out_puts(o, s->kind == RESULT_STEP_SEND ? "\ntext: " : "\npattern: ");
+		out_puts(o, s->kind == RESULT_STEP_EXPECT ? "\npattern: "
+			    : s->kind == RESULT_STEP_SEND ? "\ntext: "
+							  : "\ncommand: ");
 		out_esc(o, ESC_XML_TEXT, s->pattern);
+	}
+	if (s && s->exit_code >= 0)
+		out_putf(o, "\nexit status: %d", s->exit_code);
+	if (s && s->out_text && s->out_text[0]) {
+		out_puts(o, "\nstdout:\n");
+		out_esc(o, ESC_XML_TEXT, s->out_text);
+	}
+	if (s && s->err_text && s->err_text[0]) {
+		out_puts(o, "\nstderr:\n");
+		out_esc(o, ESC_XML_TEXT, s->err_text);
 	}
 	if (s && s->timeout_ms > 0) {
 		out_puts(o, "\ntimeout: ");

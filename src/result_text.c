@@ -105,6 +105,16 @@ static const struct result_step *blamed_of(const struct result_run *r)
 
 /* ---- the verdict -------------------------------------------------------------------------- */
 
+/* The agent class, at an agent-ready step that timed out rather than lost its agent. */
+static bool never_started(const struct result_run *r)
+{
+	const struct result_step *s = r->blamed < r->nsteps ? &r->steps[r->blamed] : NULL;
+
+	if (!s || s->kind != RESULT_STEP_AGENT || !s->action || strcmp(s->action, "agent-ready"))
+		return false;
+	return !(r->blamed < r->nnotes && r->notes[r->blamed].lost);
+}
+
 static void put_at_step(struct out *o, const struct result_step *s)
 {
 	if (!s)
@@ -162,7 +172,27 @@ static void put_failure_detail(struct out *o, const struct result_run *r)
 	case RESULT_WHY_FAIL_PATTERN:
 		put_fail_pattern(o, r);
 		return;
+	case RESULT_WHY_EXTERNAL:
+		out_esc(o, ESC_TERM, oc->line ? oc->line : "the step failed");
+		return;
+	case RESULT_WHY_AGENT:
+		if (s && never_started(r)) {
+			out_puts(o,
+				 "the guest agent did not start: no hello on its channel within ");
+			out_duration(o, s->timeout_ms > 0 ? s->timeout_ms : 0);
+			break;
+		}
+		out_puts(o, "the guest agent was lost: ");
+		out_esc(o, ESC_TERM, oc->line ? oc->line : "its channel failed");
+		return;
 	case RESULT_WHY_STEP_TIMEOUT:
+		if (s && s->kind == RESULT_STEP_AGENT) {
+			out_putf(o, "%s \"", s->action ? s->action : "the agent's step");
+			out_esc(o, ESC_TERM, pat);
+			out_puts(o, "\" did not finish within ");
+			out_duration(o, s->timeout_ms > 0 ? s->timeout_ms : 0);
+			break;
+		}
 		out_puts(o, "no match for \"");
 		out_esc(o, ESC_TERM, pat);
 		out_puts(o, "\" within ");
@@ -293,11 +323,25 @@ static void put_step_line(struct out *o, const struct result_run *r, const struc
 		put_term_str(o, s->line, max);
 		return;
 	}
+	if (s->kind == RESULT_STEP_AGENT && s->status == RESULT_STEP_FAILED && never_started(r) &&
+	    r->outcome.why == RESULT_WHY_AGENT) {
+		put_term_str(o, "no hello from the guest agent", max);
+		return;
+	}
+	if (s->kind == RESULT_STEP_AGENT && s->status == RESULT_STEP_FAILED &&
+	    (r->outcome.why == RESULT_WHY_EXTERNAL || r->outcome.why == RESULT_WHY_AGENT)) {
+		put_term_str(o, r->outcome.line, max);
+		return;
+	}
 	if (s->status == RESULT_STEP_SKIPPED)
 		return;
 	if ((s->status == RESULT_STEP_FAILED || s->status == RESULT_STEP_TIMED_OUT) &&
 	    r->outcome.why == RESULT_WHY_FAIL_PATTERN) {
 		put_term_str(o, r->outcome.line, max);
+		return;
+	}
+	if (s->kind == RESULT_STEP_AGENT) {
+		put_cut(o, "did not finish: ", pat, n, true, "", max);
 		return;
 	}
 	put_cut(o, "no match for \"", pat, n, false, "\"", max);

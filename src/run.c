@@ -13,6 +13,8 @@
 #include "common/util.h"
 #include "expect/expect.h"
 #include "runner/runner.h"
+#include "src/agentlink.h"
+#include "src/agentsteps.h"
 #include "src/artifacts.h"
 #include "src/keep.h"
 #include "src/run.h"
@@ -48,11 +50,13 @@ void run_status(int fd, const char *fmt, ...)
 struct run_ctx {
 	struct vm *vm;
 	struct expect *engine;
-	struct recorder rec; /* console.raw, console.log: capped (--log-max) */
-	bool live;	     /* console to stdout */
-	int status_fd;	     /* progress for a suite */
-	size_t shown_step;   /* the step last announced there */
-	bool keep;	     /* --keep: the VM outlives the check, run_scenario() stops it */
+	struct recorder rec;	  /* console.raw, console.log: capped (--log-max) */
+	bool live;		  /* console to stdout */
+	int status_fd;		  /* progress for a suite */
+	size_t shown_step;	  /* the step last announced there */
+	bool keep;		  /* --keep: the VM outlives the check, run_scenario() stops it */
+	struct agentlink *link;	  /* the agent channel: NULL with 'agent off' */
+	struct agentsteps *agent; /* the agent's steps of the scenario */
 };
 
 /* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
@@ -118,11 +122,36 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 	return state_to_stop(state);
 }
 
+/* The earlier of two deadlines; -1 is none. */
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	return b >= 0 && b < a ? b : a;
+}
+
 static int64_t on_deadline(void *ctx)
 {
 	struct run_ctx *c = ctx;
+	int64_t e = expect_deadline(c->engine), a = c->agent ? agentsteps_deadline(c->agent) : -1;
+	int64_t l = c->link ? agentlink_deadline(c->link) : -1;
 
-	return expect_deadline(c->engine);
+	return earliest(earliest(e, a), l);
+}
+
+/* The agent's steps go on from where the engine is; then as after console output. */
+static int agent_poll(struct run_ctx *c, int64_t now)
+{
+	int r = c->agent ? agentsteps_poll(c->agent, now) : 0;
+
+	/* What the steps asked for goes out now: nothing else may wake the loop soon. */
+	if (r == 0 && c->link)
+		r = agentlink_on_wakeup(c->link, now);
+	if (r < 0)
+		return r;
+	announce_step(c);
+	r = flush_engine_output(c);
+	return r < 0 ? r : state_to_stop(expect_state(c->engine));
 }
 
 static int on_timer(void *ctx, int64_t now)
@@ -132,7 +161,30 @@ static int on_timer(void *ctx, int64_t now)
 
 	if (state < 0)
 		return state;
-	return state_to_stop(state);
+	/* Running on: on_wakeup() follows, and carries the agent's steps on. */
+	return state != EXPECT_RUNNING ? 1 : 0;
+}
+
+static int on_agent(void *ctx, const char *buf, size_t len, int64_t now)
+{
+	struct run_ctx *c = ctx;
+
+	return c->link ? agentlink_on_agent(c->link, buf, len, now) : 0;
+}
+
+static int on_hub_agent(void *ctx, unsigned client, const char *buf, size_t len)
+{
+	struct run_ctx *c = ctx;
+
+	return c->link ? agentlink_on_hub_agent(c->link, client, buf, len) : 0;
+}
+
+static int on_wakeup(void *ctx, int64_t now)
+{
+	struct run_ctx *c = ctx;
+	int r = c->link ? agentlink_on_wakeup(c->link, now) : 0;
+
+	return r < 0 ? r : agent_poll(c, now);
 }
 
 /* The VM's command line, into the result and command.txt (a convenience: errors ignored). */
@@ -164,6 +216,8 @@ static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *re
 		return r;
 	info = vm_info(c->vm);
 	log_info("booting %s with %s (%s)", s->name, info->binary, info->accel_desc);
+	if (c->link)
+		agentlink_set_vm(c->link, c->vm);
 	/* The console socket is a convenience: a run goes on without it. */
 	if (vm_hub_enable(c->vm, s->name, &hub_err) < 0)
 		log_warn("no console socket for 'initrd-test attach': %s", hub_err.msg);
@@ -186,7 +240,14 @@ static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *re
 static int boot_and_check(struct scenario *s, struct run_ctx *c, struct result_run *rep,
 			  const char *dir, struct it_error *err)
 {
-	static const struct vm_ops ops = {on_output, on_deadline, on_timer};
+	static const struct vm_ops ops = {
+	    .on_output = on_output,
+	    .deadline = on_deadline,
+	    .on_timer = on_timer,
+	    .on_agent = on_agent,
+	    .on_wakeup = on_wakeup,
+	    .on_hub_agent = on_hub_agent,
+	};
 	const struct vm_info *info;
 	int r = start_vm(s, c, rep, dir, err);
 
@@ -231,6 +292,8 @@ static void attempt_release(struct attempt *a)
 {
 	if (a->c.vm)
 		vm_free(a->c.vm);
+	agentlink_free(a->c.link);
+	agentsteps_free(a->c.agent);
 	recorder_release(&a->c.rec);
 	expect_free(a->c.engine);
 	result_run_release(&a->rep);
@@ -249,6 +312,21 @@ static void name_report(struct attempt *a, const char *scenario, const struct ru
 	result_setstr(&a->rep.scenario, name);
 	result_setstr(&a->rep.path, a->s.path ? a->s.path : scenario);
 	result_setstr(&a->rep.backend, vm_backend_name(a->s.vm.backend));
+}
+
+/* The agent channel's end in this process, and the driver of the scenario's agent steps. */
+static int open_agent(struct attempt *a)
+{
+	struct run_ctx *c = &a->c;
+	int r = agentsteps_new(&c->agent, &a->s, c->engine, &a->rep, a->dir);
+
+	if (r == 0)
+		r = agentlink_new(&c->link, agentsteps_event, c->agent);
+	if (r < 0)
+		return it_error_set(&a->err, r, "cannot set up the agent channel: %s",
+				    strerror(-r));
+	agentsteps_set_link(c->agent, c->link);
+	return 0;
 }
 
 /* OUT/NAME with the engine loaded and both console logs open. */
@@ -271,6 +349,8 @@ static int open_run(struct attempt *a, const struct run_opts *o)
 		r = scenario_to_expect(&a->s, c->engine, &a->err);
 	if (r == 0)
 		r = recorder_open(&c->rec, a->dir, o->log_max, &a->err);
+	if (r == 0 && a->s.vm.agent != VM_AGENT_NONE)
+		r = open_agent(a);
 	if (r < 0)
 		return r;
 	path_join(path, sizeof(path), a->dir, "console.raw");
@@ -305,6 +385,8 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	if (c->live)
 		fputs("\n", stdout);
 report:
+	if (c->agent)
+		agentsteps_stop(c->agent, now_ms());
 	if (a->rep.console_log)
 		result_load_tail(&a->rep, a->rep.console_log, NULL);
 	result_finish(&a->rep, c->engine, r, &a->err);
@@ -411,7 +493,7 @@ static void keep_or_stop(struct attempt *a, const struct run_opts *o)
 	if (a->c.keep && sig_pending())
 		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
 	else if (a->c.keep)
-		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd);
+		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd, a->c.link);
 	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
 	if (a->c.vm && vm_info(a->c.vm)->signal)
 		sig_note(vm_info(a->c.vm)->signal);

@@ -98,6 +98,20 @@ int run_build_image(struct scenario *s, const struct run_opts *o, const char *di
 int run_build_key(const struct build_config *c, char key[65]);
 
 /*
+ * The guest agent for the image (vm.agent not NONE): build.agent_binary
+ * from run_default_agent(), and, for a virtio port with a kernel whose
+ * modules go in, virtio_pci and virtio_console. -IT_ENOTFOUND (with a
+ * hint) when there is no agent binary.
+ */
+int run_agent_setup(struct scenario *s, struct it_error *err);
+/*
+ * Where the agent binary is: $INITRD_TEST_AGENT, build/agent/ or agent/
+ * beside this binary (a build tree), else IT_LIBEXECDIR/initrd-test-agent;
+ * NULL when none is there. Static storage.
+ */
+const char *run_default_agent(void);
+
+/*
  * Run one scenario: build (or reuse a shared build), boot, check, retry an
  * infrastructure error while retries remain, check budgets and the
  * baseline, print and write the result, gather the artifacts of a failure,

@@ -291,5 +291,7 @@ int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
 		r = it_error_set(err, -ENOMEM, "cannot prepare the VM: %s", strerror(ENOMEM));
 	if (r == 0)
 		r = scenario_resolve_kernel(s, err);
+	if (r == 0 && !o->initrd)
+		r = run_agent_setup(s, err);
 	return r;
 }

@@ -100,3 +100,50 @@ assert_no_tmp() {
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
+
+# private_runtime NAME: a fresh XDG_RUNTIME_DIR for the VMs' sockets, in /tmp (unix socket
+# paths are short): sets and exports RT. The caller's EXIT trap removes it.
+private_runtime() {
+	RT=$(mktemp -d "/tmp/it-$1.XXXXXX")
+	chmod 700 "$RT"
+	export XDG_RUNTIME_DIR="$RT"
+}
+
+# ---- terminals: tmux on a private socket in $RT (private_runtime first) ----
+
+tm() {
+	tmux -f /dev/null -S "$RT/tmux.sock" "$@"
+}
+
+# A pane's whole text, history included, lines joined where they wrapped.
+pane() {
+	tm capture-pane -p -J -S -5000 -t "$1"
+}
+
+# wait_pane SESSION TEXT SECONDS: TEXT shows in the pane (fixed string).
+wait_pane() {
+	i=0
+	while ! pane "$1" | grep -qF -- "$2"; do
+		i=$((i + 1))
+		if [ "$i" -ge $(($3 * 5)) ]; then
+			pane "$1" | tail -n 30 >&3
+			fail "no '$2' in pane $1 after $3 s"
+		fi
+		sleep 0.2
+	done
+}
+
+# A pane runs a script: SESSION SCRIPT.
+pane_start() {
+	tm new-session -d -s "$1" -x 132 -y 50 "sh $2"
+}
+
+# peak_rss PID OUT: until PID ends, write its VmHWM (KiB) to OUT every half second; the
+# last sample taken before it exited stays there.
+peak_rss() {
+	while kill -0 "$1" 2>/dev/null; do
+		v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$1/status" 2>/dev/null || true)
+		[ -z "$v" ] || echo "$v" >"$2"
+		sleep 0.5
+	done
+}

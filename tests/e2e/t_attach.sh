@@ -9,12 +9,7 @@ require_qemu
 command -v tmux >/dev/null || fail "setup: tmux missing (apt-get install tmux)"
 
 # Unix socket paths are short: the VMs' directory and tmux's socket live in /tmp.
-RT=$(mktemp -d /tmp/it-attach.XXXXXX)
-chmod 700 "$RT"
-export XDG_RUNTIME_DIR="$RT"
-tm() {
-	tmux -f /dev/null -S "$RT/tmux.sock" "$@"
-}
+private_runtime attach
 cleanup() {
 	if [ -s "$T/boot.pid" ] && kill -0 "$(cat "$T/boot.pid")" 2>/dev/null; then
 		kill -TERM "$(cat "$T/boot.pid")" 2>/dev/null || true
@@ -25,24 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A pane's whole text, history included, lines joined where they wrapped.
-pane() {
-	tm capture-pane -p -J -S -5000 -t "$1"
-}
-
-# wait_pane SESSION TEXT SECONDS: TEXT shows in the pane (fixed string).
-wait_pane() {
-	i=0
-	while ! pane "$1" | grep -qF -- "$2"; do
-		i=$((i + 1))
-		if [ "$i" -ge $(($3 * 5)) ]; then
-			pane "$1" | tail -n 30 >&3
-			fail "no '$2' in pane $1 after $3 s"
-		fi
-		sleep 0.2
-	done
-}
-
 # wait_file FILE SECONDS: FILE exists and is not empty.
 wait_file() {
 	i=0
@@ -51,11 +28,6 @@ wait_file() {
 		[ "$i" -lt $(($2 * 5)) ] || fail "no $1 after $2 s"
 		sleep 0.2
 	done
-}
-
-# A pane runs a script: SESSION SCRIPT.
-pane_start() {
-	tm new-session -d -s "$1" -x 132 -y 50 "sh $2"
 }
 
 # A client script: NAME; its pid, exit code and terminal modes (stty -g) before and after.

@@ -20,9 +20,7 @@ RSS_MAX_KB=24576
 FLOOD_RSS_KB=1536
 
 # Unix socket paths are short: the VMs' directory lives in /tmp.
-RT=$(mktemp -d /tmp/it-flood.XXXXXX)
-chmod 700 "$RT"
-export XDG_RUNTIME_DIR="$RT"
+private_runtime flood
 # Processes of ours that may still run when the test fails half-way.
 bg_pids=""
 cleanup() {
@@ -32,16 +30,6 @@ cleanup() {
 	rm -rf "$RT"
 }
 trap cleanup EXIT
-
-# peak_rss PID OUT: until PID ends, write its VmHWM (KiB) to OUT every half second; the
-# last sample taken before it exited stays there.
-peak_rss() {
-	while kill -0 "$1" 2>/dev/null; do
-		v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$1/status" 2>/dev/null || true)
-		[ -z "$v" ] || echo "$v" >"$2"
-		sleep 0.5
-	done
-}
 
 # hwm PID: its VmHWM now, in KiB.
 hwm() {

@@ -12,11 +12,18 @@ require_qemu
 }
 cat "$T/out"
 assert_grep '^PASSED networking' "$T/out"
-for step in openrc mdev-scan e1000-driver eth0-probe lease login shell ip; do
+for step in openrc mdev-scan e1000-driver eth0-probe lease login shell agent-ready run ip; do
 	grep -qE "^$step +ok " "$T/out" || fail "step $step not reported ok"
 done
 assert_grep 'udhcpc: lease of 10.0.2.15 obtained' "$T/run/console.log"
-assert_grep 'inet 10.0.2.15/24' "$T/run/console.log"
+# 'ip' ran in the guest over the agent's channel: its output is in the result, not on the console.
+python3 -c 'import json,sys
+steps = {s["name"]: s for s in json.load(open(sys.argv[1]))["runs"][0]["steps"]}
+run = steps["run"]
+assert run["kind"] == "run" and run["exit_code"] == 0, run
+assert "inet 10.0.2.15/24" in run["stdout"], run
+assert steps["ip"]["status"] == "passed", steps["ip"]' "$T/result.json" ||
+	fail "result.json does not hold the output of ip addr"
 # The cleaned log has a timestamp on every line; the raw log keeps the escapes.
 if grep -qv '^\[ *[0-9]*\.[0-9]\{3\}\]' "$T/run/console.log"; then
 	fail "a console.log line without a timestamp"

@@ -131,7 +131,8 @@ static int h_timer(void *ctx, int64_t now)
  */
 static void harness_main(int fd, const char *scenario, bool paused)
 {
-	static const struct vm_ops ops = {NULL, h_deadline, h_timer};
+	static const struct vm_ops ops = {
+	    .on_output = NULL, .deadline = h_deadline, .on_timer = h_timer};
 	struct it_error err = IT_ERROR_INIT;
 	struct vm_config c;
 	struct hctx h;

@@ -353,7 +353,7 @@ START_TEST(test_keep_after_run)
 	name = vm_hub_name(vm);
 	listed_step(name, step, sizeof(step));
 	t0 = now_ms();
-	keep_after_run(vm, &rep, true, -1);
+	keep_after_run(vm, &rep, true, -1, NULL);
 	ck_assert_msg(now_ms() - t0 < 10000, "took %lld ms", (long long)(now_ms() - t0));
 	ck_assert(vm_info(vm)->exited);
 	ck_assert_ptr_null(vm_hub_name(vm));
@@ -364,10 +364,10 @@ START_TEST(test_keep_after_run)
 	vm = start_vm(true);
 	ck_assert_int_eq(vm_stop(vm, 0, NULL), 0);
 	t0 = now_ms();
-	keep_after_run(vm, &rep, false, -1);
+	keep_after_run(vm, &rep, false, -1, NULL);
 	ck_assert(now_ms() - t0 < 1000);
 	vm_free(vm);
-	keep_after_run(NULL, &rep, false, -1);
+	keep_after_run(NULL, &rep, false, -1, NULL);
 
 	/* No console socket: an error that says so, and the VM is stopped. */
 	vm = start_vm(true);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -28,6 +29,8 @@
 #define GOLDEN_SCN DATA "/golden"
 #define LOGIN_SCN DATA "/boot-to-login"
 #define NETWORKING "scenarios/networking"
+/* The console-only networking scenario that the recorded logs were made with. */
+#define REPLAY_NET "tests/data/replay/networking"
 #define E1000_LINE "e1000: Intel(R) PRO/1000 Network Driver"
 #define MDEV_LINE "Scanning hardware for mdev ... [ ok ]"
 /* Set to regenerate the golden files (then review the diff). */
@@ -213,10 +216,13 @@ START_TEST(test_scenario_to_expect_networking)
 		ck_assert_str_eq(st->name, ss->name);
 		ck_assert_str_eq(st->where, ss->where);
 		ck_assert_str_eq(st->pattern, ss->text);
-		ck_assert_int_eq(st->kind, ss->kind == SCENARIO_STEP_SEND ? EXPECT_KIND_SEND
-									  : EXPECT_KIND_EXPECT);
+		ck_assert_int_eq(st->kind, ss->kind == SCENARIO_STEP_SEND     ? EXPECT_KIND_SEND
+					   : scenario_step_is_agent(ss->kind) ? EXPECT_KIND_EXTERNAL
+									      : EXPECT_KIND_EXPECT);
 		ck_assert_int_eq(st->timeout_ms,
-				 ss->kind == SCENARIO_STEP_SEND ? 0 : ss->timeout_ms);
+				 ss->kind == SCENARIO_STEP_SEND || ss->kind == SCENARIO_STEP_OUTPUT
+				     ? 0
+				     : ss->timeout_ms);
 	}
 	st = expect_step(e, 0);
 	ck_assert_str_eq(st->name, "openrc");
@@ -363,6 +369,141 @@ START_TEST(test_verdicts_and_exit_codes)
 				 RUN_FAILED); /* stopped without an answer */
 		expect_free(e);
 	}
+}
+END_TEST
+
+/* A scenario with agent steps, loaded and given to a new engine started at 0. */
+static void agent_run(struct run *x, const char *text)
+{
+	struct it_error err = IT_ERROR_INIT;
+	char dir[256], path[300];
+
+	tu_path(dir, sizeof(dir), "agentscn");
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/scenario", dir);
+	write_text(path, text);
+	scenario_init(&x->s);
+	ck_assert_msg(scenario_load(&x->s, dir, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(expect_new(&x->e), 0);
+	ck_assert_msg(scenario_to_expect(&x->s, x->e, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(expect_start(x->e, 0), 0);
+	result_run_init(&x->rep);
+	ck_assert_int_eq(result_setstr(&x->rep.scenario, "agentscn"), 0);
+	ck_assert_int_eq(result_setstr(&x->rep.console_log, "out/console.log"), 0);
+	x->rep.timed = true;
+	x->rep.first_byte_ms = 10;
+	/* As the run's driver does: every agent step's kind is noted from the start. */
+	for (size_t i = 0; i < x->s.nsteps; i++) {
+		struct result_output none = {BLOB_NULL, 0};
+
+		if (scenario_step_is_agent(x->s.steps[i].kind))
+			ck_assert_int_eq(
+			    result_note_step(&x->rep, i,
+					     scenario_step_kind_name(x->s.steps[i].kind), -1, none,
+					     none),
+			    0);
+	}
+}
+
+/*
+ * Agent steps in the result: a command's exit status and outputs apart, cut
+ * with a count of what was left out; an agent lost at a step is a class of
+ * its own (failed, why "agent"), in the verdict line, the JSON (read back
+ * the same) and JUnit.
+ */
+START_TEST(test_agent_steps)
+{
+#define LEFT_OUT "\n[initrd-test: 1813 more bytes left out]\n"
+	static const char feed[] = "Linux version 6.1.0\n";
+	struct result_output out = {blob_str("hi\n"), 0}, err = {BLOB_NULL, 0};
+	struct it_error e = IT_ERROR_INIT;
+	struct result_set back;
+	struct buf big, json, junit;
+	const struct result_step *st;
+	struct run x;
+
+	agent_run(&x, "expect boot /Linux version/\nagent-ready\nrun echo hi\nrun-fail false\n");
+	ck_assert_int_ge(expect_feed(x.e, feed, strlen(feed), 100), 0);
+	ck_assert_int_eq(expect_external(x.e, NULL), 1);
+	ck_assert_int_ge(expect_external_done(x.e, true, "initrd-test-agent 0.1.0 on fd 3", 200),
+			 0);
+	ck_assert_int_eq(result_note_step(&x.rep, 2, "run", 0, out, err), 0);
+	ck_assert_int_ge(expect_external_done(x.e, true, "exit 0: hi", 300), 0);
+	/* 10000 bytes kept of stdout, 5 more dropped at a cap: 8 KiB shown, 1813 counted. */
+	buf_init(&big, 0);
+	for (int i = 0; i < 10000; i++)
+		buf_addch(&big, 'x');
+	out = (struct result_output){buf_blob(&big), 5};
+	err = (struct result_output){blob_str("no\n"), 0};
+	ck_assert_int_eq(result_note_step(&x.rep, 3, "run-fail", 1, out, err), 0);
+	ck_assert_int_eq(result_note_lost(&x.rep, 3), 0);
+	ck_assert_int_ge(expect_external_done(x.e, false,
+					      "the agent stopped answering; last console line: "
+					      "'Linux version 6.1.0'",
+					      400),
+			 0);
+	result_finish(&x.rep, x.e, 0, NULL);
+	ck_assert_int_eq(x.rep.verdict, RUN_FAILED);
+	ck_assert_int_eq(x.rep.outcome.why, RESULT_WHY_AGENT);
+	ck_assert_int_eq(result_exit_code(&x.rep), EXIT_FAILED);
+	ck_assert_msg(!strncmp(x.rep.message, "FAILED agentscn at step 'run-fail' (", 36) &&
+			  strstr(x.rep.message, "/scenario:4): the guest agent was lost: the agent "
+						"stopped answering; last console line: 'Linux "
+						"version 6.1.0'"),
+		      "%s", x.rep.message);
+	st = &x.rep.steps[1];
+	ck_assert_str_eq(st->action, "agent-ready");
+	ck_assert_int_eq(st->status, RESULT_STEP_PASSED);
+	st = &x.rep.steps[2];
+	ck_assert_str_eq(st->action, "run");
+	ck_assert_int_eq(st->exit_code, 0);
+	ck_assert_str_eq(st->out_text, "hi\n");
+	ck_assert_ptr_null(st->err_text);
+	st = &x.rep.steps[3];
+	ck_assert_int_eq(st->status, RESULT_STEP_FAILED);
+	ck_assert_int_eq(st->exit_code, 1);
+	ck_assert_uint_eq(strlen(st->out_text), RESULT_OUTPUT_MAX + strlen(LEFT_OUT));
+	ck_assert_str_eq(st->out_text + RESULT_OUTPUT_MAX, LEFT_OUT);
+	ck_assert_str_eq(st->err_text, "no\n");
+
+	/* The JSON says so, and reads back the same. */
+	buf_init(&json, 0);
+	ck_assert_int_eq(result_json(SET1(&x.rep), &json), 0);
+	ck_assert_ptr_nonnull(strstr(json.data, "\"why\": \"agent\""));
+	result_set_init(&back);
+	ck_assert_msg(result_json_parse(&back, buf_blob(&json), "agent.json", &e) == 0, "%s",
+		      e.msg);
+	ck_assert_int_eq(back.runs[0].verdict, RUN_FAILED);
+	ck_assert_int_eq(back.runs[0].outcome.why, RESULT_WHY_AGENT);
+	ck_assert_str_eq(back.runs[0].steps[3].action, "run-fail");
+	ck_assert_int_eq(back.runs[0].steps[3].exit_code, 1);
+	ck_assert_str_eq(back.runs[0].steps[3].out_text, st->out_text);
+	ck_assert_str_eq(back.runs[0].steps[3].err_text, "no\n");
+	ck_assert_str_eq(back.runs[0].message, x.rep.message);
+	/* JUnit: its own failure type. */
+	buf_init(&junit, 0);
+	ck_assert_int_eq(result_junit(SET1(&x.rep), &junit), 0);
+	ck_assert_ptr_nonnull(strstr(junit.data, "type=\"agent-lost\""));
+	result_set_release(&back);
+	buf_release(&json);
+	buf_release(&junit);
+	buf_release(&big);
+	run_release(&x);
+
+	/* An agent-ready step that times out: the agent never started, the same class. */
+	agent_run(&x, "expect boot /Linux version/\nagent-ready within 5s\n");
+	ck_assert_int_ge(expect_feed(x.e, feed, strlen(feed), 100), 0);
+	ck_assert_int_eq(expect_tick(x.e, 5200), EXPECT_TIMED_OUT);
+	result_finish(&x.rep, x.e, 0, NULL);
+	ck_assert_int_eq(x.rep.verdict, RUN_FAILED);
+	ck_assert_int_eq(x.rep.outcome.why, RESULT_WHY_AGENT);
+	ck_assert_int_eq(x.rep.steps[1].status, RESULT_STEP_FAILED);
+	ck_assert_msg(strstr(x.rep.message, "): the guest agent did not start: no hello on its "
+					    "channel within 5s; last console line: 'Linux "
+					    "version 6.1.0'"),
+		      "%s", x.rep.message);
+	ck_assert_str_eq(x.rep.hint, "see the console log: out/console.log");
+	run_release(&x);
 }
 END_TEST
 
@@ -1030,13 +1171,13 @@ START_TEST(test_replay_truncated_log)
 	tu_path(cut, sizeof(cut), "cut.raw.log");
 	ck_assert_int_eq(write_file_atomic(cut, raw.data, (size_t)(end - raw.data), 0644), 0);
 	tu_path(junit, sizeof(junit), "cut.xml");
-	replay_cmd(&c, (const char *[]){NETWORKING, cut, "--junit", junit, NULL});
+	replay_cmd(&c, (const char *[]){REPLAY_NET, cut, "--junit", junit, NULL});
 	assert_exit(&c, EXIT_FAILED);
 	ck_assert_ptr_nonnull(strstr(c.out.data, "mdev-scan     ok "));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "e1000-driver  FAIL "));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "eth0-probe    skipped"));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "\nFAILED networking at step 'e1000-driver' "
-						 "(scenarios/networking/scenario:"));
+						 "(" REPLAY_NET "/scenario:"));
 	ck_assert_ptr_nonnull(strstr(c.out.data, "): the log ended before a match for \"" E1000_LINE
 						 "\"; last console line: '* " MDEV_LINE "'\n"
 						 "hint: see the console log: "));
@@ -1108,7 +1249,7 @@ START_TEST(test_replay_usage)
 	ck_assert_ptr_nonnull(strstr(c.err.data, "option '--junit' needs a FILE"));
 	captured_release(&c);
 
-	replay_cmd(&c, (const char *[]){NETWORKING, NULL});
+	replay_cmd(&c, (const char *[]){REPLAY_NET, NULL});
 	ck_assert_int_eq(c.rc, EXIT_USAGE);
 	ck_assert_ptr_nonnull(
 	    strstr(c.err.data, "expected a SCENARIO and a LOG, got 1 argument\n"));
@@ -1117,7 +1258,7 @@ START_TEST(test_replay_usage)
 
 	/* Files that cannot be used are named; nothing goes to stdout. */
 	tu_path(path, sizeof(path), "missing.log");
-	replay_cmd(&c, (const char *[]){NETWORKING, path, NULL});
+	replay_cmd(&c, (const char *[]){REPLAY_NET, path, NULL});
 	ck_assert_int_eq(c.rc, EXIT_USAGE);
 	ck_assert_ptr_nonnull(strstr(c.err.data, "cannot read console log '"));
 	ck_assert_ptr_nonnull(strstr(c.err.data, path));
@@ -1158,6 +1299,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_scenario_to_expect_error);
 	tcase_add_test(tc, test_verdicts_and_exit_codes);
 	tcase_add_test(tc, test_crash_report);
+	tcase_add_test(tc, test_agent_steps);
 	tcase_add_test(tc, test_golden_pass);
 	tcase_add_test(tc, test_golden_timeout);
 	tcase_add_test(tc, test_golden_infra_error);

@@ -58,7 +58,7 @@ static void check_dir_fails(struct tree *t, const char *dir, const char *version
 	struct kmod_result res = {0};
 	struct it_error err = IT_ERROR_INIT;
 
-	ck_assert_int_eq(kmod_add_from_dir(t, dir, version, names, &res, &err), code);
+	ck_assert_int_eq(kmod_add_from_dir(t, dir, version, names, NULL, &res, &err), code);
 	ck_assert_str_eq(err.msg, msg);
 	kmod_result_release(&res);
 }
@@ -69,7 +69,7 @@ static void check_tree_fails(struct tree *t, const struct strlist *names, int co
 	struct kmod_result res = {0};
 	struct it_error err = IT_ERROR_INIT;
 
-	ck_assert_int_eq(kmod_from_tree(t, NULL, names, &res, &err), code);
+	ck_assert_int_eq(kmod_from_tree(t, NULL, names, NULL, &res, &err), code);
 	ck_assert_str_eq(err.msg, msg);
 	kmod_result_release(&res);
 }
@@ -123,7 +123,7 @@ START_TEST(test_host_e1000)
 
 	tree_init(&t);
 	strlist_add(&names, "e1000");
-	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, &res, &err), 0);
+	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, NULL, &res, &err), 0);
 	ck_assert_str_eq(res.version, KVER);
 	ck_assert_uint_eq(res.modules.n, 1);
 	ck_assert_str_eq(res.modules.v[0], "kernel/drivers/net/ethernet/intel/e1000/e1000.ko");
@@ -145,7 +145,7 @@ START_TEST(test_host_e1000)
 	kmod_result_release(&res);
 
 	/* /lib/modules plus the version finds the same; the version must match. */
-	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", KVER, &names, &res, &err), 0);
+	ck_assert_int_eq(kmod_add_from_dir(&t, "/lib/modules", KVER, &names, NULL, &res, &err), 0);
 	kmod_result_release(&res);
 	check_dir_fails(&t, KMODS, "6.6.0-virt", &names, -IT_EKERNEL,
 			"the kernel is version '6.6.0-virt' but the modules in '" KMODS
@@ -169,7 +169,7 @@ START_TEST(test_host_dependencies)
 	/* '-' and '_' alike, and a module built into the kernel. */
 	strlist_add(&names, "virtio-net");
 	strlist_add(&names, "amd-uncore");
-	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, &res, &err), 0);
+	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, NULL, &res, &err), 0);
 	ck_assert_uint_eq(res.modules.n, 5);
 	ck_assert_uint_eq(res.builtin.n, 1);
 	ck_assert_str_eq(res.builtin.v[0], "amd_uncore");
@@ -195,6 +195,52 @@ START_TEST(test_host_dependencies)
 	check_dir_fails(&t, KMODS, KVER, &names, -IT_ENOTFOUND,
 			"module 'nosuchmod' not found in '" KMODS "/modules.dep'");
 	strlist_clear(&names);
+	tree_release(&t);
+}
+END_TEST
+
+/*
+ * Optional modules (the agent's virtio_console, virtio_pci): taken with
+ * their dependencies when the kernel has them as modules, left out without
+ * a word when it has not (built in, or absent), beside the required ones.
+ */
+START_TEST(test_host_optional)
+{
+	struct tree t;
+	struct kmod_result res = {0};
+	struct strlist names = STRLIST_INIT, optional = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+
+	tree_init(&t);
+	strlist_add(&names, "e1000");
+	strlist_add(&optional, "virtio_console");
+	strlist_add(&optional, "nosuchmod");
+	strlist_add(&optional, "amd-uncore");
+	ck_assert_msg(kmod_add_from_dir(&t, KMODS, KVER, &names, &optional, &res, &err) == 0, "%s",
+		      err.msg);
+	/* modules.dep: the lines of e1000 and virtio_console with its dependencies, as the host's.
+	 */
+	same_as_shell(
+	    &t, KMODS "/modules.dep",
+	    "grep -E '^kernel/(drivers/net/ethernet/intel/e1000/e1000|drivers/char/"
+	    "virtio_console|drivers/virtio/virtio|drivers/virtio/virtio_ring)\\.ko:' " KMODS
+	    "/modules.dep");
+	same_file(&t, KMODS "/kernel/drivers/char/virtio_console.ko");
+	same_file(&t, KMODS "/kernel/drivers/virtio/virtio_ring.ko");
+	ck_assert_uint_eq(res.modules.n, 4);
+	ck_assert_ptr_null(tree_lookup(&t, KMODS "/kernel/drivers/virtio/virtio_pci.ko", false));
+	kmod_result_release(&res);
+
+	/* Only optional ones: none of them is required, so an unknown one is no error either. */
+	tree_release(&t);
+	tree_init(&t);
+	strlist_clear(&names);
+	ck_assert_int_eq(kmod_add_from_dir(&t, KMODS, KVER, &names, &optional, &res, &err), 0);
+	ck_assert_uint_eq(res.modules.n, 3);
+	ck_assert_ptr_nonnull(strstr(tu_tree_text(&t, KMODS "/modules.dep"),
+				     "kernel/drivers/char/virtio_console.ko: "));
+	kmod_result_release(&res);
+	strlist_clear(&optional);
 	tree_release(&t);
 }
 END_TEST
@@ -228,7 +274,7 @@ START_TEST(test_host_compressed)
 	ck_assert_int_eq(system(cmd), 0);
 	tree_init(&t);
 	strlist_add(&names, "virtio_net");
-	if (kmod_add_from_dir(&t, moddir, KVER, &names, &res, &err) != 0)
+	if (kmod_add_from_dir(&t, moddir, KVER, &names, NULL, &res, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_uint_eq(res.modules.n, 3);
 	same_file(&t, KMODS "/kernel/drivers/net/virtio_net.ko");
@@ -250,7 +296,8 @@ START_TEST(test_host_compressed)
 	ck_assert_int_eq(system(cmd), 0);
 	tree_release(&t);
 	tree_init(&t);
-	ck_assert_int_eq(kmod_add_from_dir(&t, moddir, NULL, &names, &res, &err), -IT_EFORMAT);
+	ck_assert_int_eq(kmod_add_from_dir(&t, moddir, NULL, &names, NULL, &res, &err),
+			 -IT_EFORMAT);
 	ck_assert(!strncmp(err.msg, "cannot decompress '", 19));
 	ck_assert_ptr_nonnull(strstr(err.msg, "failover.ko.gz"));
 	kmod_result_release(&res);
@@ -414,7 +461,7 @@ START_TEST(test_tree_linux_virt)
 	linux_virt(&t, true, VIRT);
 	strlist_add(&names, "virtio_net");
 	strlist_add(&names, "ext4");
-	if (kmod_from_tree(&t, NULL, &names, &res, &err) != 0)
+	if (kmod_from_tree(&t, NULL, &names, NULL, &res, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	check_virt_selection(&t, &res);
 	ck_assert_uint_eq(res.builtin.n, 1);
@@ -438,7 +485,7 @@ START_TEST(test_tree_without_modules_dep)
 	/* No modules.dep: dependencies and aliases come from each module's .modinfo. */
 	linux_virt(&t, false, VIRT);
 	strlist_add(&names, "virtio_net");
-	if (kmod_from_tree(&t, "/boot/vmlinuz-virt", &names, &res, &err) != 0)
+	if (kmod_from_tree(&t, "/boot/vmlinuz-virt", &names, NULL, &res, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_uint_eq(res.modules.n, 5);
 	ck_assert_ptr_null(
@@ -496,6 +543,7 @@ int main(void)
 	tcase_add_test(tc, test_image_version);
 	tcase_add_test(tc, test_host_e1000);
 	tcase_add_test(tc, test_host_dependencies);
+	tcase_add_test(tc, test_host_optional);
 	tcase_add_test(tc, test_host_compressed);
 	tcase_add_test(tc, test_tree_linux_virt);
 	tcase_add_test(tc, test_tree_without_modules_dep);

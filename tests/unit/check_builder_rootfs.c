@@ -197,6 +197,53 @@ START_TEST(test_consoles)
 }
 END_TEST
 
+/* The guest agent: its binary at /sbin/initrd-test-agent, started by inittab's first line. */
+START_TEST(test_agent)
+{
+	struct tree t;
+	struct it_error err = IT_ERROR_INIT;
+	struct buf want = BUF_INIT;
+	const struct tree_node *n;
+	char bin[256];
+	FILE *f;
+
+	tu_tree_alpine_base(&t);
+	tu_path(bin, sizeof(bin), "agent.bin");
+	f = fopen(bin, "wb");
+	ck_assert_ptr_nonnull(f);
+	fputs("\177ELF not really", f);
+	fclose(f);
+	ck_assert_int_eq(rootfs_add_agent_binary(&t, bin, &err), 0);
+	n = tree_lookup(&t, "sbin/initrd-test-agent", false);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(n->mode, S_IFREG | 0755);
+	ck_assert_str_eq(tu_tree_text(&t, "sbin/initrd-test-agent"), "\177ELF not really");
+
+	/* First, before OpenRC's sysinit line and any getty; twice is once. */
+	buf_addf(&want, "::sysinit:/sbin/initrd-test-agent --daemon\n%s",
+		 tu_tree_text(&t, "etc/inittab"));
+	ck_assert_int_eq(rootfs_start_agent(&t, &err), 0);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/inittab"), want.data);
+	ck_assert_int_eq(rootfs_start_agent(&t, &err), 0);
+	ck_assert_str_eq(tu_tree_text(&t, "etc/inittab"), want.data);
+	ck_assert_uint_eq(tree_lookup(&t, "etc/inittab", false)->mode, S_IFREG | 0644);
+
+	/* A missing binary says what to do; a missing inittab too. */
+	ck_assert_int_eq(rootfs_add_agent_binary(&t, "/nonexistent/agent", &err), -ENOENT);
+	ck_assert_str_eq(err.msg, "cannot read the guest agent '/nonexistent/agent': No such file "
+				  "or directory");
+	ck_assert_str_eq(err.hint,
+			 "build it with 'make agent', or write 'agent off' in the scenario");
+	it_error_clear(&err);
+	ck_assert_int_eq(tree_remove(&t, "etc/inittab"), 1);
+	ck_assert_int_eq(rootfs_start_agent(&t, &err), -IT_ENOTFOUND);
+	ck_assert_str_eq(err.msg, "cannot start the agent: no '/etc/inittab'");
+	unlink(bin);
+	buf_release(&want);
+	tree_release(&t);
+}
+END_TEST
+
 START_TEST(test_services)
 {
 	struct tree t;
@@ -658,6 +705,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_scripts);
 	tcase_add_test(tc, test_consoles);
+	tcase_add_test(tc, test_agent);
 	tcase_add_test(tc, test_services);
 	tcase_add_test(tc, test_interfaces);
 	tcase_add_test(tc, test_hostname);

@@ -1532,6 +1532,99 @@ START_TEST(test_fail_caseless_in_block)
 }
 END_TEST
 
+/* ---- external steps ----------------------------------------------------------------------- */
+
+static void add_ext(struct expect *e, const char *name, const char *text, const char *capture,
+		    int64_t timeout_ms)
+{
+	struct it_error err = IT_ERROR_INIT;
+	int r = expect_add_external(e, name, text, capture, false, timeout_ms, "test.scn:3", &err);
+
+	ck_assert_msg(r == 0, "external '%s': %s", text, err.msg);
+}
+
+/* The engine waits at an external step, whatever the console says, until the caller ends it. */
+START_TEST(test_external_waits_for_caller)
+{
+	struct expect *e = mk();
+	const char *text = NULL;
+
+	add_x(e, "login", "login: ", true, 0);
+	add_ext(e, "cmd", "ip addr", NULL, 0);
+	add_x(e, "after", "after", true, 0);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_uint_eq(expect_external(e, NULL), SIZE_MAX);
+	feed_str(e, "login: \nafter\n", 10);
+	/* 'after' went by while the external step was current: it is not matched. */
+	ck_assert_uint_eq(expect_external(e, &text), 1);
+	ck_assert_str_eq(text, "ip addr");
+	ck_assert_int_eq(expect_external_done(e, true, "exit 0", 20), EXPECT_RUNNING);
+	ck_assert_uint_eq(expect_external(e, NULL), SIZE_MAX);
+	ck_assert_str_eq(expect_step(e, 1)->line, "exit 0");
+	ck_assert_int_eq(expect_step(e, 1)->at_ms, 20);
+	ck_assert_int_eq(feed_str(e, "after\n", 30), EXPECT_PASSED);
+	/* Not external any more: done is refused. */
+	ck_assert_int_eq(expect_external_done(e, true, NULL, 40), -EINVAL);
+	expect_free(e);
+}
+END_TEST
+
+/* Captures of an external step's subject feed later steps; a failure says why. */
+START_TEST(test_external_capture_and_failure)
+{
+	struct expect *e = mk();
+	const char *text = NULL;
+	struct it_error err = IT_ERROR_INIT;
+
+	add_ext(e, "ip", "ip -4 addr", "inet (?<addr>[0-9.]+)/24", 0);
+	add_ext(e, "check", "ping -c1 ${addr}", NULL, 0);
+	add_ext(e, "last", "false", NULL, 0);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_external_match(e, blob_str("1: lo\n    inet 127.0.0.1/8\n")), 0);
+	ck_assert_int_eq(expect_external_match(e, blob_str("2: eth0\n    inet 10.0.2.15/24 brd\n")),
+			 1);
+	ck_assert_int_eq(expect_external_done(e, true, NULL, 5), EXPECT_RUNNING);
+	ck_assert_uint_eq(expect_external(e, &text), 1);
+	ck_assert_str_eq(text, "ping -c1 10.0.2.15");
+	ck_assert_int_eq(expect_external_done(e, true, NULL, 6), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_external_done(e, false, "'false' exited 1, not 0", 7),
+			 EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_EXTERNAL);
+	ck_assert_str_eq(expect_outcome(e)->line, "'false' exited 1, not 0");
+	ck_assert_int_eq(expect_step(e, 2)->status, EXPECT_STEP_FAILED);
+	expect_explain(e, &err);
+	ck_assert_ptr_nonnull(strstr(err.msg, "failed: 'false' exited 1"));
+	expect_free(e);
+	/* A reference to a group no earlier step defines is refused when the step is added. */
+	e = mk();
+	ck_assert_int_eq(expect_add_external(e, "x", "echo ${nope}", NULL, false, 0, "t:1", &err),
+			 -IT_ESCENARIO);
+	expect_free(e);
+}
+END_TEST
+
+/* Its timeout, the run's, and the fail patterns still apply while the caller works. */
+START_TEST(test_external_timeout_and_fail_pattern)
+{
+	struct expect *e = mk();
+
+	add_ext(e, "slow", "sleep 600", NULL, 1000);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_deadline(e), 1000);
+	ck_assert_int_eq(expect_tick(e, 999), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_tick(e, 1000), EXPECT_TIMED_OUT);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_STEP_TIMEOUT);
+	ck_assert_uint_eq(expect_external(e, NULL), SIZE_MAX);
+	expect_free(e);
+	e = mk();
+	add_ext(e, "cmd", "true", NULL, 0);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(feed_str(e, "Kernel panic - not syncing: x\n", 50), EXPECT_FAILED);
+	ck_assert_int_eq(expect_outcome(e)->why, EXPECT_WHY_FAIL_PATTERN);
+	expect_free(e);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("expect");
@@ -1600,6 +1693,9 @@ int main(void)
 	tcase_add_test(fast, test_block_dsr_and_send_order);
 	tcase_add_test(fast, test_patterns_without_literal);
 	tcase_add_test(fast, test_fail_caseless_in_block);
+	tcase_add_test(fast, test_external_waits_for_caller);
+	tcase_add_test(fast, test_external_capture_and_failure);
+	tcase_add_test(fast, test_external_timeout_and_fail_pattern);
 	suite_add_tcase(s, fast);
 
 	return tu_run_suite(s);

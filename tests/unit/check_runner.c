@@ -280,6 +280,72 @@ START_TEST(test_argv_crosvm)
 }
 END_TEST
 
+/* The agent's channel: a virtio console port on pc and microvm, ttyS1 as the fallback. */
+START_TEST(test_argv_agent)
+{
+	static const char *const virtio[] = {"-chardev",
+					     "socket,id=agent,fd=3",
+					     "-device",
+					     "virtio-serial-pci,id=agentbus",
+					     "-device",
+					     "virtserialport,bus=agentbus.0,chardev=agent,"
+					     "name=org.initrd-test.agent",
+					     NULL};
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+	size_t i;
+
+	config_files(&c, "K", "I");
+	c.agent = VM_AGENT_VIRTIO;
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	/* After the console (ttyS0 stays the first serial port), in this order. */
+	for (i = 0; i < a.n && strcmp(a.v[i], "socket,id=agent,fd=3"); i++)
+		;
+	ck_assert_uint_gt(i, 0);
+	ck_assert(strlist_has(&a, "chardev:con0"));
+	for (size_t k = 0; virtio[k]; k++)
+		ck_assert_str_eq(a.v[i - 1 + k], virtio[k]);
+	ck_assert(!strstr(a.v[a.n - 1], "ttyS1"));
+	strlist_clear(&a);
+
+	/* microvm has no PCI: the virtio-mmio form. */
+	c.machine = strdup("microvm");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	ck_assert(strlist_has(&a, "virtio-serial-device,id=agentbus"));
+	ck_assert(!strlist_has(&a, "virtio-serial-pci,id=agentbus"));
+	strlist_clear(&a);
+	free(c.machine);
+	c.machine = NULL;
+
+	/* serial: ttyS1, and the agent is told so on the kernel command line. */
+	c.agent = VM_AGENT_SERIAL;
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	ck_assert(strlist_has(&a, "socket,id=agent,fd=3"));
+	ck_assert(strlist_has(&a, "chardev:agent"));
+	ck_assert(!strlist_has(&a, "virtio-serial-pci,id=agentbus"));
+	for (i = 0; i < a.n && strcmp(a.v[i], "-append"); i++)
+		;
+	ck_assert_uint_lt(i + 1, a.n);
+	ck_assert_str_eq(a.v[i + 1], "console=ttyS0 initrd_test.agent=ttyS1");
+	strlist_clear(&a);
+
+	/* none: no trace of it. */
+	c.agent = VM_AGENT_NONE;
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	for (i = 0; i < a.n; i++)
+		ck_assert_msg(!strstr(a.v[i], "agent"), "'%s' with the agent off", a.v[i]);
+	strlist_clear(&a);
+
+	/* crosvm has none to offer: a usage error that says what to do. */
+	c.agent = VM_AGENT_VIRTIO;
+	c.backend = VM_BACKEND_CROSVM;
+	check_argv_error(&c, VM_ACCEL_KVM, "the crosvm backend has no agent channel",
+			 "write 'agent off' in the scenario, or use --backend qemu");
+	vm_config_release(&c);
+}
+END_TEST
+
 START_TEST(test_argv_errors)
 {
 	struct vm_config c;
@@ -676,7 +742,8 @@ static void boot_end(struct vm *vm, pid_t pid, struct console *con, struct vm_co
 
 START_TEST(test_boot_shell)
 {
-	static const struct vm_ops ops = {shell_output, console_deadline, console_timer};
+	static const struct vm_ops ops = {
+	    .on_output = shell_output, .deadline = console_deadline, .on_timer = console_timer};
 	struct vm_config c;
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
@@ -736,7 +803,8 @@ static int deadline_output(void *ctx, const char *buf, size_t len, int64_t now)
 /* A microvm boot that runs past its deadline: ended by the callback, then killed and reaped. */
 START_TEST(test_boot_deadline_microvm)
 {
-	static const struct vm_ops ops = {deadline_output, console_deadline, console_timer};
+	static const struct vm_ops ops = {
+	    .on_output = deadline_output, .deadline = console_deadline, .on_timer = console_timer};
 	struct vm_config c;
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
@@ -794,7 +862,8 @@ static void assert_vm_fds(pid_t pid)
 /* qemu -S: the CPU never runs, the console stays silent. */
 START_TEST(test_silent_vm)
 {
-	static const struct vm_ops ops = {shell_output, console_deadline, NULL};
+	static const struct vm_ops ops = {
+	    .on_output = shell_output, .deadline = console_deadline, .on_timer = NULL};
 	struct vm_config c;
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
@@ -825,6 +894,58 @@ START_TEST(test_silent_vm)
 }
 END_TEST
 
+/* A timer that goes on four times, 50 ms apart, then ends the run. */
+static int tick_timer(void *ctx, int64_t now)
+{
+	struct console *con = ctx;
+
+	con->timer_calls++;
+	con->deadline = now + 50;
+	return con->timer_calls < 5 ? 0 : 1;
+}
+
+/* on_wakeup: counted in outputs (the paused VM has none), with the timer calls at the time. */
+static int tick_wakeup(void *ctx, int64_t now)
+{
+	struct console *con = ctx;
+
+	(void)now;
+	con->outputs++;
+	/* Never a wakeup that would leave a past deadline unserved. */
+	ck_assert_int_ge(con->deadline, now_ms() - 5);
+	return 0;
+}
+
+/*
+ * Each timer that goes on is followed by on_wakeup, as any wakeup is: a
+ * caller that serves its own deadlines there (the agent link's liveness)
+ * is never left with a past deadline and a loop that spins.
+ */
+START_TEST(test_timer_then_wakeup)
+{
+	static const struct vm_ops ops = {.on_output = NULL,
+					  .deadline = console_deadline,
+					  .on_timer = tick_timer,
+					  .on_wakeup = tick_wakeup};
+	struct vm_config c;
+	struct it_error err = IT_ERROR_INIT;
+	struct vm *vm = NULL;
+	struct console con;
+	const struct vm_info *info;
+	pid_t pid;
+
+	info = boot_start(&c, NULL, true, &vm, &con, 50);
+	pid = info->pid;
+	ck_assert_int_eq(vm_run(vm, &ops, &con, &err), VM_RUN_STOPPED);
+	ck_assert_int_eq(con.timer_calls, 5);
+	/* Four timers went on, each with its wakeup; poll's own wakeups may add more. */
+	ck_assert_int_ge(con.outputs, 4);
+	ck_assert_int_ge(now_ms(), con.start + 250);
+	stop_by_qmp(vm, info);
+	boot_end(vm, pid, &con, &c);
+}
+END_TEST
+
 /* Kill qemu from outside once the deadline passes, and look again in a minute. */
 static int kill_timer(void *ctx, int64_t now)
 {
@@ -839,7 +960,8 @@ static int kill_timer(void *ctx, int64_t now)
 /* A VM killed under us is an infrastructure error, not a pass. */
 START_TEST(test_vm_killed)
 {
-	static const struct vm_ops ops = {shell_output, console_deadline, kill_timer};
+	static const struct vm_ops ops = {
+	    .on_output = shell_output, .deadline = console_deadline, .on_timer = kill_timer};
 	struct vm_config c;
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
@@ -943,7 +1065,8 @@ static int report_output(void *ctx, const char *buf, size_t len, int64_t now)
  */
 static void child_run_vm(int fd, const char *extra, bool report_early)
 {
-	static const struct vm_ops ops = {report_output, console_deadline, console_timer};
+	static const struct vm_ops ops = {
+	    .on_output = report_output, .deadline = console_deadline, .on_timer = console_timer};
 	struct vm_config c;
 	struct it_error err = IT_ERROR_INIT;
 	struct vm *vm = NULL;
@@ -1075,6 +1198,7 @@ int main(void)
 	tcase_add_test(argv, test_argv_qemu_microvm);
 	tcase_add_test(argv, test_argv_nic_none_pc);
 	tcase_add_test(argv, test_argv_crosvm);
+	tcase_add_test(argv, test_argv_agent);
 	tcase_add_test(argv, test_argv_errors);
 	tcase_add_test(argv, test_accel_resolve);
 	tcase_add_test(argv, test_names);
@@ -1092,6 +1216,7 @@ int main(void)
 	tcase_add_test(boot, test_boot_shell);
 	tcase_add_test(boot, test_boot_deadline_microvm);
 	tcase_add_test(boot, test_silent_vm);
+	tcase_add_test(boot, test_timer_then_wakeup);
 	tcase_add_test(boot, test_stop_fallbacks);
 	tcase_add_test(boot, test_vm_killed);
 	tcase_add_test(boot, test_sigterm_leaves_no_qemu);

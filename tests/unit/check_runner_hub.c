@@ -702,7 +702,8 @@ static int power_timer(void *ctx, int64_t now)
 
 START_TEST(test_poweroff)
 {
-	static const struct vm_ops ops = {NULL, power_deadline, power_timer};
+	static const struct vm_ops ops = {
+	    .on_output = NULL, .deadline = power_deadline, .on_timer = power_timer};
 	struct it_error err = IT_ERROR_INIT;
 	struct vm_config c;
 	struct power pw;
@@ -979,7 +980,8 @@ static void assert_skipped(const struct tclient *c, const struct buf *log, const
 
 START_TEST(test_shell_clients)
 {
-	static const struct vm_ops ops = {shell_output, shell_deadline, shell_timer};
+	static const struct vm_ops ops = {
+	    .on_output = shell_output, .deadline = shell_deadline, .on_timer = shell_timer};
 	struct it_error err = IT_ERROR_INIT;
 	struct vm_config c;
 	struct shell sh;

@@ -868,6 +868,67 @@ START_TEST(test_resolve_kernel)
 }
 END_TEST
 
+/* ---- the agent's steps -------------------------------------------------------------------- */
+
+START_TEST(test_agent_steps)
+{
+	struct scenario s;
+	const struct scenario_step *st;
+
+	load_ok(&s, "agent serial\n"
+		    "agent-ready within 90s budget 20s\n"
+		    "run ip addr show eth0 # not a comment for the shell\n"
+		    "run \"exit 3\" status 3 within 5s name three\n"
+		    "run-fail false\n"
+		    "output /inet (?<addr>[0-9.]+)/ stderr\n"
+		    "wait-until \"test -e /run/x\" every 200ms within 10s\n"
+		    "wait-service sshd\n"
+		    "wait-port 22\n"
+		    "wait-file /etc/hostname\n"
+		    "copy-in data.bin /tmp/data.bin mode 0600\n"
+		    "copy-out /etc/ssh/sshd_config\n"
+		    "copy-out /tmp/data.bin back.bin within 30s\n"
+		    "run echo ${addr}\n");
+	ck_assert_int_eq(s.vm.agent, VM_AGENT_SERIAL);
+	ck_assert_uint_eq(s.nsteps, 13);
+	ck_assert_str_eq(s.steps[0].name, "agent-ready");
+	ck_assert(s.steps[0].timeout_explicit);
+	ck_assert_int_eq(s.steps[0].budget_ms, 20000);
+	/* Unquoted, the rest of the line is the command, up to a comment as anywhere. */
+	st = &s.steps[1];
+	ck_assert_int_eq(st->kind, SCENARIO_STEP_RUN);
+	ck_assert_str_eq(st->name, "run");
+	ck_assert_str_eq(st->text, "ip addr show eth0");
+	ck_assert_int_eq(st->status, 0);
+	ck_assert_int_eq(st->timeout_ms, SCENARIO_DEFAULT_STEP_TIMEOUT_MS);
+	st = step_named(&s, "three");
+	ck_assert_int_eq(st->status, 3);
+	ck_assert_int_eq(st->timeout_ms, 5000);
+	ck_assert_int_eq(s.steps[3].kind, SCENARIO_STEP_RUN_FAIL);
+	ck_assert_int_eq(s.steps[3].status, -1);
+	ck_assert_int_eq(s.steps[4].kind, SCENARIO_STEP_OUTPUT);
+	ck_assert(s.steps[4].from_stderr);
+	ck_assert_int_eq(s.steps[5].every_ms, 200);
+	ck_assert_str_eq(s.steps[6].text, "sshd");
+	ck_assert_str_eq(s.steps[7].text, "22");
+	/* Host paths are the scenario's; the second copy-out has its own name. */
+	st = &s.steps[9];
+	ck_assert_ptr_nonnull(strstr(st->text, "/data.bin"));
+	ck_assert_str_eq(st->dest, "/tmp/data.bin");
+	ck_assert_uint_eq(st->mode, 0600);
+	ck_assert_ptr_null(s.steps[10].dest);
+	ck_assert_str_eq(s.steps[11].dest, "back.bin");
+	ck_assert_str_eq(s.steps[12].name, "run-2");
+	ck_assert(scenario_has_agent_steps(&s));
+	scenario_release(&s);
+	/* By default every image has the agent, on its virtio port. */
+	load_ok(&s, "expect x /x/\n");
+	ck_assert_int_eq(s.vm.agent, VM_AGENT_VIRTIO);
+	ck_assert(!scenario_has_agent_steps(&s));
+	scenario_release(&s);
+}
+END_TEST
+
 static Suite *scenario_suite(void)
 {
 	Suite *s = suite_create("scenario");
@@ -892,6 +953,7 @@ static Suite *scenario_suite(void)
 	tcase_add_test(tc, test_shipped_parse);
 	tcase_add_test(tc, test_shipped_against_real_consoles);
 	tcase_add_test(tc, test_resolve_kernel);
+	tcase_add_test(tc, test_agent_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }
