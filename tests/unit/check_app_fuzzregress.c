@@ -23,6 +23,7 @@
 #define FUZZ_REPLAY 1
 /* NOLINTBEGIN(bugprone-suspicious-include): the targets' sources are what is replayed. */
 #include "fuzz/fuzz_agent.c"
+#include "fuzz/fuzz_agentmux.c"
 #include "fuzz/fuzz_apk.c"
 #include "fuzz/fuzz_cpio.c"
 #include "fuzz/fuzz_expect.c"
@@ -46,9 +47,13 @@ struct target {
 };
 
 static const struct target targets[] = {
-    {"agent", fuzz_agent_one, NULL},	     {"apk", fuzz_apk_one, fuzz_apk_init},
-    {"cpio", fuzz_cpio_one, fuzz_cpio_init}, {"expect", fuzz_expect_one, NULL},
-    {"index", fuzz_index_one, NULL},	     {"scenario", fuzz_scenario_one, fuzz_scenario_init},
+    {"agent", fuzz_agent_one, NULL},
+    {"agentmux", fuzz_agentmux_one, NULL},
+    {"apk", fuzz_apk_one, fuzz_apk_init},
+    {"cpio", fuzz_cpio_one, fuzz_cpio_init},
+    {"expect", fuzz_expect_one, NULL},
+    {"index", fuzz_index_one, NULL},
+    {"scenario", fuzz_scenario_one, fuzz_scenario_init},
     {"version", fuzz_version_one, NULL},
 };
 
