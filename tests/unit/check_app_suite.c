@@ -139,7 +139,7 @@ START_TEST(test_discover_trees)
 {
 	static const char *const suite_ids[] = {"boot", "fail-pattern", "over-budget",
 						"step-timeout"};
-	static const char *const shipped[] = {"minimal", "networking", "no-e1000"};
+	static const char *const shipped[] = {"minimal", "networking", "no-e1000", "services"};
 	const char *paths[2] = {SUITE_DATA, NULL};
 	struct it_error e = IT_ERROR_INIT;
 	struct suite_list l;
@@ -156,7 +156,7 @@ START_TEST(test_discover_trees)
 
 	paths[0] = "scenarios/";
 	ck_assert_msg(suite_discover(paths, 1, &l, &e) == 0, "%s", e.msg);
-	assert_ids(&l, shipped, 3);
+	assert_ids(&l, shipped, 4);
 	ck_assert(strlist_has(&l.skipped, "base"));
 	suite_list_release(&l);
 
