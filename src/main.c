@@ -26,7 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: initrd-test [-q|-v] [--version] <command> [options] [args]\n\n"
 		   "Build Alpine Linux initrds from APK repositories without root, boot them\n"
-		   "in qemu and check the serial console against a scenario.\n\n"
+		   "in qemu and check the serial console against a scenario; run commands\n"
+		   "and copy files in the guest over its agent's own channel.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
