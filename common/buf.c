@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -228,4 +229,23 @@ int buf_read_fd(struct buf *b, int fd)
 			break;
 	}
 	return r;
+}
+
+int buf_send(struct buf *b, int fd)
+{
+	ssize_t n;
+
+	while (b->len) {
+		n = send(fd, b->data, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf_consume(b, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return n < 0 ? -errno : -EIO;
+	}
+	return 0;
 }

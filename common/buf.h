@@ -70,6 +70,13 @@ static inline struct blob buf_blob(const struct buf *b)
 	return (struct blob){b->len, b->data};
 }
 
+/*
+ * Send what b holds on the socket fd without blocking (MSG_DONTWAIT,
+ * MSG_NOSIGNAL), consuming what went: 0 when it is all sent or the socket
+ * is full (some may be left), -errno when the socket failed.
+ */
+int buf_send(struct buf *b, int fd);
+
 /* Read a whole file into b (replacing its content). -errno on failure. */
 int buf_read_file(struct buf *b, const char *path);
 /* The same from an open fd, to its end of file (the fd stays open). */

@@ -26,6 +26,15 @@ int64_t now_ms(void)
 	return now_ns() / 1000000;
 }
 
+int64_t deadline_earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
 int ms_until(int64_t deadline_ms)
 {
 	int64_t d;

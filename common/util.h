@@ -16,6 +16,8 @@ int64_t now_ns(void);
 /* Milliseconds from now until deadline, clamped to [0, INT32_MAX]; -1 for no deadline (deadline <
  * 0). */
 int ms_until(int64_t deadline_ms);
+/* The earlier of two deadlines, where -1 (any negative) is none. */
+int64_t deadline_earliest(int64_t a, int64_t b);
 
 /* mkdir -p with the given mode for created directories. -errno on failure. */
 int mkdir_p(const char *path, unsigned mode);

@@ -1768,11 +1768,7 @@ int64_t expect_deadline(const struct expect *e)
 
 	if (!running(e) || e->no_timeouts)
 		return -1;
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
+	return deadline_earliest(a, b);
 }
 
 enum expect_state expect_state(const struct expect *e)

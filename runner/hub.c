@@ -183,21 +183,7 @@ static void client_close(struct vm_hub *h, int i)
 /* Send what the queue holds without blocking: 0 (maybe some left), or -errno. */
 static int client_flush(struct hub_client *c)
 {
-	ssize_t n;
-
-	while (c->out.len) {
-		n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			buf_consume(&c->out, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return n < 0 ? -errno : -EIO;
-	}
-	return 0;
+	return buf_send(&c->out, c->fd);
 }
 
 /*

@@ -186,21 +186,8 @@ static int pump_agent(struct vm *vm, const struct vm_ops *ops, void *ctx)
 
 static int flush_agent(struct vm *vm, const struct vm_ops *ops, void *ctx)
 {
-	ssize_t n;
-
-	while (vm->agentq.len && vm->agent_fd >= 0) {
-		n = send(vm->agent_fd, vm->agentq.data, vm->agentq.len,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			buf_consume(&vm->agentq, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+	if (vm->agent_fd >= 0 && buf_send(&vm->agentq, vm->agent_fd) < 0)
 		return agent_closed(vm, ops, ctx);
-	}
 	return 0;
 }
 

@@ -216,22 +216,12 @@ int agentlink_on_hub_agent(struct agentlink *l, unsigned client, const char *buf
 	return 0;
 }
 
-/* Move what fits of a queue into the VM's agent queue. */
-static void to_vm(struct agentlink *l, struct buf *q)
+/* What fits of q into the VM's agent queue: how many bytes went, for the caller to consume. */
+static size_t to_vm(struct agentlink *l, struct blob q)
 {
-	size_t n = q->len < vm_agent_room(l->vm) ? q->len : vm_agent_room(l->vm);
+	size_t n = q.len < vm_agent_room(l->vm) ? q.len : vm_agent_room(l->vm);
 
-	if (n && vm_agent_write(l->vm, q->data, n) == 0)
-		buf_consume(q, n);
-}
-
-static void flush_client(struct agentlink *l)
-{
-	struct blob out = agent_client_output(l->client);
-	size_t n = out.len < vm_agent_room(l->vm) ? out.len : vm_agent_room(l->vm);
-
-	if (n && vm_agent_write(l->vm, out.ptr, n) == 0)
-		agent_client_output_consume(l->client, n);
+	return n && vm_agent_write(l->vm, q.ptr, n) == 0 ? n : 0;
 }
 
 /* Each relay gets what its hub queue takes; the guest waits while one is behind. */
@@ -307,6 +297,7 @@ int64_t agentlink_deadline(const struct agentlink *l)
 
 int agentlink_on_wakeup(struct agentlink *l, int64_t now_ms)
 {
+	size_t n;
 	int r;
 
 	l->now = now_ms;
@@ -315,8 +306,12 @@ int agentlink_on_wakeup(struct agentlink *l, int64_t now_ms)
 	r = check_alive(l, now_ms);
 	if (r < 0)
 		return r;
-	flush_client(l);
-	to_vm(l, &l->to_guest);
+	n = to_vm(l, agent_client_output(l->client));
+	if (n)
+		agent_client_output_consume(l->client, n);
+	n = to_vm(l, buf_blob(&l->to_guest));
+	if (n)
+		buf_consume(&l->to_guest, n);
 	vm_agent_pause(l->vm, flush_relays(l));
 	return 0;
 }

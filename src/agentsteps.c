@@ -12,12 +12,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "src/agentsteps.h"
+#include "src/copyin.h"
 
 #define STDOUT_KEEP (1024 * 1024) /* what an output step can match */
 #define STDERR_KEEP (64 * 1024)
 #define TRY_TIMEOUT_MS (30 * 1000) /* one try of a wait */
-#define COPY_CHUNK (32 * 1024)
-#define COPY_OUT_MAX (1ULL << 32) /* 4 GiB */
+#define COPY_OUT_MAX (1ULL << 32)  /* 4 GiB */
 #define LINE_SHOWN 160
 
 struct agentsteps {
@@ -37,9 +37,8 @@ struct agentsteps {
 	bool have_last;
 	char last_cmd[512];
 
-	int fd; /* copy-in: the host file; copy-out: the .part file */
-	uint64_t size, done;
-	bool ended; /* copy-in: WRITE_END sent */
+	struct copy_in ci; /* copy-in: the host file */
+	int fd;		   /* copy-out: the .part file */
 	char path[PATH_MAX], part[PATH_MAX];
 	struct strlist copied;
 };
@@ -59,6 +58,7 @@ int agentsteps_new(struct agentsteps **out, const struct scenario *s, struct exp
 	a->cur = SIZE_MAX;
 	a->next_try = -1;
 	a->fd = -1;
+	a->ci.fd = -1;
 	buf_init(&a->out, STDOUT_KEEP);
 	buf_init(&a->err, STDERR_KEEP);
 	buf_init(&a->last_out, STDOUT_KEEP);
@@ -80,6 +80,7 @@ int agentsteps_new(struct agentsteps **out, const struct scenario *s, struct exp
 
 static void close_copy(struct agentsteps *a, bool failed)
 {
+	copy_in_close(&a->ci);
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
@@ -321,7 +322,6 @@ static int start_output(struct agentsteps *a, int64_t now)
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		first_line(buf_blob(subject), first, sizeof(first));
 		snprintf(line, sizeof(line), "matched the %s of '%s'", which, a->last_cmd);
 		return end_step(a, true, line, now);
 	}
@@ -336,49 +336,22 @@ static int start_copy_in(struct agentsteps *a, int64_t now)
 {
 	const struct scenario_step *st = step_of(a);
 	struct it_error err = IT_ERROR_INIT;
-	struct stat sb;
-	char line[PATH_MAX + 64];
 
-	a->fd = open(st->text, O_RDONLY | O_CLOEXEC);
-	if (a->fd < 0 || fstat(a->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(line, sizeof(line), "cannot read '%s': %s", st->text,
-			 a->fd < 0 ? strerror(errno) : "not a regular file");
-		return end_step(a, false, line, now);
-	}
-	a->size = (uint64_t)sb.st_size;
-	a->done = 0;
-	a->ended = false;
 	snprintf(a->cmd, sizeof(a->cmd), "copy-in %s", st->dest);
-	if (agent_client_write_begin(agentlink_client(a->link), st->dest,
-				     st->mode ? st->mode : (unsigned)(sb.st_mode & 07777), a->size,
-				     now, &a->req, &err) < 0)
+	if (copy_in_begin(&a->ci, agentlink_client(a->link), st->text, st->dest, st->mode, now,
+			  &err) < 0)
 		return end_step(a, false, err.msg, now);
+	a->req = a->ci.id;
 	return 0;
 }
 
 /* Feed the copy as the client's queue takes it; then the end, with the SHA-256 of it all. */
 static int push_copy_in(struct agentsteps *a, int64_t now)
 {
-	struct agent_client *c = agentlink_client(a->link);
 	struct it_error err = IT_ERROR_INIT;
-	char chunk[COPY_CHUNK];
 
-	while (a->done < a->size && agent_client_output_room(c) >= 2 * COPY_CHUNK) {
-		ssize_t n = read(a->fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return end_step(a, false, n < 0 ? strerror(errno) : "the file shrank", now);
-		if (agent_client_write_data(c, a->req, chunk, (size_t)n, &err) < 0)
-			return end_step(a, false, err.msg, now);
-		a->done += (uint64_t)n;
-	}
-	if (a->done == a->size && !a->ended && agent_client_output_room(c) >= COPY_CHUNK) {
-		a->ended = true;
-		if (agent_client_write_end(c, a->req, NULL, &err) < 0)
-			return end_step(a, false, err.msg, now);
-	}
+	if (copy_in_push(&a->ci, agentlink_client(a->link), &err) < 0)
+		return end_step(a, false, err.msg, now);
 	return 0;
 }
 
@@ -399,7 +372,6 @@ static int start_copy_out(struct agentsteps *a, int64_t now)
 		a->part[0] = '\0';
 		return end_step(a, false, msg, now);
 	}
-	a->done = 0;
 	snprintf(a->cmd, sizeof(a->cmd), "copy-out %s", st->text);
 	if (agent_client_read_file(agentlink_client(a->link), st->text, COPY_OUT_MAX, now, &a->req,
 				   &err) < 0)
@@ -452,7 +424,6 @@ static int file_data(struct agentsteps *a, struct blob data, int64_t now)
 		snprintf(msg, sizeof(msg), "cannot write '%s': %s", a->part, strerror(errno));
 		return end_step(a, false, msg, now);
 	}
-	a->done += data.len;
 	return 0;
 }
 

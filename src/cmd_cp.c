@@ -13,11 +13,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "src/cmds.h"
+#include "src/copyin.h"
 #include "src/options.h"
 #include "src/remote.h"
 
 #define CP_ERROR 255
-#define CHUNK (32 * 1024)
 #define READ_MAX (1ULL << 40)
 
 static const char intro[] =
@@ -72,9 +72,9 @@ struct copy {
 	struct remote *rm;
 	uint32_t id;
 	bool in; /* into the guest */
-	bool done, ended, ok;
-	int fd;
-	uint64_t size, sent;
+	bool done, ok;
+	struct copy_in ci; /* in: the local file */
+	int fd;		   /* out: the .part file */
 	char local[PATH_MAX], part[PATH_MAX], guest[PATH_MAX];
 	char error[PATH_MAX + 128];
 	struct agent_file file;
@@ -141,42 +141,20 @@ static int stop(struct copy *c, const char *why)
 static int push(void *ctx)
 {
 	struct copy *c = ctx;
-	struct agent_client *cl = remote_client(c->rm);
 	struct it_error err = IT_ERROR_INIT;
-	char chunk[CHUNK];
 
-	while (c->in && c->sent < c->size && agent_client_output_room(cl) >= 2 * CHUNK) {
-		ssize_t n = read(c->fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return stop(c, n < 0 ? strerror(errno)
-					     : "the file shrank while it was copied");
-		if (agent_client_write_data(cl, c->id, chunk, (size_t)n, &err) < 0)
-			return stop(c, err.msg);
-		c->sent += (uint64_t)n;
-	}
-	if (c->in && c->sent == c->size && !c->ended && agent_client_output_room(cl) >= CHUNK) {
-		c->ended = true;
-		if (agent_client_write_end(cl, c->id, NULL, &err) < 0)
-			return stop(c, err.msg);
-	}
+	if (c->in && copy_in_push(&c->ci, remote_client(c->rm), &err) < 0)
+		return stop(c, err.msg);
 	return 0;
 }
 
 static int start_in(struct copy *c, unsigned mode, struct it_error *err)
 {
-	struct stat st;
+	int r =
+	    copy_in_begin(&c->ci, remote_client(c->rm), c->local, c->guest, mode, now_ms(), err);
 
-	c->fd = open(c->local, O_RDONLY | O_CLOEXEC);
-	if (c->fd < 0 || fstat(c->fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return it_error_set(err, -IT_EUSAGE, "cannot read '%s': %s", c->local,
-				    c->fd < 0 ? strerror(errno) : "not a regular file");
-	c->size = (uint64_t)st.st_size;
-	return agent_client_write_begin(remote_client(c->rm), c->guest,
-					mode ? mode : (unsigned)(st.st_mode & 07777), c->size,
-					now_ms(), &c->id, err);
+	c->id = c->ci.id;
+	return r;
 }
 
 static int start_out(struct copy *c, struct it_error *err)
@@ -232,6 +210,7 @@ static int cp_main(const struct cp_opts *o, const char *from, const char *to)
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
+	c.ci.fd = -1;
 	if (split_remote(from, vm, sizeof(vm), &guest) ==
 	    split_remote(to, vm, sizeof(vm), &guest)) {
 		opt_usage_error(&cp_cmd, "name the guest's side as NAME:PATH, one of the two");
@@ -248,8 +227,8 @@ static int cp_main(const struct cp_opts *o, const char *from, const char *to)
 		r = remote_run(c.rm, &c.done, -1, push, &c, &err);
 	if (!c.in)
 		r = finish_out(&c, r, &err);
-	else if (c.fd >= 0)
-		close(c.fd);
+	else
+		copy_in_close(&c.ci);
 	if (r < 0)
 		log_it_error(&err, r);
 	else if (!c.ok)

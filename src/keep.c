@@ -166,9 +166,7 @@ static int64_t keep_deadline(void *ctx)
 	int64_t t = k->child > 0 || (k->tty && k->stdin_open) ? k->tick : -1;
 	int64_t l = k->ko->link ? agentlink_deadline(k->ko->link) : -1;
 
-	if (t < 0)
-		return l;
-	return l >= 0 && l < t ? l : t;
+	return deadline_earliest(t, l);
 }
 
 static int keep_timer(void *ctx, int64_t now)

@@ -107,20 +107,7 @@ static int queue_frames(struct remote *r)
 
 static int send_some(struct remote *r)
 {
-	while (r->out.len) {
-		ssize_t n = send(r->fd, r->out.data, r->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			buf_consume(&r->out, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return -errno;
-	}
-	return 0;
+	return buf_send(&r->out, r->fd);
 }
 
 /* Whole frames from the hub: AGENT into the client, BYE ends it; the rest is not ours. */

@@ -122,21 +122,13 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 	return state_to_stop(state);
 }
 
-/* The earlier of two deadlines; -1 is none. */
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	return b >= 0 && b < a ? b : a;
-}
-
 static int64_t on_deadline(void *ctx)
 {
 	struct run_ctx *c = ctx;
 	int64_t e = expect_deadline(c->engine), a = c->agent ? agentsteps_deadline(c->agent) : -1;
 	int64_t l = c->link ? agentlink_deadline(c->link) : -1;
 
-	return earliest(earliest(e, a), l);
+	return deadline_earliest(deadline_earliest(e, a), l);
 }
 
 /* The agent's steps go on from where the engine is; then as after console output. */
@@ -179,12 +171,10 @@ static int on_hub_agent(void *ctx, unsigned client, const char *buf, size_t len)
 	return c->link ? agentlink_on_hub_agent(c->link, client, buf, len) : 0;
 }
 
+/* agent_poll() ends with the link's own wakeup (liveness, queues to the VM). */
 static int on_wakeup(void *ctx, int64_t now)
 {
-	struct run_ctx *c = ctx;
-	int r = c->link ? agentlink_on_wakeup(c->link, now) : 0;
-
-	return r < 0 ? r : agent_poll(c, now);
+	return agent_poll(ctx, now);
 }
 
 /* The VM's command line, into the result and command.txt (a convenience: errors ignored). */

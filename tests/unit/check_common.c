@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -133,6 +134,43 @@ START_TEST(test_fd_write_all)
 END_TEST
 
 /* Interrupt signals: an ignored one is left out; pending ones are taken, the first returned. */
+/* buf_send: all of it when the socket takes it, what fits when full, -EPIPE once the peer left. */
+START_TEST(test_buf_send)
+{
+	static char big[1 << 20];
+	char got[64];
+	struct buf b;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	buf_init(&b, 0);
+	buf_addstr(&b, "hello");
+	ck_assert_int_eq(buf_send(&b, sv[0]), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(read(sv[1], got, sizeof(got)), 5);
+	ck_assert(!memcmp(got, "hello", 5));
+	/* More than the socket holds: it stops without blocking, the rest kept in order. */
+	ck_assert_int_eq(buf_add(&b, big, sizeof(big)), 0);
+	ck_assert_int_eq(buf_send(&b, sv[0]), 0);
+	ck_assert_uint_gt(b.len, 0);
+	ck_assert_uint_lt(b.len, sizeof(big));
+	close(sv[1]);
+	ck_assert_int_eq(buf_send(&b, sv[0]), -EPIPE);
+	close(sv[0]);
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_deadline_earliest)
+{
+	ck_assert_int_eq(deadline_earliest(-1, -1), -1);
+	ck_assert_int_eq(deadline_earliest(-1, 5), 5);
+	ck_assert_int_eq(deadline_earliest(7, -1), 7);
+	ck_assert_int_eq(deadline_earliest(7, 5), 5);
+	ck_assert_int_eq(deadline_earliest(0, 5), 0);
+}
+END_TEST
+
 START_TEST(test_interrupt_signals)
 {
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int;
@@ -208,6 +246,8 @@ int main(void)
 	tcase_add_test(tc, test_strlist);
 	tcase_add_test(tc, test_strlist_addl);
 	tcase_add_test(tc, test_interrupt_signals);
+	tcase_add_test(tc, test_buf_send);
+	tcase_add_test(tc, test_deadline_earliest);
 	suite_add_tcase(s, tc);
 	files = tcase_create("files");
 	tcase_add_checked_fixture(files, tu_tmp_setup, tu_tmp_teardown);
