@@ -10,6 +10,7 @@ static const struct {
 } type_names[] = {
     {AGENT_HELLO, "HELLO"},
     {AGENT_PING, "PING"},
+    {AGENT_RESUME, "RESUME"},
     {AGENT_PONG, "PONG"},
     {AGENT_OK, "OK"},
     {AGENT_EXEC, "EXEC"},
@@ -163,6 +164,15 @@ size_t agent_fw_end(struct agent_fw *w)
 	crc = agent_crc32(crc, w->buf + AGENT_HDR_SIZE, w->len - AGENT_HDR_SIZE);
 	agent_put_le32(w->buf + 16, crc);
 	return w->len;
+}
+
+size_t agent_frame_resume(void *buf, size_t cap, uint64_t unix_ns)
+{
+	struct agent_fw w;
+
+	agent_fw_begin(&w, buf, cap, AGENT_RESUME, 0);
+	agent_fw_u64(&w, AGENT_T_TIME_NS, unix_ns);
+	return agent_fw_end(&w);
 }
 
 int agent_tlv_next(const uint8_t *p, size_t n, size_t *off, struct agent_tlv *t)

@@ -58,6 +58,7 @@ enum agent_type {
 	AGENT_ERROR = 0x7f,	/* ERRNO, MESSAGE; id 0: about the stream, not a request */
 	/* host -> guest */
 	AGENT_PING = 0x02,	  /* DATA (optional) */
+	AGENT_RESUME = 0x05,	  /* id 0: TIME_NS; restored from a checkpoint: answered by HELLO */
 	AGENT_EXEC = 0x10,	  /* CMD, TIMEOUT_MS, STDOUT_MAX, STDERR_MAX, STDIN (optional) */
 	AGENT_KILL = 0x14,	  /* TARGET: the request to stop */
 	AGENT_WRITE_BEGIN = 0x20, /* PATH, MODE, SIZE */
@@ -85,6 +86,7 @@ enum agent_tag {
 	AGENT_T_DROPPED_OUT = 24, /* u64 */
 	AGENT_T_DROPPED_ERR = 25, /* u64 */
 	AGENT_T_DURATION_MS = 26, /* u64 */
+	AGENT_T_TIME_NS = 27,	  /* u64: the host's CLOCK_REALTIME in ns (RESUME) */
 	AGENT_T_TARGET = 30,	  /* u64: a request id */
 	AGENT_T_PATH = 40,	  /* string, absolute */
 	AGENT_T_MODE = 41,	  /* u64: permission bits */
@@ -105,6 +107,14 @@ enum agent_caps {
 const char *agent_type_name(unsigned type);
 /* True for the types the guest sends (HELLO, PONG, OK, STDOUT, ..., ERROR). */
 bool agent_type_from_guest(unsigned type);
+
+/*
+ * A RESUME frame (id 0) into buf, which holds AGENT_WIRE_MAX bytes: the VM
+ * was restored from a checkpoint, its clock is behind by the time since.
+ * The agent sets CLOCK_REALTIME to unix_ns, drops what it had in flight as
+ * on a reconnect, and sends HELLO. Returns the frame's size.
+ */
+size_t agent_frame_resume(void *buf, size_t cap, uint64_t unix_ns);
 
 /* CRC-32 as zlib's crc32(): start with crc 0, chain calls for more bytes. */
 uint32_t agent_crc32(uint32_t crc, const void *buf, size_t len);

@@ -138,6 +138,34 @@ static void handle_ping(struct guest *g)
 	guest_send(g, &w);
 }
 
+/*
+ * RESUME: this VM was restored from a checkpoint. The clock jumps to the
+ * host's time, whatever was in flight is dropped as on a reconnect (the
+ * host that asked for it is gone), and HELLO goes out again.
+ */
+static void handle_resume(struct guest *g)
+{
+	struct agent_tlv t;
+	size_t off = 0;
+	uint64_t ns = 0;
+	struct timespec ts;
+
+	while (agent_tlv_next(g->dec.payload, g->dec.len, &off, &t) == 1)
+		if (t.tag == AGENT_T_TIME_NS && !agent_tlv_u64(&t, &ns))
+			ns = 0;
+	exec_abort_all(g);
+	xfer_abort_all(g);
+	g->out_head = g->out_len = 0;
+	if (ns) {
+		ts.tv_sec = (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			glog("cannot set the clock after a restore: %s", strerror(errno));
+	}
+	ginfo("restored from a checkpoint: clock set, saying HELLO again");
+	guest_hello(g);
+}
+
 static void handle_kill(struct guest *g)
 {
 	struct agent_fw w;
@@ -168,6 +196,10 @@ static void dispatch(struct guest *g)
 	uint32_t id = g->dec.id;
 	size_t n = g->dec.len;
 
+	if (id == 0 && g->dec.type == AGENT_RESUME) {
+		handle_resume(g);
+		return;
+	}
 	if (id == 0) {
 		guest_send_error(g, 0, EINVAL, "a %s request with id 0 (reserved)",
 				 agent_type_name(g->dec.type));

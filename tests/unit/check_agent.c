@@ -286,6 +286,32 @@ static void next_request(struct agent_client *c, struct decoded *d)
 	ck_assert_uint_eq(off, dec.len);
 }
 
+/* RESUME (after a checkpoint's restore): id 0, the host's time in ns, nothing else. */
+START_TEST(resume_encodes)
+{
+	static struct agent_dec dec;
+	uint8_t frame[AGENT_HDR_SIZE + 64];
+	struct agent_tlv t;
+	size_t n = agent_frame_resume(frame, sizeof(frame), 1796623599123456789ULL), used = 0,
+	       off = 0;
+
+	ck_assert_uint_eq(n, AGENT_HDR_SIZE + AGENT_TLV_HDR + 8);
+	ck_assert_uint_eq(agent_frame_resume(frame, AGENT_HDR_SIZE, 1), 0);
+	n = agent_frame_resume(frame, sizeof(frame), 1796623599123456789ULL);
+	agent_dec_reset(&dec);
+	ck_assert_int_eq(agent_dec_feed(&dec, frame, n, &used), 1);
+	ck_assert_uint_eq(used, n);
+	ck_assert_uint_eq(dec.type, AGENT_RESUME);
+	ck_assert_uint_eq(dec.id, 0);
+	ck_assert_str_eq(agent_type_name(AGENT_RESUME), "RESUME");
+	ck_assert(!agent_type_from_guest(AGENT_RESUME));
+	ck_assert_int_eq(agent_tlv_next(dec.payload, dec.len, &off, &t), 1);
+	ck_assert_uint_eq(t.tag, AGENT_T_TIME_NS);
+	ck_assert_uint_eq(agent_get_le64(t.val), 1796623599123456789ULL);
+	ck_assert_int_eq(agent_tlv_next(dec.payload, dec.len, &off, &t), 0);
+}
+END_TEST
+
 START_TEST(requests_encode)
 {
 	struct it_error err = IT_ERROR_INIT;
@@ -1461,6 +1487,7 @@ int main(void)
 	tcase_set_timeout(codec, 120);
 	tcase_add_test(codec, crc32_matches_zlib);
 	tcase_add_test(codec, sha256_matches_libcrypto);
+	tcase_add_test(codec, resume_encodes);
 	tcase_add_test(codec, requests_encode);
 	tcase_add_test(codec, events_decode);
 	tcase_add_test(codec, read_checksum_mismatch);
