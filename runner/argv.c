@@ -245,6 +245,8 @@ static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char 
 		r = qemu_qmp(qmp_path, a);
 	if (r == 0)
 		r = qemu_agent(c, m, a);
+	if (r == 0 && c->incoming)
+		r = strlist_addl(a, "-incoming", "defer");
 	for (size_t i = 0; r == 0 && i < c->extra_args.n; i++)
 		r = strlist_add(a, c->extra_args.v[i]);
 	free(cmdline);
@@ -277,6 +279,8 @@ static int crosvm_argv(const struct vm_config *c, enum vm_accel accel, struct st
 		it_error_hint(err, "write 'agent off' in the scenario, or use --backend qemu");
 		return -IT_EUSAGE;
 	}
+	if (c->incoming)
+		return it_error_set(err, -IT_EUSAGE, "the crosvm backend has no checkpoints");
 	r = kernel_cmdline(c, NULL, &cmdline);
 	if (r < 0)
 		return r;

@@ -47,6 +47,23 @@ int vmi_reap(struct vm *vm, int flags);
 /* Send QMP "qmp_capabilities" then "quit" on the socket at path, by deadline_ms. */
 int vmi_qmp_quit(const char *path, int64_t deadline_ms);
 
+/*
+ * A QMP session (qmp.c): open connects (waiting for qemu to make its socket
+ * until deadline_ms), reads the greeting and leaves the negotiation done.
+ * call sends one command (passfd >= 0: that fd goes along, as "getfd"
+ * wants) and reads until its answer, skipping events; the answer's line
+ * goes into reply (may be NULL). 0 for a "return", -IT_EVM for an "error"
+ * (reply holds it), -ECONNRESET when qemu closed the socket, -IT_ETIMEOUT.
+ */
+struct vmi_qmp {
+	int fd;
+	struct buf in;
+};
+int vmi_qmp_open(struct vmi_qmp *q, const char *path, int64_t deadline_ms);
+int vmi_qmp_call(struct vmi_qmp *q, const char *cmd, int passfd, char *reply, size_t replysz,
+		 int64_t deadline_ms);
+void vmi_qmp_close(struct vmi_qmp *q);
+
 /* ---- the console hub (hub.c), driven by vm_run()'s loop ---- */
 
 /* The slots of vm_run()'s pollfd array that belong to the hub: the listening socket, then clients.

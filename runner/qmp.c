@@ -13,6 +13,7 @@
 #include "runner/internal.h"
 
 #define QMP_LINE_MAX (64 * 1024)
+#define QMP_CONNECT_TICK_MS 10
 
 static int wait_fd(int fd, short events, int64_t deadline_ms)
 {
@@ -98,43 +99,137 @@ static int qmp_expect(int fd, struct buf *in, const char *want, int64_t deadline
 	}
 }
 
-int vmi_qmp_quit(const char *path, int64_t deadline_ms)
+static int qmp_connect(const char *path, int64_t deadline_ms)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct buf in;
-	int fd = -1, r;
+	int fd, r;
 
-	buf_init(&in, QMP_LINE_MAX);
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		r = -ENAMETOOLONG;
-		goto out;
-	}
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
 		r = -errno;
-		goto out;
+		close(fd);
+		/* qemu makes its socket a moment after it starts. */
+		if ((r != -ENOENT && r != -ECONNREFUSED) || now_ms() >= deadline_ms)
+			return r;
+		poll(NULL, 0, QMP_CONNECT_TICK_MS);
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = qmp_expect(fd, &in, "\"QMP\"", deadline_ms);
+}
+
+int vmi_qmp_open(struct vmi_qmp *q, const char *path, int64_t deadline_ms)
+{
+	int r;
+
+	buf_init(&q->in, QMP_LINE_MAX);
+	q->fd = qmp_connect(path, deadline_ms);
+	if (q->fd < 0)
+		return q->fd;
+	r = qmp_expect(q->fd, &q->in, "\"QMP\"", deadline_ms);
 	if (r == 0)
-		r = qmp_send(fd, "{\"execute\": \"qmp_capabilities\"}\n", deadline_ms);
+		r = qmp_send(q->fd, "{\"execute\": \"qmp_capabilities\"}\n", deadline_ms);
 	if (r == 0)
-		r = qmp_expect(fd, &in, "\"return\"", deadline_ms);
-	if (r == 0)
-		r = qmp_send(fd, "{\"execute\": \"quit\"}\n", deadline_ms);
+		r = qmp_expect(q->fd, &q->in, "\"return\"", deadline_ms);
 	if (r < 0)
-		goto out;
-	r = qmp_expect(fd, &in, "\"return\"", deadline_ms);
+		vmi_qmp_close(q);
+	return r;
+}
+
+void vmi_qmp_close(struct vmi_qmp *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	buf_release(&q->in);
+}
+
+/* The command with fd passed along (SCM_RIGHTS) on its first byte, for "getfd". */
+static int qmp_send_fd(int fd, const char *msg, int passfd, int64_t deadline_ms)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
+	for (;;) {
+		if (sendmsg(fd, &mh, MSG_NOSIGNAL) == 1)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		r = wait_fd(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return r;
+	}
+	return qmp_send(fd, msg + 1, deadline_ms);
+}
+
+int vmi_qmp_call(struct vmi_qmp *q, const char *cmd, int passfd, char *reply, size_t replysz,
+		 int64_t deadline_ms)
+{
+	char chunk[4096], *nl;
+	ssize_t n;
+	int r;
+
+	r = passfd >= 0 ? qmp_send_fd(q->fd, cmd, passfd, deadline_ms)
+			: qmp_send(q->fd, cmd, deadline_ms);
+	while (r == 0) {
+		while ((nl = memchr(q->in.data, '\n', q->in.len)) != NULL) {
+			size_t linelen = (size_t)(nl - q->in.data) + 1;
+			bool error, done;
+
+			*nl = '\0';
+			error = strstr(q->in.data, "\"error\"") != NULL;
+			done = error || strstr(q->in.data, "\"return\"") != NULL;
+			if (done && reply)
+				snprintf(reply, replysz, "%s", q->in.data);
+			buf_consume(&q->in, linelen);
+			if (done)
+				return error ? -IT_EVM : 0;
+		}
+		n = read(q->fd, chunk, sizeof(chunk));
+		if (n > 0)
+			r = buf_add(&q->in, chunk, (size_t)n);
+		else if (n == 0)
+			r = -ECONNRESET;
+		else if (errno != EINTR && errno != EAGAIN)
+			r = -errno;
+		else if (errno == EAGAIN)
+			r = wait_fd(q->fd, POLLIN, deadline_ms);
+	}
+	return r;
+}
+
+int vmi_qmp_quit(const char *path, int64_t deadline_ms)
+{
+	struct vmi_qmp q;
+	int r = vmi_qmp_open(&q, path, deadline_ms);
+
+	if (r < 0)
+		return r;
+	r = vmi_qmp_call(&q, "{\"execute\": \"quit\"}\n", -1, NULL, 0, deadline_ms);
 	/* qemu may close the socket before its answer to "quit" arrives. */
 	if (r == -ECONNRESET)
 		r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_release(&in);
+	vmi_qmp_close(&q);
 	return r;
 }

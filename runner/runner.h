@@ -42,6 +42,7 @@ struct vm_config {
 	bool nic_restrict;   /* restrict=on: nothing leaves qemu (default true) */
 	struct strlist extra_args; /* appended to the backend's command line */
 	enum vm_agent agent;	   /* the agent channel; qemu only */
+	bool incoming;		   /* qemu waits for vm_restore() ('-incoming defer'); qemu only */
 };
 
 void vm_config_init(struct vm_config *c);
@@ -99,7 +100,8 @@ int vm_accel_resolve(enum vm_accel configured, const char *kvm_dev, enum vm_acce
  * virtio-serial-pci (virtio-serial-device on microvm), -chardev
  * socket,id=agent,fd=3, -device virtserialport named VM_AGENT_PORT;
  * SERIAL: the same chardev as a second -serial, and
- * "initrd_test.agent=ttyS1" on the kernel command line), then extra_args.
+ * "initrd_test.agent=ttyS1" on the kernel command line), -incoming defer
+ * when incoming is set, then extra_args.
  * microvm also gets -nodefaults -no-user-config.
  *
  * crosvm (KVM only; it has no user-mode network, so no NIC is given):
@@ -247,12 +249,39 @@ void vm_set_input(struct vm *vm, int fd);
  */
 int vm_stop(struct vm *vm, int grace_ms, struct it_error *err);
 
+/*
+ * Checkpoints (qemu only), with qemu's migration into a file:
+ *
+ * vm_save() pauses the guest ("stop"), lifts qemu's bandwidth cap, hands
+ * fd (a file open for writing) to qemu ("getfd") and migrates into it
+ * ("migrate" to "fd:"), waits until "query-migrate" says completed, and
+ * lets the guest go on ("cont") whether that worked or not. The file then
+ * holds the whole machine: RAM (zero pages as flags), CPUs, devices,
+ * user-mode network state. Outside vm_run(): the console is not drained
+ * meanwhile (a paused guest writes nothing).
+ *
+ * vm_restore() is for a VM started with vm_config.incoming and the same
+ * settings (devices, memory, machine, accelerator; the same kernel and
+ * initrd bytes): it hands fd (the saved file, open for reading) to qemu,
+ * loads it ("migrate-incoming"), waits, and runs the guest. A file that is
+ * not a saved VM, or one saved with other settings, makes qemu exit: the
+ * error then carries its stderr ("'qemu-system-x86_64' exited with status
+ * 1: ... load of migration failed: Invalid argument").
+ *
+ * Both give up after timeout_ms (-IT_ETIMEOUT), and return -IT_EVM with
+ * qemu's words otherwise; the VM may then be gone (vm_info()->exited).
+ */
+int vm_save(struct vm *vm, int fd, int timeout_ms, struct it_error *err);
+int vm_restore(struct vm *vm, int fd, int timeout_ms, struct it_error *err);
+
 /* Kill (SIGKILL) and reap the VM if it still runs, remove its runtime directory, free it. NULL is
  * fine. */
 void vm_free(struct vm *vm);
 
 /* Borrowed; valid until vm_free(). */
 const struct vm_info *vm_info(const struct vm *vm);
+/* The backend's binary as vm_start() finds it (PATH searched), malloc'd; its error names it. */
+int vm_find_binary(const struct vm_config *c, char **out, struct it_error *err);
 /* What the backend wrote on stderr so far (the first VM_STDERR_MAX bytes), NUL-terminated. */
 const char *vm_stderr(const struct vm *vm);
 /*

@@ -346,6 +346,18 @@ static const char *binary_name(const struct vm_config *c)
 	return c->backend == VM_BACKEND_CROSVM ? VM_CROSVM_BINARY : VM_QEMU_BINARY;
 }
 
+int vm_find_binary(const struct vm_config *c, char **out, struct it_error *err)
+{
+	const char *name = binary_name(c);
+	int r = find_binary(name, out);
+
+	if (r == -IT_ENOTFOUND)
+		return binary_not_found(c, name, err);
+	if (r < 0)
+		return it_error_set(err, r, "cannot find '%s': %s", name, it_strerror(r));
+	return 0;
+}
+
 /* Everything that can be checked before anything is created. */
 static int preflight(struct vm *vm, const struct vm_config *c, struct it_error *err)
 {

@@ -346,6 +346,35 @@ START_TEST(test_argv_agent)
 }
 END_TEST
 
+/* A VM to restore waits for its state ('-incoming defer'), before the caller's own arguments. */
+START_TEST(test_argv_incoming)
+{
+	struct vm_config c;
+	struct strlist a = STRLIST_INIT;
+	struct it_error err = IT_ERROR_INIT;
+	size_t i;
+
+	config_files(&c, "K", "I");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	ck_assert(!strlist_has(&a, "-incoming"));
+	strlist_clear(&a);
+	c.incoming = true;
+	strlist_add(&c.extra_args, "-name");
+	strlist_add(&c.extra_args, "x");
+	ck_assert_int_eq(vm_build_argv(&c, VM_ACCEL_TCG, NULL, &a, &err), 0);
+	for (i = 0; i < a.n && strcmp(a.v[i], "-incoming"); i++)
+		;
+	ck_assert_uint_lt(i + 1, a.n);
+	ck_assert_str_eq(a.v[i + 1], "defer");
+	ck_assert_str_eq(a.v[i + 2], "-name");
+	strlist_clear(&a);
+	c.backend = VM_BACKEND_CROSVM;
+	c.agent = VM_AGENT_NONE;
+	check_argv_error(&c, VM_ACCEL_KVM, "the crosvm backend has no checkpoints", NULL);
+	vm_config_release(&c);
+}
+END_TEST
+
 START_TEST(test_argv_errors)
 {
 	struct vm_config c;
@@ -1199,6 +1228,7 @@ int main(void)
 	tcase_add_test(argv, test_argv_nic_none_pc);
 	tcase_add_test(argv, test_argv_crosvm);
 	tcase_add_test(argv, test_argv_agent);
+	tcase_add_test(argv, test_argv_incoming);
 	tcase_add_test(argv, test_argv_errors);
 	tcase_add_test(argv, test_accel_resolve);
 	tcase_add_test(argv, test_names);
