@@ -1046,6 +1046,90 @@ int expect_start(struct expect *e, int64_t now_ms)
 	return activate(e, 0, now_ms);
 }
 
+/* ---- checkpoints ----------------------------------------------------------------------------- */
+
+int expect_capture_at(const struct expect *e, size_t i, char *ref, size_t refsz, const char **value)
+{
+	if (i < e->nnum) {
+		snprintf(ref, refsz, "%zu", i);
+		*value = e->num[i];
+		return 1;
+	}
+	i -= e->nnum;
+	if (i >= e->nnamed)
+		return 0;
+	snprintf(ref, refsz, "%s", e->named[i].name);
+	*value = e->named[i].value;
+	return 1;
+}
+
+static int restore_capture(struct expect *e, const char *ref, const char *value)
+{
+	unsigned long n;
+	struct named *slot;
+
+	if (is_number(ref, strlen(ref), &n)) {
+		if (n >= SUBST_MAX)
+			return -EINVAL;
+		if (n >= e->nnum) {
+			char **v = realloc(e->num, (n + 1) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			memset(v + e->nnum, 0, (n + 1 - e->nnum) * sizeof(*v));
+			e->num = v;
+			e->nnum = n + 1;
+		}
+		free(e->num[n]);
+		e->num[n] = value ? strdup(value) : NULL;
+		return value && !e->num[n] ? -ENOMEM : 0;
+	}
+	if (grow((void **)&e->named, &e->anamed, e->nnamed, sizeof(*e->named)) < 0)
+		return -ENOMEM;
+	slot = &e->named[e->nnamed];
+	slot->name = strdup(ref);
+	slot->value = strdup(value ? value : "");
+	if (!slot->name || !slot->value) {
+		free(slot->name);
+		free(slot->value);
+		return -ENOMEM;
+	}
+	e->nnamed++;
+	return 0;
+}
+
+int expect_start_restored(struct expect *e, int64_t start_ms, int64_t now_ms,
+			  const struct expect_restored *from)
+{
+	int r;
+
+	if (e->started || from->upto > e->nsteps)
+		return -EINVAL;
+	e->started = true;
+	e->start_ms = start_ms;
+	if (e->run_timeout_ms > 0 && !e->no_timeouts)
+		e->run_deadline = start_ms + e->run_timeout_ms;
+	for (size_t i = 0; i < from->upto; i++) {
+		struct step *s = &e->steps[i];
+
+		s->res.status = EXPECT_STEP_PASSED;
+		s->res.at_ms = from->at_ms[i];
+		if (from->lines[i]) {
+			s->line = strdup(from->lines[i]);
+			if (!s->line)
+				return -ENOMEM;
+			s->res.line = s->line;
+		}
+	}
+	for (size_t i = 0; i < from->ncaps; i++) {
+		r = restore_capture(e, from->refs[i], from->values[i]);
+		if (r < 0)
+			return r;
+	}
+	e->cur = from->upto;
+	return activate(e, 0, now_ms);
+}
+
 /* ---- lines and literals ------------------------------------------------------------------ */
 
 static bool has_text(struct blob line)

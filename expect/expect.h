@@ -215,6 +215,37 @@ int expect_start(struct expect *e, int64_t now_ms);
  * position requests still answered, but nothing is matched.
  */
 int expect_feed(struct expect *e, const char *buf, size_t len, int64_t now_ms);
+/*
+ * Checkpoints (src/checkpoint.h): a run saves the VM at a step and later
+ * runs go on from there without the steps before it.
+ *
+ * expect_capture_at() gives capture i (0 upward; 0 past the last): its ref
+ * into ref ("0", "1", ... for the groups of the last match, then the named
+ * ones) and *value (NULL for a group that did not take part). 1, or 0 at
+ * the end.
+ *
+ * expect_start_restored() starts an engine (instead of expect_start())
+ * with steps [0, upto) already done elsewhere: each PASSED at at_ms[i]
+ * with lines[i] (may be NULL) as its line, nothing of them sent again; the
+ * captures of that run are set again (refs[i], values[i]); the clock's
+ * zero is start_ms (the restore's time less the saved run's time at the
+ * checkpoint, so times go on from there, the run timeout too), and step
+ * upto becomes current at now_ms. -EINVAL when started or upto is past the
+ * steps, -ENOMEM.
+ */
+struct expect_restored {
+	size_t upto;
+	const int64_t *at_ms;
+	const char *const *lines;
+	size_t ncaps;
+	const char *const *refs;
+	const char *const *values;
+};
+int expect_capture_at(const struct expect *e, size_t i, char *ref, size_t refsz,
+		      const char **value);
+int expect_start_restored(struct expect *e, int64_t start_ms, int64_t now_ms,
+			  const struct expect_restored *from);
+
 /* Apply timeouts without input (after poll() timed out). Returns the state. */
 int expect_tick(struct expect *e, int64_t now_ms);
 /* The console closed (EOF/EIO on the pty, the VM exited): a run still going fails. */

@@ -6,12 +6,19 @@
 #define MAX_COMMAND_BYTES (32 * 1024) /* it goes in one frame of the agent's protocol */
 
 static const char *const kind_names[] = {
-    [SCENARIO_STEP_EXPECT] = "expect",		 [SCENARIO_STEP_SEND] = "send",
-    [SCENARIO_STEP_AGENT_READY] = "agent-ready", [SCENARIO_STEP_RUN] = "run",
-    [SCENARIO_STEP_RUN_FAIL] = "run-fail",	 [SCENARIO_STEP_OUTPUT] = "output",
-    [SCENARIO_STEP_WAIT_UNTIL] = "wait-until",	 [SCENARIO_STEP_WAIT_SERVICE] = "wait-service",
-    [SCENARIO_STEP_WAIT_PORT] = "wait-port",	 [SCENARIO_STEP_WAIT_FILE] = "wait-file",
-    [SCENARIO_STEP_COPY_IN] = "copy-in",	 [SCENARIO_STEP_COPY_OUT] = "copy-out",
+    [SCENARIO_STEP_EXPECT] = "expect",
+    [SCENARIO_STEP_SEND] = "send",
+    [SCENARIO_STEP_CHECKPOINT] = "checkpoint",
+    [SCENARIO_STEP_AGENT_READY] = "agent-ready",
+    [SCENARIO_STEP_RUN] = "run",
+    [SCENARIO_STEP_RUN_FAIL] = "run-fail",
+    [SCENARIO_STEP_OUTPUT] = "output",
+    [SCENARIO_STEP_WAIT_UNTIL] = "wait-until",
+    [SCENARIO_STEP_WAIT_SERVICE] = "wait-service",
+    [SCENARIO_STEP_WAIT_PORT] = "wait-port",
+    [SCENARIO_STEP_WAIT_FILE] = "wait-file",
+    [SCENARIO_STEP_COPY_IN] = "copy-in",
+    [SCENARIO_STEP_COPY_OUT] = "copy-out",
 };
 
 const char *scenario_step_kind_name(enum scenario_step_kind k)

@@ -2,10 +2,12 @@
 /* A loaded scenario's fail patterns and steps, handed to the expect engine. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "expect/expect.h"
-#include "scenario/scenario.h"
+#include "scenario/internal.h"
 
 /* An agent's step: external to the engine, which waits for the run engine to end it. */
 static int add_agent_step(const struct scenario_step *st, struct expect *e, struct it_error *err)
@@ -42,6 +44,10 @@ int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_err
 
 		if (st->kind == SCENARIO_STEP_SEND)
 			r = expect_add_send(e, st->name, st->text, st->where, err);
+		else if (st->kind == SCENARIO_STEP_CHECKPOINT)
+			/* The run engine saves or restores there (src/checkpoint.h). */
+			r = expect_add_external(e, st->name, st->text, NULL, false, 0, st->where,
+						err);
 		else if (scenario_step_is_agent(st->kind))
 			r = add_agent_step(st, e, err);
 		else
@@ -61,4 +67,24 @@ bool scenario_has_agent_steps(const struct scenario *s)
 			return true;
 	}
 	return false;
+}
+
+size_t scenario_checkpoint(const struct scenario *s)
+{
+	for (size_t i = 0; i < s->nsteps; i++) {
+		if (s->steps[i].kind == SCENARIO_STEP_CHECKPOINT)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+void scenario_drop_checkpoint(struct scenario *s)
+{
+	size_t i = scenario_checkpoint(s);
+
+	if (i == SIZE_MAX)
+		return;
+	scn_step_release(&s->steps[i]);
+	memmove(&s->steps[i], &s->steps[i + 1], (s->nsteps - i - 1) * sizeof(*s->steps));
+	s->nsteps--;
 }

@@ -139,6 +139,7 @@ int kw_send(struct line *l);
 int kw_reset(struct line *l);
 int kw_agent(struct line *l); /* agent.c */
 int kw_agent_ready(struct line *l);
+int kw_checkpoint(struct line *l);
 int kw_run(struct line *l);
 int kw_run_fail(struct line *l);
 int kw_output(struct line *l);

@@ -54,6 +54,7 @@ static const struct keyword keywords[] = {
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},
     {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION] [budget DURATION]", kw_expect},
     {"send", "send TEXT | send \"TEXT\"", kw_send},
+    {"checkpoint", "checkpoint NAME", kw_checkpoint},
     {"agent", "agent off|virtio|serial", kw_agent},
     {"agent-ready", "agent-ready [within DURATION] [budget DURATION] [name NAME]", kw_agent_ready},
     {"run",

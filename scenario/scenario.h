@@ -44,6 +44,7 @@ struct expect;
 enum scenario_step_kind {
 	SCENARIO_STEP_EXPECT = 0,
 	SCENARIO_STEP_SEND,
+	SCENARIO_STEP_CHECKPOINT,   /* text and name: the checkpoint's NAME (src/checkpoint.h) */
 	SCENARIO_STEP_AGENT_READY,  /* the agent said HELLO */
 	SCENARIO_STEP_RUN,	    /* text: a command for /bin/sh -c; status: the one wanted */
 	SCENARIO_STEP_RUN_FAIL,	    /* ... passes when it exits non-zero (or with status) */
@@ -165,5 +166,9 @@ int scenario_resolve_kernel(struct scenario *s, struct it_error *err);
 int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err);
 /* The scenario has steps the guest agent carries out (they need a VM: not 'replay'). */
 bool scenario_has_agent_steps(const struct scenario *s);
+/* The index of the scenario's 'checkpoint' step (there is at most one), or SIZE_MAX. */
+size_t scenario_checkpoint(const struct scenario *s);
+/* Take the 'checkpoint' step out (a replayed log has nothing to save or restore). */
+void scenario_drop_checkpoint(struct scenario *s);
 
 #endif

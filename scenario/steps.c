@@ -194,6 +194,36 @@ int kw_expect(struct line *l)
 	return scn_add_step(l, &st);
 }
 
+/*
+ * checkpoint NAME: a place in the steps where a suite's runs save the VM
+ * once and restore it after (src/checkpoint.h). One per scenario.
+ */
+int kw_checkpoint(struct line *l)
+{
+	struct scenario_step st = {.kind = SCENARIO_STEP_CHECKPOINT, .literal = true};
+	size_t first = scenario_checkpoint(l->ld->s);
+	char *w = NULL;
+	int r;
+
+	if (first != SIZE_MAX)
+		return scn_line_error(
+		    l, "a second checkpoint: a scenario has one (the first is at %s)",
+		    l->ld->s->steps[first].where);
+	r = scn_need_word(l, "checkpoint name", &w);
+	if (r == 0 && !scn_name_ok(w, "_.-", MAX_NAME_LEN))
+		r = scn_line_error(
+		    l, "bad checkpoint name '%s' (letters, digits, '-', '_' and '.')", w);
+	if (r == 0)
+		r = scn_need_end(l);
+	if (r == 0 && (!(st.name = strdup(w)) || !(st.text = strdup(w))))
+		r = scn_line_oom(l);
+	if (r < 0) {
+		scn_step_release(&st);
+		return r;
+	}
+	return scn_add_step(l, &st);
+}
+
 int kw_send(struct line *l)
 {
 	struct scenario_step st = {.kind = SCENARIO_STEP_SEND, .literal = true};

@@ -611,7 +611,9 @@ int agentsteps_poll(struct agentsteps *a, int64_t now)
 		i = expect_external(a->e, &text);
 		if (a->cur != SIZE_MAX && i != a->cur)
 			abandon(a, now);
-		if (i == SIZE_MAX)
+		/* Not the agent's (a checkpoint): the run engine ends it. */
+		if (i == SIZE_MAX || i >= a->s->nsteps ||
+		    !scenario_step_is_agent(a->s->steps[i].kind))
 			break;
 		r = poll_step(a, i, text, now);
 		if (a->cur != SIZE_MAX)

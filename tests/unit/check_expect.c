@@ -1625,6 +1625,87 @@ START_TEST(test_external_timeout_and_fail_pattern)
 }
 END_TEST
 
+/* ---- checkpoints -------------------------------------------------------------------------- */
+
+/* The steps of a scenario with a checkpoint after the lease and the login. */
+static struct expect *mk_ckpt(void)
+{
+	struct expect *e = mk();
+
+	add_x(e, "lease", "lease of (?<ip>[0-9.]+) obtained", false, 0);
+	add_x(e, "login", "(\\w+) login: ", false, 0);
+	add_s(e, "user", "root\n");
+	add_ext(e, "ready", "ready", NULL, 0);
+	add_s(e, "show", "ip addr # ${ip} ${1}\n");
+	add_x(e, "addr", "inet ${ip}/24", true, 0);
+	expect_set_run_timeout(e, 100000);
+	return e;
+}
+
+/*
+ * A restored engine goes on where the saving one was: the steps before as
+ * it found them, its captures, its clock; nothing of them is sent again.
+ */
+START_TEST(test_start_restored)
+{
+	struct expect *a = mk_ckpt(), *b = mk_ckpt();
+	int64_t at[3];
+	const char *lines[3], *refs[8], *values[8], *value;
+	char ref[8][16];
+	size_t n = 0;
+
+	/* The saving run. */
+	ck_assert_int_eq(expect_start(a, 0), 0);
+	ck_assert_int_eq(feed_str(a, "udhcpc: lease of 10.0.2.15 obtained\n", 1500),
+			 EXPECT_RUNNING);
+	ck_assert_int_eq(feed_str(a, "alpine login: ", 2500), EXPECT_RUNNING);
+	ck_assert(blob_eq_str(expect_output(a), "root\n"));
+	ck_assert_uint_eq(expect_external(a, NULL), 3);
+	for (size_t i = 0; i < 3; i++) {
+		at[i] = expect_step(a, i)->at_ms;
+		lines[i] = expect_step(a, i)->line;
+	}
+	while (n < 8 && expect_capture_at(a, n, ref[n], sizeof(ref[n]), &value)) {
+		refs[n] = ref[n];
+		values[n] = value;
+		n++;
+	}
+	/* The last match's groups (0 and 1), then the named one. */
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(refs[0], "0");
+	ck_assert_str_eq(values[0], "alpine login: ");
+	ck_assert_str_eq(refs[1], "1");
+	ck_assert_str_eq(values[1], "alpine");
+	ck_assert_str_eq(refs[2], "ip");
+	ck_assert_str_eq(values[2], "10.0.2.15");
+
+	/* The restored run: its VM is up at 50000 on its own clock. */
+	struct expect_restored from = {3, at, lines, n, refs, values};
+	struct expect_restored past = {7, at, lines, 0, NULL, NULL};
+
+	ck_assert_int_eq(expect_start_restored(b, 50000 - 2500, 50000, &past), -EINVAL);
+	ck_assert_int_eq(expect_start_restored(b, 50000 - 2500, 50000, &from), 0);
+	ck_assert_int_eq(expect_start_restored(b, 0, 0, &from), -EINVAL);
+	ck_assert_uint_eq(expect_external(b, NULL), 3);
+	ck_assert_uint_eq(expect_output(b).len, 0);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(expect_step(b, i)->status, EXPECT_STEP_PASSED);
+		ck_assert_int_eq(expect_step(b, i)->at_ms, at[i]);
+	}
+	ck_assert_str_eq(expect_step(b, 0)->line, "udhcpc: lease of 10.0.2.15 obtained");
+	ck_assert_ptr_null(expect_step(b, 2)->line);
+	/* Its times go on from the checkpoint's; the run timeout counts from the saved start. */
+	ck_assert_int_eq(expect_external_done(b, true, "restored", 50100), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_step(b, 3)->at_ms, 2600);
+	ck_assert(blob_eq_str(expect_output(b), "ip addr # 10.0.2.15 alpine\n"));
+	ck_assert_int_eq(expect_deadline(b), 47500 + 100000);
+	ck_assert_int_eq(feed_str(b, "    inet 10.0.2.15/24 brd\n", 51000), EXPECT_PASSED);
+	ck_assert_int_eq(expect_step(b, 5)->at_ms, 3500);
+	expect_free(a);
+	expect_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("expect");
@@ -1696,6 +1777,7 @@ int main(void)
 	tcase_add_test(fast, test_external_waits_for_caller);
 	tcase_add_test(fast, test_external_capture_and_failure);
 	tcase_add_test(fast, test_external_timeout_and_fail_pattern);
+	tcase_add_test(fast, test_start_restored);
 	suite_add_tcase(s, fast);
 
 	return tu_run_suite(s);

@@ -929,6 +929,45 @@ START_TEST(test_agent_steps)
 }
 END_TEST
 
+/* 'checkpoint NAME': a step of its own, found, and taken out for a replay. */
+START_TEST(test_checkpoint)
+{
+	struct scenario s;
+	struct expect *e = NULL;
+	struct it_error err = IT_ERROR_INIT;
+	const char *text = NULL;
+
+	load_ok(&s, "expect login /login: /\n"
+		    "agent-ready\n"
+		    "checkpoint ready.1\n"
+		    "run true\n");
+	ck_assert_uint_eq(s.nsteps, 4);
+	ck_assert_uint_eq(scenario_checkpoint(&s), 2);
+	ck_assert_int_eq(s.steps[2].kind, SCENARIO_STEP_CHECKPOINT);
+	ck_assert_str_eq(s.steps[2].name, "ready.1");
+	ck_assert_str_eq(s.steps[2].text, "ready.1");
+	ck_assert_str_eq(scenario_step_kind_name(SCENARIO_STEP_CHECKPOINT), "checkpoint");
+	ck_assert(!scenario_step_is_agent(SCENARIO_STEP_CHECKPOINT));
+	/* In the engine an external step with no timeout: the run engine ends it. */
+	ck_assert_int_eq(expect_new(&e), 0);
+	ck_assert_int_eq(scenario_to_expect(&s, e, &err), 0);
+	ck_assert_int_eq(expect_start(e, 0), 0);
+	ck_assert_int_eq(expect_feed(e, "login: ", 7, 10), EXPECT_RUNNING);
+	ck_assert_int_eq(expect_external_done(e, true, "hello", 20), 0);
+	ck_assert_uint_eq(expect_external(e, &text), 2);
+	ck_assert_str_eq(text, "ready.1");
+	ck_assert_int_eq(expect_tick(e, 2 * SCENARIO_DEFAULT_STEP_TIMEOUT_MS), EXPECT_RUNNING);
+	expect_free(e);
+	scenario_drop_checkpoint(&s);
+	ck_assert_uint_eq(s.nsteps, 3);
+	ck_assert_uint_eq(scenario_checkpoint(&s), SIZE_MAX);
+	ck_assert_str_eq(s.steps[2].text, "true");
+	scenario_drop_checkpoint(&s);
+	ck_assert_uint_eq(s.nsteps, 3);
+	scenario_release(&s);
+}
+END_TEST
+
 static Suite *scenario_suite(void)
 {
 	Suite *s = suite_create("scenario");
@@ -954,6 +993,7 @@ static Suite *scenario_suite(void)
 	tcase_add_test(tc, test_shipped_against_real_consoles);
 	tcase_add_test(tc, test_resolve_kernel);
 	tcase_add_test(tc, test_agent_steps);
+	tcase_add_test(tc, test_checkpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }
