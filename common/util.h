@@ -57,7 +57,7 @@ int hex_digit_value(char c);
 
 /* Parse a strictly decimal integer in [min,max]; false on junk or overflow. */
 bool parse_long(const char *s, long min, long max, long *out);
-/* Parse a duration "15", "15s", "500ms", "2m" into milliseconds. */
+/* Parse a duration "15", "15s", "500ms", "2m", "1h", "30d" into milliseconds. */
 bool parse_duration_ms(const char *s, int64_t *out);
 /* Parse a size "512", "512M", "1G" into mebibytes. */
 bool parse_size_mib(const char *s, long *out);

@@ -223,6 +223,8 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 	r = scenario_load(s, o->scenario, err);
 	if (r < 0)
 		return input_error(r);
+	/* A log has nothing to save or restore; its console goes on through the place. */
+	scenario_drop_checkpoint(s);
 	r = console_only(s, err);
 	if (r < 0)
 		return r;

@@ -21,6 +21,12 @@ static const char intro[] =
     "every directory below holding a file 'scenario' is one, except bases without\n"
     "steps. Each distinct initrd is built once; -j VMs boot at a time; each scenario\n"
     "gets OUT/NAME; the verdicts are merged into OUT/results.json.\n"
+    "\n"
+    "Scenarios that share a 'checkpoint NAME' step (a base they include, with the\n"
+    "same initrd, kernel, VM settings and steps up to it) boot once: the first run\n"
+    "saves its VM there, the others restore it instead of booting and go on from\n"
+    "the next step (\"restored from checkpoint NAME (boot skipped)\"). Saved VMs stay\n"
+    "in the cache for later runs ('initrd-test cache'); a restore that fails boots.\n"
     "\n";
 
 static const char outro[] =
@@ -29,6 +35,7 @@ static const char outro[] =
     "  initrd-test run --repo tests/data/alpine-3.19.1 --kernel host scenarios/networking\n"
     "  initrd-test run --junit results.xml -q scenarios/minimal\n"
     "  initrd-test run -j 2 --shard 1/3 --retries 1 -o out scenarios/\n"
+    "  initrd-test run -j 2 --no-checkpoint tests/data/checkpoint\n"
     "\n"
     "exit codes: 0 passed, 1 failed or crashed, 2 usage or scenario error,\n"
     "            3 infrastructure error (qemu, kernel, packages), 4 timed out;\n"

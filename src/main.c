@@ -20,6 +20,7 @@ static const struct cmd commands[] = {
     {"stop", cmd_stop, "power a running VM off cleanly"},
     {"exec", cmd_exec, "run a command in a running VM's guest: its output and exit status"},
     {"cp", cmd_cp, "copy a file into or out of a running VM's guest, checksummed"},
+    {"cache", cmd_cache, "list and prune the saved checkpoints that let runs skip a boot"},
 };
 
 static void usage(FILE *f)

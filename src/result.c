@@ -23,6 +23,7 @@ void result_run_init(struct result_run *r)
 	r->total_ms = -1;
 	r->blamed = SIZE_MAX;
 	r->outcome.at_ms = -1;
+	r->checkpoint.restore_ms = -1;
 }
 
 static void step_release(struct result_step *s)
@@ -147,10 +148,14 @@ static void clear_steps(struct result_run *r)
 
 void result_run_release(struct result_run *r)
 {
-	char **strs[] = {&r->scenario,	  &r->path,	   &r->message,	     &r->hint,
-			 &r->backend,	  &r->accel,	   &r->hostname,     &r->command,
-			 &r->console_raw, &r->console_log, &r->console_tail, &r->shard,
-			 &r->artifacts};
+	char **strs[] = {&r->scenario,		&r->path,
+			 &r->message,		&r->hint,
+			 &r->backend,		&r->accel,
+			 &r->hostname,		&r->command,
+			 &r->console_raw,	&r->console_log,
+			 &r->console_tail,	&r->shard,
+			 &r->artifacts,		&r->checkpoint.name,
+			 &r->checkpoint.action, &r->checkpoint.note};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);

@@ -127,6 +127,14 @@ struct result_stats {
 	uint64_t bytes_in, lines, bytes_out, dsr_answered, lines_cut, match_errors;
 };
 
+/* What a run did with its scenario's 'checkpoint' step (src/checkpoint.h). */
+struct result_checkpoint {
+	char *name;	    /* NULL: the scenario has none */
+	char *action;	    /* "saved", "restored", "booted" (not restored nor saved), "off" */
+	char *note;	    /* for people: "restored from checkpoint base (boot skipped)" */
+	int64_t restore_ms; /* restored: the restore's time; -1 otherwise */
+};
+
 /* One run. */
 struct result_run {
 	char *scenario; /* the name in reports: "networking", a suite's "net/dhcp" */
@@ -159,6 +167,7 @@ struct result_run {
 	char *console_tail;
 	char *shard;	 /* "2/3" when a shard of a suite ran it */
 	char *artifacts; /* where a failed run's artifacts are */
+	struct result_checkpoint checkpoint;
 };
 
 void result_run_init(struct result_run *r);

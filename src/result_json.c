@@ -233,6 +233,18 @@ static json_t *steps_json(const struct result_run *r)
 }
 
 /* The order of the keys is the order people read them in. */
+static json_t *checkpoint_json(const struct result_checkpoint *c)
+{
+	struct jobj j = {json_object(), 0};
+
+	j.err = j.o ? 0 : -ENOMEM;
+	jset_str(&j, "name", c->name);
+	jset_str(&j, "action", c->action);
+	jset_str(&j, "note", c->note);
+	jset(&j, "restore_ms", jms(c->restore_ms));
+	return jobject_done(&j);
+}
+
 static json_t *run_json(const struct result_run *r)
 {
 	struct jobj j = {json_object(), 0}, console = {json_object(), 0};
@@ -269,6 +281,8 @@ static json_t *run_json(const struct result_run *r)
 		jset_str(&j, "shard", r->shard);
 	if (r->artifacts)
 		jset_str(&j, "artifacts", r->artifacts);
+	if (r->checkpoint.name)
+		jset(&j, "checkpoint", checkpoint_json(&r->checkpoint));
 	return jobject_done(&j);
 }
 
@@ -448,6 +462,21 @@ static void read_error(const json_t *o, struct it_error *e)
 		it_error_hint(e, "%s", hint);
 }
 
+static int read_checkpoint(const json_t *o, struct result_checkpoint *c)
+{
+	int ret;
+
+	if (!json_is_object(o) || !get_str(o, "name"))
+		return 0;
+	ret = result_setstr(&c->name, get_str(o, "name"));
+	if (ret == 0)
+		ret = result_setstr(&c->action, get_str(o, "action"));
+	if (ret == 0)
+		ret = result_setstr(&c->note, get_str(o, "note"));
+	c->restore_ms = get_ms(o, "restore_ms");
+	return ret;
+}
+
 static int read_run(const json_t *o, struct result_run *r)
 {
 	const json_t *timings = json_object_get(o, "timings");
@@ -483,6 +512,8 @@ static int read_run(const json_t *o, struct result_run *r)
 		ret = read_steps(json_object_get(o, "steps"), r);
 	if (ret == 0)
 		ret = read_outcome(json_object_get(o, "outcome"), r);
+	if (ret == 0)
+		ret = read_checkpoint(json_object_get(o, "checkpoint"), &r->checkpoint);
 	return ret;
 }
 

@@ -426,6 +426,11 @@ int result_text(const struct result_run *r, const struct result_text_opts *opt, 
 	/* A run that failed before the console said a word has no step to show. */
 	if (!opt->quiet && (fed || !verdict_is_error(r->verdict)))
 		put_table(&o, r, opt);
+	if (!opt->quiet && r->checkpoint.note && r->checkpoint.restore_ms >= 0)
+		out_putf(&o, "checkpoint: %s in %.2fs\n", r->checkpoint.note,
+			 (double)r->checkpoint.restore_ms / 1000);
+	else if (!opt->quiet && r->checkpoint.note)
+		out_putf(&o, "checkpoint: %s\n", r->checkpoint.note);
 	buf_init(&line, 0);
 	buf_init(&hint, 0);
 	err = result_verdict_line(r, &line, &hint);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/proto.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "expect/expect.h"
@@ -16,6 +17,7 @@
 #include "src/agentlink.h"
 #include "src/agentsteps.h"
 #include "src/artifacts.h"
+#include "src/checkpoint.h"
 #include "src/keep.h"
 #include "src/run.h"
 #include "src/runlog.h"
@@ -57,6 +59,17 @@ struct run_ctx {
 	bool keep;		  /* --keep: the VM outlives the check, run_scenario() stops it */
 	struct agentlink *link;	  /* the agent channel: NULL with 'agent off' */
 	struct agentsteps *agent; /* the agent's steps of the scenario */
+	struct result_run *rep;	  /* the run's result (borrowed) */
+	const char *dir;	  /* the run's folder */
+	int64_t zero_ms; /* the engine's clock's zero: the VM start, or before when restored */
+	/* The scenario's checkpoint step (src/checkpoint.h). */
+	size_t cp_step;		     /* its index; SIZE_MAX: none */
+	struct checkpoint *cp;	     /* NULL: off, or it could not be had */
+	bool cp_done;		     /* the step has ended */
+	bool resync;		     /* restored: agent bytes before its new HELLO are dropped */
+	bool restored;		     /* the VM came from the checkpoint */
+	int64_t restored_first_byte; /* ... and the saving run's first console byte */
+	char cp_failed[IT_ERRMSG_MAX + 256]; /* why a restore failed, for the step's line */
 };
 
 /* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
@@ -131,10 +144,79 @@ static int64_t on_deadline(void *ctx)
 	return deadline_earliest(deadline_earliest(e, a), l);
 }
 
+/* What the checkpoint step says, in the result and as the step's line. */
+static void checkpoint_note(struct run_ctx *c, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void checkpoint_note(struct run_ctx *c, const char *action, const char *fmt, ...)
+{
+	char note[2 * IT_ERRMSG_MAX + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	result_setstr(&c->rep->checkpoint.action, action);
+	result_setstr(&c->rep->checkpoint.note, note);
+}
+
+/* Save the VM at the checkpoint step when this run makes it. */
+static void save_checkpoint(struct run_ctx *c, int64_t now)
+{
+	struct checkpoint_run run = {
+	    .e = c->engine,
+	    .upto = c->cp_step,
+	    .at_ms = now - c->zero_ms,
+	    .first_byte_ms = vm_info(c->vm)->first_output_ms,
+	    .agent_ready = c->link && agentlink_ready(c->link),
+	    .run_dir = c->dir,
+	    .scenario = c->rep->scenario,
+	};
+	struct it_error err = IT_ERROR_INIT;
+	const char *name = checkpoint_name(c->cp);
+	const char *sep = c->cp_failed[0] ? "; " : "";
+	uint64_t bytes;
+	int64_t ms;
+
+	run_status(c->status_fd, "saving checkpoint %s", name);
+	if (checkpoint_save(c->cp, c->vm, &run, &bytes, &ms, &err) < 0) {
+		log_warn("checkpoint %s not saved: %s", name, err.msg);
+		checkpoint_note(c, "booted", "%s%scheckpoint %s not saved: %s", c->cp_failed, sep,
+				name, err.msg);
+		return;
+	}
+	log_info("saved checkpoint %s (%s): %.1f MiB in %.2f s", name, checkpoint_id(c->cp),
+		 (double)bytes / (1 << 20), (double)ms / 1000);
+	checkpoint_note(c, "saved", "%s%ssaved checkpoint %s (%.1f MiB in %.2f s)", c->cp_failed,
+			sep, name, (double)bytes / (1 << 20), (double)ms / 1000);
+}
+
+/* At the checkpoint step of a run that booted: save there (when ours to make); true once done. */
+static bool checkpoint_step(struct run_ctx *c, int64_t now)
+{
+	const char *text;
+
+	if (c->cp_done || c->cp_step == SIZE_MAX || expect_state(c->engine) != EXPECT_RUNNING ||
+	    expect_external(c->engine, &text) != c->cp_step)
+		return false;
+	c->cp_done = true;
+	if (c->cp && checkpoint_making(c->cp))
+		save_checkpoint(c, now);
+	else if (c->cp && !c->rep->checkpoint.note)
+		checkpoint_note(c, "booted", "%s%sbooted: another run makes checkpoint %s",
+				c->cp_failed, c->cp_failed[0] ? "; " : "", checkpoint_name(c->cp));
+	/* At the time the save began, as a restore of it sees it too. */
+	expect_external_done(c->engine, true, c->rep->checkpoint.note, now);
+	return true;
+}
+
 /* The agent's steps go on from where the engine is; then as after console output. */
 static int agent_poll(struct run_ctx *c, int64_t now)
 {
 	int r = c->agent ? agentsteps_poll(c->agent, now) : 0;
+
+	/* A checkpoint's end lets the next agent step start in the same go. */
+	if (r == 0 && checkpoint_step(c, now) && c->agent)
+		r = agentsteps_poll(c->agent, now);
 
 	/* What the steps asked for goes out now: nothing else may wake the loop soon. */
 	if (r == 0 && c->link)
@@ -157,11 +239,41 @@ static int on_timer(void *ctx, int64_t now)
 	return state != EXPECT_RUNNING ? 1 : 0;
 }
 
+/*
+ * Where the agent's HELLO starts in buf, or len. After a restore the guest
+ * may still have had part of a frame on its way when the VM was saved; the
+ * new client starts at the HELLO that answers RESUME.
+ */
+static size_t hello_at(const char *buf, size_t len)
+{
+	static const char hello[] = {AGENT_MAGIC0, AGENT_MAGIC1, AGENT_MAGIC2, AGENT_MAGIC3,
+				     AGENT_HELLO};
+
+	for (size_t i = 0; i + sizeof(hello) <= len; i++) {
+		if (!memcmp(buf + i, hello, sizeof(hello)))
+			return i;
+	}
+	return len;
+}
+
 static int on_agent(void *ctx, const char *buf, size_t len, int64_t now)
 {
 	struct run_ctx *c = ctx;
+	size_t skip;
 
-	return c->link ? agentlink_on_agent(c->link, buf, len, now) : 0;
+	if (!c->link)
+		return 0;
+	if (buf && c->resync) {
+		skip = hello_at(buf, len);
+		if (skip)
+			log_debug("agent: %zu bytes from before the checkpoint dropped", skip);
+		if (skip == len)
+			return 0;
+		c->resync = false;
+		buf += skip;
+		len -= skip;
+	}
+	return agentlink_on_agent(c->link, buf, len, now);
 }
 
 static int on_hub_agent(void *ctx, unsigned client, const char *buf, size_t len)
@@ -192,20 +304,20 @@ static void record_command(const struct scenario *s, enum vm_accel accel, struct
 	strlist_clear(&argv);
 }
 
-/* Start the VM with its console socket; the engine and the logs count from its start. */
-static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *rep, const char *dir,
-		    struct it_error *err)
+/* Start the VM with its console socket. */
+static int launch(struct scenario *s, struct run_ctx *c, struct result_run *rep, const char *dir,
+		  struct it_error *err)
 {
 	struct it_error hub_err = IT_ERROR_INIT;
 	const struct vm_info *info;
 	int r;
 
-	run_status(c->status_fd, "booting");
 	r = vm_start(&s->vm, &c->vm, err);
 	if (r < 0)
 		return r;
 	info = vm_info(c->vm);
-	log_info("booting %s with %s (%s)", s->name, info->binary, info->accel_desc);
+	log_info("%s %s with %s (%s)", s->vm.incoming ? "restoring" : "booting", s->name,
+		 info->binary, info->accel_desc);
 	if (c->link)
 		agentlink_set_vm(c->link, c->vm);
 	/* The console socket is a convenience: a run goes on without it. */
@@ -216,6 +328,118 @@ static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *re
 	result_setstr(&rep->accel, vm_accel_name(info->accel));
 	record_command(s, info->accel, rep, dir);
 	rep->started_at_ms = (int64_t)time(NULL) * 1000;
+	return 0;
+}
+
+/* A failed restore leaves no VM behind; the run boots instead, and says why. */
+static void restore_failed(struct run_ctx *c, const struct it_error *why)
+{
+	const char *name = checkpoint_name(c->cp);
+	bool again;
+
+	if (c->vm) {
+		vm_stop(c->vm, 0, NULL);
+		vm_free(c->vm);
+		c->vm = NULL;
+	}
+	if (c->link)
+		agentlink_set_vm(c->link, NULL);
+	again = checkpoint_restore_failed(c->cp);
+	log_warn("cannot restore checkpoint %s: %s; booting instead%s", name, why->msg,
+		 again ? " (and saving it again)" : "");
+	snprintf(c->cp_failed, sizeof(c->cp_failed),
+		 "restoring checkpoint %s failed (%s): booted instead", name, why->msg);
+	checkpoint_note(c, "booted", "%s", c->cp_failed);
+}
+
+/* The console logs go on from the saving run's, with a line that says where it was restored. */
+static void prepend_console(struct run_ctx *c, const struct checkpoint_prefix *p, const char *note)
+{
+	struct buf log = BUF_INIT;
+
+	buf_add(&log, p->log.ptr, p->log.len);
+	if (log.len && log.data[log.len - 1] != '\n')
+		buf_addch(&log, '\n');
+	buf_addf(&log, "[%8.3f] [initrd-test: %s]\n", (double)p->at_ms / 1000, note);
+	recorder_prepend(&c->rec, p->raw, buf_blob(&log));
+	buf_release(&log);
+}
+
+/* The VM from the checkpoint, the engine at its step, the logs and the agent going on. */
+static int restore_vm(struct scenario *s, struct run_ctx *c, struct result_run *rep,
+		      const char *dir, struct it_error *err)
+{
+	const struct checkpoint_prefix *p = checkpoint_prefix(c->cp);
+	const char *name = checkpoint_name(c->cp);
+	char frame[AGENT_HDR_SIZE + 64];
+	struct timespec wall;
+	int64_t t0, now;
+	size_t n;
+	int r;
+
+	run_status(c->status_fd, "restoring checkpoint %s", name);
+	s->vm.incoming = true;
+	r = launch(s, c, rep, dir, err);
+	s->vm.incoming = false;
+	t0 = now_ms();
+	if (r == 0)
+		r = vm_restore(c->vm, checkpoint_state_fd(c->cp), CHECKPOINT_RESTORE_TIMEOUT_MS,
+			       err);
+	if (r < 0)
+		return r;
+	now = now_ms();
+	/* From here on the VM is the checkpoint's: a failure is the run's, not a reason to boot. */
+	c->restored = true;
+	c->restored_first_byte = p->first_byte_ms;
+	c->zero_ms = now - p->at_ms;
+	r = expect_start_restored(c->engine, c->zero_ms, now, &p->steps);
+	if (r < 0)
+		return it_error_set(err, r, "cannot start the checks: %s", it_strerror(r));
+	recorder_start(&c->rec, c->zero_ms);
+	rep->checkpoint.restore_ms = now - t0;
+	checkpoint_note(c, "restored", "restored from checkpoint %s (boot skipped)", name);
+	prepend_console(c, p, rep->checkpoint.note);
+	log_info("restored checkpoint %s (%s) in %.2f s", name, checkpoint_id(c->cp),
+		 (double)(now - t0) / 1000);
+	/* The agent says HELLO again, and sets the guest's clock, which stood still. */
+	if (p->agent_ready && c->link) {
+		clock_gettime(CLOCK_REALTIME, &wall);
+		n = agent_frame_resume(frame, sizeof(frame),
+				       (uint64_t)wall.tv_sec * 1000000000u +
+					   (uint64_t)wall.tv_nsec);
+		if (n && vm_agent_write(c->vm, frame, n) == 0)
+			c->resync = true;
+	}
+	c->cp_done = true;
+	r = expect_external_done(c->engine, true, rep->checkpoint.note, now);
+	return r < 0 ? it_error_set(err, r, "cannot go on from the checkpoint: %s", it_strerror(r))
+		     : 0;
+}
+
+/* Start (or restore) the VM; the engine and the logs count from its start. */
+static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *rep, const char *dir,
+		    struct it_error *err)
+{
+	struct it_error why = IT_ERROR_INIT;
+	const struct vm_info *info;
+	int r;
+
+	c->rep = rep;
+	c->dir = dir;
+	if (c->cp && checkpoint_prefix(c->cp)) {
+		r = restore_vm(s, c, rep, dir, &why);
+		if (r == 0)
+			return 0;
+		if (r == -IT_EINTERRUPTED || sig_pending() || c->restored)
+			return it_error_set(err, r, "%s", why.msg);
+		restore_failed(c, &why);
+	}
+	run_status(c->status_fd, "booting");
+	r = launch(s, c, rep, dir, err);
+	if (r < 0)
+		return r;
+	info = vm_info(c->vm);
+	c->zero_ms = info->start_ms;
 	r = expect_start(c->engine, info->start_ms);
 	if (r < 0)
 		return it_error_set(err, r, "cannot start the checks: %s", it_strerror(r));
@@ -241,13 +465,17 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct result_r
 	const struct vm_info *info;
 	int r = start_vm(s, c, rep, dir, err);
 
-	if (r == 0)
+	/* A checkpoint at the end of the steps: a restore passed them all. */
+	if (r == 0 && expect_state(c->engine) == EXPECT_RUNNING)
 		r = vm_run(c->vm, &ops, c, err);
 	if (!c->vm)
 		return r;
 	info = vm_info(c->vm);
-	rep->first_byte_ms = info->first_output_ms;
-	rep->total_ms = now_ms() - info->start_ms;
+	if (c->restored)
+		rep->first_byte_ms = c->restored_first_byte;
+	else
+		rep->first_byte_ms = info->first_output_ms;
+	rep->total_ms = now_ms() - c->zero_ms;
 	if (r == VM_RUN_EXITED && expect_state(c->engine) == EXPECT_RUNNING)
 		expect_eof(c->engine, now_ms());
 	if (r >= 0)
@@ -276,6 +504,7 @@ static void attempt_init(struct attempt *a)
 	result_run_init(&a->rep);
 	recorder_init(&a->c.rec);
 	a->c.status_fd = -1;
+	a->c.cp_step = SIZE_MAX;
 }
 
 static void attempt_release(struct attempt *a)
@@ -284,6 +513,7 @@ static void attempt_release(struct attempt *a)
 		vm_free(a->c.vm);
 	agentlink_free(a->c.link);
 	agentsteps_free(a->c.agent);
+	checkpoint_close(a->c.cp);
 	recorder_release(&a->c.rec);
 	expect_free(a->c.engine);
 	result_run_release(&a->rep);
@@ -350,6 +580,39 @@ static int open_run(struct attempt *a, const struct run_opts *o)
 	return 0;
 }
 
+/*
+ * The scenario's checkpoint: restore it, make it, or say why not. Only a
+ * Ctrl-C while another run makes it stops the run; any other trouble
+ * boots instead, with a warning and a note in the result.
+ */
+static int open_checkpoint(struct attempt *a, const struct run_opts *o)
+{
+	struct it_error err = IT_ERROR_INIT;
+	size_t at = scenario_checkpoint(&a->s);
+	const char *why, *name;
+	int r;
+
+	a->c.cp_step = at;
+	a->c.rep = &a->rep;
+	if (at == SIZE_MAX)
+		return 0;
+	name = a->s.steps[at].text;
+	result_setstr(&a->rep.checkpoint.name, name);
+	why = o->no_checkpoint ? "--no-checkpoint" : checkpoint_unsupported(&a->s);
+	if (why) {
+		checkpoint_note(&a->c, "off", "checkpoint %s off: %s", name, why);
+		return 0;
+	}
+	r = checkpoint_open(&a->c.cp, &a->s, a->s.build.cache_dir, o->status_fd, &err);
+	if (r == -IT_EINTERRUPTED)
+		return it_error_set(&a->err, r, "%s", err.msg);
+	if (r < 0) {
+		log_warn("checkpoint %s not used: %s", name, err.msg);
+		checkpoint_note(&a->c, "booted", "checkpoint %s not used: %s", name, err.msg);
+	}
+	return 0;
+}
+
 /* Load, build (unless reuse has the images), boot and check once; the verdict is in a->rep. */
 static void attempt_run(struct attempt *a, const char *scenario, const struct run_opts *o,
 			const struct vm_config *reuse)
@@ -365,6 +628,8 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 		r = open_run(a, o);
 	if (r == 0)
 		r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	if (r == 0)
+		r = open_checkpoint(a, o);
 	if (r < 0)
 		goto report;
 	c->live = !o->out.quiet && isatty(STDOUT_FILENO);

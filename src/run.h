@@ -45,6 +45,7 @@ struct run_opts {
 	uint64_t log_max;    /* cap of console.raw and console.log each (src/runlog.h); 0: none */
 	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
 	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
+	bool no_checkpoint;  /* boot every run: no checkpoint is restored or saved */
 
 	/* A suite's (src/suite.h), or what a suite hands each of its runs. */
 	struct suite_opts suite;

@@ -20,6 +20,7 @@ enum {
 	OPT_LOG_MAX,
 	OPT_KEEP,
 	OPT_ATTACH_ON_FAIL,
+	OPT_NO_CHECKPOINT,
 	OPT_PARALLEL,
 	OPT_SHARD,
 	OPT_DURATIONS,
@@ -118,6 +119,9 @@ static const struct opt own_opts[] = {
     {OPT_ATTACH_ON_FAIL, 0, "attach-on-fail", NULL,
      "as --keep, and attach this terminal to the console at\n"
      "once (when stdin and stdout are terminals, else as --keep)"},
+    {OPT_NO_CHECKPOINT, 0, "no-checkpoint", NULL,
+     "boot every run: a 'checkpoint NAME' step is neither\n"
+     "restored nor saved (see 'initrd-test cache')"},
 };
 
 static int take_duration(const char *arg, bool zero_ok, int64_t *out, struct it_error *err)
@@ -145,6 +149,9 @@ static int take_own(void *ctx, int id, const char *arg, struct it_error *err)
 		return take_duration(arg, false, &o->step_timeout_ms, err);
 	case OPT_KEEP:
 		o->keep = true;
+		return 0;
+	case OPT_NO_CHECKPOINT:
+		o->no_checkpoint = true;
 		return 0;
 	default:
 		o->attach_on_fail = true;

@@ -265,6 +265,19 @@ static int flush_lines(struct recorder *r)
 	return ret;
 }
 
+int recorder_prepend(struct recorder *r, struct blob raw, struct blob log)
+{
+	int ret = r->err;
+
+	if (ret == 0 && raw.len)
+		ret = runlog_write(&r->raw, raw.ptr, raw.len);
+	if (ret == 0 && log.len)
+		ret = runlog_write(&r->log, log.ptr, log.len);
+	if (ret < 0)
+		r->err = ret;
+	return ret;
+}
+
 int recorder_feed(struct recorder *r, const char *buf, size_t len, int64_t now_ms)
 {
 	int ret;

@@ -103,6 +103,11 @@ void recorder_init(struct recorder *r);
 int recorder_open(struct recorder *r, const char *dir, uint64_t max, struct it_error *err);
 /* The time the log's stamps count from (CLOCK_MONOTONIC ms of the VM start). */
 void recorder_start(struct recorder *r, int64_t start_ms);
+/*
+ * Before the first recorder_feed(): what a restored run's console showed
+ * before it (the saving run's console.raw and console.log, as they are).
+ */
+int recorder_prepend(struct recorder *r, struct blob raw, struct blob log);
 /* Console bytes as read: 0, or the first error again and again. */
 int recorder_feed(struct recorder *r, const char *buf, size_t len, int64_t now_ms);
 /*
