@@ -704,9 +704,16 @@ static int make_plan(struct build *b, struct it_error *err)
 	int64_t t0 = now_ms(), t;
 	int r;
 
-	r = apk_trust_load(&b->trust, b->keys_dir, err);
+	if (cfg->allow_untrusted && !is_dir(b->keys_dir)) {
+		/* Nothing is required to be signed: no keys are needed either. */
+		log_info("no keys directory '%s': no signature is checked", b->keys_dir);
+		r = apk_trust_load(&b->trust, NULL, err);
+	} else {
+		r = apk_trust_load(&b->trust, b->keys_dir, err);
+	}
 	if (r < 0) {
-		it_error_hint(err, "point --keys-dir at a directory of Alpine's *.rsa.pub keys");
+		it_error_hint(err, "point --keys-dir at a directory of Alpine's *.rsa.pub keys, "
+				   "or give --allow-untrusted");
 		return r;
 	}
 	b->trust.allow_untrusted = cfg->allow_untrusted;

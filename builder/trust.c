@@ -113,6 +113,8 @@ int apk_trust_load(struct apk_trust *t, const char *dir, struct it_error *err)
 	int r = 0;
 
 	apk_trust_release(t);
+	if (!dir)
+		return 0;
 	t->dir = strdup(dir);
 	if (!t->dir)
 		return -ENOMEM;

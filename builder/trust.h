@@ -32,6 +32,7 @@ void apk_trust_release(struct apk_trust *t);
  * Load every PEM public key of 'dir' (files that do not parse are skipped,
  * unless their name ends in ".pub": then -IT_EFORMAT). A missing directory
  * is an error; an empty one is not (every signature is then untrusted).
+ * dir NULL: no keys at all (for --allow-untrusted without a keys directory).
  */
 int apk_trust_load(struct apk_trust *t, const char *dir, struct it_error *err);
 bool apk_trust_has_key(const struct apk_trust *t, const char *name);

@@ -33,7 +33,11 @@ static const char build_outro[] =
     "  initrd-test build --release v3.19 --dry-run alpine-base openssh\n"
     "\n"
     "SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
-    "so the same inputs give the same bytes.\n";
+    "so the same inputs give the same bytes.\n"
+    "\n"
+    "exit codes: 0 built, 2 usage or scenario error, or packages that cannot be\n"
+    "            installed together (nothing provides one, a conflict), 3\n"
+    "            infrastructure error (mirror, download, checksum, signature, kernel)\n";
 
 static const char resolve_intro[] =
     "usage: initrd-test resolve [options] [PACKAGE...]\n"
@@ -42,6 +46,11 @@ static const char resolve_intro[] =
     "given, or for a scenario's. Nothing is downloaded but the indexes.\n"
     "\n"
     "\n";
+
+static const char resolve_outro[] =
+    "exit codes: 0 resolved, 2 usage or scenario error, or packages that cannot be\n"
+    "            installed together (the chain that fails is named), 3 the indexes\n"
+    "            cannot be had or trusted\n";
 
 enum { OPT_SCENARIO = 1, OPT_OUTPUT, OPT_KERNEL_OUT, OPT_ROOTFS, OPT_DRY_RUN };
 
@@ -101,7 +110,7 @@ static const struct opt_group *const resolve_groups[] = {&resolve_group, &overri
 static const struct opt_cmd build_cmd = {
     "build", build_intro, build_outro, build_groups, ARRAY_SIZE(build_groups), false};
 static const struct opt_cmd resolve_cmd = {
-    "resolve", resolve_intro, NULL, resolve_groups, ARRAY_SIZE(resolve_groups), false};
+    "resolve", resolve_intro, resolve_outro, resolve_groups, ARRAY_SIZE(resolve_groups), false};
 
 /* Load the scenario (or start empty), add PACKAGE args, apply overrides, settle defaults. */
 static int prepare(struct scenario *s, const char *scenario, const struct overrides *o, int argc,

@@ -37,7 +37,8 @@ static const char outro[] =
     "  initrd-test run -j 2 --shard 1/3 --retries 1 -o out scenarios/\n"
     "  initrd-test run -j 2 --no-checkpoint tests/data/checkpoint\n"
     "\n"
-    "exit codes: 0 passed, 1 failed or crashed, 2 usage or scenario error,\n"
+    "exit codes: 0 passed, 1 failed or crashed, 2 usage or scenario error (also\n"
+    "            packages that cannot be installed together: never retried),\n"
     "            3 infrastructure error (qemu, kernel, packages), 4 timed out;\n"
     "            a suite gives the most serious of its runs' (1, 4, 2, 3 in that order);\n"
     "            130 when Ctrl-C or SIGTERM ended the run or suite, at any point\n";

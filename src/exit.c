@@ -63,6 +63,7 @@ enum run_verdict verdict_of_code(int code)
 		return RUN_PASSED;
 	case IT_EUSAGE:
 	case IT_ESCENARIO:
+	case IT_EUNSAT: /* the packages asked for: the scenario's mistake, no retry mends it */
 		return RUN_USAGE_ERROR;
 	case IT_EFAIL:
 		return RUN_FAILED;

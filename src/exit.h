@@ -42,7 +42,8 @@ bool verdict_parse(const char *name, enum run_verdict *out);
 bool verdict_is_error(enum run_verdict v);
 /*
  * The verdict of a library code that ended a run before any check could
- * decide: -IT_EUSAGE and -IT_ESCENARIO a usage error, -IT_EINTERRUPTED an
+ * decide: -IT_EUSAGE, -IT_ESCENARIO and -IT_EUNSAT (packages that cannot
+ * be installed together) a usage error, -IT_EINTERRUPTED an
  * interruption, -IT_EFAIL a failure, -IT_ETIMEOUT a timeout, any other
  * negative code infrastructure; 0 passed.
  */

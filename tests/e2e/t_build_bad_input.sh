@@ -234,9 +234,26 @@ for f in "$T/pwned" /tmp/pwned "$T/evil"; do
 	[ ! -e "$f" ] || fail "a hostile entry reached the host: $f"
 done
 
-echo "== a dependency nobody provides: the chain is named"
-bad missing_dependency 3 "app -> needs-missing -> libmissing" --repo "$T/deps" \
+echo "== a dependency nobody provides: the chain is named, a scenario error (2)"
+bad missing_dependency 2 "app -> needs-missing -> libmissing" --repo "$T/deps" \
 	--repo "$T/repo" --keys-dir "$T/keys" app
+# ... and 'run' does not retry it as an infrastructure error.
+mkdir -p "$T/unsat"
+printf 'include %s/scenarios/minimal\npackages no-such-package\n' "$TOP" >"$T/unsat/scenario"
+expect_exit 2 "$IT" run --retries 2 --repo "$REPO" --kernel host --cache-dir "$CACHE" \
+	-o "$T/unsat-out" "$T/unsat" >"$T/unsat.out" 2>"$T/unsat.err"
+assert_grep "no-such-package" "$T/unsat.out"
+! grep -q "attempt 2\|trying again" "$T/unsat.err" "$T/unsat.out" || fail "an unsatisfiable set was retried"
+
+echo "== --allow-untrusted needs no keys directory"
+# Not the one given, nor the default one (no keys beside the binary or installed).
+good untrusted_no_keys_dir --repo "$REPO" --keys-dir "$T/no-such-keys" --allow-untrusted
+(
+	export INITRD_TEST_KEYS="$T/no-such-keys"
+	good untrusted_no_default_keys --repo "$REPO" --allow-untrusted
+)
+assert_grep "no keys directory '$T/no-such-keys': no signature is checked" \
+	"$T/untrusted_no_default_keys.err"
 
 echo "== the network"
 # A port nobody listens on: one a server just gave up.
