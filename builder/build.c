@@ -599,11 +599,18 @@ static int write_apk_db(struct build *b, struct it_error *err)
 
 static int assemble(struct build *b, struct it_error *err)
 {
-	int r = 0;
+	/* Before the packages, as apk --initdb: their directories AND their modes in. */
+	int r = rootfs_add_initdb(&b->tree, err);
 
 	for (size_t i = 0; r == 0 && i < b->plan.n; i++) {
+		size_t scripts = b->nscripts;
+
 		log_verbose("unpacking %s", b->pkg_paths[i]);
 		r = unpack_package(b, i, err);
+		/* apk makes lib/apk/exec (0700) to run the first package script in. */
+		if (r == 0 && b->nscripts > scripts &&
+		    !tree_lookup(&b->tree, "lib/apk/exec", false))
+			r = tree_add_dir(&b->tree, "lib/apk/exec", 0700, 0, 0, err);
 		if (r == 0)
 			r = check_cancelled(b, err);
 	}

@@ -106,23 +106,31 @@ static bool valid_word(const char *s, const char *extra)
 
 /* ---- /dev and /init ---- */
 
+/* apk_db_create()'s skeleton, in its order. */
 static const struct {
 	const char *path;
-	unsigned perm, major, minor;
-} device_nodes[] = {
-    {"/dev/console", 0600, 5, 1},
-    {"/dev/null", 0666, 1, 3},
+	unsigned mode, major, minor;
+} initdb[] = {
+    {"/tmp", S_IFDIR | 01777, 0, 0},	      {"/dev", S_IFDIR | 0755, 0, 0},
+    {"/dev/null", S_IFCHR | 0666, 1, 3},      {"/dev/zero", S_IFCHR | 0666, 1, 5},
+    {"/dev/random", S_IFCHR | 0666, 1, 8},    {"/dev/urandom", S_IFCHR | 0666, 1, 9},
+    {"/dev/console", S_IFCHR | 0600, 5, 1},   {"/etc", S_IFDIR | 0755, 0, 0},
+    {"/etc/apk", S_IFDIR | 0755, 0, 0},	      {"/lib", S_IFDIR | 0755, 0, 0},
+    {"/lib/apk", S_IFDIR | 0755, 0, 0},	      {"/lib/apk/db", S_IFDIR | 0755, 0, 0},
+    {"/var", S_IFDIR | 0755, 0, 0},	      {"/var/cache", S_IFDIR | 0755, 0, 0},
+    {"/var/cache/apk", S_IFDIR | 0755, 0, 0}, {"/var/cache/misc", S_IFDIR | 0755, 0, 0},
+    {"/proc", S_IFDIR | 0555, 0, 0},
 };
 
-int rootfs_add_device_nodes(struct tree *t, struct it_error *err)
+int rootfs_add_initdb(struct tree *t, struct it_error *err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(device_nodes); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(initdb); i++) {
 		struct tree_entry e = {
-		    .path = device_nodes[i].path,
-		    .mode = S_IFCHR | device_nodes[i].perm,
+		    .path = initdb[i].path,
+		    .mode = initdb[i].mode,
 		    .mtime = TREE_MTIME_UNSET,
-		    .devmajor = device_nodes[i].major,
-		    .devminor = device_nodes[i].minor,
+		    .devmajor = initdb[i].major,
+		    .devminor = initdb[i].minor,
 		};
 		int r;
 
@@ -1317,8 +1325,6 @@ int rootfs_apply(struct tree *t, const struct build_config *cfg,
 {
 	int r = rootfs_run_scripts(t, scripts, nscripts, skipped, err);
 
-	if (r == 0)
-		r = rootfs_add_device_nodes(t, err);
 	/* Before the overlays, so that a scenario's own agent (a test's) replaces ours. */
 	if (r == 0 && cfg->agent_binary)
 		r = rootfs_add_agent_binary(t, cfg->agent_binary, err);

@@ -21,11 +21,17 @@
  */
 
 /*
- * /dev/console (c 5,1 0600) and /dev/null (c 1,3 0666), root:root, unless
- * there already: the kernel opens /dev/console for init before anything
- * mounts devtmpfs, as in gen_init_cpio's default list.
+ * What 'apk --initdb' makes before any package (apk 2.14's
+ * apk_db_create(), checked against its output from the shared packages):
+ * tmp 01777, dev 0755 with console (c 5,1 0600), null (c 1,3), zero (c
+ * 1,5), random (c 1,8) and urandom (c 1,9) (0666 each), etc, etc/apk, lib,
+ * lib/apk, lib/apk/db, var, var/cache, var/cache/apk, var/cache/misc 0755,
+ * and proc 0555, all root:root, without a package (what is there already
+ * stays). A package's directory of the same owner then ANDs its mode in, as
+ * apk leaves its 0555 /proc. The kernel opens /dev/console for init before
+ * anything mounts devtmpfs.
  */
-int rootfs_add_device_nodes(struct tree *t, struct it_error *err);
+int rootfs_add_initdb(struct tree *t, struct it_error *err);
 
 /* /init: a symlink to 'target' (NULL: /sbin/init), which must be in the tree. */
 int rootfs_init_symlink(struct tree *t, const char *target, struct it_error *err);

@@ -456,6 +456,8 @@ static void dir_merge(struct tree_node *n, const struct tree_entry *e, const str
 		dir_set(n, e, pkg);
 	else if (e->uid == n->uid && e->gid == n->gid)
 		n->mode = S_IFDIR | (n->mode & e->mode & 07777);
+	if (!n->owner)
+		n->owner = pkg;
 	if (e->mtime != TREE_MTIME_UNSET)
 		n->mtime = e->mtime;
 	n->implicit = false;

@@ -576,7 +576,8 @@ START_TEST(test_apply)
 	cfg.ifaces = &eth;
 	cfg.nifaces = 1;
 	cfg.root_password_hash = strdup("");
-	if (rootfs_apply(&t, &cfg, base_scripts, ARRAY_SIZE(base_scripts), &skipped, &err) != 0)
+	if (rootfs_add_initdb(&t, &err) != 0 ||
+	    rootfs_apply(&t, &cfg, base_scripts, ARRAY_SIZE(base_scripts), &skipped, &err) != 0)
 		ck_abort_msg("%s", err.msg);
 	ck_assert_str_eq(link_of(&t, "init"), "/sbin/init");
 	ck_assert_str_eq(link_of(&t, "sbin/init"), "/bin/busybox");
@@ -592,6 +593,13 @@ START_TEST(test_apply)
 	ck_assert_uint_eq(tree_lookup(&t, "dev/console", false)->devminor, 1);
 	ck_assert_uint_eq(tree_lookup(&t, "dev/null", false)->mode, S_IFCHR | 0666);
 	ck_assert_uint_eq(tree_lookup(&t, "dev/null", false)->devmajor, 1);
+	/* The rest of what apk --initdb makes (apk 2.14 from the shared packages, run here). */
+	ck_assert_uint_eq(tree_lookup(&t, "dev/zero", false)->devminor, 5);
+	ck_assert_uint_eq(tree_lookup(&t, "dev/random", false)->devminor, 8);
+	ck_assert_uint_eq(tree_lookup(&t, "dev/urandom", false)->mode, S_IFCHR | 0666);
+	ck_assert_uint_eq(tree_lookup(&t, "dev/urandom", false)->devminor, 9);
+	ck_assert_uint_eq(tree_lookup(&t, "tmp", false)->mode, S_IFDIR | 01777);
+	ck_assert_uint_eq(tree_lookup(&t, "var/cache/misc", false)->mode, S_IFDIR | 0755);
 	cfg.services = NULL;
 	cfg.nservices = 0;
 	cfg.ifaces = NULL;

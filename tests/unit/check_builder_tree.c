@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "builder/internal.h"
+#include "builder/rootfs.h"
 #include "common/err.h"
 #include "tests/unit/testutil.h"
 #include "tests/unit/builder_util.h"
@@ -503,6 +504,37 @@ START_TEST(test_real_alpine_base)
 }
 END_TEST
 
+/*
+ * apk --initdb's skeleton before the packages: a package's directory ANDs
+ * its mode into it, as apk 2.14 leaves /proc 0555 though alpine-baselayout
+ * has it 0755 (both run here from the shared packages).
+ */
+START_TEST(test_initdb_then_packages)
+{
+	struct tree t;
+	struct it_error err = IT_ERROR_INIT;
+	const struct tree_pkg *base;
+
+	tree_init(&t);
+	ck_assert_int_eq(rootfs_add_initdb(&t, &err), 0);
+	ck_assert_uint_eq(tree_lookup(&t, "proc", false)->mode, S_IFDIR | 0555);
+	ck_assert_uint_eq(tree_lookup(&t, "dev/console", false)->mode, S_IFCHR | 0600);
+	ck_assert_ptr_null(tree_lookup(&t, "proc", false)->owner);
+	base = pkg(&t, "alpine-baselayout", "alpine-baselayout", NULL);
+	ck_assert_int_eq(add_dir(&t, "proc", 0755, 0, 0, base), 0);
+	ck_assert_int_eq(add_dir(&t, "tmp", 01777, 0, 0, base), 0);
+	ck_assert_int_eq(add_dir(&t, "root", 0700, 0, 0, base), 0);
+	ck_assert_uint_eq(tree_lookup(&t, "proc", false)->mode, S_IFDIR | 0555);
+	ck_assert_str_eq(tree_lookup(&t, "proc", false)->owner->name, "alpine-baselayout");
+	ck_assert_uint_eq(tree_lookup(&t, "tmp", false)->mode, S_IFDIR | 01777);
+	ck_assert_uint_eq(tree_lookup(&t, "root", false)->mode, S_IFDIR | 0700);
+	/* What is there already stays. */
+	ck_assert_int_eq(rootfs_add_initdb(&t, &err), 0);
+	ck_assert_uint_eq(tree_lookup(&t, "proc", false)->mode, S_IFDIR | 0555);
+	tree_release(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("builder_tree");
@@ -517,6 +549,7 @@ int main(void)
 	tcase_add_test(tc, test_hardlink_escapes);
 	tcase_add_test(tc, test_walk_remove_edit);
 	tcase_add_test(tc, test_real_alpine_base);
+	tcase_add_test(tc, test_initdb_then_packages);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
