@@ -6,12 +6,10 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,7 +25,6 @@
 #define META_FORMAT 1
 #define ID_LEN 16
 #define META_MAX (16 * 1024 * 1024)
-#define LOCK_POLL_MS 100
 
 /* qemu options that give the VM a disk or a shared folder: its state is not all in RAM. */
 static const char *const disk_opts[] = {
@@ -369,27 +366,12 @@ static int lock_key(const char *root, const char *id, bool blocking, int *fd_out
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return it_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-	for (;;) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			*fd_out = fd;
-			return 1;
-		}
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			r = it_error_set(err, -errno, "cannot lock '%s': %s", path,
-					 strerror(errno));
-			break;
-		}
-		if (!blocking) {
-			r = 0;
-			break;
-		}
-		/* Ctrl-C while another run makes it: neither wait for it nor restore after. */
-		r = sig_check(err);
-		if (r < 0)
-			break;
-		poll(NULL, 0, LOCK_POLL_MS);
-	}
-	close(fd);
+	/* Ctrl-C while another run makes it: neither wait for it nor restore after. */
+	r = sig_flock(fd, path, blocking, err);
+	if (r == 1)
+		*fd_out = fd;
+	else
+		close(fd);
 	return r;
 }
 

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,17 +125,10 @@ static int build_shared(struct scenario *s, const struct run_opts *o, const char
 	if (fd < 0)
 		return it_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 	run_status(o->status_fd, "waiting for build %s", key);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			r = it_error_set(err, -errno, "cannot lock '%s': %s", path,
-					 strerror(errno));
-			goto out;
-		}
-		/* Ctrl-C while another run builds: do not wait for it, nor build after it. */
-		r = sig_check(err);
-		if (r < 0)
-			goto out;
-	}
+	/* Ctrl-C while another run builds: do not wait for it, nor build after it. */
+	r = sig_flock(fd, path, true, err);
+	if (r < 0)
+		goto out;
 	r = sig_check(err);
 	if (r < 0)
 		goto out;

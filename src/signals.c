@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* SIGINT and SIGTERM for the command layer: caught into one flag, blocked between checks. */
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "common/util.h"
 #include "src/signals.h"
@@ -83,4 +86,23 @@ int sig_check(struct it_error *err)
 		return 0;
 	return it_error_set(err, -IT_EINTERRUPTED, "interrupted by %s",
 			    sig_caught == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int sig_flock(int fd, const char *path, bool wait, struct it_error *err)
+{
+	int r;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 1;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return it_error_set(err, -errno, "cannot lock '%s': %s", path,
+					    strerror(errno));
+		if (!wait)
+			return 0;
+		r = sig_check(err);
+		if (r < 0)
+			return r;
+		poll(NULL, 0, SIG_FLOCK_POLL_MS);
+	}
 }

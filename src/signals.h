@@ -45,5 +45,14 @@ int sig_pending(void);
 void sig_note(int sig);
 /* -IT_EINTERRUPTED ("interrupted by SIGINT") once a signal came, else 0. */
 int sig_check(struct it_error *err);
+/*
+ * An exclusive flock() on fd (the file at path, for messages): tried once
+ * (wait false: 0 when another process holds it), or waited for, with
+ * sig_check() every SIG_FLOCK_POLL_MS, so that a SIGINT or SIGTERM cuts
+ * the wait short (-IT_EINTERRUPTED) whether signals are open or blocked.
+ * 1 once taken; -errno with err naming path.
+ */
+#define SIG_FLOCK_POLL_MS 100
+int sig_flock(int fd, const char *path, bool wait, struct it_error *err);
 
 #endif
