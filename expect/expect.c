@@ -892,6 +892,34 @@ static void end_run(struct expect *e, enum expect_state state, enum expect_why w
 		e->steps[i].res.status = i == e->cur ? st : EXPECT_STEP_SKIPPED;
 }
 
+/* Named capture 'name' becomes value (a copy): its slot replaced, or a new one. */
+static int named_set(struct expect *e, const char *name, const char *value)
+{
+	struct named *slot = NULL;
+	char *copy;
+
+	for (size_t j = 0; j < e->nnamed && !slot; j++) {
+		if (strcmp(e->named[j].name, name) == 0)
+			slot = &e->named[j];
+	}
+	if (!slot) {
+		if (grow((void **)&e->named, &e->anamed, e->nnamed, sizeof(*e->named)) < 0)
+			return -ENOMEM;
+		slot = &e->named[e->nnamed];
+		slot->name = strdup(name);
+		slot->value = NULL;
+		if (!slot->name)
+			return -ENOMEM;
+		e->nnamed++;
+	}
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(slot->value);
+	slot->value = copy;
+	return 0;
+}
+
 /* Save the groups of the step's match: numbered ones replace the last, named ones are merged. */
 static int captures_save(struct expect *e, const struct pat *p, struct blob line, int rc)
 {
@@ -927,27 +955,10 @@ static int captures_save(struct expect *e, const struct pat *p, struct blob line
 		uint32_t g = (uint32_t)entry[0] << 8 | entry[1];
 		const char *name = (const char *)entry + 2;
 		const char *v = g < e->nnum && e->num[g] ? e->num[g] : "";
-		struct named *slot = NULL;
-		char *copy;
+		int r = named_set(e, name, v);
 
-		for (size_t j = 0; j < e->nnamed && !slot; j++) {
-			if (strcmp(e->named[j].name, name) == 0)
-				slot = &e->named[j];
-		}
-		if (!slot) {
-			if (grow((void **)&e->named, &e->anamed, e->nnamed, sizeof(*e->named)) < 0)
-				return -ENOMEM;
-			slot = &e->named[e->nnamed];
-			slot->name = strdup(name);
-			if (!slot->name)
-				return -ENOMEM;
-			e->nnamed++;
-		}
-		copy = strdup(v);
-		if (!copy)
-			return -ENOMEM;
-		free(slot->value);
-		slot->value = copy;
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -1066,7 +1077,6 @@ int expect_capture_at(const struct expect *e, size_t i, char *ref, size_t refsz,
 static int restore_capture(struct expect *e, const char *ref, const char *value)
 {
 	unsigned long n;
-	struct named *slot;
 
 	if (is_number(ref, strlen(ref), &n)) {
 		if (n >= SUBST_MAX)
@@ -1084,18 +1094,7 @@ static int restore_capture(struct expect *e, const char *ref, const char *value)
 		e->num[n] = value ? strdup(value) : NULL;
 		return value && !e->num[n] ? -ENOMEM : 0;
 	}
-	if (grow((void **)&e->named, &e->anamed, e->nnamed, sizeof(*e->named)) < 0)
-		return -ENOMEM;
-	slot = &e->named[e->nnamed];
-	slot->name = strdup(ref);
-	slot->value = strdup(value ? value : "");
-	if (!slot->name || !slot->value) {
-		free(slot->name);
-		free(slot->value);
-		return -ENOMEM;
-	}
-	e->nnamed++;
-	return 0;
+	return named_set(e, ref, value ? value : "");
 }
 
 int expect_start_restored(struct expect *e, int64_t start_ms, int64_t now_ms,

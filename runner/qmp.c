@@ -57,9 +57,11 @@ static int qmp_send(int fd, const char *msg, int64_t deadline_ms)
 /*
  * Read lines (QMP sends one JSON object per line) until one holds 'want':
  * 0. Events and the greeting are skipped; an "error" reply is -IT_EVM; end
- * of file is -ECONNRESET.
+ * of file is -ECONNRESET. The line that ended it goes into reply (may be
+ * NULL).
  */
-static int qmp_expect(int fd, struct buf *in, const char *want, int64_t deadline_ms)
+static int qmp_expect(int fd, struct buf *in, const char *want, char *reply, size_t replysz,
+		      int64_t deadline_ms)
 {
 	char chunk[4096];
 	char *nl;
@@ -74,6 +76,8 @@ static int qmp_expect(int fd, struct buf *in, const char *want, int64_t deadline
 			*nl = '\0';
 			found = strstr(in->data, want) != NULL;
 			error = strstr(in->data, "\"error\"") != NULL;
+			if ((found || error) && reply)
+				snprintf(reply, replysz, "%s", in->data);
 			buf_consume(in, linelen);
 			if (found)
 				return 0;
@@ -130,11 +134,11 @@ int vmi_qmp_open(struct vmi_qmp *q, const char *path, int64_t deadline_ms)
 	q->fd = qmp_connect(path, deadline_ms);
 	if (q->fd < 0)
 		return q->fd;
-	r = qmp_expect(q->fd, &q->in, "\"QMP\"", deadline_ms);
+	r = qmp_expect(q->fd, &q->in, "\"QMP\"", NULL, 0, deadline_ms);
 	if (r == 0)
 		r = qmp_send(q->fd, "{\"execute\": \"qmp_capabilities\"}\n", deadline_ms);
 	if (r == 0)
-		r = qmp_expect(q->fd, &q->in, "\"return\"", deadline_ms);
+		r = qmp_expect(q->fd, &q->in, "\"return\"", NULL, 0, deadline_ms);
 	if (r < 0)
 		vmi_qmp_close(q);
 	return r;
@@ -186,37 +190,10 @@ static int qmp_send_fd(int fd, const char *msg, int passfd, int64_t deadline_ms)
 int vmi_qmp_call(struct vmi_qmp *q, const char *cmd, int passfd, char *reply, size_t replysz,
 		 int64_t deadline_ms)
 {
-	char chunk[4096], *nl;
-	ssize_t n;
-	int r;
+	int r = passfd >= 0 ? qmp_send_fd(q->fd, cmd, passfd, deadline_ms)
+			    : qmp_send(q->fd, cmd, deadline_ms);
 
-	r = passfd >= 0 ? qmp_send_fd(q->fd, cmd, passfd, deadline_ms)
-			: qmp_send(q->fd, cmd, deadline_ms);
-	while (r == 0) {
-		while ((nl = memchr(q->in.data, '\n', q->in.len)) != NULL) {
-			size_t linelen = (size_t)(nl - q->in.data) + 1;
-			bool error, done;
-
-			*nl = '\0';
-			error = strstr(q->in.data, "\"error\"") != NULL;
-			done = error || strstr(q->in.data, "\"return\"") != NULL;
-			if (done && reply)
-				snprintf(reply, replysz, "%s", q->in.data);
-			buf_consume(&q->in, linelen);
-			if (done)
-				return error ? -IT_EVM : 0;
-		}
-		n = read(q->fd, chunk, sizeof(chunk));
-		if (n > 0)
-			r = buf_add(&q->in, chunk, (size_t)n);
-		else if (n == 0)
-			r = -ECONNRESET;
-		else if (errno != EINTR && errno != EAGAIN)
-			r = -errno;
-		else if (errno == EAGAIN)
-			r = wait_fd(q->fd, POLLIN, deadline_ms);
-	}
-	return r;
+	return r < 0 ? r : qmp_expect(q->fd, &q->in, "\"return\"", reply, replysz, deadline_ms);
 }
 
 int vmi_qmp_quit(const char *path, int64_t deadline_ms)

@@ -63,13 +63,12 @@ struct run_ctx {
 	const char *dir;	  /* the run's folder */
 	int64_t zero_ms; /* the engine's clock's zero: the VM start, or before when restored */
 	/* The scenario's checkpoint step (src/checkpoint.h). */
-	size_t cp_step;		     /* its index; SIZE_MAX: none */
-	struct checkpoint *cp;	     /* NULL: off, or it could not be had */
-	bool cp_done;		     /* the step has ended */
-	bool resync;		     /* restored: agent bytes before its new HELLO are dropped */
-	bool restored;		     /* the VM came from the checkpoint */
-	int64_t restored_first_byte; /* ... and the saving run's first console byte */
-	char cp_failed[IT_ERRMSG_MAX + 256]; /* why a restore failed, for the step's line */
+	size_t cp_step;	       /* its index; SIZE_MAX: none */
+	struct checkpoint *cp; /* NULL: off, or it could not be had */
+	bool cp_done;	       /* the step has ended */
+	bool resync;	       /* restored: agent bytes before its new HELLO are dropped */
+	bool restored;	       /* the VM came from the checkpoint (its prefix stays) */
+	char cp_failed[IT_ERRMSG_MAX + 256]; /* why a restore failed: every later note starts so */
 };
 
 /* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
@@ -144,16 +143,21 @@ static int64_t on_deadline(void *ctx)
 	return deadline_earliest(deadline_earliest(e, a), l);
 }
 
-/* What the checkpoint step says, in the result and as the step's line. */
+/*
+ * What the checkpoint step says, in the result and as the step's line;
+ * after a failed restore, that failure and then this ("...: booted
+ * instead; saved checkpoint ...").
+ */
 static void checkpoint_note(struct run_ctx *c, const char *action, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void checkpoint_note(struct run_ctx *c, const char *action, const char *fmt, ...)
 {
 	char note[2 * IT_ERRMSG_MAX + 512];
+	int n = c->cp_failed[0] ? snprintf(note, sizeof(note) / 2, "%s; ", c->cp_failed) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(note, sizeof(note), fmt, ap);
+	vsnprintf(note + n, sizeof(note) - (size_t)n, fmt, ap);
 	va_end(ap);
 	result_setstr(&c->rep->checkpoint.action, action);
 	result_setstr(&c->rep->checkpoint.note, note);
@@ -173,21 +177,19 @@ static void save_checkpoint(struct run_ctx *c, int64_t now)
 	};
 	struct it_error err = IT_ERROR_INIT;
 	const char *name = checkpoint_name(c->cp);
-	const char *sep = c->cp_failed[0] ? "; " : "";
 	uint64_t bytes;
 	int64_t ms;
 
 	run_status(c->status_fd, "saving checkpoint %s", name);
 	if (checkpoint_save(c->cp, c->vm, &run, &bytes, &ms, &err) < 0) {
 		log_warn("checkpoint %s not saved: %s", name, err.msg);
-		checkpoint_note(c, "booted", "%s%scheckpoint %s not saved: %s", c->cp_failed, sep,
-				name, err.msg);
+		checkpoint_note(c, "booted", "checkpoint %s not saved: %s", name, err.msg);
 		return;
 	}
 	log_info("saved checkpoint %s (%s): %.1f MiB in %.2f s", name, checkpoint_id(c->cp),
 		 (double)bytes / (1 << 20), (double)ms / 1000);
-	checkpoint_note(c, "saved", "%s%ssaved checkpoint %s (%.1f MiB in %.2f s)", c->cp_failed,
-			sep, name, (double)bytes / (1 << 20), (double)ms / 1000);
+	checkpoint_note(c, "saved", "saved checkpoint %s (%.1f MiB in %.2f s)", name,
+			(double)bytes / (1 << 20), (double)ms / 1000);
 }
 
 /* At the checkpoint step of a run that booted: save there (when ours to make); true once done. */
@@ -202,8 +204,8 @@ static bool checkpoint_step(struct run_ctx *c, int64_t now)
 	if (c->cp && checkpoint_making(c->cp))
 		save_checkpoint(c, now);
 	else if (c->cp && !c->rep->checkpoint.note)
-		checkpoint_note(c, "booted", "%s%sbooted: another run makes checkpoint %s",
-				c->cp_failed, c->cp_failed[0] ? "; " : "", checkpoint_name(c->cp));
+		checkpoint_note(c, "booted", "booted: another run makes checkpoint %s",
+				checkpoint_name(c->cp));
 	/* At the time the save began, as a restore of it sees it too. */
 	expect_external_done(c->engine, true, c->rep->checkpoint.note, now);
 	return true;
@@ -248,12 +250,9 @@ static size_t hello_at(const char *buf, size_t len)
 {
 	static const char hello[] = {AGENT_MAGIC0, AGENT_MAGIC1, AGENT_MAGIC2, AGENT_MAGIC3,
 				     AGENT_HELLO};
+	const char *at = memmem(buf, len, hello, sizeof(hello));
 
-	for (size_t i = 0; i + sizeof(hello) <= len; i++) {
-		if (!memcmp(buf + i, hello, sizeof(hello)))
-			return i;
-	}
-	return len;
+	return at ? (size_t)(at - buf) : len;
 }
 
 static int on_agent(void *ctx, const char *buf, size_t len, int64_t now)
@@ -349,7 +348,8 @@ static void restore_failed(struct run_ctx *c, const struct it_error *why)
 		 again ? " (and saving it again)" : "");
 	snprintf(c->cp_failed, sizeof(c->cp_failed),
 		 "restoring checkpoint %s failed (%s): booted instead", name, why->msg);
-	checkpoint_note(c, "booted", "%s", c->cp_failed);
+	result_setstr(&c->rep->checkpoint.action, "booted");
+	result_setstr(&c->rep->checkpoint.note, c->cp_failed);
 }
 
 /* The console logs go on from the saving run's, with a line that says where it was restored. */
@@ -390,7 +390,6 @@ static int restore_vm(struct scenario *s, struct run_ctx *c, struct result_run *
 	now = now_ms();
 	/* From here on the VM is the checkpoint's: a failure is the run's, not a reason to boot. */
 	c->restored = true;
-	c->restored_first_byte = p->first_byte_ms;
 	c->zero_ms = now - p->at_ms;
 	r = expect_start_restored(c->engine, c->zero_ms, now, &p->steps);
 	if (r < 0)
@@ -472,7 +471,7 @@ static int boot_and_check(struct scenario *s, struct run_ctx *c, struct result_r
 		return r;
 	info = vm_info(c->vm);
 	if (c->restored)
-		rep->first_byte_ms = c->restored_first_byte;
+		rep->first_byte_ms = checkpoint_prefix(c->cp)->first_byte_ms;
 	else
 		rep->first_byte_ms = info->first_output_ms;
 	rep->total_ms = now_ms() - c->zero_ms;
