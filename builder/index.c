@@ -385,6 +385,8 @@ static struct apk_pkg *csum_lookup(const struct apk_db *db, const struct apk_pkg
 void apk_db_init(struct apk_db *db)
 {
 	memset(db, 0, sizeof(*db));
+	db->tags[0] = (char *)"";
+	db->ntags = 1;
 }
 
 /* Free a repository's text: the caller's malloc'ed buffer, or our mem_alloc() copy. */
@@ -399,6 +401,8 @@ static void repo_text_free(struct apk_repo *repo)
 
 void apk_db_release(struct apk_db *db)
 {
+	for (unsigned i = 1; i < db->ntags; i++)
+		free(db->tags[i]);
 	for (unsigned i = 0; i < db->nrepos; i++) {
 		free(db->repos[i].label);
 		free(db->repos[i].source);
@@ -666,7 +670,7 @@ static int parse_deps(struct parser *ps, struct blob v, struct apk_deps *deps, b
 			db->scratch = s;
 			db->scratch_alloc = na;
 		}
-		db->scratch[deps->n + n++] = (struct apk_dep){nm, ver, (uint8_t)op, conflict};
+		db->scratch[deps->n + n++] = (struct apk_dep){nm, ver, (uint8_t)op, conflict, 0};
 	}
 	if (n == 0)
 		return 0;
@@ -1129,6 +1133,39 @@ int apk_db_add_index(struct apk_db *db, struct blob text, const char *label, con
 			 label, source, err);
 }
 
+/* ---- repository tags ---- */
+
+int apk_db_find_tag(const struct apk_db *db, struct blob tag)
+{
+	if (tag.len == 0)
+		return 0;
+	for (unsigned i = 1; i < db->ntags; i++)
+		if (blob_eq(blob_str(db->tags[i]), tag))
+			return (int)i;
+	return -1;
+}
+
+int apk_db_tag_repo(struct apk_db *db, unsigned repo, struct blob tag, struct it_error *err)
+{
+	int id;
+
+	if (tag.len == 0 || memchr(tag.ptr, ' ', tag.len) || memchr(tag.ptr, '@', tag.len) ||
+	    memchr(tag.ptr, '/', tag.len) || memchr(tag.ptr, '\t', tag.len))
+		return it_error_set(err, -IT_EFORMAT, "bad repository tag '@%.*s'", (int)tag.len,
+				    tag.ptr);
+	if (repo >= db->nrepos)
+		return it_error_set(err, -IT_EUSAGE, "no repository %u to tag", repo);
+	id = apk_db_find_tag(db, tag);
+	if (id < 0) {
+		db->tags[db->ntags] = strndup(tag.ptr, tag.len);
+		if (!db->tags[db->ntags])
+			return it_error_set(err, -ENOMEM, "out of memory");
+		id = (int)db->ntags++;
+	}
+	db->repos[repo].tag = (uint8_t)id;
+	return 0;
+}
+
 /* ---- lookups ---- */
 
 unsigned apk_pkg_repo(const struct apk_pkg *pkg)
@@ -1223,7 +1260,7 @@ static int add_replaces_text(struct buf *out, const char *text, struct blob pkgn
 			return it_error_set(err, -IT_EFORMAT, "bad replaces '%.*s' for '%.*s'",
 					    (int)tok.len, tok.ptr, (int)pkgname.len, pkgname.ptr);
 		nm = (struct apk_name){.name = name};
-		d = (struct apk_dep){&nm, ver, (uint8_t)op, conflict};
+		d = (struct apk_dep){&nm, ver, (uint8_t)op, conflict, 0};
 		r = buf_addstr(out, first ? "r:" : " ");
 		if (!r)
 			r = apk_dep_format(&d, out);

@@ -30,6 +30,7 @@ struct apk_dep {
 	struct blob version;
 	uint8_t op;
 	bool conflict;
+	uint8_t tag; /* repository tag of a world entry ("name@testing"): db->tags index, 0 none */
 };
 
 /* A borrowed array of dependencies. */
@@ -109,6 +110,7 @@ struct apk_repo {
 	size_t text_len;
 	size_t text_alloc; /* private: 0 when 'text' came from the caller's malloc() */
 	uint32_t npkgs;	   /* records in this index (before merging duplicates) */
+	uint8_t tag;	   /* db->tags index; 0: untagged (apk_db_tag_repo()) */
 };
 
 struct apk_arena_chunk;
@@ -132,6 +134,9 @@ struct apk_db {
 	uint32_t npkgs;
 	const struct apk_pkg **iif_pkgs; /* packages with an install_if, in load order */
 	uint32_t niif_pkgs;
+	/* Repository tags ("testing" for '@testing URL'), by first use; tags[0] is "", untagged. */
+	char *tags[APK_DB_MAX_REPOS + 1];
+	unsigned ntags;
 
 	/* Private. */
 	uint32_t names_alloc, pkgs_alloc;
@@ -167,6 +172,18 @@ int apk_db_add_index(struct apk_db *db, struct blob text, const char *label, con
  */
 int apk_db_add_index_owned(struct apk_db *db, char *text, size_t len, const char *label,
 			   const char *source, struct it_error *err);
+
+/*
+ * Tag repository 'repo' ("testing" for apk's '@testing URL' line): its
+ * packages are then chosen only as apk 2.14 allows tagged ones (for world
+ * entries "name@testing" and what they need that only such a repository
+ * has). 0, -IT_EFORMAT for an empty tag or one with a space, '@' or '/',
+ * -ENOMEM.
+ */
+int apk_db_tag_repo(struct apk_db *db, unsigned repo, struct blob tag, struct it_error *err);
+
+/* The id of tag (without its '@'; "" is 0, untagged), or -1 if no repository has it. */
+int apk_db_find_tag(const struct apk_db *db, struct blob tag);
 
 /* The name, or NULL if no index mentions it. */
 const struct apk_name *apk_db_find_name(const struct apk_db *db, struct blob name);

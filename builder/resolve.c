@@ -31,9 +31,13 @@
  * deciding names): first those with no choice to make (one possible
  * provider, or a conflict), then names of real packages, then virtual
  * names, so that a virtual name is decided once the packages that may
- * already provide it are known.
+ * already provide it are known. Q_DEFER holds names no provider can be
+ * chosen for by itself (unversioned provides without k:): apk decides them
+ * after the names that have a choosable provider (has_auto_selectable), when
+ * another choice may have taken the name, but before install_if packages
+ * join.
  */
-enum { Q_FORCED, Q_REAL, Q_MIXED, Q_VIRTUAL, NCLS };
+enum { Q_FORCED, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
 
 /* One dependency to satisfy, from a selected package or the world. */
 struct req {
@@ -67,6 +71,7 @@ struct pkg_state {
 	uint32_t level;	  /* decision level of the selection */
 	uint8_t dead;	  /* enum dead_kind */
 	int32_t dead_arg; /* DEAD_DEP: dependency, DEAD_WORLD: world entry, DEAD_TWICE: name */
+	uint32_t pin;	  /* selected: the tags it may come from (apk's pinning_allowed) */
 	bool selected;
 	bool declined; /* not to be added by install_if on this path */
 	bool in_cs;
@@ -123,6 +128,7 @@ struct solver {
 	size_t nworld, nunknown;
 	uint32_t *iif; /* install_if packages the world can reach, in db order */
 	size_t niif;
+	uint32_t tag_repos[APK_DB_MAX_REPOS + 1]; /* by tag: the repositories it names */
 	unsigned long steps;
 	bool gave_up;
 };
@@ -223,6 +229,94 @@ static bool holds(struct solver *s, const struct apk_dep *d)
 	struct apk_provider p = holder(s, d->name);
 
 	return apk_dep_satisfied_by(d, &p);
+}
+
+/* ---- repository tags (apk's pinning) ---- */
+
+#define PIN_UNTAGGED 1u
+
+/* The repositories a mask of tags names. */
+static uint32_t pin_repos(const struct solver *s, uint32_t mask)
+{
+	uint32_t repos = 0;
+
+	for (unsigned t = 0; t < s->db->ntags; t++)
+		if (mask & (1u << t))
+			repos |= s->tag_repos[t];
+	return repos;
+}
+
+/*
+ * The tags pkg may come from now (apk's pinning_allowed): untagged
+ * repositories always; the tag of each world entry it satisfies; the tags
+ * allowed to each selected package that depends on one of its names.
+ */
+static uint32_t pin_allowed(struct solver *s, const struct apk_pkg *p)
+{
+	uint32_t mask = PIN_UNTAGGED;
+
+	for (uint32_t i = 0; i <= p->provides.n; i++) {
+		struct apk_provider pv = {p, BLOB_NULL};
+		const struct apk_name *m = pkg_name_at(p, i, &pv.version);
+
+		for (int32_t q = nstate(s, m)->req_head; q >= 0; q = s->reqs[q].next) {
+			const struct req *rq = &s->reqs[q];
+
+			if (rq->dep->conflict || !apk_dep_satisfied_by(rq->dep, &pv))
+				continue;
+			mask |= rq->parent < 0 ? 1u << rq->dep->tag : s->ps[rq->parent].pin;
+		}
+	}
+	return mask;
+}
+
+/* The tags an install_if package inherits from the packages that trigger it. */
+static uint32_t pin_iif(struct solver *s, const struct apk_pkg *p)
+{
+	uint32_t mask = 0;
+
+	for (uint32_t i = 0; i < p->install_if.n; i++) {
+		const struct name_state *st = nstate(s, p->install_if.v[i].name);
+
+		if (st->locked)
+			mask |= s->ps[st->chosen].pin;
+	}
+	return mask;
+}
+
+/* May pkg come from one of the tags in mask? A package that installs nothing always may. */
+static bool pin_ok(const struct solver *s, const struct apk_pkg *p, uint32_t mask)
+{
+	return p->installed_size == 0 || (p->repos & pin_repos(s, mask));
+}
+
+/*
+ * apk's tag_preferred: a package the world names with a tag is preferred
+ * from that tag's repositories; any other from untagged ones.
+ */
+static bool pin_preferred(struct solver *s, const struct apk_pkg *p)
+{
+	uint32_t mask = PIN_UNTAGGED;
+
+	for (uint32_t i = 0; i <= p->provides.n; i++) {
+		struct apk_provider pv = {p, BLOB_NULL};
+		const struct name_state *st = nstate(s, pkg_name_at(p, i, &pv.version));
+
+		if (st->world >= 0 && apk_dep_satisfied_by(&s->world[st->world], &pv))
+			mask = 1u << s->world[st->world].tag;
+	}
+	return pin_ok(s, p, mask);
+}
+
+/* The tag a selected package is installed under: the first allowed one that has it. */
+static uint8_t pin_tag(struct solver *s, const struct apk_pkg *p)
+{
+	uint32_t mask = s->ps[p->id].pin | pin_allowed(s, p);
+
+	for (unsigned t = 0; t < s->db->ntags; t++)
+		if ((mask & (1u << t)) && (p->repos & s->tag_repos[t]))
+			return (uint8_t)t;
+	return 0;
 }
 
 /* ---- packages that can never be installed (apk's disqualification) ---- */
@@ -590,7 +684,7 @@ static char *msg_holder_conflict(struct solver *s, int32_t req)
 }
 
 /* Why a candidate provider could not be taken. */
-enum reject_kind { REJ_NONE, REJ_DEAD, REJ_HELD, REJ_RULED_OUT };
+enum reject_kind { REJ_NONE, REJ_DEAD, REJ_HELD, REJ_RULED_OUT, REJ_MASKED };
 
 struct reject {
 	enum reject_kind kind;
@@ -612,7 +706,12 @@ static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject
 	if (block) {
 		buf_addstr(&b, ": ");
 		fmt_pkg(&b, block->pkg);
-		if (block->kind == REJ_HELD) {
+		if (block->kind == REJ_MASKED) {
+			buf_addstr(&b, " is only in");
+			for (unsigned t = 1; t < s->db->ntags; t++)
+				if (block->pkg->repos & s->tag_repos[t])
+					buf_addf(&b, " @%s", s->db->tags[t]);
+		} else if (block->kind == REJ_HELD) {
 			buf_addstr(&b, " conflicts with ");
 			fmt_pkg(&b, pkg_of(s, block->holder));
 			buf_addstr(&b, " (");
@@ -643,11 +742,15 @@ static char *msg_no_candidate(struct solver *s, int32_t req, const struct reject
 /* ---- choosing ---- */
 
 /* apk's compare_providers() for a fresh root: > 0 when a is preferred. */
-static int compare_providers(const struct apk_provider *a, const struct apk_provider *b)
+static int compare_providers(struct solver *s, const struct apk_provider *a,
+			     const struct apk_provider *b)
 {
 	const struct apk_pkg *pa = a->pkg, *pb = b->pkg;
 	int r;
 
+	r = (int)pin_preferred(s, pa) - (int)pin_preferred(s, pb);
+	if (r)
+		return r;
 	switch (apk_version_compare(a->version, b->version)) {
 	case APK_VERSION_LESS:
 		return -1;
@@ -678,13 +781,13 @@ static int compare_providers(const struct apk_provider *a, const struct apk_prov
  * first best (apk's comparison is not transitive, so the scan order
  * matters), then the same over what remains.
  */
-static void order_candidates(const struct apk_name *n, uint32_t *c, uint32_t k)
+static void order_candidates(struct solver *s, const struct apk_name *n, uint32_t *c, uint32_t k)
 {
 	for (uint32_t i = 0; i + 1 < k; i++) {
 		uint32_t best = i, tmp;
 
 		for (uint32_t j = i + 1; j < k; j++)
-			if (compare_providers(&n->providers[c[j]], &n->providers[c[best]]) > 0)
+			if (compare_providers(s, &n->providers[c[j]], &n->providers[c[best]]) > 0)
 				best = j;
 		tmp = c[best];
 		memmove(c + i + 1, c + i, (best - i) * sizeof(*c));
@@ -731,7 +834,8 @@ static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject 
  * decision level the exclusion of the others rests on. FAIL with *msg
  * when there is none.
  */
-static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *level, char **msg)
+static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *level, char **msg,
+		  bool *only_virtual)
 {
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
@@ -763,16 +867,24 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 				block = rej;
 			continue;
 		}
+		if (!pin_ok(s, p->pkg, pin_allowed(s, p->pkg))) {
+			/* Which tags it may come from rests on who asks for it. */
+			*level = (uint32_t)s->nframes;
+			if (block.kind == REJ_NONE)
+				block = (struct reject){REJ_MASKED, p->pkg, 0, -1};
+			continue;
+		}
 		if (u32vec_push(&s->cand, i) < 0)
 			return -ENOMEM;
 	}
 	*count = (uint32_t)(s->cand.n - base);
+	*only_virtual = any_virtual && block.kind == REJ_NONE && dead.kind == REJ_NONE;
 	if (*count == 0) {
 		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL,
 					dead.kind != REJ_NONE ? &dead : NULL, any_virtual);
 		return *msg ? FAIL : -ENOMEM;
 	}
-	order_candidates(n, s->cand.v + base, *count);
+	order_candidates(s, n, s->cand.v + base, *count);
 	return 0;
 }
 
@@ -848,6 +960,7 @@ static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t le
 	st->selected = true;
 	st->reason = reason;
 	st->level = level;
+	st->pin = pin_allowed(s, p) | (reason == REASON_IIF ? pin_iif(s, p) : 0);
 	for (uint32_t i = 0; !r && i <= p->provides.n; i++) {
 		const struct apk_name *m = pkg_name_at(p, i, &ver);
 
@@ -1002,25 +1115,40 @@ static int backtrack(struct solver *s, char *msg, uint32_t level, char **final)
 	return FAIL;
 }
 
-static bool next_req(struct solver *s, int32_t *req)
+/* The next requirement to take from the queues before 'limit', and its queue. */
+static int next_req(struct solver *s, int limit, int32_t *req)
 {
-	for (int c = 0; c < NCLS; c++) {
+	for (int c = 0; c < limit; c++) {
 		if (s->qcur[c] < s->qlen[c]) {
 			*req = (int32_t)s->q[c][s->qcur[c]++];
-			return true;
+			return c;
 		}
 	}
-	return false;
+	return -1;
+}
+
+static int defer_req(struct solver *s, int32_t req)
+{
+	void *t = grow(s->q[Q_DEFER], &s->qalloc[Q_DEFER], s->qlen[Q_DEFER] + 1,
+		       sizeof(*s->q[Q_DEFER]));
+
+	if (!t)
+		return -ENOMEM;
+	s->q[Q_DEFER] = t;
+	s->q[Q_DEFER][s->qlen[Q_DEFER]++] = (uint32_t)req;
+	return 0;
 }
 
 /* Satisfy queued requirements until none is left (0) or one cannot be (FAIL, *msg, *level). */
-static int propagate(struct solver *s, char **msg, uint32_t *level)
+static int propagate(struct solver *s, int limit, char **msg, uint32_t *level)
 {
 	int32_t req;
+	int cls;
 
-	while (next_req(s, &req)) {
+	while ((cls = next_req(s, limit, &req)) >= 0) {
 		const struct apk_dep *d = s->reqs[req].dep;
 		const struct name_state *st = nstate(s, d->name);
+		bool only_virtual;
 		uint32_t n;
 		int r;
 
@@ -1034,7 +1162,15 @@ static int propagate(struct solver *s, char **msg, uint32_t *level)
 		/* A conflict with an unclaimed name stays recorded; lockable() enforces it. */
 		if (d->conflict)
 			continue;
-		r = gather(s, req, &n, level, msg);
+		r = gather(s, req, &n, level, msg, &only_virtual);
+		if (r == FAIL && only_virtual && cls != Q_DEFER) {
+			free(*msg);
+			*msg = NULL;
+			r = defer_req(s, req);
+			if (r)
+				return r;
+			continue;
+		}
 		if (r)
 			return r;
 		if (n == 1) {
@@ -1066,7 +1202,8 @@ static bool iif_candidate(struct solver *s, const struct apk_provider *pv)
 	uint32_t lv;
 
 	return pv->pkg->install_if.n && st->dead == ALIVE && !st->declined && !st->selected &&
-	       auto_selectable(s, pv) && triggered(s, pv->pkg) && lockable(s, pv->pkg, &rej, &lv);
+	       auto_selectable(s, pv) && triggered(s, pv->pkg) && lockable(s, pv->pkg, &rej, &lv) &&
+	       pin_ok(s, pv->pkg, pin_allowed(s, pv->pkg) | pin_iif(s, pv->pkg));
 }
 
 /*
@@ -1100,13 +1237,28 @@ static int install_if_step(struct solver *s)
 			s->ps[p->id].declined = true;
 			continue;
 		}
-		order_candidates(n, s->cand.v + base, k);
+		order_candidates(s, n, s->cand.v + base, k);
 		r = push_frame(s, n, -1, k);
 		return r ? r : 1;
 	}
 	return 0;
 }
 
+/* Are requirements waiting in the queues from 'from' up to 'limit'? */
+static bool pending(const struct solver *s, int from, int limit)
+{
+	for (int c = from; c < limit; c++)
+		if (s->qcur[c] < s->qlen[c])
+			return true;
+	return false;
+}
+
+/*
+ * apk's order of decisions: names with one choice, then install_if
+ * packages whose conditions hold, then names with several providers, and
+ * a name no provider can be chosen for by itself once nothing else is left
+ * before install_if.
+ */
 static int search(struct solver *s, char **final)
 {
 	char *msg = NULL;
@@ -1114,12 +1266,21 @@ static int search(struct solver *s, char **final)
 	int r;
 
 	for (;;) {
-		r = propagate(s, &msg, &level);
+		r = propagate(s, Q_MIXED, &msg, &level);
+		if (r == 0 && pending(s, Q_DEFER, NCLS)) {
+			r = propagate(s, NCLS, &msg, &level);
+			if (r == 0)
+				continue;
+		}
 		if (r == 0) {
 			r = install_if_step(s);
-			if (r == 0)
-				return 0;
 			if (r == 1)
+				continue;
+			if (r == 0 && !pending(s, Q_MIXED, NCLS))
+				return 0;
+			if (r == 0)
+				r = propagate(s, Q_DEFER, &msg, &level);
+			if (r == 0)
 				continue;
 		}
 		if (r < 0) {
@@ -1240,7 +1401,8 @@ static int make_plan(struct solver *s, struct apk_plan *plan)
 	int r = 0;
 
 	plan->pkgs = calloc(s->nsel + 1, sizeof(*plan->pkgs));
-	if (!plan->pkgs)
+	plan->tags = calloc(s->nsel + 1, sizeof(*plan->tags));
+	if (!plan->pkgs || !plan->tags)
 		return -ENOMEM;
 	for (size_t i = 0; !r && i < s->nworld; i++) {
 		r = cs_enter(&c, s->world[i].name);
@@ -1258,6 +1420,8 @@ static int make_plan(struct solver *s, struct apk_plan *plan)
 		if (!r)
 			r = cs_run(&c);
 	}
+	for (size_t i = 0; i < plan->n; i++)
+		plan->tags[i] = pin_tag(s, plan->pkgs[i]);
 	free(c.st);
 	return r;
 }
@@ -1292,17 +1456,36 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 	for (size_t i = 0; i < n; i++) {
 		struct blob text = blob_str(world->v[i]), name, ver;
 		const struct apk_name *nm;
+		const char *tagp;
 		bool conflict;
-		int op;
+		int op, tag, r;
 		size_t j;
 
 		if (!apk_dep_split(text, &name, &op, &ver, &conflict) ||
 		    memchr(text.ptr, ' ', text.len))
 			return world_error(err, "bad dependency", world->v[i],
 					   "write 'name', 'name>=1.2', 'name~1.2' or '!name'");
-		if (memchr(name.ptr, '@', name.len))
-			return world_error(err, "repository tags are not supported", world->v[i],
-					   "list the repository itself instead");
+		tagp = memchr(name.ptr, '@', name.len);
+		tag = 0;
+		if (tagp) {
+			struct blob t = {name.len - (size_t)(tagp + 1 - name.ptr), tagp + 1};
+
+			name.len = (size_t)(tagp - name.ptr);
+			tag = apk_db_find_tag(s->db, t);
+			if (name.len == 0 || t.len == 0)
+				return world_error(err, "bad dependency", world->v[i],
+						   "write 'name@tag', e.g. 'busybox@testing'");
+			if (tag < 0) {
+				r = it_error_set(err, -IT_EUNSAT,
+						 "'%s': no repository is tagged '@%.*s'",
+						 world->v[i], (int)t.len, t.ptr);
+				it_error_hint(err,
+					      "add one with --repo '@%.*s URL' (in a scenario: "
+					      "'repo @%.*s URL')",
+					      (int)t.len, t.ptr, (int)t.len, t.ptr);
+				return r;
+			}
+		}
 		nm = apk_db_find_name(s->db, name);
 		for (j = 0; !nm && j < s->nunknown; j++)
 			if (blob_eq(s->unknown[j].name, name))
@@ -1321,7 +1504,7 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 		}
 		for (j = 0; j < s->nworld && s->world[j].name != nm; j++)
 			;
-		s->world[j] = (struct apk_dep){nm, ver, (uint8_t)op, conflict};
+		s->world[j] = (struct apk_dep){nm, ver, (uint8_t)op, conflict, (uint8_t)tag};
 		if (j == s->nworld)
 			s->nworld++;
 	}
@@ -1352,7 +1535,9 @@ static void solver_release(struct solver *s)
 void apk_plan_release(struct apk_plan *plan)
 {
 	free(plan->pkgs);
+	free(plan->tags);
 	plan->pkgs = NULL;
+	plan->tags = NULL;
 	plan->n = 0;
 }
 
@@ -1362,6 +1547,8 @@ static const char *unsat_hint(const char *msg)
 		return "check the name, or add the repository that has it";
 	if (strstr(msg, "no version satisfies"))
 		return "relax the version constraint, or add a repository with that version";
+	if (strstr(msg, " is only in @"))
+		return "ask for it with its repository's tag ('name@tag'), as apk does";
 	if (strstr(msg, "virtual, provided by"))
 		return "add the provider you want to the package list";
 	return "drop one of the conflicting packages from the package list";
@@ -1387,6 +1574,8 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		s.ns[i] = (struct name_state){.chosen = -1, .req_head = -1, .world = -1, .cls = -1};
 	for (size_t i = 0; i < s.nworld; i++)
 		s.ns[s.world[i].name->id].world = (int32_t)i;
+	for (unsigned i = 0; i < db->nrepos; i++)
+		s.tag_repos[db->repos[i].tag] |= 1u << i;
 	for (size_t i = 0; i < db->npkgs; i++)
 		s.ps[i] = (struct pkg_state){.reason = -1, .dead = ALIVE, .dead_arg = -1};
 	r = find_dead(&s);
@@ -1449,9 +1638,11 @@ int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct
 		int pad = (int)(width - (p->name->name.len + 1 + p->version.len));
 
 		human_size(size, sizeof(size), p->size);
-		r = buf_addf(out, "%s-%.*s%*s  %10s  %s\n", p->name->name.ptr, (int)p->version.len,
-			     p->version.ptr, pad, "", size,
-			     repo < db->nrepos ? db->repos[repo].label : "?");
+		const char *tag = plan->tags ? db->tags[plan->tags[i]] : "";
+
+		r = buf_addf(out, "%s-%.*s%*s  %10s  %s%s%s\n", p->name->name.ptr,
+			     (int)p->version.len, p->version.ptr, pad, "", size, tag[0] ? "@" : "",
+			     tag, tag[0] ? " " : "", repo < db->nrepos ? db->repos[repo].label : "?");
 		dl += p->size;
 		inst += p->installed_size;
 	}

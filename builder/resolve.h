@@ -21,11 +21,12 @@
  */
 struct apk_plan {
 	const struct apk_pkg **pkgs;
+	uint8_t *tags; /* pkgs[i] is installed under db->tags[tags[i]] ("" untagged) */
 	size_t n;
 };
 
 // clang-format off
-#define APK_PLAN_INIT { NULL, 0 }
+#define APK_PLAN_INIT { NULL, NULL, 0 }
 // clang-format on
 
 void apk_plan_release(struct apk_plan *plan);
@@ -44,6 +45,22 @@ void apk_plan_release(struct apk_plan *plan);
  * next candidate is tried (bounded backtracking). install_if packages are
  * added once all their conditions hold, until nothing changes.
  *
+ * Order of decisions, as apk's: names with one choice first, then
+ * install_if packages whose conditions hold, then names with several
+ * providers; a name that no provider can take by itself (an unversioned
+ * provides without k:) waits until nothing else is left before install_if,
+ * so that a package chosen for another reason may have taken it.
+ *
+ * Repository tags (apk's pinning; apk_db_tag_repo()): "name@tag" in the
+ * world asks for a tagged repository. A package from a tagged repository
+ * is chosen only when its tag is allowed to it: by a world entry with
+ * that tag, or by a selected package that depends on it and was itself
+ * allowed the tag (so what a tagged package needs may come from its
+ * repository, as apk decides). A world entry's tag is also preferred over
+ * untagged repositories for that name. plan->tags says which tag each
+ * package is installed under (the first allowed tag whose repositories
+ * have it; 0, untagged, first).
+ *
  * Returns 0, -IT_EUNSAT with the chain in err ("alpine-base -> openrc ->
  * so:libcap.so.2: no provider", "busybox>=9: no version satisfies (have
  * 1.36.1-r15)"), -IT_EFORMAT for a malformed world entry, or -ENOMEM.
@@ -55,6 +72,7 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
  * Append the plan for people to read, one package a line (name-version,
  * download size, repository label) and a closing total line:
  *   musl-1.2.4_git20230717-r4     383.1 KiB  https://.../main
+ *   (a package installed under a tag says so first: "@testing https://...")
  *   25 packages, 3.1 MiB to download, 9.2 MiB installed
  */
 int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct buf *out);

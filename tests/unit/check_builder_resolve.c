@@ -66,22 +66,23 @@ static void make_world(struct strlist *w, const char *text)
 	}
 }
 
-/* Each package of the plan as "name-version". */
-static void plan_lines(const struct apk_plan *plan, struct strlist *out)
+/* Each package of the plan as "name-version", "name-version @tag" when it has a tag. */
+static void plan_lines(const struct apk_db *db, const struct apk_plan *plan, struct strlist *out)
 {
 	for (size_t i = 0; i < plan->n; i++)
-		ck_assert_int_eq(strlist_addf(out, "%s-%.*s", plan->pkgs[i]->name->name.ptr,
+		ck_assert_int_eq(strlist_addf(out, "%s-%.*s%s%s", plan->pkgs[i]->name->name.ptr,
 					      (int)plan->pkgs[i]->version.len,
-					      plan->pkgs[i]->version.ptr),
+					      plan->pkgs[i]->version.ptr, plan->tags[i] ? " @" : "",
+					      db->tags[plan->tags[i]]),
 				 0);
 }
 
-static char *plan_text(const struct apk_plan *plan)
+static char *plan_text(const struct apk_db *db, const struct apk_plan *plan)
 {
 	struct strlist l = STRLIST_INIT;
 	struct buf b;
 
-	plan_lines(plan, &l);
+	plan_lines(db, plan, &l);
 	buf_init(&b, 0);
 	for (size_t i = 0; i < l.n; i++)
 		buf_addf(&b, "%s%s", i ? " " : "", l.v[i]);
@@ -189,17 +190,18 @@ static void drop_comments(struct buf *b)
 }
 
 /* '@REPO FILE': FILE beside the case, an index's text or a signed APKINDEX.tar.gz, into text. */
-static int repo_file(struct solver_case *c, const struct cf_section *s, struct buf *text)
+static int repo_file(struct solver_case *c, const struct cf_section *s, const char *file,
+		     struct buf *text)
 {
 	char path[1024];
 	const char *slash = strrchr(c->cf.path, '/');
 	int dirlen = slash ? (int)(slash + 1 - c->cf.path) : 0;
 	int r;
 
-	if (!body_blank(&c->cf, s) || strchr(s->arg, ' '))
+	if (!body_blank(&c->cf, s) || strchr(file, ' '))
 		return casefile_fail(&c->cf, s->no,
 				     "@REPO: one file name, or index lines below a bare '@REPO'");
-	snprintf(path, sizeof(path), "%.*s%s", dirlen, c->cf.path, s->arg);
+	snprintf(path, sizeof(path), "%.*s%s", dirlen, c->cf.path, file);
 	if (access(path, R_OK) != 0)
 		return casefile_fail(&c->cf, s->no, "@REPO: cannot read '%s': %s", path,
 				     strerror(errno));
@@ -234,14 +236,23 @@ static int sc_repo(struct solver_case *c, const struct cf_section *s)
 	char label[32];
 	int r;
 
-	if (s->arg[0] == '@')
-		return casefile_fail(&c->cf, s->no,
-				     "@REPO: repository tags ('%s') are not supported yet", s->arg);
+	const char *file = s->arg, *tag = NULL;
+	size_t taglen = 0;
+
+	if (file[0] == '@') {
+		/* '@REPO @testing [FILE]': a tagged repository (apk's '@testing URL'). */
+		tag = file + 1;
+		taglen = strcspn(tag, " ");
+		file = tag + taglen;
+		file += strspn(file, " ");
+	}
 	buf_init(&text, 64 << 20);
-	r = s->arg[0] ? repo_file(c, s, &text) : repo_inline(c, s, &text);
+	r = file[0] ? repo_file(c, s, file, &text) : repo_inline(c, s, &text);
 	if (r == 0) {
 		snprintf(label, sizeof(label), "repo%u", c->db.nrepos);
-		if (apk_db_add_index(&c->db, buf_blob(&text), label, label, &err) != 0)
+		if (apk_db_add_index(&c->db, buf_blob(&text), label, label, &err) != 0 ||
+		    (tag && apk_db_tag_repo(&c->db, c->db.nrepos - 1,
+					    (struct blob){taglen, tag}, &err) != 0))
 			r = casefile_fail(&c->cf, s->no, "@REPO: %s", err.msg);
 	}
 	buf_release(&text);
@@ -371,7 +382,7 @@ static int resolve_lines(const struct solver_case *c, struct strlist *got)
 	int rc = apk_resolve(&c->db, &c->world, &plan, &err);
 
 	if (rc == 0) {
-		plan_lines(&plan, got);
+		plan_lines(&c->db, &plan, got);
 	} else {
 		ck_assert_msg(plan.n == 0, "%s: a failed resolve left %zu packages in the plan",
 			      c->cf.path, plan.n);
@@ -596,7 +607,7 @@ static void check_alpine_plan(const char *world, const char *file)
 
 	make_world(&w, world);
 	ck_assert_msg(apk_resolve(&alpine, &w, &plan, &err) == 0, "%s", err.msg);
-	got = plan_text(&plan);
+	got = plan_text(&alpine, &plan);
 	ck_assert_str_eq(got, want);
 	assert_deps_first(&plan);
 	free(got);
@@ -747,7 +758,7 @@ START_TEST(test_backjump)
 	ck_assert_int_eq(apk_resolve(&db, &w, &plan, &err), 0);
 	ck_assert_uint_eq(plan.n, 23);
 	{
-		char *t = plan_text(&plan);
+		char *t = plan_text(&db, &plan);
 
 		ck_assert_ptr_eq(strstr(t, "b-1 a-1 dep-1 x00-2 x01-2 "), t);
 		ck_assert_str_eq(t + strlen(t) - 11, "x18-2 x19-2");
