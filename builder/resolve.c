@@ -1640,7 +1640,7 @@ int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct
 		human_size(size, sizeof(size), p->size);
 		const char *tag = plan->tags ? db->tags[plan->tags[i]] : "";
 
-		r = buf_addf(out, "%s-%.*s%*s  %10s  %s%s%s\n", p->name->name.ptr,
+		r = buf_addf(out, "%s-%.*s%*s  %10s  %s%s%s%s\n", p->name->name.ptr,
 			     (int)p->version.len, p->version.ptr, pad, "", size, tag[0] ? "@" : "",
 			     tag, tag[0] ? " " : "", repo < db->nrepos ? db->repos[repo].label : "?");
 		dl += p->size;
