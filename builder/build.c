@@ -224,6 +224,21 @@ static int fetch_set_run(struct build *b, struct fetch_set *s, struct it_error *
 	return fetch_batch(&fo, s->reqs, s->n, err);
 }
 
+/*
+ * A repository as given: "URL" or apk's tagged "@TAG URL". The URL (or
+ * directory), with the tag in *tag (len 0: none).
+ */
+static const char *repo_split(const char *spec, struct blob *tag)
+{
+	const char *sp;
+
+	*tag = BLOB_NULL;
+	if (spec[0] != '@' || !(sp = strchr(spec, ' ')))
+		return spec;
+	*tag = (struct blob){(size_t)(sp - spec - 1), spec + 1};
+	return sp + strspn(sp, " ");
+}
+
 /* Fetch, verify and parse every repository's APKINDEX.tar.gz, in priority order. */
 static int load_indexes(struct build *b, struct it_error *err)
 {
@@ -238,8 +253,10 @@ static int load_indexes(struct build *b, struct it_error *err)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		r = repo_file(set.urls[i], sizeof(set.urls[i]), cfg->repos.v[i], b->arch,
-			      "APKINDEX.tar.gz");
+		struct blob tag;
+
+		r = repo_file(set.urls[i], sizeof(set.urls[i]), repo_split(cfg->repos.v[i], &tag),
+			      b->arch, "APKINDEX.tar.gz");
 		if (r == 0)
 			r = fetch_index_cache_path(set.paths[i], sizeof(set.paths[i]), b->cache_dir,
 						   set.urls[i]);
@@ -271,9 +288,14 @@ static int load_indexes(struct build *b, struct it_error *err)
 			goto out;
 		}
 		warn_untrusted(b, &ix.verify);
-		r = apk_db_add_index_owned(&b->db, ix.apkindex, ix.apkindex_len, cfg->repos.v[i],
-					   set.urls[i], err);
+		struct blob tag;
+		const char *url = repo_split(cfg->repos.v[i], &tag);
+
+		r = apk_db_add_index_owned(&b->db, ix.apkindex, ix.apkindex_len, url, set.urls[i],
+					   err);
 		ix.apkindex = NULL;
+		if (r == 0 && tag.len)
+			r = apk_db_tag_repo(&b->db, b->db.nrepos - 1, tag, err);
 		log_verbose("index %s: %s%s", set.urls[i], ix.description,
 			    set.reqs[i].outcome == FETCH_NOT_MODIFIED ? " (not modified)" : "");
 		apk_signed_index_release(&ix);
@@ -579,9 +601,10 @@ static int write_apk_db(struct build *b, struct it_error *err)
 	buf_reset(&s);
 	for (size_t i = 0; r == 0 && i < b->cfg->repos.n; i++) {
 		const char *repo = b->cfg->repos.v[i];
+		struct blob tag;
 
 		/* The guest cannot see the host's directories: list only what it could reach. */
-		if (fetch_is_remote(repo))
+		if (fetch_is_remote(repo_split(repo, &tag)))
 			buf_addf(&s, "%s\n", repo);
 	}
 	if (r == 0)

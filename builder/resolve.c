@@ -1129,8 +1129,8 @@ static int next_req(struct solver *s, int limit, int32_t *req)
 
 static int defer_req(struct solver *s, int32_t req)
 {
-	void *t = grow(s->q[Q_DEFER], &s->qalloc[Q_DEFER], s->qlen[Q_DEFER] + 1,
-		       sizeof(*s->q[Q_DEFER]));
+	void *t =
+	    grow(s->q[Q_DEFER], &s->qalloc[Q_DEFER], s->qlen[Q_DEFER] + 1, sizeof(*s->q[Q_DEFER]));
 
 	if (!t)
 		return -ENOMEM;
@@ -1642,7 +1642,8 @@ int apk_plan_format(const struct apk_db *db, const struct apk_plan *plan, struct
 
 		r = buf_addf(out, "%s-%.*s%*s  %10s  %s%s%s%s\n", p->name->name.ptr,
 			     (int)p->version.len, p->version.ptr, pad, "", size, tag[0] ? "@" : "",
-			     tag, tag[0] ? " " : "", repo < db->nrepos ? db->repos[repo].label : "?");
+			     tag, tag[0] ? " " : "",
+			     repo < db->nrepos ? db->repos[repo].label : "?");
 		dl += p->size;
 		inst += p->installed_size;
 	}

@@ -2,28 +2,48 @@
 /* The keywords that shape the image: repositories, packages, services, users, kernel. */
 #include "scenario/internal.h"
 
+/* 'repo [@TAG] URL-or-directory': '@testing URL' is apk's tagged repository line. */
 int kw_repo(struct line *l)
 {
-	char *w = NULL, *repo = NULL;
-	const char *colon;
-	int r = scn_need_last_word(l, "repository", &w);
+	char *w = NULL, *repo = NULL, *tag = NULL, *spec = NULL;
+	int r = scn_need_word(l, "repository", &w);
 
 	if (r < 0)
 		return r;
-	colon = strstr(w, "://");
-	if (colon) {
+	if (w[0] == '@') {
+		tag = w;
+		if (!scn_name_ok(tag + 1, "-_.", 64))
+			return scn_line_error(l,
+					      "bad repository tag '%s': write '@' and a name, "
+					      "e.g. 'repo @testing URL'",
+					      tag);
+		r = scn_need_last_word(l, "repository after its tag", &w);
+		if (r < 0)
+			return r;
+	} else {
+		r = scn_need_end(l);
+		if (r < 0)
+			return r;
+	}
+	if (strstr(w, "://")) {
 		if (strncmp(w, "https://", 8) && strncmp(w, "http://", 7) &&
 		    strncmp(w, "file://", 7))
 			return scn_line_error(l,
 					      "unsupported repository URL '%s': use https://, "
 					      "http://, file:// or a directory",
 					      w);
-		return scn_add_unique(l, &l->ld->s->build.repos, w);
+		repo = strdup(w);
+	} else {
+		repo = scn_relative_to(l->dir, w);
 	}
-	repo = scn_relative_to(l->dir, w);
-	if (!repo)
+	if (repo && tag && asprintf(&spec, "%s %s", tag, repo) < 0)
+		spec = NULL;
+	if (!repo || (tag && !spec)) {
+		free(repo);
 		return scn_line_oom(l);
-	r = scn_add_unique(l, &l->ld->s->build.repos, repo);
+	}
+	r = scn_add_unique(l, &l->ld->s->build.repos, spec ? spec : repo);
+	free(spec);
 	free(repo);
 	return r;
 }
@@ -51,7 +71,8 @@ int kw_packages(struct line *l)
 	for (; r == 0 && w; w = scn_word(l)) {
 		if (!scn_package_ok(w, true))
 			return scn_line_error(
-			    l, "bad package '%s' (write name, !name or name>=version)", w);
+			    l, "bad package '%s' (write name, !name, name>=version or name@tag)",
+			    w);
 		r = scn_add_unique(l, &l->ld->s->build.packages, w);
 	}
 	return r;

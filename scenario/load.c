@@ -32,7 +32,7 @@ out:
 
 static const struct keyword keywords[] = {
     {"include", "include PATH", kw_include},
-    {"repo", "repo URL|DIR", kw_repo},
+    {"repo", "repo [@TAG] URL|DIR", kw_repo},
     {"arch", "arch NAME", kw_arch},
     {"packages", "packages NAME...", kw_packages},
     {"service", "service RUNLEVEL NAME...", kw_service},

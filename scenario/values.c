@@ -18,6 +18,14 @@ bool scn_package_ok(const char *w, bool allow_constraint)
 	n = strspn(p, ALNUM "_.+:-");
 	if (n == 0 || n > 255 || !isalnum((unsigned char)*p))
 		return false;
+	if (allow_constraint && p[n] == '@' && *w != '!') {
+		/* A repository tag, apk's 'name@testing'. */
+		size_t t = strspn(p + n + 1, ALNUM "_.-");
+
+		if (t == 0)
+			return false;
+		n += 1 + t;
+	}
 	if (p[n] == '\0')
 		return true;
 	if (!allow_constraint || *w == '!')

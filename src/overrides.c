@@ -39,7 +39,9 @@ enum {
 static const struct opt packages_opts[] = {
     {OPT_REPO, 'r', "repo", "URL|DIR",
      "a repository (https://, http://, file:// or a directory),\n"
-     "highest priority first; repeatable; replaces the scenario's"},
+     "highest priority first; repeatable; replaces the scenario's;\n"
+     "'@testing URL' tags it: its packages come only for\n"
+     "'NAME@testing' (and what they need), as apk pins"},
     {OPT_REPO, 0, "repository", "URL|DIR", "the same as --repo"},
     {OPT_RELEASE, 0, "release", "VER",
      "Alpine's mirror for release VER (v3.19): its main repository"},

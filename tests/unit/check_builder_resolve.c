@@ -251,8 +251,8 @@ static int sc_repo(struct solver_case *c, const struct cf_section *s)
 	if (r == 0) {
 		snprintf(label, sizeof(label), "repo%u", c->db.nrepos);
 		if (apk_db_add_index(&c->db, buf_blob(&text), label, label, &err) != 0 ||
-		    (tag && apk_db_tag_repo(&c->db, c->db.nrepos - 1,
-					    (struct blob){taglen, tag}, &err) != 0))
+		    (tag && apk_db_tag_repo(&c->db, c->db.nrepos - 1, (struct blob){taglen, tag},
+					    &err) != 0))
 			r = casefile_fail(&c->cf, s->no, "@REPO: %s", err.msg);
 	}
 	buf_release(&text);
