@@ -29,7 +29,7 @@ OPT ?= -O2 -g
 CFLAGS ?=
 LDFLAGS ?=
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DIT_VERSION='"$(VERSION)"' \
-	-DIT_DATADIR='"$(DATADIR)"' -DIT_LIBEXECDIR='"$(LIBEXECDIR)"' $(OPT) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
+	-DIT_BINDIR='"$(BINDIR)"' -DIT_DATADIR='"$(DATADIR)"' -DIT_LIBEXECDIR='"$(LIBEXECDIR)"' $(OPT) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lutil
 
@@ -85,7 +85,7 @@ module_of = $(firstword $(subst _, ,$(1)))
 
 BIN := initrd-test
 
-.PHONY: all agent check unit e2e asan valgrind lint fuzz bench install clean demo deps FORCE
+.PHONY: all agent check unit e2e asan valgrind lint fuzz bench install uninstall clean demo deps FORCE
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -108,6 +108,12 @@ $(HOSTKERNEL_H): FORCE
 	@mkdir -p $(dir $@)
 	$(Q)tests/hostkernel.sh >$@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
 FORCE:
+# The install directories are compiled in: a new PREFIX rebuilds the files that use them.
+DIRS_STAMP := $(O)/install-dirs
+$(DIRS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(BINDIR) $(DATADIR) $(LIBEXECDIR)' >$@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+$(call obj,common/util.c builder/build.c src/image.c src/main.c src/scenario_find.c src/cmd_run.c): $(DIRS_STAMP)
 $(call obj,$(UNIT_SRC) $(UNIT_HELPER_SRC)): CHECK_CFLAGS += -I$(O)/tests
 $(call obj,$(UNIT_SRC) $(UNIT_HELPER_SRC)): | $(HOSTKERNEL_H)
 
@@ -239,11 +245,37 @@ lint-scripts:
 		$(if $(Q),echo "  LINT    $$s";) ./$$s || { echo "lint: '$$s' failed" >&2; status=1; }; \
 	done; exit $$status
 
-install: $(BIN) $(AGENT_BIN)
-	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
-	install -D -m 0755 $(AGENT_BIN) $(DESTDIR)$(LIBEXECDIR)/initrd-test-agent
-	install -d $(DESTDIR)$(DATADIR)/keys
-	install -m 0644 keys/*.pub $(DESTDIR)$(DATADIR)/keys/
+# make install: the binary and the agent, then every FILE=DEST of INSTALL_DATA (0644).
+# make uninstall removes exactly those files, then the directories that are left empty.
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/initrd-test
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+EXAMPLE_REPO := tests/data/alpine-3.19.1
+install_map = $(foreach f,$(1),$(f)=$(2)$(patsubst $(3)%,%,$(f)))
+INSTALL_DATA = $(call install_map,$(wildcard keys/*.pub),$(DATADIR)/keys,keys) \
+	$(call install_map,$(sort $(shell git ls-files scenarios 2>/dev/null || find scenarios -type f)),$(DATADIR)/scenarios,scenarios) \
+	$(call install_map,$(sort $(shell find $(EXAMPLE_REPO) -type f)),$(DATADIR)/repo/alpine-3.19.1,$(EXAMPLE_REPO)) \
+	$(foreach f,README.md $(wildcard docs/*.md docs/*.json),$(f)=$(DOCDIR)/$(notdir $(f))) \
+	$(INSTALL_EXTRA)
+INSTALL_PROGRAMS = $(BIN)=$(BINDIR)/$(BIN) $(AGENT_BIN)=$(LIBEXECDIR)/initrd-test-agent
+
+install: $(BIN) $(AGENT_BIN) $(INSTALL_DEPS)
+	$(Q)for m in $(INSTALL_PROGRAMS); do \
+		$(if $(Q),echo "  INSTALL $${m#*=}";) install -D -m 0755 "$${m%%=*}" "$(DESTDIR)$${m#*=}" || exit 1; \
+	done
+	$(Q)for m in $(INSTALL_DATA); do \
+		$(if $(V),echo "  INSTALL $${m#*=}";) install -D -m 0644 "$${m%%=*}" "$(DESTDIR)$${m#*=}" || exit 1; \
+	done
+
+uninstall:
+	$(Q)for m in $(INSTALL_PROGRAMS) $(INSTALL_DATA); do \
+		rm -f "$(DESTDIR)$${m#*=}"; \
+		d=$$(dirname "$(DESTDIR)$${m#*=}"); \
+		while [ "$$d" != "$(DESTDIR)$(PREFIX)" ] && [ "$$d" != / ] && rmdir "$$d" 2>/dev/null; do \
+			d=$$(dirname "$$d"); \
+		done; \
+	done
 
 clean:
 	rm -rf $(O) build-asan $(BIN)

@@ -131,7 +131,7 @@ const char *builder_default_keys_dir(void)
 		if (is_dir(dir))
 			return dir;
 	}
-	snprintf(dir, sizeof(dir), "%s/keys", IT_DATADIR);
+	snprintf(dir, sizeof(dir), "%s/keys", install_path(exe, sizeof(exe), IT_DATADIR));
 	return dir;
 }
 

@@ -182,6 +182,23 @@ bool exe_dir(char *out, size_t outsz)
 	return true;
 }
 
+const char *install_path(char *out, size_t outsz, const char *path)
+{
+	char exe[PATH_MAX];
+	size_t le, lb = strlen(IT_BINDIR);
+	int n;
+
+	if (!exe_dir(exe, sizeof(exe)))
+		return path;
+	le = strlen(exe);
+	if (le < lb || strcmp(exe + le - lb, IT_BINDIR) != 0)
+		return path;
+	n = snprintf(out, outsz, "%.*s%s", (int)(le - lb), exe, path);
+	if (n < 0 || (size_t)n >= outsz)
+		return path;
+	return out;
+}
+
 int path_join(char *out, size_t outsz, const char *a, const char *b)
 {
 	size_t la = strlen(a);

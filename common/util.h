@@ -51,6 +51,13 @@ int take_pending_signals(const sigset_t *set);
 int path_join(char *out, size_t outsz, const char *a, const char *b);
 /* The directory of the running binary (/proc/self/exe) into out: true, or false when unknown. */
 bool exe_dir(char *out, size_t outsz);
+/*
+ * PATH, an install path such as IT_DATADIR, under the root this binary runs from: when
+ * the binary's directory ends in IT_BINDIR (an install staged into DESTDIR, or moved
+ * whole to another root), that root is put before PATH; else PATH itself. Writes OUT
+ * and returns it; PATH when OUT is too small.
+ */
+const char *install_path(char *out, size_t outsz, const char *path);
 
 /* The value of one hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);

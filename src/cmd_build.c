@@ -2,6 +2,7 @@
 /* 'initrd-test build' and 'initrd-test resolve': a scenario or a package list to an initrd or a
  * plan. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "src/cmds.h"
 #include "src/overrides.h"
 #include "src/run.h"
+#include "src/scenario_find.h"
 #include "src/signals.h"
 #include "scenario/scenario.h"
 
@@ -58,6 +60,7 @@ enum { OPT_SCENARIO = 1, OPT_OUTPUT, OPT_KERNEL_OUT, OPT_ROOTFS, OPT_DRY_RUN };
 struct build_opts {
 	struct overrides ov;
 	const char *scenario, *output, *kernel_out, *rootfs;
+	char found[PATH_MAX]; /* an installed scenario's directory */
 	bool dry_run;
 };
 
@@ -83,7 +86,7 @@ static int take(void *ctx, int id, const char *arg, struct it_error *err)
 	(void)err;
 	switch (id) {
 	case OPT_SCENARIO:
-		o->scenario = arg;
+		o->scenario = scenario_find(arg, o->found, sizeof(o->found));
 		break;
 	case OPT_OUTPUT:
 		o->output = arg;

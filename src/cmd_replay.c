@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* `initrd-test replay`: check a scenario's expectations against a recorded console log. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "src/cmds.h"
 #include "src/options.h"
 #include "src/result.h"
+#include "src/scenario_find.h"
 
 /* Only the end of a raw log is cleaned for the report's console tail. */
 #define RAW_TAIL_CLEAN (4 * RESULT_TAIL_MAX)
@@ -50,6 +52,7 @@ struct replay_opts {
 	struct output_opts out;
 	const char *scenario;
 	const char *log;
+	char found[PATH_MAX]; /* an installed scenario's directory */
 };
 
 static const struct opt_group *const groups[] = {&output_options};
@@ -158,7 +161,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 		opt_usage_error(&replay_cmd, msg);
 		return EXIT_USAGE;
 	}
-	o->scenario = argv[first];
+	o->scenario = scenario_find(argv[first], o->found, sizeof(o->found));
 	o->log = argv[first + 1];
 	return -1;
 }
@@ -259,7 +262,7 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay_opts o = {{NULL, NULL, log_verbosity == LOG_QUIET}, NULL, NULL};
+	struct replay_opts o = {{NULL, NULL, log_verbosity == LOG_QUIET}, NULL, NULL, ""};
 	struct it_error err = IT_ERROR_INIT;
 	struct scenario s;
 	struct result_run rep;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* 'initrd-test run': build, boot and check one scenario, or run a suite of them. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "src/cmds.h"
 #include "src/run.h"
+#include "src/scenario_find.h"
 #include "src/suite.h"
 
 static const char intro[] =
@@ -21,6 +24,9 @@ static const char intro[] =
     "every directory below holding a file 'scenario' is one, except bases without\n"
     "steps. Each distinct initrd is built once; -j VMs boot at a time; each scenario\n"
     "gets OUT/NAME; the verdicts are merged into OUT/results.json.\n"
+    "\n"
+    "A bare NAME that is not here is an installed example scenario (networking,\n"
+    "minimal, services, no-e1000 in " IT_DATADIR "/scenarios).\n"
     "\n"
     "Scenarios that share a 'checkpoint NAME' step (a base they include, with the\n"
     "same initrd, kernel, VM settings and steps up to it) boot once: the first run\n"
@@ -63,6 +69,16 @@ static int load_report(const char *path, const char *what, struct result_set *ou
 	return r;
 }
 
+/* Each operand as a path: a bare name can be an installed example scenario. */
+static char (*find_scenarios(int argc, char **argv, int first))[PATH_MAX]
+{
+	char(*found)[PATH_MAX] = calloc((size_t)(argc - first), sizeof(*found));
+
+	for (int i = first; found && i < argc; i++)
+		argv[i] = (char *)scenario_find(argv[i], found[i - first], sizeof(found[0]));
+	return found;
+}
+
 static int run_main(struct run_opts *o, int argc, char **argv, int first)
 {
 	struct result_set baseline, durations;
@@ -98,6 +114,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	void *ctxs[] = {&o, &o.out, &o, &o, &o.ov, &o.ov, &o.ov};
+	char(*found)[PATH_MAX];
 	int first, code;
 
 	run_opts_init(&o);
@@ -113,7 +130,9 @@ int cmd_run(int argc, char **argv)
 	}
 	if (o.out.quiet && log_verbosity == LOG_NORMAL)
 		log_verbosity = LOG_QUIET;
-	code = run_main(&o, argc, argv, first);
+	found = find_scenarios(argc, argv, first);
+	code = found ? run_main(&o, argc, argv, first) : EXIT_INFRA;
+	free(found);
 	run_opts_release(&o);
 	return code;
 }

@@ -238,7 +238,8 @@ const char *run_default_agent(void)
 		if (is_file_at(path))
 			return path;
 	}
-	snprintf(path, sizeof(path), "%s/initrd-test-agent", IT_LIBEXECDIR);
+	snprintf(path, sizeof(path), "%s/initrd-test-agent",
+		 install_path(exe, sizeof(exe), IT_LIBEXECDIR));
 	return is_file_at(path) ? path : NULL;
 }
 

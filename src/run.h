@@ -107,7 +107,8 @@ int run_build_key(const struct build_config *c, char key[65]);
 int run_agent_setup(struct scenario *s, struct it_error *err);
 /*
  * Where the agent binary is: $INITRD_TEST_AGENT, build/agent/ or agent/
- * beside this binary (a build tree), else IT_LIBEXECDIR/initrd-test-agent;
+ * beside this binary (a build tree), else IT_LIBEXECDIR/initrd-test-agent
+ * under the install root this binary runs from (install_path());
  * NULL when none is there. Static storage.
  */
 const char *run_default_agent(void);
