@@ -12,55 +12,57 @@ struct cline {
 };
 
 struct start_pat {
-	const char *prefix; /* the line (after the time stamp) starts with it, or contains it if anywhere */
+	const char *
+	    prefix; /* the line (after the time stamp) starts with it, or contains it if anywhere */
 	int anywhere;
 	enum crash_class cls;
 	const char *title; /* the title, then " in FUNC" (or the rest of the line when use_msg) */
-	int use_msg;       /* the title's %s is the rest of the line after prefix */
+	int use_msg;	   /* the title's %s is the rest of the line after prefix */
 };
 
 /* Order matters: the first pattern a line matches wins (KASAN before the plain "BUG: "). */
 static const struct start_pat starts[] = {
-	{"BUG: KASAN: ", 0, CRASH_KASAN, "KASAN: ", 1},
-	{"BUG: KFENCE: ", 0, CRASH_KFENCE, "KFENCE: ", 1},
-	{"UBSAN: ", 0, CRASH_UBSAN, "UBSAN: ", 1},
-	{"BUG: kernel NULL pointer dereference", 0, CRASH_OOPS,
-	 "BUG: kernel NULL pointer dereference", 0},
-	{"BUG: unable to handle page fault", 0, CRASH_OOPS, "BUG: unable to handle kernel paging request",
-	 0},
-	{"BUG: unable to handle kernel", 0, CRASH_OOPS, "BUG: unable to handle kernel paging request", 0},
-	{"general protection fault", 0, CRASH_GPF, "general protection fault", 0},
-	{"kernel BUG at ", 0, CRASH_BUG, "kernel BUG", 0},
-	{"BUG: soft lockup", 1, CRASH_SOFT_LOCKUP, "BUG: soft lockup", 0},
-	{"Watchdog detected hard LOCKUP", 1, CRASH_HARD_LOCKUP, "BUG: hard lockup", 0},
-	{"WARNING: possible circular locking dependency", 0, CRASH_LOCKDEP, "possible deadlock", 0},
-	{"WARNING: possible recursive locking", 0, CRASH_LOCKDEP, "possible deadlock", 0},
-	{"WARNING: inconsistent lock state", 0, CRASH_LOCKDEP, "inconsistent lock state", 0},
-	{"WARNING: bad unlock balance", 0, CRASH_LOCKDEP, "bad unlock balance", 0},
-	{"WARNING: suspicious RCU usage", 0, CRASH_LOCKDEP, "suspicious RCU usage", 0},
-	{"WARNING: ", 0, CRASH_WARNING, "WARNING", 0},
-	{"INFO: task ", 0, CRASH_HUNG_TASK, "INFO: task hung", 0},
-	{"rcu: INFO: ", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
-	{"INFO: rcu_", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
-	{"Oops: ", 0, CRASH_OOPS, "Oops", 0},
-	{"Kernel panic - not syncing: ", 0, CRASH_PANIC, "kernel panic: ", 1},
+    {"BUG: KASAN: ", 0, CRASH_KASAN, "KASAN: ", 1},
+    {"BUG: KFENCE: ", 0, CRASH_KFENCE, "KFENCE: ", 1},
+    {"UBSAN: ", 0, CRASH_UBSAN, "UBSAN: ", 1},
+    {"BUG: kernel NULL pointer dereference", 0, CRASH_OOPS, "BUG: kernel NULL pointer dereference",
+     0},
+    {"BUG: unable to handle page fault", 0, CRASH_OOPS,
+     "BUG: unable to handle kernel paging request", 0},
+    {"BUG: unable to handle kernel", 0, CRASH_OOPS, "BUG: unable to handle kernel paging request",
+     0},
+    {"general protection fault", 0, CRASH_GPF, "general protection fault", 0},
+    {"kernel BUG at ", 0, CRASH_BUG, "kernel BUG", 0},
+    {"BUG: soft lockup", 1, CRASH_SOFT_LOCKUP, "BUG: soft lockup", 0},
+    {"Watchdog detected hard LOCKUP", 1, CRASH_HARD_LOCKUP, "BUG: hard lockup", 0},
+    {"WARNING: possible circular locking dependency", 0, CRASH_LOCKDEP, "possible deadlock", 0},
+    {"WARNING: possible recursive locking", 0, CRASH_LOCKDEP, "possible deadlock", 0},
+    {"WARNING: inconsistent lock state", 0, CRASH_LOCKDEP, "inconsistent lock state", 0},
+    {"WARNING: bad unlock balance", 0, CRASH_LOCKDEP, "bad unlock balance", 0},
+    {"WARNING: suspicious RCU usage", 0, CRASH_LOCKDEP, "suspicious RCU usage", 0},
+    {"WARNING: ", 0, CRASH_WARNING, "WARNING", 0},
+    {"INFO: task ", 0, CRASH_HUNG_TASK, "INFO: task hung", 0},
+    {"rcu: INFO: ", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
+    {"INFO: rcu_", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
+    {"Oops: ", 0, CRASH_OOPS, "Oops", 0},
+    {"Kernel panic - not syncing", 0, CRASH_PANIC, "kernel panic: ", 1},
 };
 
 static const char *const class_names[] = {
-	[CRASH_NONE] = "none",
-	[CRASH_PANIC] = "panic",
-	[CRASH_OOPS] = "oops",
-	[CRASH_GPF] = "general-protection-fault",
-	[CRASH_BUG] = "bug",
-	[CRASH_WARNING] = "warning",
-	[CRASH_KASAN] = "kasan",
-	[CRASH_UBSAN] = "ubsan",
-	[CRASH_KFENCE] = "kfence",
-	[CRASH_LOCKDEP] = "lockdep",
-	[CRASH_HUNG_TASK] = "hung-task",
-	[CRASH_RCU_STALL] = "rcu-stall",
-	[CRASH_SOFT_LOCKUP] = "soft-lockup",
-	[CRASH_HARD_LOCKUP] = "hard-lockup",
+    [CRASH_NONE] = "none",
+    [CRASH_PANIC] = "panic",
+    [CRASH_OOPS] = "oops",
+    [CRASH_GPF] = "general-protection-fault",
+    [CRASH_BUG] = "bug",
+    [CRASH_WARNING] = "warning",
+    [CRASH_KASAN] = "kasan",
+    [CRASH_UBSAN] = "ubsan",
+    [CRASH_KFENCE] = "kfence",
+    [CRASH_LOCKDEP] = "lockdep",
+    [CRASH_HUNG_TASK] = "hung-task",
+    [CRASH_RCU_STALL] = "rcu-stall",
+    [CRASH_SOFT_LOCKUP] = "soft-lockup",
+    [CRASH_HARD_LOCKUP] = "hard-lockup",
 };
 
 const char *crash_class_name(enum crash_class cls)
@@ -125,6 +127,11 @@ static struct cline strip_stamp(struct cline l)
 		if (k) {
 			l.s += i + k;
 			l.n -= i + k;
+			/* The console log's own "[  11.217] " comes before the kernel's. */
+			while ((k = stamp_len(l.s, l.n)) != 0) {
+				l.s += k;
+				l.n -= k;
+			}
 			return l;
 		}
 	}
@@ -147,7 +154,8 @@ static struct cline line_at(const char *text, size_t n, size_t off, size_t *next
 static const struct start_pat *start_of(struct cline l)
 {
 	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
-		if (starts[i].anywhere ? find_in(l, starts[i].prefix) != NULL : has_prefix(l, starts[i].prefix))
+		if (starts[i].anywhere ? find_in(l, starts[i].prefix) != NULL
+				       : has_prefix(l, starts[i].prefix))
 			return &starts[i];
 	}
 	return NULL;
@@ -210,11 +218,23 @@ static int frame_func(const char *s, size_t n, char *out, size_t cap)
 /* Scheduler and waiting frames a hung task's trace starts with; the title names the caller. */
 static int sched_frame(const char *f)
 {
-	static const char *const skip[] = {"__schedule", "schedule", "schedule_timeout", "schedule_preempt_disabled",
-					   "io_schedule", "__switch_to", "__switch_to_asm", "ret_from_fork",
-					   "msleep", "msleep_interruptible", "schedule_hrtimeout_range_clock",
-					   "__wait_for_common", "wait_for_completion", "__mutex_lock",
-					   "mutex_lock", "rwsem_down_read_slowpath", "rwsem_down_write_slowpath"};
+	static const char *const skip[] = {"__schedule",
+					   "schedule",
+					   "schedule_timeout",
+					   "schedule_preempt_disabled",
+					   "io_schedule",
+					   "__switch_to",
+					   "__switch_to_asm",
+					   "ret_from_fork",
+					   "msleep",
+					   "msleep_interruptible",
+					   "schedule_hrtimeout_range_clock",
+					   "__wait_for_common",
+					   "wait_for_completion",
+					   "__mutex_lock",
+					   "mutex_lock",
+					   "rwsem_down_read_slowpath",
+					   "rwsem_down_write_slowpath"};
 
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
 		if (strcmp(f, skip[i]) == 0)
@@ -222,20 +242,29 @@ static int sched_frame(const char *f)
 	return 0;
 }
 
-static void set_title(struct crash *c, const struct start_pat *p, struct cline first, const char *func)
+static void set_title(struct crash *c, const struct start_pat *p, struct cline first,
+		      const char *func)
 {
 	if (p->use_msg) {
 		char msg[CRASH_TITLE_MAX];
 		size_t k = strlen(p->prefix);
 
+		while (k < first.n && (first.s[k] == ':' || first.s[k] == ' '))
+			k++;
 		copy_line(msg, sizeof(msg), first.s + k, first.n - k);
-		(void)snprintf(c->title, sizeof(c->title), "%s%s", p->title, msg);
+		if (msg[0])
+			(void)snprintf(c->title, sizeof(c->title), "%s%s", p->title, msg);
+		else /* the console stopped at the prefix: "kernel panic" */
+			(void)snprintf(c->title, sizeof(c->title), "%.*s",
+				       (int)strcspn(p->title, ":"), p->title);
 	} else {
-		(void)snprintf(c->title, sizeof(c->title), "%s in %s", p->title, func[0] ? func : "unknown");
+		(void)snprintf(c->title, sizeof(c->title), "%s in %s", p->title,
+			       func[0] ? func : "unknown");
 	}
 }
 
-/* "WARNING: CPU: 0 PID: 1 at FILE:LINE FUNC+0x../0x.. [mod]" and "kernel BUG at" keep FUNC after " at X ". */
+/* "WARNING: CPU: 0 PID: 1 at FILE:LINE FUNC+0x../0x.. [mod]" and "kernel BUG at" keep FUNC after "
+ * at X ". */
 static void func_from_first(struct cline l, char *func, size_t cap)
 {
 	const char *at = find_in(l, " at ");
@@ -308,7 +337,8 @@ int crash_find(const char *text, size_t n, struct crash *c)
 			const char *colon = memchr(l.s + 5, ':', l.n - 5);
 
 			if (colon && !func[0])
-				(void)frame_func(colon + 1, (size_t)(l.s + l.n - (colon + 1)), func, sizeof(func));
+				(void)frame_func(colon + 1, (size_t)(l.s + l.n - (colon + 1)), func,
+						 sizeof(func));
 		} else if (has_prefix(l, "Modules linked in: ") && !c->modules[0]) {
 			copy_line(c->modules, sizeof(c->modules), l.s + 19, l.n - 19);
 		} else if (has_prefix(l, "Call Trace:")) {

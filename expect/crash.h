@@ -47,10 +47,10 @@ struct crash {
 	size_t end;   /* offset just past the report's last line seen */
 	int complete; /* an end marker ("---[ end ", "Kernel Offset:") or the line limit was seen */
 	char title[CRASH_TITLE_MAX];
-	char first[CRASH_LINE_MAX];   /* the report's first line, time stamp dropped */
-	char rip[CRASH_LINE_MAX];     /* "RIP: 0010:func+0x12/0x30 [mod]", or empty */
-	char modules[CRASH_LINE_MAX]; /* the list after "Modules linked in: ", or empty */
-	char trace[CRASH_TRACE_MAX];  /* call-trace frame lines, one per line, trimmed */
+	char first[CRASH_LINE_MAX];    /* the report's first line, time stamp dropped */
+	char rip[CRASH_LINE_MAX];      /* "RIP: 0010:func+0x12/0x30 [mod]", or empty */
+	char modules[CRASH_LINE_MAX];  /* the list after "Modules linked in: ", or empty */
+	char trace[CRASH_TRACE_MAX];   /* call-trace frame lines, one per line, trimmed */
 	char before[CRASH_BEFORE_MAX]; /* up to CRASH_BEFORE_LINES lines before the report */
 };
 

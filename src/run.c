@@ -548,6 +548,23 @@ static int open_agent(struct attempt *a)
 	return 0;
 }
 
+/* The first kernel crash in the console log into the result and OUT/NAME/crash.txt. */
+static void note_crash(struct attempt *a)
+{
+	struct buf log = BUF_INIT;
+	char path[PATH_MAX];
+
+	buf_init(&log, 64u << 20);
+	if (buf_read_file(&log, a->rep.console_log) == 0 &&
+	    result_set_crash(&a->rep, blob_mem(log.data, log.len)) == 1) {
+		path_join(path, sizeof(path), a->dir, "crash.txt");
+		if (write_file_atomic(path, a->rep.crash_report, strlen(a->rep.crash_report),
+				      0644) < 0)
+			log_warn("cannot write '%s'", path);
+	}
+	buf_release(&log);
+}
+
 /* OUT/NAME with the engine loaded and both console logs open. */
 static int open_run(struct attempt *a, const struct run_opts *o)
 {
@@ -641,8 +658,10 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 report:
 	if (c->agent)
 		agentsteps_stop(c->agent, now_ms());
-	if (a->rep.console_log)
+	if (a->rep.console_log) {
 		result_load_tail(&a->rep, a->rep.console_log, NULL);
+		note_crash(a);
+	}
 	result_finish(&a->rep, c->engine, r, &a->err);
 }
 

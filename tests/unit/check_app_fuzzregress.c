@@ -48,14 +48,10 @@ struct target {
 };
 
 static const struct target targets[] = {
-    {"agent", fuzz_agent_one, NULL},
-    {"agentmux", fuzz_agentmux_one, NULL},
-    {"apk", fuzz_apk_one, fuzz_apk_init},
-    {"cpio", fuzz_cpio_one, fuzz_cpio_init},
-    {"crash", fuzz_crash_one, NULL},
-    {"expect", fuzz_expect_one, NULL},
-    {"index", fuzz_index_one, NULL},
-    {"scenario", fuzz_scenario_one, fuzz_scenario_init},
+    {"agent", fuzz_agent_one, NULL},	  {"agentmux", fuzz_agentmux_one, NULL},
+    {"apk", fuzz_apk_one, fuzz_apk_init}, {"cpio", fuzz_cpio_one, fuzz_cpio_init},
+    {"crash", fuzz_crash_one, NULL},	  {"expect", fuzz_expect_one, NULL},
+    {"index", fuzz_index_one, NULL},	  {"scenario", fuzz_scenario_one, fuzz_scenario_init},
     {"version", fuzz_version_one, NULL},
 };
 

@@ -65,7 +65,8 @@ START_TEST(test_module_crashes)
 	ck_assert_str_eq(crash_class_name(c.cls), "hung-task");
 	ck_assert_str_eq(c.title, "INFO: task hung in crashtest_hang_fn");
 	ck_assert_int_eq(c.complete, 1);
-	ck_assert_ptr_nonnull(strstr(c.first, "crashtest_hang:451 blocked for more than 5 seconds"));
+	ck_assert_ptr_nonnull(
+	    strstr(c.first, "crashtest_hang:451 blocked for more than 5 seconds"));
 	/* The detector reports the task again at 10 s: a report of its own. */
 	ck_assert_int_eq(nth(&b, 2, &c), 1);
 	ck_assert_ptr_nonnull(strstr(c.first, "blocked for more than 10 seconds"));
@@ -77,6 +78,22 @@ START_TEST(test_module_crashes)
 	ck_assert_str_eq(crash_class_name(c.cls), "bug");
 	ck_assert_str_eq(c.title, "kernel BUG in crashtest_bug");
 
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_run_console_log)
+{
+	struct buf b = BUF_INIT;
+
+	/* A run's console.log ("[  11.217] [    8.26] ..."), cut at the fail pattern. */
+	buf_init(&b, 0);
+	tu_read_file(&b, "tests/data/console/crash-sysrq-run.log");
+	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
+	ck_assert_str_eq(crash_class_name(c.cls), "panic");
+	ck_assert_str_eq(c.title, "kernel panic");
+	ck_assert_int_eq(c.complete, 0);
+	ck_assert_ptr_nonnull(strstr(c.before, "sysrq: Trigger a crash"));
 	buf_release(&b);
 }
 END_TEST
@@ -98,7 +115,8 @@ START_TEST(test_truncated_report)
 {
 	struct buf b = BUF_INIT;
 
-	/* The console cut inside the panic line or just after it: found once the prefix is whole. */
+	/* The console cut inside the panic line or just after it: found once the prefix is whole.
+	 */
 	buf_init(&b, 0);
 	tu_read_file(&b, SYSRQ_LOG);
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
@@ -120,6 +138,7 @@ int main(void)
 
 	tcase_add_test(t, test_sysrq_panic);
 	tcase_add_test(t, test_module_crashes);
+	tcase_add_test(t, test_run_console_log);
 	tcase_add_test(t, test_no_crash_in_clean_boot);
 	tcase_add_test(t, test_truncated_report);
 	suite_add_tcase(s, t);
