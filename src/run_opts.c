@@ -107,7 +107,8 @@ static const struct opt own_opts[] = {
     {OPT_OUT, 'o', "out", "DIR",
      "where the run's files go (default initrd-test-out/NAME):\n"
      "initrd.img, vmlinuz, console.log (timestamped, cleaned),\n"
-     "console.raw, command.txt, plan.txt, result.json;\n"
+     "console.raw, command.txt, repro.sh, plan.txt, result.json,\n"
+     "crash.txt after a kernel crash;\n"
      "for a suite the root of OUT/NAME (default initrd-test-out)"},
     {OPT_TIMEOUT, 0, "timeout", "DUR", "the whole run (180s, 5m)"},
     {OPT_STEP_TIMEOUT, 0, "step-timeout", "DUR", "each step without its own 'within'"},
