@@ -147,8 +147,8 @@ static int write_listing(const char *initrd, const char *dest, struct it_error *
 int artifacts_collect(const char *run_dir, const char *dest, const struct strlist *files,
 		      const char *initrd, struct it_error *err)
 {
-	static const char *const logs[] = {"console.raw", "console.log", "command.txt",
-					   "plan.txt",	  "result.json", "run.log"};
+	static const char *const logs[] = {"console.raw", "console.log", "command.txt", "plan.txt",
+					   "result.json", "run.log",	 "crash.txt"};
 	char src[PATH_MAX], dst[PATH_MAX];
 	int r;
 

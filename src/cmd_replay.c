@@ -200,12 +200,17 @@ static int write_reports(const struct replay_opts *o, const struct result_run *r
 	return r;
 }
 
-/* The console tail of the report: a timed log as it is, a raw one cleaned first. */
+/*
+ * The console tail of the report: a timed log as it is, a raw one cleaned first;
+ * and its first kernel crash, classified as a run's is.
+ */
 static int keep_tail(struct result_run *rep, struct blob log, bool timed)
 {
 	struct buf tail;
-	int r;
+	int r = result_set_crash(rep, log);
 
+	if (r < 0)
+		return r;
 	if (timed)
 		return result_set_tail(rep, log);
 	buf_init(&tail, 0);

@@ -47,7 +47,9 @@ static const char outro[] =
     "            packages that cannot be installed together: never retried),\n"
     "            3 infrastructure error (qemu, kernel, packages), 4 timed out;\n"
     "            a suite gives the most serious of its runs' (1, 4, 2, 3 in that order);\n"
-    "            130 when Ctrl-C or SIGTERM ended the run or suite, at any point\n";
+    "            130 when Ctrl-C or SIGTERM ended the run or suite, at any point;\n"
+    "            with --bisect: 0 passed, 1 failed, crashed or timed out, 125 anything\n"
+    "            else (git bisect run skips it): git bisect run initrd-test run --bisect ...\n";
 
 static const struct opt_group *const groups[] = {
     &run_own_options,	 &output_options,   &run_vm_options,  &run_suite_options,
@@ -110,6 +112,16 @@ out:
 	return code;
 }
 
+/* --bisect: git bisect run's codes; 125 skips a commit that cannot be tested. */
+static int bisect_code(int code)
+{
+	if (code == EXIT_PASS || code == EXIT_INTERRUPTED)
+		return code;
+	if (code == EXIT_FAILED || code == EXIT_TIMEOUT)
+		return 1;
+	return 125;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -133,6 +145,8 @@ int cmd_run(int argc, char **argv)
 	found = find_scenarios(argc, argv, first);
 	code = found ? run_main(&o, argc, argv, first) : EXIT_INFRA;
 	free(found);
+	if (o.bisect)
+		code = bisect_code(code);
 	run_opts_release(&o);
 	return code;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "expect/crash.h"
 #include "expect/expect.h"
 #include "src/result.h"
 
@@ -148,14 +149,16 @@ static void clear_steps(struct result_run *r)
 
 void result_run_release(struct result_run *r)
 {
-	char **strs[] = {&r->scenario,		&r->path,
-			 &r->message,		&r->hint,
-			 &r->backend,		&r->accel,
-			 &r->hostname,		&r->command,
-			 &r->console_raw,	&r->console_log,
-			 &r->console_tail,	&r->shard,
-			 &r->artifacts,		&r->checkpoint.name,
-			 &r->checkpoint.action, &r->checkpoint.note};
+	char **strs[] = {&r->scenario,	      &r->path,
+			 &r->message,	      &r->hint,
+			 &r->backend,	      &r->accel,
+			 &r->hostname,	      &r->command,
+			 &r->console_raw,     &r->console_log,
+			 &r->console_tail,    &r->shard,
+			 &r->crash_class,     &r->crash_title,
+			 &r->crash_report,    &r->artifacts,
+			 &r->checkpoint.name, &r->checkpoint.action,
+			 &r->checkpoint.note};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
@@ -256,6 +259,31 @@ int result_set_tail(struct result_run *r, struct blob text)
 	free(r->console_tail);
 	r->console_tail = copy;
 	return 0;
+}
+
+int result_set_crash(struct result_run *r, struct blob text)
+{
+	static struct crash c; /* large; runs are settled one at a time */
+	char *report;
+	size_t cap;
+
+	if (!crash_find(text.ptr, text.len, &c))
+		return 0;
+	cap = sizeof(c) + 256;
+	report = malloc(cap);
+	if (!report)
+		return -ENOMEM;
+	(void)snprintf(
+	    report, cap,
+	    "class: %s\ntitle: %s\n\n%s\n%s%s%s%s%s\nCall Trace:\n%s\nlast lines before it:\n%s",
+	    crash_class_name(c.cls), c.title, c.first, c.rip[0] ? c.rip : "", c.rip[0] ? "\n" : "",
+	    c.modules[0] ? "Modules linked in: " : "", c.modules, c.modules[0] ? "\n" : "", c.trace,
+	    c.before);
+	result_setstr(&r->crash_class, crash_class_name(c.cls));
+	result_setstr(&r->crash_title, c.title);
+	free(r->crash_report);
+	r->crash_report = report;
+	return 1;
 }
 
 /* Read the last 'want' bytes of fd (size 'size') into data; the count read, or -errno. */

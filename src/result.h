@@ -165,6 +165,8 @@ struct result_run {
 	struct result_outcome outcome;
 	struct result_stats stats;
 	char *console_tail;
+	/* The first kernel crash in the console (expect/crash.h); all NULL when none. */
+	char *crash_class, *crash_title, *crash_report;
 	char *shard;	 /* "2/3" when a shard of a suite ran it */
 	char *artifacts; /* where a failed run's artifacts are */
 	struct result_checkpoint checkpoint;
@@ -178,6 +180,13 @@ int result_setstr(char **field, const char *value);
 int result_set_command(struct result_run *r, char *const *argv);
 /* 'console_tail': the end of text, at most RESULT_TAIL_LINES lines and RESULT_TAIL_MAX bytes. */
 int result_set_tail(struct result_run *r, struct blob text);
+/*
+ * Classify the first kernel crash in text (the cleaned console log): fills
+ * crash_class, crash_title and crash_report (class, title, first line, RIP,
+ * modules, call trace and the lines before it, as crash.txt holds it).
+ * 1 when there was one, 0 when not, -ENOMEM.
+ */
+int result_set_crash(struct result_run *r, struct blob text);
 /* The same from the end of a file (the cleaned console log); -errno with text naming it. */
 int result_load_tail(struct result_run *r, const char *path, struct it_error *err);
 

@@ -277,6 +277,14 @@ static json_t *run_json(const struct result_run *r)
 	jset(&j, "outcome", outcome_json(&r->outcome));
 	jset(&j, "stats", stats_json(&r->stats));
 	jset_str(&j, "console_tail", r->console_tail);
+	if (r->crash_class) {
+		struct jobj crash = {json_object(), 0};
+
+		jset_str(&crash, "class", r->crash_class);
+		jset_str(&crash, "title", r->crash_title);
+		jset_str(&crash, "report", r->crash_report);
+		jset(&j, "crash", jobject_done(&crash));
+	}
 	if (r->shard)
 		jset_str(&j, "shard", r->shard);
 	if (r->artifacts)

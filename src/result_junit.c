@@ -52,6 +52,10 @@ static void problem_detail(struct out *o, const struct result_run *r, const stru
 		out_puts(o, "\nhint: ");
 		out_esc(o, ESC_XML_TEXT, r->hint);
 	}
+	if (r->crash_report) {
+		out_puts(o, "\ncrash:\n");
+		out_esc(o, ESC_XML_TEXT, r->crash_report);
+	}
 	if (s && s->pattern) {
 		out_puts(o, s->kind == RESULT_STEP_EXPECT ? "\npattern: "
 			    : s->kind == RESULT_STEP_SEND ? "\ntext: "

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,7 +289,8 @@ static int on_wakeup(void *ctx, int64_t now)
 	return agent_poll(ctx, now);
 }
 
-/* The VM's command line, into the result and command.txt (a convenience: errors ignored). */
+/* The VM's command line, into the result, command.txt and repro.sh (a convenience: errors ignored).
+ */
 static void record_command(const struct scenario *s, enum vm_accel accel, struct result_run *rep,
 			   const char *dir)
 {
@@ -299,6 +301,27 @@ static void record_command(const struct scenario *s, enum vm_accel accel, struct
 	    result_set_command(rep, argv.v) == 0 && rep->command &&
 	    asprintf(&line, "%s\n", rep->command) >= 0)
 		run_write_text(dir, "command.txt", line, NULL);
+	free(line);
+	line = NULL;
+	/*
+	 * repro.sh: the same qemu, the console on this terminal, no initrd-test needed. The
+	 * agent's socket (fd 3, which initrd-test passes) becomes a null chardev there.
+	 */
+	static const char agent_fd[] = "socket,id=agent,fd=3";
+	const char *cut = rep->command ? strstr(rep->command, agent_fd) : NULL;
+
+	if (rep->command &&
+	    asprintf(&line,
+		     "#!/bin/sh\n# Boot this run's files again with the same qemu command;\n"
+		     "# the console is this terminal (kill qemu to end it).\nexec %.*s%s%s\n",
+		     cut ? (int)(cut - rep->command) : (int)strlen(rep->command), rep->command,
+		     cut ? "null,id=agent" : "", cut ? cut + strlen(agent_fd) : "") >= 0 &&
+	    run_write_text(dir, "repro.sh", line, NULL) == 0) {
+		char path[PATH_MAX];
+
+		path_join(path, sizeof(path), dir, "repro.sh");
+		(void)chmod(path, 0755);
+	}
 	free(line);
 	strlist_clear(&argv);
 }
@@ -548,6 +571,23 @@ static int open_agent(struct attempt *a)
 	return 0;
 }
 
+/* The first kernel crash in the console log into the result and OUT/NAME/crash.txt. */
+static void note_crash(struct attempt *a)
+{
+	struct buf log = BUF_INIT;
+	char path[PATH_MAX];
+
+	buf_init(&log, 64u << 20);
+	if (buf_read_file(&log, a->rep.console_log) == 0 &&
+	    result_set_crash(&a->rep, blob_mem(log.data, log.len)) == 1) {
+		path_join(path, sizeof(path), a->dir, "crash.txt");
+		if (write_file_atomic(path, a->rep.crash_report, strlen(a->rep.crash_report),
+				      0644) < 0)
+			log_warn("cannot write '%s'", path);
+	}
+	buf_release(&log);
+}
+
 /* OUT/NAME with the engine loaded and both console logs open. */
 static int open_run(struct attempt *a, const struct run_opts *o)
 {
@@ -641,8 +681,10 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 report:
 	if (c->agent)
 		agentsteps_stop(c->agent, now_ms());
-	if (a->rep.console_log)
+	if (a->rep.console_log) {
 		result_load_tail(&a->rep, a->rep.console_log, NULL);
+		note_crash(a);
+	}
 	result_finish(&a->rep, c->engine, r, &a->err);
 }
 

@@ -43,6 +43,7 @@ struct run_opts {
 	const char *append;		     /* more kernel command line (boot) */
 	struct output_opts out;		     /* --junit, --json, -q */
 	uint64_t log_max;    /* cap of console.raw and console.log each (src/runlog.h); 0: none */
+	bool bisect;	     /* --bisect: exit codes for git bisect run (cmd_run.c) */
 	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
 	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 	bool no_checkpoint;  /* boot every run: no checkpoint is restored or saved */

@@ -21,6 +21,7 @@ enum {
 	OPT_KEEP,
 	OPT_ATTACH_ON_FAIL,
 	OPT_NO_CHECKPOINT,
+	OPT_BISECT,
 	OPT_PARALLEL,
 	OPT_SHARD,
 	OPT_DURATIONS,
@@ -106,7 +107,8 @@ static const struct opt own_opts[] = {
     {OPT_OUT, 'o', "out", "DIR",
      "where the run's files go (default initrd-test-out/NAME):\n"
      "initrd.img, vmlinuz, console.log (timestamped, cleaned),\n"
-     "console.raw, command.txt, plan.txt, result.json;\n"
+     "console.raw, command.txt, repro.sh, plan.txt, result.json,\n"
+     "crash.txt after a kernel crash;\n"
      "for a suite the root of OUT/NAME (default initrd-test-out)"},
     {OPT_TIMEOUT, 0, "timeout", "DUR", "the whole run (180s, 5m)"},
     {OPT_STEP_TIMEOUT, 0, "step-timeout", "DUR", "each step without its own 'within'"},
@@ -122,6 +124,10 @@ static const struct opt own_opts[] = {
     {OPT_NO_CHECKPOINT, 0, "no-checkpoint", NULL,
      "boot every run: a 'checkpoint NAME' step is neither\n"
      "restored nor saved (see 'initrd-test cache')"},
+    {OPT_BISECT, 0, "bisect", NULL,
+     "exit as 'git bisect run' wants: 0 passed, 1 failed,\n"
+     "crashed or timed out, 125 (skip) for a usage, scenario,\n"
+     "kernel or infrastructure error"},
 };
 
 static int take_duration(const char *arg, bool zero_ok, int64_t *out, struct it_error *err)
@@ -152,6 +158,9 @@ static int take_own(void *ctx, int id, const char *arg, struct it_error *err)
 		return 0;
 	case OPT_NO_CHECKPOINT:
 		o->no_checkpoint = true;
+		return 0;
+	case OPT_BISECT:
+		o->bisect = true;
 		return 0;
 	default:
 		o->attach_on_fail = true;

@@ -26,6 +26,7 @@
 #include "fuzz/fuzz_agentmux.c"
 #include "fuzz/fuzz_apk.c"
 #include "fuzz/fuzz_cpio.c"
+#include "fuzz/fuzz_crash.c"
 #include "fuzz/fuzz_expect.c"
 #include "fuzz/fuzz_index.c"
 #include "fuzz/fuzz_scenario.c"
@@ -47,13 +48,10 @@ struct target {
 };
 
 static const struct target targets[] = {
-    {"agent", fuzz_agent_one, NULL},
-    {"agentmux", fuzz_agentmux_one, NULL},
-    {"apk", fuzz_apk_one, fuzz_apk_init},
-    {"cpio", fuzz_cpio_one, fuzz_cpio_init},
-    {"expect", fuzz_expect_one, NULL},
-    {"index", fuzz_index_one, NULL},
-    {"scenario", fuzz_scenario_one, fuzz_scenario_init},
+    {"agent", fuzz_agent_one, NULL},	  {"agentmux", fuzz_agentmux_one, NULL},
+    {"apk", fuzz_apk_one, fuzz_apk_init}, {"cpio", fuzz_cpio_one, fuzz_cpio_init},
+    {"crash", fuzz_crash_one, NULL},	  {"expect", fuzz_expect_one, NULL},
+    {"index", fuzz_index_one, NULL},	  {"scenario", fuzz_scenario_one, fuzz_scenario_init},
     {"version", fuzz_version_one, NULL},
 };
 
