@@ -87,7 +87,7 @@ static void idx_exercise_db(const struct apk_db *db)
 			fuzz_fail();
 		for (uint32_t k = 0; k < n->nproviders; k++) {
 			const struct apk_provider *pv = &n->providers[k];
-			struct apk_dep any = {n, BLOB_NULL, APK_DEPMASK_ANY, false};
+			struct apk_dep any = {n, BLOB_NULL, APK_DEPMASK_ANY, false, 0};
 
 			if (pv->pkg == NULL || !apk_dep_satisfied_by(&any, pv))
 				fuzz_fail();

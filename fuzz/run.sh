@@ -41,7 +41,7 @@ read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
 # shellcheck disable=SC2086
 read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
 SAN=-fsanitize=address,undefined
-CFLAGS=(-std=c11 -D_GNU_SOURCE '-DIT_VERSION="fuzz"' "-DIT_DATADIR=\"$ROOT\"" "-DIT_LIBEXECDIR=\"$ROOT/build/agent\"" -O1 -g -I.
+CFLAGS=(-std=c11 -D_GNU_SOURCE '-DIT_VERSION="fuzz"' "-DIT_BINDIR=\"/bin\"" "-DIT_DATADIR=\"$ROOT\"" "-DIT_LIBEXECDIR=\"$ROOT/build/agent\"" -O1 -g -I.
 	"${PKG_CFLAGS[@]}" "$SAN" -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 # The project's own warnings; -Werror only for the targets: the rest is not ours to fix here.
 WARN=(-Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Wvla
