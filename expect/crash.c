@@ -45,7 +45,8 @@ static const struct start_pat starts[] = {
     {"rcu: INFO: ", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
     {"INFO: rcu_", 0, CRASH_RCU_STALL, "INFO: rcu detected stall", 0},
     {"Oops: ", 0, CRASH_OOPS, "Oops", 0},
-    {"Kernel panic - not syncing", 0, CRASH_PANIC, "kernel panic: ", 1},
+    /* "Kernel panic" alone: a run stopped by the panic fail pattern may log no more of it. */
+    {"Kernel panic", 0, CRASH_PANIC, "kernel panic: ", 1},
 };
 
 static const char *const class_names[] = {
@@ -246,9 +247,15 @@ static void set_title(struct crash *c, const struct start_pat *p, struct cline f
 		      const char *func)
 {
 	if (p->use_msg) {
+		static const char syncing[] = " - not syncing";
 		char msg[CRASH_TITLE_MAX];
-		size_t k = strlen(p->prefix);
+		size_t k = strlen(p->prefix), j = 0;
 
+		/* The panic's " - not syncing", whole or cut short by the end of the log. */
+		while (k + j < first.n && j < sizeof(syncing) - 1 && first.s[k + j] == syncing[j])
+			j++;
+		if (j == sizeof(syncing) - 1 || (j && k + j == first.n))
+			k += j;
 		while (k < first.n && (first.s[k] == ':' || first.s[k] == ' '))
 			k++;
 		copy_line(msg, sizeof(msg), first.s + k, first.n - k);

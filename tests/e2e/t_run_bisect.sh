@@ -5,19 +5,9 @@
 . "$TOP/tests/e2e/lib.sh"
 require_qemu
 
-mkdir -p "$T/crash"
-cat >"$T/crash/scenario" <<EOS
-include $TOP/scenarios/base
-agent off
-expect login /alpine-test login: /
-send root
-expect prompt /# /
-send "echo c > /proc/sysrq-trigger\n"
-expect never /NEVER-MATCHES/ within 60s
-EOS
 expect_exit 0 "$IT" run --bisect -q --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/pass" \
 	"$TOP/scenarios/minimal"
 expect_exit 1 "$IT" run --bisect -q --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/crashed" \
-	"$T/crash"
+	"$TOP/tests/data/crash/sysrq-panic"
 expect_exit 125 "$IT" run --bisect -q --repo "$REPO" --kernel "$T/no-such-bzImage" --cache-dir "$T/cache" \
 	-o "$T/nokernel" "$TOP/scenarios/minimal"

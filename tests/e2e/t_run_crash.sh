@@ -6,33 +6,23 @@
 . "$TOP/tests/e2e/lib.sh"
 require_qemu
 
-mkdir -p "$T/sc"
-cat >"$T/sc/scenario" <<EOS
-include $TOP/scenarios/base
-agent off
-expect login /alpine-test login: /
-send root
-expect prompt /# /
-send "echo c > /proc/sysrq-trigger\n"
-expect never /NEVER-MATCHES/ within 60s
-EOS
 expect_exit 1 "$IT" run --repo "$REPO" --kernel host --cache-dir "$T/cache" -o "$T/run" \
-	--junit "$T/junit.xml" "$T/sc" >"$T/out" 2>&1
+	--junit "$T/junit.xml" "$TOP/tests/data/crash/sysrq-panic" >"$T/out" 2>&1
 cat "$T/out"
-assert_grep "^CRASHED sc" "$T/out"
+assert_grep "^CRASHED sysrq-panic" "$T/out"
 [ -f "$T/run/crash.txt" ] || fail "no crash.txt in the run's folder"
 cat "$T/run/crash.txt"
 assert_grep '^class: panic$' "$T/run/crash.txt"
 assert_grep '^title: kernel panic' "$T/run/crash.txt"
 assert_grep 'sysrq: Trigger a crash' "$T/run/crash.txt"
-[ -f "$T/run/artifacts/sc/crash.txt" ] || fail "crash.txt is not among the artifacts"
+[ -f "$T/run/artifacts/sysrq-panic/crash.txt" ] || fail "crash.txt is not among the artifacts"
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["runs"][0]["crash"]
 assert c["class"]=="panic" and c["title"].startswith("kernel panic"), c' \
 	"$T/run/result.json" || fail "result.json has no crash report"
 assert_grep 'title: kernel panic' "$T/junit.xml"
 
 # replay: the recorded console of crashtest.ko's crashes, the first of them a WARNING.
-"$IT" replay --json "$T/replay.json" "$T/sc" "$TOP/tests/data/console/crash-module.raw" >"$T/rout" 2>&1 || true
+"$IT" replay --json "$T/replay.json" "$TOP/tests/data/crash/sysrq-panic" "$TOP/tests/data/console/crash-module.raw" >"$T/rout" 2>&1 || true
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["runs"][0]["crash"]
 assert c["class"]=="warning" and c["title"]=="WARNING in crashtest_warn", c' \
 	"$T/replay.json" || fail "replay does not classify the recorded crash"

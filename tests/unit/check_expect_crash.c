@@ -123,6 +123,10 @@ START_TEST(test_truncated_report)
 	size_t at = c.at;
 
 	ck_assert_int_eq(crash_find(b.data, at + 20, &c), 0); /* "Kerne": not a crash line yet */
+	/* "Kernel panic - no": where a run stopped by the panic fail pattern may cut it. */
+	ck_assert_int_eq(crash_find(b.data, at + 32, &c), 1);
+	ck_assert_str_eq(crash_class_name(c.cls), "panic");
+	ck_assert_str_eq(c.title, "kernel panic");
 	ck_assert_int_eq(crash_find(b.data, at + 60, &c), 1);
 	ck_assert_int_eq(c.complete, 0);
 	ck_assert_uint_eq(c.at, at);
