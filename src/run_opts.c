@@ -175,7 +175,10 @@ const struct opt_group run_own_options = OPT_GROUP(NULL, own_opts, take_own);
 static const struct opt suite_opts_[] = {
     {OPT_PARALLEL, 'j', "parallel", "N",
      "boot N VMs at once (default: min(CPUs, available memory /\n(VM memory + 256 MiB)))"},
-    {OPT_SHARD, 0, "shard", "I/N", "run the I-th of N stable, balanced shares of the suite"},
+    {OPT_SHARD, 0, "shard", "I/N|auto",
+     "run the I-th of N stable, balanced shares of the suite;\n"
+     "auto: from GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, auto/N: from\n"
+     "a Kubernetes Indexed Job's JOB_COMPLETION_INDEX"},
     {OPT_DURATIONS, 0, "durations", "FILE",
      "balance shards by the durations in an earlier results.json"},
     {OPT_RETRIES, 0, "retries", "K",

@@ -62,7 +62,12 @@ struct suite_shard {
 	unsigned count; /* 0: no sharding */
 };
 
-/* "2/3" -> {2, 3}. -IT_EUSAGE unless 1 <= I <= N <= 1000. */
+/*
+ * "2/3" -> {2, 3}. -IT_EUSAGE unless 1 <= I <= N <= 1000. "auto" reads the
+ * shard from the CI engine (GitLab's CI_NODE_INDEX and CI_NODE_TOTAL);
+ * "auto/N" also takes a Kubernetes Indexed Job's JOB_COMPLETION_INDEX
+ * (0-based) with N in all, else checks N against CI_NODE_TOTAL.
+ */
 int suite_shard_parse(const char *s, struct suite_shard *out, struct it_error *err);
 
 /*

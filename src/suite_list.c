@@ -236,12 +236,65 @@ int suite_discover(const char *const *paths, size_t n, struct suite_list *out, s
 }
 /* ---- shards ------------------------------------------------------------------------------- */
 
+/*
+ * '--shard auto' and 'auto/N': the shard from the CI engine running the job.
+ * GitLab's parallel: sets CI_NODE_INDEX (1-based) and CI_NODE_TOTAL; a
+ * Kubernetes Indexed Job sets JOB_COMPLETION_INDEX (0-based) and the total
+ * comes from 'auto/N'.
+ */
+static int shard_auto(const char *s, struct suite_shard *out, struct it_error *err)
+{
+	const char *gi = getenv("CI_NODE_INDEX"), *gn = getenv("CI_NODE_TOTAL");
+	const char *ki = getenv("JOB_COMPLETION_INDEX");
+	long i = 0, n = 0;
+
+	if (s[4] == '/' && !parse_long(s + 5, 1, 1000, &n))
+		goto bad;
+	if (s[4] != '\0' && s[4] != '/')
+		goto bad;
+	if (ki && n) {
+		if (!parse_long(ki, 0, 999, &i))
+			return it_error_set(err, -IT_EUSAGE,
+					    "--shard %s: bad JOB_COMPLETION_INDEX '%s'", s, ki);
+		i++;
+	} else if (gi && gn) {
+		long total;
+
+		if (!parse_long(gi, 1, 1000, &i) || !parse_long(gn, 1, 1000, &total))
+			return it_error_set(
+			    err, -IT_EUSAGE,
+			    "--shard %s: bad CI_NODE_INDEX '%s' or CI_NODE_TOTAL '%s'", s, gi, gn);
+		if (n && n != total)
+			return it_error_set(err, -IT_EUSAGE,
+					    "--shard %s: CI_NODE_TOTAL is %ld, not %ld", s, total,
+					    n);
+		n = total;
+	} else {
+		it_error_set(err, -IT_EUSAGE,
+			     "--shard %s: no shard in the environment (CI_NODE_INDEX and "
+			     "CI_NODE_TOTAL%s)",
+			     s, n ? ", or JOB_COMPLETION_INDEX" : "");
+		it_error_hint(err, "GitLab's parallel: sets both; in a Kubernetes Indexed Job "
+				   "give the total, --shard auto/N; elsewhere give I/N");
+		return -IT_EUSAGE;
+	}
+	if (i > n)
+		return it_error_set(err, -IT_EUSAGE, "--shard %s: shard %ld of %ld", s, i, n);
+	out->index = (unsigned)i;
+	out->count = (unsigned)n;
+	return 0;
+bad:
+	return it_error_set(err, -IT_EUSAGE, "bad --shard '%s': give I/N, auto or auto/N", s);
+}
+
 int suite_shard_parse(const char *s, struct suite_shard *out, struct it_error *err)
 {
 	const char *slash = strchr(s, '/');
 	char left[32];
 	long i, n;
 
+	if (strncmp(s, "auto", 4) == 0)
+		return shard_auto(s, out, err);
 	if (!slash || (size_t)(slash - s) >= sizeof(left))
 		goto bad;
 	memcpy(left, s, (size_t)(slash - s));

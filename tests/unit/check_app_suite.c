@@ -251,6 +251,48 @@ START_TEST(test_shard_parse)
 }
 END_TEST
 
+/* --shard auto: GitLab's parallel:, a Kubernetes Indexed Job, and what is missing or wrong. */
+START_TEST(test_shard_auto)
+{
+	struct it_error e = IT_ERROR_INIT;
+	struct suite_shard sh;
+
+	unsetenv("JOB_COMPLETION_INDEX");
+	setenv("CI_NODE_INDEX", "2", 1);
+	setenv("CI_NODE_TOTAL", "4", 1);
+	ck_assert_int_eq(suite_shard_parse("auto", &sh, &e), 0);
+	ck_assert_uint_eq(sh.index, 2);
+	ck_assert_uint_eq(sh.count, 4);
+	ck_assert_int_eq(suite_shard_parse("auto/4", &sh, &e), 0);
+	ck_assert_int_eq(suite_shard_parse("auto/3", &sh, &e), -IT_EUSAGE);
+	ck_assert_str_eq(e.msg, "--shard auto/3: CI_NODE_TOTAL is 4, not 3");
+	it_error_clear(&e);
+	setenv("CI_NODE_INDEX", "5", 1);
+	ck_assert_int_eq(suite_shard_parse("auto", &sh, &e), -IT_EUSAGE);
+	ck_assert_str_eq(e.msg, "--shard auto: shard 5 of 4");
+	it_error_clear(&e);
+	unsetenv("CI_NODE_INDEX");
+	unsetenv("CI_NODE_TOTAL");
+
+	setenv("JOB_COMPLETION_INDEX", "0", 1);
+	ck_assert_int_eq(suite_shard_parse("auto/3", &sh, &e), 0);
+	ck_assert_uint_eq(sh.index, 1);
+	ck_assert_uint_eq(sh.count, 3);
+	setenv("JOB_COMPLETION_INDEX", "3", 1);
+	ck_assert_int_eq(suite_shard_parse("auto/3", &sh, &e), -IT_EUSAGE);
+	it_error_clear(&e);
+	/* Without the total a Kubernetes index says nothing. */
+	ck_assert_int_eq(suite_shard_parse("auto", &sh, &e), -IT_EUSAGE);
+	ck_assert_str_eq(e.msg, "--shard auto: no shard in the environment (CI_NODE_INDEX and "
+				"CI_NODE_TOTAL)");
+	ck_assert_ptr_nonnull(strstr(e.hint, "auto/N"));
+	it_error_clear(&e);
+	unsetenv("JOB_COMPLETION_INDEX");
+	ck_assert_int_eq(suite_shard_parse("autox", &sh, &e), -IT_EUSAGE);
+	ck_assert_str_eq(e.msg, "bad --shard 'autox': give I/N, auto or auto/N");
+}
+END_TEST
+
 static const char *const names[] = {"alpha",   "bravo", "charlie", "delta", "echo",
 				    "foxtrot", "golf",	"hotel",   "india", "juliet"};
 #define NNAMES (sizeof(names) / sizeof(names[0]))
@@ -1010,6 +1052,7 @@ static Suite *suite_suite(void)
 	tcase_add_test(tc, test_discover_trees);
 	tcase_add_test(tc, test_discover_nested_and_errors);
 	tcase_add_test(tc, test_shard_parse);
+	tcase_add_test(tc, test_shard_auto);
 	tcase_add_test(tc, test_shard_cover_round_robin);
 	tcase_add_test(tc, test_shard_balanced_by_durations);
 	tcase_add_test(tc, test_default_jobs);
