@@ -301,6 +301,9 @@ docs-check: $(BIN) man-lint
 		$(if $(Q),echo "  DOC     $$t";) ./$$t ./$(BIN) || { echo "docs-check: '$$t' failed" >&2; status=1; }; \
 	done; exit $$status
 INSTALL_DEPS += $(MAN_PAGES)
+INSTALL_EXTRA += completion/initrd-test.bash=$(BASHCOMPDIR)/initrd-test \
+	completion/_initrd-test=$(ZSHCOMPDIR)/_initrd-test
+LINT_SH += completion/initrd-test.bash $(wildcard tests/docs/*.sh)
 INSTALL_EXTRA += $(foreach p,$(MAN_PAGES),$(p)=$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 
 clean:
