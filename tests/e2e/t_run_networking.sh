@@ -35,5 +35,7 @@ assert_grep '<testsuite ' "$T/junit.xml"
 assert_grep '"verdict": *"passed"' "$T/result.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["runs"][0]["verdict"]=="passed"' \
 	"$T/result.json" || fail "result.json is not valid JSON with a passed verdict"
+"$TOP/tests/tools/validate-results.py" "$T/result.json" "$T/run/result.json" ||
+	fail "result.json does not follow docs/results.schema.json"
 # The VM stopped at the last step: no qemu of this run remains.
 assert_no_process "$T/run/initrd.img" "qemu still running after the run"
