@@ -303,7 +303,11 @@ docs-check: $(BIN) man-lint
 INSTALL_DEPS += $(MAN_PAGES)
 INSTALL_EXTRA += completion/initrd-test.bash=$(BASHCOMPDIR)/initrd-test \
 	completion/_initrd-test=$(ZSHCOMPDIR)/_initrd-test
-LINT_SH += completion/initrd-test.bash $(wildcard tests/docs/*.sh)
+LINT_SH += completion/initrd-test.bash $(wildcard tests/docs/*.sh) debian/tests/networking
+# The Debian package, built from a copy of the tree and linted (ci/deb.sh; DEB_BOOT=1 boots).
+.PHONY: deb
+deb:
+	$(Q)ci/deb.sh
 INSTALL_EXTRA += $(foreach p,$(MAN_PAGES),$(p)=$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 
 clean:
