@@ -32,6 +32,9 @@ fi
 assert_grep 'tcg' "$T/run/command.txt"
 assert_grep 'restrict=on' "$T/run/command.txt"
 assert_grep '<testsuite ' "$T/junit.xml"
+# On a pipe the progress is one plain line per step, with its budget and timeout.
+assert_grep '^step 1/11 openrc (timeout 60s)$' "$T/out"
+assert_grep '^step 9/11 agent-ready (budget 30s, timeout 60s)$' "$T/out"
 assert_grep '"verdict": *"passed"' "$T/result.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["runs"][0]["verdict"]=="passed"' \
 	"$T/result.json" || fail "result.json is not valid JSON with a passed verdict"
