@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
 /* 'initrd-test ps': list the VMs that initrd-test runs now. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "runner/runner.h"
 #include "src/cmds.h"
 #include "src/options.h"
 
 static const char intro[] =
-    "usage: initrd-test ps\n"
+    "usage: initrd-test ps [-q|--json]\n"
     "\n"
     "List the VMs that initrd-test runs now, oldest first: NAME (for attach and\n"
     "stop), PID (of initrd-test), SCENARIO, UPTIME and the current STEP. Entries\n"
@@ -19,9 +21,36 @@ static const char intro[] =
     "\n";
 
 static const char outro[] =
+    "--json prints one array of objects: name, scenario, pid, qemu_pid, started\n"
+    "(unix seconds), uptime (seconds), step, socket (its console), qmp; a field\n"
+    "with no value is null.\n"
+    "\n"
+    "examples:\n"
+    "  initrd-test ps\n"
+    "  initrd-test stop $(initrd-test ps -q | head -n 1)\n"
+    "\n"
     "exit codes: 0 listed (also when none runs), 3 the directory cannot be read\n";
 
-static const struct opt_cmd ps_cmd = {"ps", intro, outro, NULL, 0, false};
+enum ps_format { PS_TABLE, PS_NAMES, PS_JSON };
+
+static const struct opt ps_opts[] = {
+    {PS_NAMES, 'q', "quiet", NULL, "the names only, one a line (for scripts and completion)"},
+    {PS_JSON, 0, "json", NULL, "the list as JSON, for programs"},
+};
+
+static int take(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	enum ps_format *f = ctx;
+
+	(void)arg;
+	(void)err;
+	*f = (enum ps_format)id;
+	return 0;
+}
+
+static const struct opt_group ps_group = OPT_GROUP(NULL, ps_opts, take);
+static const struct opt_group *const groups[] = {&ps_group};
+static const struct opt_cmd ps_cmd = {"ps", intro, outro, groups, ARRAY_SIZE(groups), false};
 
 static void format_uptime(int64_t secs, char *out, size_t outsz)
 {
@@ -67,11 +96,52 @@ static void print_list(const struct vm_hub_list *list)
 	}
 }
 
+static void print_names(const struct vm_hub_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		printf("%s\n", list->v[i].name);
+}
+
+/* A string field, null when empty. */
+static json_t *jtext(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+static int print_json(const struct vm_hub_list *list)
+{
+	int64_t now = (int64_t)time(NULL);
+	json_t *a = json_array();
+	int r = 0;
+
+	for (size_t i = 0; a && i < list->n; i++) {
+		const struct vm_hub_entry *e = &list->v[i];
+		json_t *o = json_pack(
+		    "{s:o, s:o, s:I, s:o, s:I, s:I, s:o, s:o, s:o}", "name", jtext(e->name),
+		    "scenario", jtext(e->scenario), "pid", (json_int_t)e->pid, "qemu_pid",
+		    e->qemu_pid > 0 ? json_integer(e->qemu_pid) : json_null(), "started",
+		    (json_int_t)e->started, "uptime",
+		    (json_int_t)(now > e->started ? now - e->started : 0), "step", jtext(e->step),
+		    "socket", jtext(e->socket), "qmp", jtext(e->qmp));
+
+		if (!o || json_array_append_new(a, o) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	if (!a || json_dumpf(a, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF)
+		r = -ENOMEM;
+	json_decref(a);
+	return r;
+}
+
 int cmd_ps(int argc, char **argv)
 {
 	struct vm_hub_list list = VM_HUB_LIST_INIT;
 	struct it_error err = IT_ERROR_INIT;
-	int first = opt_parse(&ps_cmd, NULL, argc, argv), r;
+	enum ps_format format = PS_TABLE;
+	void *ctxs[] = {&format};
+	int first = opt_parse(&ps_cmd, ctxs, argc, argv), r;
 
 	if (first < 0)
 		return first == OPT_HELP_SHOWN ? EXIT_PASS : EXIT_USAGE;
@@ -84,9 +154,15 @@ int cmd_ps(int argc, char **argv)
 		log_it_error(&err, r);
 		return EXIT_INFRA;
 	}
-	print_list(&list);
+	r = 0;
+	if (format == PS_JSON)
+		r = print_json(&list);
+	else if (format == PS_NAMES)
+		print_names(&list);
+	else
+		print_list(&list);
 	vm_hub_list_release(&list);
-	if (fflush(stdout) != 0) {
+	if (r < 0 || fflush(stdout) != 0) {
 		log_error("cannot write the list: %s", strerror(errno));
 		return EXIT_INFRA;
 	}

@@ -20,6 +20,7 @@
 #include "src/artifacts.h"
 #include "src/checkpoint.h"
 #include "src/keep.h"
+#include "src/progress.h"
 #include "src/run.h"
 #include "src/runlog.h"
 #include "src/signals.h"
@@ -53,15 +54,18 @@ void run_status(int fd, const char *fmt, ...)
 struct run_ctx {
 	struct vm *vm;
 	struct expect *engine;
-	struct recorder rec;	  /* console.raw, console.log: capped (--log-max) */
-	bool live;		  /* console to stdout */
-	int status_fd;		  /* progress for a suite */
-	size_t shown_step;	  /* the step last announced there */
-	bool keep;		  /* --keep: the VM outlives the check, run_scenario() stops it */
-	struct agentlink *link;	  /* the agent channel: NULL with 'agent off' */
-	struct agentsteps *agent; /* the agent's steps of the scenario */
-	struct result_run *rep;	  /* the run's result (borrowed) */
-	const char *dir;	  /* the run's folder */
+	struct recorder rec;	    /* console.raw, console.log: capped (--log-max) */
+	bool live;		    /* console to stdout */
+	struct progress prog;	    /* the status line (or plain lines) on stderr */
+	bool console_bol;	    /* the live console is at the start of a line */
+	const struct scenario *scn; /* the steps' budgets, for the status line */
+	int status_fd;		    /* progress for a suite */
+	size_t shown_step;	    /* the step last announced there */
+	bool keep;		    /* --keep: the VM outlives the check, run_scenario() stops it */
+	struct agentlink *link;	    /* the agent channel: NULL with 'agent off' */
+	struct agentsteps *agent;   /* the agent's steps of the scenario */
+	struct result_run *rep;	    /* the run's result (borrowed) */
+	const char *dir;	    /* the run's folder */
 	int64_t zero_ms; /* the engine's clock's zero: the VM start, or before when restored */
 	/* The scenario's checkpoint step (src/checkpoint.h). */
 	size_t cp_step;	       /* its index; SIZE_MAX: none */
@@ -97,6 +101,18 @@ static void hub_status(struct run_ctx *c, size_t i)
 	vm_hub_set_status(c->vm, line);
 }
 
+/* The status line's current step: i, with its budget and timeout. */
+static void progress_note(struct run_ctx *c, size_t i, int64_t now)
+{
+	const struct expect_step_result *st = expect_step(c->engine, i);
+	int64_t budget = c->scn && i < c->scn->nsteps ? c->scn->steps[i].budget_ms : 0;
+
+	c->prog.zero = c->zero_ms;
+	progress_step(&c->prog, i, expect_nsteps(c->engine), st->name, budget, st->timeout_ms, now);
+	if (!c->live || c->console_bol)
+		progress_draw(&c->prog, now);
+}
+
 /* Tell the suite and the hub when the current step changes. */
 static void announce_step(struct run_ctx *c)
 {
@@ -109,6 +125,7 @@ static void announce_step(struct run_ctx *c)
 	c->shown_step = i;
 	run_status(c->status_fd, "step %s", expect_step(c->engine, i)->name);
 	hub_status(c, i);
+	progress_note(c, i, now_ms());
 }
 
 static int state_to_stop(int state)
@@ -123,8 +140,13 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 
 	/* A log that cannot be written is reported after the run; the check goes on. */
 	recorder_feed(&c->rec, buf, len, now);
-	if (c->live)
+	if (c->live && len) {
+		progress_hide(&c->prog);
 		fd_write_all(STDOUT_FILENO, buf, len);
+		c->console_bol = buf[len - 1] == '\n';
+		if (c->console_bol)
+			progress_draw(&c->prog, now);
+	}
 	state = expect_feed(c->engine, buf, len, now);
 	if (state < 0)
 		return state;
@@ -141,7 +163,8 @@ static int64_t on_deadline(void *ctx)
 	int64_t e = expect_deadline(c->engine), a = c->agent ? agentsteps_deadline(c->agent) : -1;
 	int64_t l = c->link ? agentlink_deadline(c->link) : -1;
 
-	return deadline_earliest(deadline_earliest(e, a), l);
+	return deadline_earliest(deadline_earliest(deadline_earliest(e, a), l),
+				 progress_deadline(&c->prog));
 }
 
 /*
@@ -238,6 +261,8 @@ static int on_timer(void *ctx, int64_t now)
 
 	if (state < 0)
 		return state;
+	/* A prompt without a newline on the live console is left alone until its line ends. */
+	progress_tick(&c->prog, now, !c->live || c->console_bol);
 	/* Running on: on_wakeup() follows, and carries the agent's steps on. */
 	return state != EXPECT_RUNNING ? 1 : 0;
 }
@@ -448,6 +473,7 @@ static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *re
 
 	c->rep = rep;
 	c->dir = dir;
+	c->scn = s;
 	if (c->cp && checkpoint_prefix(c->cp)) {
 		r = restore_vm(s, c, rep, dir, &why);
 		if (r == 0)
@@ -469,6 +495,7 @@ static int start_vm(struct scenario *s, struct run_ctx *c, struct result_run *re
 	if (expect_nsteps(c->engine) > 0) {
 		run_status(c->status_fd, "step %s", expect_step(c->engine, 0)->name);
 		hub_status(c, 0);
+		progress_note(c, 0, info->start_ms);
 	}
 	return 0;
 }
@@ -526,6 +553,7 @@ static void attempt_init(struct attempt *a)
 	result_run_init(&a->rep);
 	recorder_init(&a->c.rec);
 	a->c.status_fd = -1;
+	a->c.prog.fd = -1;
 	a->c.cp_step = SIZE_MAX;
 }
 
@@ -672,7 +700,10 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	if (r < 0)
 		goto report;
 	c->live = !o->out.quiet && isatty(STDOUT_FILENO);
+	c->console_bol = true;
+	progress_init(&c->prog, STDERR_FILENO, !o->out.quiet && o->status_fd < 0, now_ms());
 	r = boot_and_check(&a->s, c, &a->rep, a->dir, &a->err);
+	progress_hide(&c->prog);
 	if (recorder_finish(&c->rec) < 0 && r == 0)
 		r = it_error_set(&a->err, c->rec.err, "cannot write the console log in '%s': %s",
 				 a->dir, it_strerror(c->rec.err));

@@ -147,3 +147,12 @@ peak_rss() {
 		sleep 0.5
 	done
 }
+
+# A VM entry in the console directory of XDG_RUNTIME_DIR=$1, as a running initrd-test writes
+# it (runner.h, NAME.info), for pid $3 (a live process): name $2, started at unix time $4.
+hub_entry() {
+	mkdir -p "$1/initrd-test" && chmod 0700 "$1/initrd-test"
+	printf 'name=%s\nscenario=%s\npid=%s\nqemu_pid=%s\nstarted=%s\nsocket=%s\nstep=%s\n' \
+		"$2" "${2%-*}" "$3" "$3" "$4" "$1/initrd-test/$2.sock" "step 1/3: boot" \
+		>"$1/initrd-test/$2.info"
+}

@@ -74,6 +74,9 @@ cat "$T/ps1"
 NAME=$(awk 'NR == 2 { print $1 }' "$T/ps1")
 case "$NAME" in networking-*) ;; *) fail "odd VM name '$NAME'" ;; esac
 assert_grep "interactive (initrd-test boot)" "$T/ps1"
+[ "$("$IT" ps -q)" = "$NAME" ] || fail "ps -q does not name $NAME alone"
+"$IT" ps --json | python3 -c 'import json,sys; v = json.load(sys.stdin); assert [e["name"] for e in v] == [sys.argv[1]], v' "$NAME" ||
+	fail "ps --json does not list $NAME"
 tm send-keys -t boot C-] d
 wait_pane boot "detached from $NAME; it keeps running" 10
 wait_pane boot "$NAME runs on, served by this initrd-test" 10

@@ -23,6 +23,23 @@ for f in "$bin" "$D$PREFIX/libexec/initrd-test/initrd-test-agent" \
 	[ -f "$f" ] || fail "make install did not install $f"
 done
 [ -x "$bin" ] || fail "the installed binary is not executable"
+# The man pages: one per command, the format's in section 5, and 'man initrd-test-run' renders.
+for p in initrd-test initrd-test-run initrd-test-attach initrd-test-cache; do
+	[ -f "$D$PREFIX/share/man/man1/$p.1" ] || fail "make install did not install $p(1)"
+done
+[ -f "$D$PREFIX/share/man/man5/initrd-test-scenario.5" ] || fail "no initrd-test-scenario(5)"
+MANPATH="$D$PREFIX/share/man" man -P cat initrd-test-run >"$T/man.out" 2>&1 ||
+	fail "man initrd-test-run does not render: $(cat "$T/man.out")"
+assert_grep '^ *initrd-test run \[options\] SCENARIO' "$T/man.out"
+assert_grep '--shard' "$T/man.out"
+# The completions; bash's, installed, offers the installed examples by name.
+[ -f "$D$PREFIX/share/zsh/vendor-completions/_initrd-test" ] || fail "no zsh completion"
+comp="$D$PREFIX/share/bash-completion/completions/initrd-test"
+[ -f "$comp" ] || fail "no bash completion"
+# shellcheck disable=SC2016 # expanded by that bash
+PATH="$D$PREFIX/bin:$PATH" bash -c '. "$1"; COMP_WORDS=(initrd-test run netw); COMP_CWORD=2
+	_initrd_test; printf "%s\n" "${COMPREPLY[@]}"' sh "$comp" >"$T/comp.out"
+assert_grep '^networking$' "$T/comp.out"
 
 # Nothing of the tree: no keys or agent from it (the environment would point there).
 mkdir -p "$T/elsewhere"

@@ -26,3 +26,5 @@ assert_grep 'title: kernel panic' "$T/junit.xml"
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["runs"][0]["crash"]
 assert c["class"]=="warning" and c["title"]=="WARNING in crashtest_warn", c' \
 	"$T/replay.json" || fail "replay does not classify the recorded crash"
+"$TOP/tests/tools/validate-results.py" "$T/run/result.json" "$T/replay.json" ||
+	fail "the crash results do not follow docs/results.schema.json"

@@ -32,8 +32,13 @@ fi
 assert_grep 'tcg' "$T/run/command.txt"
 assert_grep 'restrict=on' "$T/run/command.txt"
 assert_grep '<testsuite ' "$T/junit.xml"
+# On a pipe the progress is one plain line per step, with its budget and timeout.
+assert_grep '^step 1/11 openrc (timeout 60s)$' "$T/out"
+assert_grep '^step 9/11 agent-ready (budget 30s, timeout 60s)$' "$T/out"
 assert_grep '"verdict": *"passed"' "$T/result.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["runs"][0]["verdict"]=="passed"' \
 	"$T/result.json" || fail "result.json is not valid JSON with a passed verdict"
+"$TOP/tests/tools/validate-results.py" "$T/result.json" "$T/run/result.json" ||
+	fail "result.json does not follow docs/results.schema.json"
 # The VM stopped at the last step: no qemu of this run remains.
 assert_no_process "$T/run/initrd.img" "qemu still running after the run"

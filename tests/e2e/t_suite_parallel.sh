@@ -78,6 +78,9 @@ assert runs["over-budget"]["artifacts"].endswith("artifacts/over-budget"), runs[
 assert "artifacts" not in runs["boot"]
 assert runs["boot"]["timings"]["steps"]["openrc"] > 0
 assert runs["boot"]["accel"] == "tcg"' "$T/j2.json" || fail "results.json lacks artifacts or timings"
+# The suite's results and each run's result.json follow docs/results.schema.json.
+"$TOP/tests/tools/validate-results.py" "$T/j1.json" "$T/j2.json" "$T"/j2/*/result.json ||
+	fail "the suite's results do not follow docs/results.schema.json"
 
 # The merged JUnit is valid against Jenkins' schema, one testsuite per scenario.
 "$PY" "$TOP/tests/data/junit/validate.py" "$T/j1.xml" "$T/j2.xml" || fail "JUnit not valid"
