@@ -307,19 +307,213 @@ out:
 	return r;
 }
 
+/* What is asked for: the packages, and the kernel package. */
+static int world_of(struct build *b, struct strlist *world, struct it_error *err)
+{
+	int r = strlist_copy(world, &b->cfg->packages);
+
+	if (r == 0 && b->cfg->kernel_package && !strlist_has(world, b->cfg->kernel_package))
+		r = strlist_add(world, b->cfg->kernel_package);
+	if (r == 0 && world->n == 0)
+		r = it_error_set(err, -IT_EUSAGE, "no packages to install");
+	return r;
+}
+
 static int resolve_world(struct build *b, struct it_error *err)
 {
 	struct strlist world = STRLIST_INIT;
 	int r;
 
-	r = strlist_copy(&world, &b->cfg->packages);
-	if (r == 0 && b->cfg->kernel_package && !strlist_has(&world, b->cfg->kernel_package))
-		r = strlist_add(&world, b->cfg->kernel_package);
-	if (r == 0 && world.n == 0)
-		r = it_error_set(err, -IT_EUSAGE, "no packages to install");
+	r = world_of(b, &world, err);
 	if (r == 0)
 		r = apk_resolve(&b->db, &world, &b->plan, err);
 	strlist_clear(&world);
+	return r;
+}
+
+/* Is every positive world entry provided by a package of the set (in_set, by package id)? */
+static int lock_covers_world(struct build *b, const struct strlist *world, const bool *in_set,
+			     const char *file, struct it_error *err)
+{
+	for (size_t i = 0; i < world->n; i++) {
+		const char *w = world->v[i];
+		struct apk_dep d = {NULL, BLOB_NULL, 0, false, 0};
+		struct blob name;
+		const char *at;
+		bool ok = false;
+		int op;
+
+		if (!apk_dep_split(blob_str(w), &name, &op, &d.version, &d.conflict))
+			continue; /* the resolver's message is better: --update-lock gives it */
+		at = memchr(name.ptr, '@', name.len);
+		if (at)
+			name.len = (size_t)(at - name.ptr);
+		d.op = (uint8_t)op;
+		d.name = apk_db_find_name(&b->db, name);
+		if (d.conflict)
+			continue;
+		for (uint32_t k = 0; d.name && !ok && k < d.name->nproviders; k++)
+			ok = in_set[d.name->providers[k].pkg->id] &&
+			     apk_dep_satisfied_by(&d, &d.name->providers[k]);
+		if (!ok) {
+			it_error_set(err, -IT_ESCENARIO,
+				     "'%s' is asked for, but no package of '%s' is it", w, file);
+			it_error_hint(err,
+				      "the package list changed: give --update-lock to resolve "
+				      "it again and rewrite the lock");
+			return -IT_ESCENARIO;
+		}
+	}
+	return 0;
+}
+
+/* The index's package for a locked one: same name, version and checksum, the locked repo first. */
+static int locked_pkg(struct build *b, const struct lock_pkg *lp, const char *file,
+		      const struct apk_pkg **out, struct it_error *err)
+{
+	const struct apk_name *nm = apk_db_find_name(&b->db, blob_str(lp->name));
+	const struct apk_pkg *same_version = NULL;
+	struct buf csum;
+
+	*out = NULL;
+	buf_init(&csum, 0);
+	for (uint32_t k = 0; nm && k < nm->nproviders; k++) {
+		const struct apk_pkg *p = nm->providers[k].pkg;
+
+		if (p->name != nm || !blob_eq_str(p->version, lp->version))
+			continue;
+		same_version = p;
+		buf_reset(&csum);
+		if (apk_pkg_format_csum(p, &csum) < 0 || strcmp(csum.data, lp->csum))
+			continue;
+		if (!*out || !strcmp(b->db.repos[apk_pkg_repo(p)].label, lp->repo))
+			*out = p;
+	}
+	if (!*out && same_version) {
+		buf_reset(&csum);
+		apk_pkg_format_csum(same_version, &csum);
+		it_error_set(err, -IT_ECHECKSUM,
+			     "%s:%u: '%s-%s': the lock's checksum %s is not the index's (%s in %s)",
+			     file, lp->line, lp->name, lp->version, lp->csum, csum.data,
+			     b->db.repos[apk_pkg_repo(same_version)].label);
+		it_error_hint(err, "a lock changes only with 'initrd-test lock' or --update-lock; "
+				   "find out why the package differs before you rewrite it");
+	} else if (!*out) {
+		it_error_set(err, -IT_ENOTFOUND,
+			     "%s:%u: locked package '%s@%s' is in no repository's index", file,
+			     lp->line, lp->name, lp->version);
+		it_error_hint(err,
+			      "give --update-lock to take what the repositories have now, or add a "
+			      "--repo (a mirror or a local directory) that still holds it, or "
+			      "build --offline with a --cache-dir that has its old index");
+	}
+	buf_release(&csum);
+	return *out ? 0 : err->code;
+}
+
+/* The plan from a lock: each package by its exact identity, in apk's order; nothing resolved. */
+static int plan_from_lock(struct build *b, const struct lock *l, const char *file,
+			  struct it_error *err)
+{
+	const struct apk_pkg **pkgs = calloc(l->n + 1, sizeof(*pkgs));
+	uint8_t *tags = calloc(l->n + 1, 1);
+	bool *in_set = calloc(b->db.npkgs + 1, sizeof(*in_set));
+	struct strlist world = STRLIST_INIT;
+	int r = pkgs && tags && in_set ? 0 : -ENOMEM;
+
+	if (r == 0 && strcmp(l->arch, b->arch))
+		r = it_error_set(err, -IT_ESCENARIO, "'%s' is locked for %s, not %s", file, l->arch,
+				 b->arch);
+	for (size_t i = 0; r == 0 && i < l->n; i++) {
+		int tag = apk_db_find_tag(&b->db, blob_str(l->pkgs[i].tag));
+
+		r = locked_pkg(b, &l->pkgs[i], file, &pkgs[i], err);
+		if (r == 0 && tag < 0)
+			r = it_error_set(err, -IT_ESCENARIO, "%s:%u: no repository is tagged '@%s'",
+					 file, l->pkgs[i].line, l->pkgs[i].tag);
+		if (r == 0) {
+			tags[i] = (uint8_t)tag;
+			in_set[pkgs[i]->id] = true;
+		}
+	}
+	if (r == 0)
+		r = world_of(b, &world, err);
+	if (r == 0)
+		r = lock_covers_world(b, &world, in_set, file, err);
+	if (r == 0)
+		r = apk_plan_order(&b->db, &world, pkgs, tags, l->n, &b->plan, err);
+	if (r == 0)
+		log_info("packages from %s: %zu locked", file, l->n);
+	strlist_clear(&world);
+	free(in_set);
+	free(tags);
+	free(pkgs);
+	return r;
+}
+
+/* The plan as the lock mode says: from the lock, or resolved (and checked against it). */
+static int plan_phase(struct build *b, struct it_error *err)
+{
+	const struct build_config *cfg = b->cfg;
+	struct lock was, now;
+	struct buf diff;
+	int r = 0;
+
+	lock_init(&was);
+	lock_init(&now);
+	buf_init(&diff, 0);
+	if (cfg->lock_file && cfg->lock_mode != BUILD_LOCK_WRITE)
+		r = lock_load(&was, cfg->lock_file, err);
+	if (r == -ENOENT && cfg->lock_mode == BUILD_LOCK_FROZEN) {
+		r = it_error_set(err, -IT_ESCENARIO, "--frozen: there is no lock '%s'",
+				 cfg->lock_file);
+		it_error_hint(err, "write one with 'initrd-test lock' and commit it");
+	}
+	if (r == 0 && cfg->lock_file && cfg->lock_mode == BUILD_LOCK_USE) {
+		b->res->from_lock = true;
+		r = plan_from_lock(b, &was, cfg->lock_file, err);
+		goto out;
+	}
+	if (r == -ENOENT)
+		r = 0;
+	if (r == 0)
+		r = resolve_world(b, err);
+	if (r == 0 && cfg->lock_mode == BUILD_LOCK_FROZEN) {
+		r = lock_from_plan(&now, &b->db, &b->plan, b->arch, &cfg->repos,
+				   cfg->kernel_package);
+		if (r == 0 && lock_diff(&was, &now, &diff)) {
+			r = it_error_set(err, -IT_ESCENARIO, "--frozen: '%s' would change: %s",
+					 cfg->lock_file, diff.data);
+			it_error_hint(err,
+				      "give --update-lock to rewrite it, and review the change");
+		}
+		b->res->from_lock = r == 0;
+	}
+out:
+	buf_release(&diff);
+	lock_release(&now);
+	lock_release(&was);
+	return r;
+}
+
+/* BUILD_LOCK_WRITE: the plan into the lock, once everything else succeeded. */
+static int write_lock(struct build *b, struct it_error *err)
+{
+	struct lock l;
+	int r;
+
+	if (!b->cfg->lock_file || b->cfg->lock_mode != BUILD_LOCK_WRITE)
+		return 0;
+	lock_init(&l);
+	r = lock_from_plan(&l, &b->db, &b->plan, b->arch, &b->cfg->repos, b->cfg->kernel_package);
+	if (r < 0)
+		r = it_error_set(err, r, "cannot write '%s': %s", b->cfg->lock_file,
+				 it_strerror(r));
+	else
+		r = lock_write(&l, b->cfg->lock_file, err);
+	if (r == 0)
+		log_info("wrote %s: %zu packages", b->cfg->lock_file, l.n);
+	lock_release(&l);
 	return r;
 }
 
@@ -376,6 +570,12 @@ static int fetch_packages(struct build *b, struct it_error *err)
 		set.reqs[i].verify_ctx = &set.checks[i];
 	}
 	r = fetch_set_run(b, &set, err);
+	if (r == -IT_ECHECKSUM && b->res->from_lock && err)
+		/* The index agreed with the lock (plan_from_lock): the file is what differs. */
+		snprintf(err->hint, sizeof(err->hint),
+			 "'%s' locked the index's checksum: the file served is not the package "
+			 "that was locked; do not --update-lock before you know why",
+			 b->cfg->lock_file);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		b->pkg_paths[i] = strdup(set.reqs[i].path);
 		if (!b->pkg_paths[i])
@@ -759,7 +959,7 @@ static int make_plan(struct build *b, struct it_error *err)
 		return r;
 	t = now_ms();
 	b->res->ms_index = t - t0;
-	r = resolve_world(b, err);
+	r = plan_phase(b, err);
 	if (r == 0)
 		r = fill_plan(b, err);
 	if (r == 0)
@@ -893,6 +1093,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		r = assemble_phase(&b, err);
 	if (r == 0 && !cfg->dry_run)
 		r = write_outputs(&b, err);
+	if (r == 0)
+		r = write_lock(&b, err);
 	finish_outputs(&b, r);
 	build_release(&b);
 	return r;

@@ -20,6 +20,17 @@
 
 enum compression { COMPRESS_GZIP = 0, COMPRESS_ZSTD, COMPRESS_NONE };
 
+/*
+ * What a build does with build_config.lock_file (docs/lockfile.md).
+ * BUILD_LOCK_USE: when the file exists, the packages are exactly the
+ * lock's (name, version, checksum), found in the indexes and not
+ * resolved; without it the world is resolved as usual. BUILD_LOCK_WRITE:
+ * resolve, and (re)write the file once the build (or dry run) succeeded.
+ * BUILD_LOCK_FROZEN: the file must exist and a fresh resolution must give
+ * exactly it, else -IT_ESCENARIO naming the first difference.
+ */
+enum build_lock_mode { BUILD_LOCK_USE = 0, BUILD_LOCK_WRITE, BUILD_LOCK_FROZEN };
+
 /* One OpenRC service enabled in a runlevel: /etc/runlevels/RUNLEVEL/NAME -> /etc/init.d/NAME */
 struct service_spec {
 	char *runlevel; /* "boot", "sysinit", "default", "shutdown" */
@@ -96,6 +107,9 @@ struct build_config {
 	enum compression compression;
 	int64_t source_date_epoch; /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
 	bool dry_run;		   /* resolve and print the plan only */
+	char *lock_file;	   /* initrd-test.lock; NULL: none */
+	enum build_lock_mode lock_mode;
+	char *sbom_file; /* SPDX 2.3 JSON of the initrd (docs/sbom.md); NULL: none */
 
 	/* Set by the caller (its SIGINT/SIGTERM handler) to the signal number, or any non-zero
 	 * value: the build stops at its next check with -IT_EINTERRUPTED; NULL: never. Borrowed,
@@ -116,6 +130,7 @@ struct build_result {
 	unsigned long long initrd_bytes;
 	unsigned long long files; /* entries in the cpio */
 	int64_t ms_index, ms_resolve, ms_fetch, ms_assemble, ms_write;
+	bool from_lock; /* the packages came from lock_file */
 };
 
 void build_result_release(struct build_result *r);

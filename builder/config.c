@@ -58,6 +58,8 @@ void build_config_release(struct build_config *c)
 	strlist_clear(&c->modules);
 	free(c->output);
 	free(c->kernel_out);
+	free(c->lock_file);
+	free(c->sbom_file);
 	free(c->rootfs_dir);
 	build_config_init(c);
 }

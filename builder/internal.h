@@ -30,6 +30,7 @@
 #include "builder/index.h"
 #include "builder/kernel.h"
 #include "builder/kmod.h"
+#include "builder/lock.h"
 #include "builder/resolve.h"
 #include "builder/rootfs.h"
 #include "builder/tree.h"

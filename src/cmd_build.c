@@ -33,6 +33,10 @@ static const char build_outro[] =
     "  initrd-test build --repo tests/data/alpine-3.19.1 --kernel host --module e1000 \\\n"
     "      -o initrd.img alpine-base\n"
     "  initrd-test build --release v3.19 --dry-run alpine-base openssh\n"
+    "  initrd-test build -s scenarios/networking --frozen --sbom sbom.spdx.json\n"
+    "\n"
+    "A scenario's initrd-test.lock (written by 'initrd-test lock') pins every\n"
+    "package: build takes exactly those, checked against the lock's checksums.\n"
     "\n"
     "SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
     "so the same inputs give the same bytes.\n"
@@ -106,8 +110,8 @@ static int take(void *ctx, int id, const char *arg, struct it_error *err)
 
 static const struct opt_group build_group = OPT_GROUP(NULL, build_opts_, take);
 static const struct opt_group resolve_group = OPT_GROUP(NULL, resolve_opts_, take);
-static const struct opt_group *const build_groups[] = {&build_group, &overrides_packages,
-						       &overrides_kernel, &overrides_image};
+static const struct opt_group *const build_groups[] = {
+    &build_group, &overrides_packages, &overrides_kernel, &overrides_image, &overrides_lock};
 static const struct opt_group *const resolve_groups[] = {&resolve_group, &overrides_packages,
 							 &overrides_kernel, &overrides_image};
 static const struct opt_cmd build_cmd = {
@@ -215,7 +219,7 @@ static int build_main(int argc, char **argv, bool resolve_only)
 {
 	const struct opt_cmd *cmd = resolve_only ? &resolve_cmd : &build_cmd;
 	struct build_opts o;
-	void *ctxs[] = {&o, &o.ov, &o.ov, &o.ov};
+	void *ctxs[] = {&o, &o.ov, &o.ov, &o.ov, &o.ov};
 	int first, code;
 
 	memset(&o, 0, sizeof(o));

@@ -278,6 +278,20 @@ int run_agent_setup(struct scenario *s, struct it_error *err)
 	return r < 0 ? it_error_set(err, r, "out of memory") : 0;
 }
 
+/* The lock's mode and text: another lock is another build (a missing one reads as empty). */
+static void key_lock(struct out *o, const struct build_config *c)
+{
+	struct buf text;
+
+	if (!c->lock_file)
+		return;
+	buf_init(&text, 0);
+	buf_read_file(&text, c->lock_file);
+	out_putf(o, "lock.mode=%d\nlock=%zu\n", (int)c->lock_mode, text.len);
+	out_puts(o, text.data);
+	buf_release(&text);
+}
+
 int run_build_key(const struct build_config *c, char key[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -329,6 +343,7 @@ int run_build_key(const struct build_config *c, char key[65])
 	key_list(&o, "optional-module", &c->optional_modules);
 	out_putf(&o, "compression=%d\nepoch=%lld\n", (int)c->compression,
 		 (long long)c->source_date_epoch);
+	key_lock(&o, c);
 	r = o.err;
 	if (r == 0 && EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
 		r = -ENOMEM;
