@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -845,6 +847,150 @@ static int assemble(struct build *b, struct it_error *err)
 	return r;
 }
 
+/* A copy of an index field, NULL when the record has none. */
+static int bom_str(char **out, struct blob v)
+{
+	*out = NULL;
+	if (!v.ptr)
+		return 0;
+	*out = blob_dup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Which plan entries satisfy p's dependencies (plan_of: plan index + 1 by package id). */
+static int bom_deps(const struct apk_pkg *p, const size_t *plan_of, struct build_pkg *bp)
+{
+	bp->deps = calloc(p->depends.n + 1, sizeof(*bp->deps));
+	if (!bp->deps)
+		return -ENOMEM;
+	for (uint32_t d = 0; d < p->depends.n; d++) {
+		const struct apk_dep *dep = &p->depends.v[d];
+
+		for (uint32_t k = 0; !dep->conflict && k < dep->name->nproviders; k++) {
+			const struct apk_provider *pv = &dep->name->providers[k];
+			size_t at = plan_of[pv->pkg->id];
+
+			if (at && apk_dep_satisfied_by(dep, pv)) {
+				bp->deps[bp->ndeps++] = at - 1;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The plan's packages as the bill of materials lists them (res->pkgs). */
+static int bom_packages(struct build *b)
+{
+	size_t n = b->plan.n, *plan_of = calloc(b->db.npkgs + 1, sizeof(*plan_of));
+	int r = 0;
+
+	b->res->pkgs = calloc(n + 1, sizeof(*b->res->pkgs));
+	if (!plan_of || !b->res->pkgs) {
+		free(plan_of);
+		return -ENOMEM;
+	}
+	b->res->npkgs = n;
+	for (size_t i = 0; i < n; i++)
+		plan_of[b->plan.pkgs[i]->id] = i + 1;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct apk_pkg *p = b->plan.pkgs[i];
+		struct build_pkg *bp = &b->res->pkgs[i];
+		struct buf csum;
+		char url[PATH_MAX], file[320];
+
+		r = bom_str(&bp->name, p->name->name);
+		if (r == 0)
+			r = bom_str(&bp->version, p->version);
+		if (r == 0)
+			r = bom_str(&bp->arch, p->arch.ptr ? p->arch : blob_str(b->arch));
+		if (r == 0)
+			r = bom_str(&bp->license, p->license);
+		if (r == 0)
+			r = bom_str(&bp->maintainer, p->maintainer);
+		if (r == 0)
+			r = bom_str(&bp->homepage, p->url);
+		if (r == 0)
+			r = bom_str(&bp->description, p->description);
+		if (r == 0)
+			r = bom_str(&bp->origin, p->origin);
+		buf_init(&csum, 0);
+		if (r == 0 && p->csum_kind)
+			r = apk_pkg_format_csum(p, &csum);
+		if (r == 0 && p->csum_kind)
+			bp->csum = buf_detach(&csum, NULL);
+		if (p->csum_kind == APK_CHECKSUM_SHA1) {
+			memcpy(bp->sha1, p->csum, sizeof(bp->sha1));
+			bp->has_sha1 = true;
+		}
+		buf_release(&csum);
+		if (r == 0 &&
+		    snprintf(file, sizeof(file), "%s-%s.apk", bp->name, bp->version) <
+			(int)sizeof(file) &&
+		    repo_file(url, sizeof(url), b->db.repos[apk_pkg_repo(p)].label, b->arch,
+			      file) == 0)
+			r = (bp->url = strdup(url)) ? 0 : -ENOMEM;
+		if (r == 0)
+			r = bom_deps(p, plan_of, bp);
+	}
+	free(plan_of);
+	return r;
+}
+
+/* The SHA-256 of each downloaded .apk, for the bill of materials. */
+static int bom_hash_packages(struct build *b, struct it_error *err)
+{
+	for (size_t i = 0; i < b->plan.n && i < b->res->npkgs; i++) {
+		struct buf data;
+		int r;
+
+		buf_init(&data, 0);
+		r = buf_read_file(&data, b->pkg_paths[i]);
+		if (r == 0 && EVP_Digest(data.data, data.len, b->res->pkgs[i].sha256, NULL,
+					 EVP_sha256(), NULL) != 1)
+			r = -ENOMEM;
+		buf_release(&data);
+		if (r < 0)
+			return it_error_set(err, r, "cannot read '%s': %s", b->pkg_paths[i],
+					    it_strerror(r));
+	}
+	return 0;
+}
+
+/* The kernel's modules in the tree with their digests, for the bill of materials. */
+static int bom_modules(struct build *b)
+{
+	const struct strlist *m = &b->kernel.kmod.modules;
+
+	if (!m->n || !b->kernel.kmod.version)
+		return 0;
+	b->res->modules = calloc(m->n, sizeof(*b->res->modules));
+	if (!b->res->modules)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n; i++) {
+		struct build_file *f = &b->res->modules[b->res->nmodules];
+		const struct tree_node *node;
+		char path[PATH_MAX];
+
+		if (snprintf(path, sizeof(path), "lib/modules/%s/%s", b->kernel.kmod.version,
+			     m->v[i]) >= (int)sizeof(path))
+			continue;
+		node = tree_lookup(&b->tree, path, true);
+		if (!node || !S_ISREG(node->mode))
+			continue;
+		f->path = strdup(path);
+		if (!f->path)
+			return -ENOMEM;
+		if (EVP_Digest(node->data ? node->data : (const unsigned char *)"", node->size,
+			       f->sha1, NULL, EVP_sha1(), NULL) != 1 ||
+		    EVP_Digest(node->data ? node->data : (const unsigned char *)"", node->size,
+			       f->sha256, NULL, EVP_sha256(), NULL) != 1)
+			return -ENOMEM;
+		b->res->nmodules++;
+	}
+	return 0;
+}
+
 static int fill_plan(struct build *b, struct it_error *err)
 {
 	struct buf text = BUF_INIT;
@@ -857,6 +1003,8 @@ static int fill_plan(struct build *b, struct it_error *err)
 		return it_error_set(err, r, "cannot format the install plan");
 	}
 	b->res->plan_text = buf_detach(&text, NULL);
+	if (bom_packages(b) < 0)
+		return it_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->plan.n; i++) {
 		const struct apk_pkg *p = b->plan.pkgs[i];
 		r = strlist_addf(&b->res->plan, "%.*s-%.*s", (int)p->name->name.len,
@@ -975,6 +1123,8 @@ static int fetch_phase(struct build *b, struct it_error *err)
 	log_info("fetching %zu packages", b->plan.n);
 	r = fetch_packages(b, err);
 	if (r == 0)
+		r = bom_hash_packages(b, err);
+	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
 		b->res->ms_fetch = now_ms() - t;
@@ -991,6 +1141,8 @@ static int assemble_phase(struct build *b, struct it_error *err)
 	r = assemble(b, err);
 	if (r == 0)
 		r = kernel_apply(&b->tree, b->cfg, &b->kernel, err);
+	if (r == 0 && bom_modules(b) < 0)
+		r = it_error_set(err, -ENOMEM, "out of memory");
 	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
@@ -1038,6 +1190,7 @@ static int write_outputs(struct build *b, struct it_error *err)
 	if (co.epoch < 0)
 		return it_error_set(err, -IT_EUSAGE,
 				    "SOURCE_DATE_EPOCH is not a number of seconds");
+	b->res->epoch = co.epoch;
 	if (kernel && output_paths(cfg, kernel_out, sizeof(kernel_out)) < 0)
 		return it_error_set(err, -ENAMETOOLONG, "kernel path beside '%s': name too long",
 				    cfg->output);

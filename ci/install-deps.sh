@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential pkg-config libarchive-dev libcurl4-openssl-dev libpcre2-dev check
 libssl-dev zlib1g-dev libzstd-dev libjansson-dev qemu-system-x86 qemu-utils linux-image-amd64 busybox cpio
 zstd xz-utils python3 python3-pexpect python3-lxml python3-yaml kmod openssl clang tmux
-valgrind clang-tidy clang-format cppcheck shellcheck musl-tools linux-headers-amd64 binutils"
+valgrind clang-tidy clang-format cppcheck shellcheck musl-tools linux-headers-amd64 binutils
+python3-jsonschema"
 
 missing=""
 for p in $PKGS; do

@@ -13,6 +13,7 @@
 #include "src/cmds.h"
 #include "src/overrides.h"
 #include "src/run.h"
+#include "src/sbom.h"
 #include "src/scenario_find.h"
 #include "src/signals.h"
 #include "scenario/scenario.h"
@@ -201,8 +202,13 @@ static int build(const struct build_opts *o, int argc, char **argv)
 	if (r == 0 && set_outputs(&s, o) < 0)
 		r = it_error_set(&err, -ENOMEM, "cannot build: %s", strerror(ENOMEM));
 	s.build.cancel = &sig_caught;
+	if (r == 0 && o->dry_run && s.build.sbom_file)
+		r = it_error_set(&err, -IT_EUSAGE,
+				 "--sbom describes an initrd: not with --dry-run");
 	if (r == 0)
 		r = builder_build(&s.build, &res, &err);
+	if (r == 0 && !o->dry_run)
+		r = sbom_write(&s.build, &res, &err);
 	if (r == 0 && o->dry_run)
 		fputs(res.plan_text ? res.plan_text : "", stdout);
 	else if (r == 0)

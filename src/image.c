@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "src/out.h"
 #include "src/run.h"
+#include "src/sbom.h"
 #include "src/signals.h"
 
 int run_write_text(const char *dir, const char *name, const char *text, struct it_error *err)
@@ -66,6 +67,8 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 	r = builder_build(&s->build, &res, err);
 	if (r == 0 && res.plan_text)
 		r = run_write_text(dir, "plan.txt", res.plan_text, err);
+	if (r == 0)
+		r = sbom_write(&s->build, &res, err);
 	if (r == 0 && !res.kernel_path)
 		r = it_error_set(err, -IT_EKERNEL, "scenario '%s' has no kernel", s->path);
 	if (r == 0) {

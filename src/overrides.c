@@ -81,6 +81,7 @@ static const struct opt lock_opts[] = {
     {OPT_WRITE_LOCK, 0, "write-lock", NULL, "resolve, and write the lock after the build"},
     {OPT_UPDATE_LOCK, 0, "update-lock", NULL, "the same: resolve again and rewrite the lock"},
     {OPT_FROZEN, 0, "frozen", NULL, "fail (exit 2) if resolving now would change the lock"},
+    {OPT_SBOM, 0, "sbom", "FILE", "write an SPDX 2.3 JSON SBOM of the initrd (docs/sbom.md)"},
 };
 
 static int take(void *ctx, int id, const char *arg, struct it_error *err)
