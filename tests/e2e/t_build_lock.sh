@@ -6,6 +6,7 @@
 # difference. A tampered checksum in the lock is refused naming the package and the lock; a
 # package file that is not the one locked is refused; lockdemo-1 deleted from the repository is
 # the clear error that suggests --update-lock, and --update-lock moves the lock to lockdemo-2.
+# A package list that outgrew its lock is refused by build and by run (before any VM).
 # shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
@@ -143,4 +144,8 @@ assert_grep "error: $T/bad.lock:4: bad checksum" "$T/err"
 echo 'packages openrc' >>"$T/scn/scenario"
 sed -i '/^pkg openrc /d' "$LOCK"
 expect_exit 2 "$IT" build "$@" -o "$T/x.img" 2>"$T/err"
+assert_grep "'openrc' is asked for, but no package of '$LOCK' is it" "$T/err"
+# run builds from the same lock: the same refusal, before any VM starts.
+expect_exit 2 "$IT" run --keys-dir "$T/keys" --cache-dir "$T/cache" -o "$T/runout" "$T/scn" \
+	>"$T/err" 2>&1
 assert_grep "'openrc' is asked for, but no package of '$LOCK' is it" "$T/err"
