@@ -43,23 +43,15 @@ grep -v '^plan ' "$W/ours"
 echo "  world: $(tr '\n' ' ' <"$W/world" | cut -c1-100)..."
 
 # apk 2.14 from the shared packages, through musl's loader (see $SHARED/README.md).
-rt="$W/apk-rt"
-mkdir -p "$rt" "$W/apkroot" "$W/community/x86_64"
-for p in apk-tools musl libcrypto3 libssl3 zlib; do
-	f=$(ls "$SHARED/apks/x86_64/$p"-[0-9]*.apk 2>/dev/null | head -n 1)
-	[ -n "$f" ] || { echo "  apk: skipped, no $p package in $SHARED/apks"; exit 0; }
-	tar -xzf "$f" -C "$rt" --warning=no-unknown-keyword 2>/dev/null
-done
+. bench/apk-runtime.sh
+apk_runtime "$SHARED" "$W" || exit 0
+mkdir -p "$W/community/x86_64"
 ln -s "$(cd "$(dirname "$community")" && pwd)/$(basename "$community")" \
 	"$W/community/x86_64/APKINDEX.tar.gz"
-keys=$(cd "$SHARED/keys" && pwd)
 mainrepo=$(cd "$SHARED/apks" && pwd)
-cat >"$W/apk" <<EOS
-#!/bin/sh
-exec "$rt/lib/ld-musl-x86_64.so.1" --library-path "$rt/lib:$rt/usr/lib" "$rt/sbin/apk" \\
-	--root "$W/apkroot" --keys-dir "$keys" --repositories-file /dev/null --no-network \\
-	--no-cache --arch x86_64 -X "$mainrepo" -X "$W/community" "\$@"
-EOS
+mv "$W/apk" "$W/apk.bare"
+printf '#!/bin/sh\nexec "%s" --arch x86_64 -X "%s" -X "%s" "$@"\n' "$W/apk.bare" "$mainrepo" \
+	"$W/community" >"$W/apk"
 chmod +x "$W/apk"
 "$W/apk" --initdb add >/dev/null 2>&1 || true
 # shellcheck disable=SC2046 # one argument per world entry
