@@ -6,7 +6,8 @@
 # difference. A tampered checksum in the lock is refused naming the package and the lock; a
 # package file that is not the one locked is refused; lockdemo-1 deleted from the repository is
 # the clear error that suggests --update-lock, and --update-lock moves the lock to lockdemo-2.
-# A package list that outgrew its lock is refused by build and by run (before any VM).
+# A package list that outgrew its lock is refused by build and by run (before any VM). 'cache
+# prune --all' keeps the packages a lock needs.
 # shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
@@ -74,6 +75,13 @@ build frozen "$@" --frozen || {
 }
 cmp "$T/locked/initrd.img" "$T/frozen/initrd.img" || fail "--frozen built another initrd"
 cmp "$LOCK" "$T/lock.1" || fail "a build changed the lock"
+# 'cache prune --all' leaves the downloaded packages: the locked build then runs offline.
+"$IT" cache prune --all --cache-dir "$T/cache" >/dev/null || fail "cache prune --all failed"
+build offline "$@" --offline || {
+	cat "$T/offline.out"
+	fail "the locked build failed offline after 'cache prune --all'"
+}
+cmp "$T/locked/initrd.img" "$T/offline/initrd.img" || fail "the offline build differs"
 
 # A newer lockdemo in the repository: the locked build keeps 1, --frozen fails naming it.
 mkapk lockdemo 2-r0 2
