@@ -6,7 +6,8 @@
 # SOURCE_DATE_EPOCH gives the same bytes, created is that epoch; each APK has its version, its
 # license, its maintainer, its purl, the SHA-1 of its index checksum and the SHA-256 of its
 # file, and DEPENDS_ON the packages it needs; the kernel and its modules are there. A document
-# broken on purpose fails the validator, and --sbom with --dry-run is a usage error.
+# broken on purpose fails the validator, and --sbom with --dry-run is a usage error. 'run --sbom'
+# writes one too.
 # shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
@@ -114,3 +115,19 @@ done
 expect_exit 2 "$IT" build "$@" --dry-run --sbom "$T/x.json" 2>"$T/err"
 assert_grep "error: --sbom describes an initrd: not with --dry-run" "$T/err"
 [ ! -e "$T/x.json" ] || fail "--dry-run wrote an SBOM"
+
+# run --sbom: the SBOM of the initrd the run built, written before the boot (a 2 s run that
+# times out: exit 4).
+require_qemu
+mkdir "$T/scn"
+cat >"$T/scn/scenario" <<EOS
+repo $REPO
+packages alpine-base
+kernel host
+agent off
+timeout 2s
+expect /never printed/
+EOS
+expect_exit 4 "$IT" run -q -o "$T/run" --sbom "$T/run.json" "$T/scn"
+python3 "$VALIDATE" "$SCHEMA" "$T/run.json" || fail "run's SBOM is not valid SPDX 2.3"
+grep -q '"name": "alpine-base"' "$T/run.json" || fail "run's SBOM lacks alpine-base"
