@@ -198,23 +198,11 @@ mkdir -p build/bench
 build/bench/index-parse -n "$INDEX_RUNS" "$SHARED/keys" "$index" | tee "$W/ours"
 
 # apk 2.14 from the shared packages, through musl's loader (see $SHARED/README.md).
-rt="$W/apk-rt"
-mkdir -p "$rt" "$W/apkroot" "$W/community/x86_64"
-for p in apk-tools musl libcrypto3 libssl3 zlib; do
-	f=$(ls "$SHARED/apks/x86_64/$p"-[0-9]*.apk 2>/dev/null | head -n 1)
-	[ -n "$f" ] || { echo "  apk: skipped, no $p package in $SHARED/apks"; exit 0; }
-	tar -xzf "$f" -C "$rt" --warning=no-unknown-keyword 2>/dev/null
-done
+. bench/apk-runtime.sh
+apk_runtime "$SHARED" "$W" || exit 0
+mkdir -p "$W/community/x86_64"
 ln -s "$(cd "$(dirname "$index")" && pwd)/$(basename "$index")" \
 	"$W/community/x86_64/APKINDEX.tar.gz"
-keys=$(cd "$SHARED/keys" && pwd) # apk reads a relative --keys-dir under --root
-cat >"$W/apk" <<EOS
-#!/bin/sh
-exec "$rt/lib/ld-musl-x86_64.so.1" --library-path "$rt/lib:$rt/usr/lib" "$rt/sbin/apk" \\
-	--root "$W/apkroot" --keys-dir "$keys" --repositories-file /dev/null --no-network \\
-	--no-cache "\$@"
-EOS
-chmod +x "$W/apk"
 "$W/apk" --initdb add >/dev/null
 "$W/apk" -X "$W/community" search -x 2bwm >"$W/apk.out" 2>&1
 grep -qx '2bwm-0.3-r2' "$W/apk.out" || {

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "builder/internal.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -307,19 +309,213 @@ out:
 	return r;
 }
 
+/* What is asked for: the packages, and the kernel package. */
+static int world_of(struct build *b, struct strlist *world, struct it_error *err)
+{
+	int r = strlist_copy(world, &b->cfg->packages);
+
+	if (r == 0 && b->cfg->kernel_package && !strlist_has(world, b->cfg->kernel_package))
+		r = strlist_add(world, b->cfg->kernel_package);
+	if (r == 0 && world->n == 0)
+		r = it_error_set(err, -IT_EUSAGE, "no packages to install");
+	return r;
+}
+
 static int resolve_world(struct build *b, struct it_error *err)
 {
 	struct strlist world = STRLIST_INIT;
 	int r;
 
-	r = strlist_copy(&world, &b->cfg->packages);
-	if (r == 0 && b->cfg->kernel_package && !strlist_has(&world, b->cfg->kernel_package))
-		r = strlist_add(&world, b->cfg->kernel_package);
-	if (r == 0 && world.n == 0)
-		r = it_error_set(err, -IT_EUSAGE, "no packages to install");
+	r = world_of(b, &world, err);
 	if (r == 0)
 		r = apk_resolve(&b->db, &world, &b->plan, err);
 	strlist_clear(&world);
+	return r;
+}
+
+/* Is every positive world entry provided by a package of the set (in_set, by package id)? */
+static int lock_covers_world(struct build *b, const struct strlist *world, const bool *in_set,
+			     const char *file, struct it_error *err)
+{
+	for (size_t i = 0; i < world->n; i++) {
+		const char *w = world->v[i];
+		struct apk_dep d = {NULL, BLOB_NULL, 0, false, 0};
+		struct blob name;
+		const char *at;
+		bool ok = false;
+		int op;
+
+		if (!apk_dep_split(blob_str(w), &name, &op, &d.version, &d.conflict))
+			continue; /* the resolver's message is better: --update-lock gives it */
+		at = memchr(name.ptr, '@', name.len);
+		if (at)
+			name.len = (size_t)(at - name.ptr);
+		d.op = (uint8_t)op;
+		d.name = apk_db_find_name(&b->db, name);
+		if (d.conflict)
+			continue;
+		for (uint32_t k = 0; d.name && !ok && k < d.name->nproviders; k++)
+			ok = in_set[d.name->providers[k].pkg->id] &&
+			     apk_dep_satisfied_by(&d, &d.name->providers[k]);
+		if (!ok) {
+			it_error_set(err, -IT_ESCENARIO,
+				     "'%s' is asked for, but no package of '%s' is it", w, file);
+			it_error_hint(err,
+				      "the package list changed: give --update-lock to resolve "
+				      "it again and rewrite the lock");
+			return -IT_ESCENARIO;
+		}
+	}
+	return 0;
+}
+
+/* The index's package for a locked one: same name, version and checksum, the locked repo first. */
+static int locked_pkg(struct build *b, const struct lock_pkg *lp, const char *file,
+		      const struct apk_pkg **out, struct it_error *err)
+{
+	const struct apk_name *nm = apk_db_find_name(&b->db, blob_str(lp->name));
+	const struct apk_pkg *same_version = NULL;
+	struct buf csum;
+
+	*out = NULL;
+	buf_init(&csum, 0);
+	for (uint32_t k = 0; nm && k < nm->nproviders; k++) {
+		const struct apk_pkg *p = nm->providers[k].pkg;
+
+		if (p->name != nm || !blob_eq_str(p->version, lp->version))
+			continue;
+		same_version = p;
+		buf_reset(&csum);
+		if (apk_pkg_format_csum(p, &csum) < 0 || strcmp(csum.data, lp->csum))
+			continue;
+		if (!*out || !strcmp(b->db.repos[apk_pkg_repo(p)].label, lp->repo))
+			*out = p;
+	}
+	if (!*out && same_version) {
+		buf_reset(&csum);
+		apk_pkg_format_csum(same_version, &csum);
+		it_error_set(err, -IT_ECHECKSUM,
+			     "%s:%u: '%s-%s': the lock's checksum %s is not the index's (%s in %s)",
+			     file, lp->line, lp->name, lp->version, lp->csum, csum.data,
+			     b->db.repos[apk_pkg_repo(same_version)].label);
+		it_error_hint(err, "a lock changes only with 'initrd-test lock' or --update-lock; "
+				   "find out why the package differs before you rewrite it");
+	} else if (!*out) {
+		it_error_set(err, -IT_ENOTFOUND,
+			     "%s:%u: locked package '%s@%s' is in no repository's index", file,
+			     lp->line, lp->name, lp->version);
+		it_error_hint(err,
+			      "give --update-lock to take what the repositories have now, or add a "
+			      "--repo (a mirror or a local directory) that still holds it, or "
+			      "build --offline with a --cache-dir that has its old index");
+	}
+	buf_release(&csum);
+	return *out ? 0 : err->code;
+}
+
+/* The plan from a lock: each package by its exact identity, in apk's order; nothing resolved. */
+static int plan_from_lock(struct build *b, const struct lock *l, const char *file,
+			  struct it_error *err)
+{
+	const struct apk_pkg **pkgs = calloc(l->n + 1, sizeof(*pkgs));
+	uint8_t *tags = calloc(l->n + 1, 1);
+	bool *in_set = calloc(b->db.npkgs + 1, sizeof(*in_set));
+	struct strlist world = STRLIST_INIT;
+	int r = pkgs && tags && in_set ? 0 : -ENOMEM;
+
+	if (r == 0 && strcmp(l->arch, b->arch))
+		r = it_error_set(err, -IT_ESCENARIO, "'%s' is locked for %s, not %s", file, l->arch,
+				 b->arch);
+	for (size_t i = 0; r == 0 && i < l->n; i++) {
+		int tag = apk_db_find_tag(&b->db, blob_str(l->pkgs[i].tag));
+
+		r = locked_pkg(b, &l->pkgs[i], file, &pkgs[i], err);
+		if (r == 0 && tag < 0)
+			r = it_error_set(err, -IT_ESCENARIO, "%s:%u: no repository is tagged '@%s'",
+					 file, l->pkgs[i].line, l->pkgs[i].tag);
+		if (r == 0) {
+			tags[i] = (uint8_t)tag;
+			in_set[pkgs[i]->id] = true;
+		}
+	}
+	if (r == 0)
+		r = world_of(b, &world, err);
+	if (r == 0)
+		r = lock_covers_world(b, &world, in_set, file, err);
+	if (r == 0)
+		r = apk_plan_order(&b->db, &world, pkgs, tags, l->n, &b->plan, err);
+	if (r == 0)
+		log_info("packages from %s: %zu locked", file, l->n);
+	strlist_clear(&world);
+	free(in_set);
+	free(tags);
+	free(pkgs);
+	return r;
+}
+
+/* The plan as the lock mode says: from the lock, or resolved (and checked against it). */
+static int plan_phase(struct build *b, struct it_error *err)
+{
+	const struct build_config *cfg = b->cfg;
+	struct lock was, now;
+	struct buf diff;
+	int r = 0;
+
+	lock_init(&was);
+	lock_init(&now);
+	buf_init(&diff, 0);
+	if (cfg->lock_file && cfg->lock_mode != BUILD_LOCK_WRITE)
+		r = lock_load(&was, cfg->lock_file, err);
+	if (r == -ENOENT && cfg->lock_mode == BUILD_LOCK_FROZEN) {
+		r = it_error_set(err, -IT_ESCENARIO, "--frozen: there is no lock '%s'",
+				 cfg->lock_file);
+		it_error_hint(err, "write one with 'initrd-test lock' and commit it");
+	}
+	if (r == 0 && cfg->lock_file && cfg->lock_mode == BUILD_LOCK_USE) {
+		b->res->from_lock = true;
+		r = plan_from_lock(b, &was, cfg->lock_file, err);
+		goto out;
+	}
+	if (r == -ENOENT)
+		r = 0;
+	if (r == 0)
+		r = resolve_world(b, err);
+	if (r == 0 && cfg->lock_mode == BUILD_LOCK_FROZEN) {
+		r = lock_from_plan(&now, &b->db, &b->plan, b->arch, &cfg->repos,
+				   cfg->kernel_package);
+		if (r == 0 && lock_diff(&was, &now, &diff)) {
+			r = it_error_set(err, -IT_ESCENARIO, "--frozen: '%s' would change: %s",
+					 cfg->lock_file, diff.data);
+			it_error_hint(err,
+				      "give --update-lock to rewrite it, and review the change");
+		}
+		b->res->from_lock = r == 0;
+	}
+out:
+	buf_release(&diff);
+	lock_release(&now);
+	lock_release(&was);
+	return r;
+}
+
+/* BUILD_LOCK_WRITE: the plan into the lock, once everything else succeeded. */
+static int write_lock(struct build *b, struct it_error *err)
+{
+	struct lock l;
+	int r;
+
+	if (!b->cfg->lock_file || b->cfg->lock_mode != BUILD_LOCK_WRITE)
+		return 0;
+	lock_init(&l);
+	r = lock_from_plan(&l, &b->db, &b->plan, b->arch, &b->cfg->repos, b->cfg->kernel_package);
+	if (r < 0)
+		r = it_error_set(err, r, "cannot write '%s': %s", b->cfg->lock_file,
+				 it_strerror(r));
+	else
+		r = lock_write(&l, b->cfg->lock_file, err);
+	if (r == 0)
+		log_info("wrote %s: %zu packages", b->cfg->lock_file, l.n);
+	lock_release(&l);
 	return r;
 }
 
@@ -376,6 +572,12 @@ static int fetch_packages(struct build *b, struct it_error *err)
 		set.reqs[i].verify_ctx = &set.checks[i];
 	}
 	r = fetch_set_run(b, &set, err);
+	if (r == -IT_ECHECKSUM && b->res->from_lock && err)
+		/* The index agreed with the lock (plan_from_lock): the file is what differs. */
+		snprintf(err->hint, sizeof(err->hint),
+			 "'%s' locked the index's checksum: the file served is not the package "
+			 "that was locked; do not --update-lock before you know why",
+			 b->cfg->lock_file);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		b->pkg_paths[i] = strdup(set.reqs[i].path);
 		if (!b->pkg_paths[i])
@@ -645,6 +847,150 @@ static int assemble(struct build *b, struct it_error *err)
 	return r;
 }
 
+/* A copy of an index field, NULL when the record has none. */
+static int bom_str(char **out, struct blob v)
+{
+	*out = NULL;
+	if (!v.ptr)
+		return 0;
+	*out = blob_dup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Which plan entries satisfy p's dependencies (plan_of: plan index + 1 by package id). */
+static int bom_deps(const struct apk_pkg *p, const size_t *plan_of, struct build_pkg *bp)
+{
+	bp->deps = calloc(p->depends.n + 1, sizeof(*bp->deps));
+	if (!bp->deps)
+		return -ENOMEM;
+	for (uint32_t d = 0; d < p->depends.n; d++) {
+		const struct apk_dep *dep = &p->depends.v[d];
+
+		for (uint32_t k = 0; !dep->conflict && k < dep->name->nproviders; k++) {
+			const struct apk_provider *pv = &dep->name->providers[k];
+			size_t at = plan_of[pv->pkg->id];
+
+			if (at && apk_dep_satisfied_by(dep, pv)) {
+				bp->deps[bp->ndeps++] = at - 1;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The plan's packages as the bill of materials lists them (res->pkgs). */
+static int bom_packages(struct build *b)
+{
+	size_t n = b->plan.n, *plan_of = calloc(b->db.npkgs + 1, sizeof(*plan_of));
+	int r = 0;
+
+	b->res->pkgs = calloc(n + 1, sizeof(*b->res->pkgs));
+	if (!plan_of || !b->res->pkgs) {
+		free(plan_of);
+		return -ENOMEM;
+	}
+	b->res->npkgs = n;
+	for (size_t i = 0; i < n; i++)
+		plan_of[b->plan.pkgs[i]->id] = i + 1;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct apk_pkg *p = b->plan.pkgs[i];
+		struct build_pkg *bp = &b->res->pkgs[i];
+		struct buf csum;
+		char url[PATH_MAX], file[320];
+
+		r = bom_str(&bp->name, p->name->name);
+		if (r == 0)
+			r = bom_str(&bp->version, p->version);
+		if (r == 0)
+			r = bom_str(&bp->arch, p->arch.ptr ? p->arch : blob_str(b->arch));
+		if (r == 0)
+			r = bom_str(&bp->license, p->license);
+		if (r == 0)
+			r = bom_str(&bp->maintainer, p->maintainer);
+		if (r == 0)
+			r = bom_str(&bp->homepage, p->url);
+		if (r == 0)
+			r = bom_str(&bp->description, p->description);
+		if (r == 0)
+			r = bom_str(&bp->origin, p->origin);
+		buf_init(&csum, 0);
+		if (r == 0 && p->csum_kind)
+			r = apk_pkg_format_csum(p, &csum);
+		if (r == 0 && p->csum_kind)
+			bp->csum = buf_detach(&csum, NULL);
+		if (p->csum_kind == APK_CHECKSUM_SHA1) {
+			memcpy(bp->sha1, p->csum, sizeof(bp->sha1));
+			bp->has_sha1 = true;
+		}
+		buf_release(&csum);
+		if (r == 0 &&
+		    snprintf(file, sizeof(file), "%s-%s.apk", bp->name, bp->version) <
+			(int)sizeof(file) &&
+		    repo_file(url, sizeof(url), b->db.repos[apk_pkg_repo(p)].label, b->arch,
+			      file) == 0)
+			r = (bp->url = strdup(url)) ? 0 : -ENOMEM;
+		if (r == 0)
+			r = bom_deps(p, plan_of, bp);
+	}
+	free(plan_of);
+	return r;
+}
+
+/* The SHA-256 of each downloaded .apk, for the bill of materials. */
+static int bom_hash_packages(struct build *b, struct it_error *err)
+{
+	for (size_t i = 0; i < b->plan.n && i < b->res->npkgs; i++) {
+		struct buf data;
+		int r;
+
+		buf_init(&data, 0);
+		r = buf_read_file(&data, b->pkg_paths[i]);
+		if (r == 0 && EVP_Digest(data.data, data.len, b->res->pkgs[i].sha256, NULL,
+					 EVP_sha256(), NULL) != 1)
+			r = -ENOMEM;
+		buf_release(&data);
+		if (r < 0)
+			return it_error_set(err, r, "cannot read '%s': %s", b->pkg_paths[i],
+					    it_strerror(r));
+	}
+	return 0;
+}
+
+/* The kernel's modules in the tree with their digests, for the bill of materials. */
+static int bom_modules(struct build *b)
+{
+	const struct strlist *m = &b->kernel.kmod.modules;
+
+	if (!m->n || !b->kernel.kmod.version)
+		return 0;
+	b->res->modules = calloc(m->n, sizeof(*b->res->modules));
+	if (!b->res->modules)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n; i++) {
+		struct build_file *f = &b->res->modules[b->res->nmodules];
+		const struct tree_node *node;
+		char path[PATH_MAX];
+
+		if (snprintf(path, sizeof(path), "lib/modules/%s/%s", b->kernel.kmod.version,
+			     m->v[i]) >= (int)sizeof(path))
+			continue;
+		node = tree_lookup(&b->tree, path, true);
+		if (!node || !S_ISREG(node->mode))
+			continue;
+		f->path = strdup(path);
+		if (!f->path)
+			return -ENOMEM;
+		if (EVP_Digest(node->data ? node->data : (const unsigned char *)"", node->size,
+			       f->sha1, NULL, EVP_sha1(), NULL) != 1 ||
+		    EVP_Digest(node->data ? node->data : (const unsigned char *)"", node->size,
+			       f->sha256, NULL, EVP_sha256(), NULL) != 1)
+			return -ENOMEM;
+		b->res->nmodules++;
+	}
+	return 0;
+}
+
 static int fill_plan(struct build *b, struct it_error *err)
 {
 	struct buf text = BUF_INIT;
@@ -657,6 +1003,8 @@ static int fill_plan(struct build *b, struct it_error *err)
 		return it_error_set(err, r, "cannot format the install plan");
 	}
 	b->res->plan_text = buf_detach(&text, NULL);
+	if (bom_packages(b) < 0)
+		return it_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->plan.n; i++) {
 		const struct apk_pkg *p = b->plan.pkgs[i];
 		r = strlist_addf(&b->res->plan, "%.*s-%.*s", (int)p->name->name.len,
@@ -759,7 +1107,7 @@ static int make_plan(struct build *b, struct it_error *err)
 		return r;
 	t = now_ms();
 	b->res->ms_index = t - t0;
-	r = resolve_world(b, err);
+	r = plan_phase(b, err);
 	if (r == 0)
 		r = fill_plan(b, err);
 	if (r == 0)
@@ -774,6 +1122,8 @@ static int fetch_phase(struct build *b, struct it_error *err)
 
 	log_info("fetching %zu packages", b->plan.n);
 	r = fetch_packages(b, err);
+	if (r == 0)
+		r = bom_hash_packages(b, err);
 	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
@@ -791,6 +1141,8 @@ static int assemble_phase(struct build *b, struct it_error *err)
 	r = assemble(b, err);
 	if (r == 0)
 		r = kernel_apply(&b->tree, b->cfg, &b->kernel, err);
+	if (r == 0 && bom_modules(b) < 0)
+		r = it_error_set(err, -ENOMEM, "out of memory");
 	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
@@ -838,6 +1190,7 @@ static int write_outputs(struct build *b, struct it_error *err)
 	if (co.epoch < 0)
 		return it_error_set(err, -IT_EUSAGE,
 				    "SOURCE_DATE_EPOCH is not a number of seconds");
+	b->res->epoch = co.epoch;
 	if (kernel && output_paths(cfg, kernel_out, sizeof(kernel_out)) < 0)
 		return it_error_set(err, -ENAMETOOLONG, "kernel path beside '%s': name too long",
 				    cfg->output);
@@ -893,6 +1246,8 @@ int builder_build(const struct build_config *cfg, struct build_result *res, stru
 		r = assemble_phase(&b, err);
 	if (r == 0 && !cfg->dry_run)
 		r = write_outputs(&b, err);
+	if (r == 0)
+		r = write_lock(&b, err);
 	finish_outputs(&b, r);
 	build_release(&b);
 	return r;

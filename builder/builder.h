@@ -20,6 +20,17 @@
 
 enum compression { COMPRESS_GZIP = 0, COMPRESS_ZSTD, COMPRESS_NONE };
 
+/*
+ * What a build does with build_config.lock_file (docs/lockfile.md).
+ * BUILD_LOCK_USE: when the file exists, the packages are exactly the
+ * lock's (name, version, checksum), found in the indexes and not
+ * resolved; without it the world is resolved as usual. BUILD_LOCK_WRITE:
+ * resolve, and (re)write the file once the build (or dry run) succeeded.
+ * BUILD_LOCK_FROZEN: the file must exist and a fresh resolution must give
+ * exactly it, else -IT_ESCENARIO naming the first difference.
+ */
+enum build_lock_mode { BUILD_LOCK_USE = 0, BUILD_LOCK_WRITE, BUILD_LOCK_FROZEN };
+
 /* One OpenRC service enabled in a runlevel: /etc/runlevels/RUNLEVEL/NAME -> /etc/init.d/NAME */
 struct service_spec {
 	char *runlevel; /* "boot", "sysinit", "default", "shutdown" */
@@ -96,6 +107,10 @@ struct build_config {
 	enum compression compression;
 	int64_t source_date_epoch; /* -1: from SOURCE_DATE_EPOCH, else newest package build time */
 	bool dry_run;		   /* resolve and print the plan only */
+	char *lock_file;	   /* initrd-test.lock; NULL: none */
+	enum build_lock_mode lock_mode;
+	char *sbom_file; /* SPDX 2.3 JSON of the initrd, written by the caller from the
+			    result (src/sbom.h, docs/sbom.md); NULL: none */
 
 	/* Set by the caller (its SIGINT/SIGTERM handler) to the signal number, or any non-zero
 	 * value: the build stops at its next check with -IT_EINTERRUPTED; NULL: never. Borrowed,
@@ -105,6 +120,29 @@ struct build_config {
 
 void build_config_init(struct build_config *c);
 void build_config_release(struct build_config *c);
+
+/*
+ * One installed package, as a bill of materials lists it. Strings are heap
+ * copies (NULL where the index has no such field); deps are indexes into
+ * build_result.pkgs of the packages that satisfy its dependencies.
+ */
+struct build_pkg {
+	char *name, *version, *arch, *license, *maintainer, *homepage, *description, *origin;
+	char *csum;		/* the index's C: "Q1..." */
+	unsigned char sha1[20]; /* that checksum decoded when it is a SHA-1 (Q1), apk's package
+				   identity: the SHA-1 of the control segment */
+	bool has_sha1;
+	char *url; /* where the .apk comes from: URL, or the file in a local repository */
+	unsigned char sha256[32]; /* of the .apk file */
+	size_t *deps;
+	size_t ndeps;
+};
+
+/* A file of the initrd: a kernel module. */
+struct build_file {
+	char *path; /* "lib/modules/6.1.0-57-amd64/kernel/drivers/net/e1000/e1000.ko" */
+	unsigned char sha1[20], sha256[32];
+};
 
 /* What a build reports back. */
 struct build_result {
@@ -116,6 +154,13 @@ struct build_result {
 	unsigned long long initrd_bytes;
 	unsigned long long files; /* entries in the cpio */
 	int64_t ms_index, ms_resolve, ms_fetch, ms_assemble, ms_write;
+	bool from_lock; /* the packages came from lock_file */
+	/* The bill of materials (filled by a build that writes; a dry run has only pkgs). */
+	struct build_pkg *pkgs; /* the plan's packages, in install order */
+	size_t npkgs;
+	struct build_file *modules; /* the kernel's modules in the initrd */
+	size_t nmodules;
+	int64_t epoch; /* every file's mtime in the initrd */
 };
 
 void build_result_release(struct build_result *r);

@@ -58,6 +58,8 @@ void build_config_release(struct build_config *c)
 	strlist_clear(&c->modules);
 	free(c->output);
 	free(c->kernel_out);
+	free(c->lock_file);
+	free(c->sbom_file);
 	free(c->rootfs_dir);
 	build_config_init(c);
 }
@@ -69,5 +71,18 @@ void build_result_release(struct build_result *r)
 	strlist_clear(&r->scripts_skipped);
 	free(r->kernel_version);
 	free(r->kernel_path);
+	for (size_t i = 0; i < r->npkgs; i++) {
+		struct build_pkg *p = &r->pkgs[i];
+		char *strs[] = {p->name,     p->version,     p->arch,	p->license, p->maintainer,
+				p->homepage, p->description, p->origin, p->csum,    p->url};
+
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+			free(strs[k]);
+		free(p->deps);
+	}
+	free(r->pkgs);
+	for (size_t i = 0; i < r->nmodules; i++)
+		free(r->modules[i].path);
+	free(r->modules);
 	memset(r, 0, sizeof(*r));
 }

@@ -12,7 +12,8 @@
  * apk (APK v2 files: gzip members, tar, .PKGINFO, checksums), trust (signing
  * keys, and files opened only when their signatures hold), fetch (cached,
  * parallel, retried downloads), index (APKINDEX into a package db), resolve
- * (the install plan, as apk 2.14 makes it), tree (the filesystem in memory),
+ * (the install plan, as apk 2.14 makes it), lock (initrd-test.lock: the plan
+ * written down, and read back instead of resolving), tree (the filesystem in memory),
  * rootfs (configuring it without root), kmod (kernel versions and modules
  * with their dependencies), kernel (the build's kernel, from a package or the
  * host) and cpio (the newc writer and the lister). build.c runs them in that
@@ -30,6 +31,7 @@
 #include "builder/index.h"
 #include "builder/kernel.h"
 #include "builder/kmod.h"
+#include "builder/lock.h"
 #include "builder/resolve.h"
 #include "builder/rootfs.h"
 #include "builder/tree.h"

@@ -1554,6 +1554,73 @@ static const char *unsat_hint(const char *msg)
 	return "drop one of the conflicting packages from the package list";
 }
 
+/* The per-name and per-package states, empty; the world's names marked. */
+static int solver_states(struct solver *s)
+{
+	const struct apk_db *db = s->db;
+
+	s->ns = malloc((db->nnames + s->nunknown + 1) * sizeof(*s->ns));
+	s->ps = malloc((db->npkgs + 1) * sizeof(*s->ps));
+	if (!s->ns || !s->ps)
+		return -ENOMEM;
+	for (size_t i = 0; i < db->nnames + s->nunknown; i++)
+		s->ns[i] =
+		    (struct name_state){.chosen = -1, .req_head = -1, .world = -1, .cls = -1};
+	for (size_t i = 0; i < s->nworld; i++)
+		s->ns[s->world[i].name->id].world = (int32_t)i;
+	for (unsigned i = 0; i < db->nrepos; i++)
+		s->tag_repos[db->repos[i].tag] |= 1u << i;
+	for (size_t i = 0; i < db->npkgs; i++)
+		s->ps[i] = (struct pkg_state){.reason = -1, .dead = ALIVE, .dead_arg = -1};
+	return 0;
+}
+
+int apk_plan_order(const struct apk_db *db, const struct strlist *world,
+		   const struct apk_pkg *const *pkgs, const uint8_t *tags, size_t n,
+		   struct apk_plan *plan, struct it_error *err)
+{
+	struct solver s = {.db = db};
+	uint8_t *tag_of = NULL;
+	struct blob ver;
+	int r;
+
+	apk_plan_release(plan);
+	r = parse_world(&s, world, err);
+	if (!r)
+		r = solver_states(&s);
+	if (!r && !(tag_of = calloc(db->npkgs + 1, 1)))
+		r = -ENOMEM;
+	/* Every package's own name first, then what they provide: as the search locks them. */
+	for (size_t i = 0; !r && i < n; i++) {
+		uint32_t id = pkgs[i]->id;
+		void *t = grow(s.sel, &s.sel_alloc, s.nsel + 1, sizeof(*s.sel));
+
+		if (!t) {
+			r = -ENOMEM;
+			break;
+		}
+		s.sel = t;
+		s.sel[s.nsel++] = id;
+		s.ps[id].selected = true;
+		tag_of[id] = tags ? tags[i] : 0;
+		r = lock_name(&s, id, pkgs[i]->name, pkgs[i]->version);
+	}
+	for (size_t i = 0; !r && i < n; i++)
+		for (uint32_t k = 1; !r && k <= pkgs[i]->provides.n; k++)
+			r = lock_name(&s, pkgs[i]->id, pkg_name_at(pkgs[i], k, &ver), ver);
+	if (!r)
+		r = make_plan(&s, plan);
+	for (size_t i = 0; !r && i < plan->n; i++)
+		plan->tags[i] = tag_of[plan->pkgs[i]->id];
+	if (r)
+		apk_plan_release(plan);
+	if (r == -ENOMEM)
+		it_error_set(err, r, "out of memory while ordering the packages");
+	free(tag_of);
+	solver_release(&s);
+	return r;
+}
+
 int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk_plan *plan,
 		struct it_error *err)
 {
@@ -1565,20 +1632,9 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	r = parse_world(&s, world, err);
 	if (r)
 		goto out;
-	r = -ENOMEM;
-	s.ns = malloc((db->nnames + s.nunknown + 1) * sizeof(*s.ns));
-	s.ps = malloc((db->npkgs + 1) * sizeof(*s.ps));
-	if (!s.ns || !s.ps)
-		goto out;
-	for (size_t i = 0; i < db->nnames + s.nunknown; i++)
-		s.ns[i] = (struct name_state){.chosen = -1, .req_head = -1, .world = -1, .cls = -1};
-	for (size_t i = 0; i < s.nworld; i++)
-		s.ns[s.world[i].name->id].world = (int32_t)i;
-	for (unsigned i = 0; i < db->nrepos; i++)
-		s.tag_repos[db->repos[i].tag] |= 1u << i;
-	for (size_t i = 0; i < db->npkgs; i++)
-		s.ps[i] = (struct pkg_state){.reason = -1, .dead = ALIVE, .dead_arg = -1};
-	r = find_dead(&s);
+	r = solver_states(&s);
+	if (!r)
+		r = find_dead(&s);
 	for (size_t i = 0; !r && i < s.nworld; i++)
 		r = add_req(&s, &s.world[i], -1);
 	if (!r)

@@ -69,6 +69,17 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		struct it_error *err);
 
 /*
+ * The install plan for a given set of packages (a lock's), without
+ * resolving: the n packages in the order apk would install them for
+ * 'world' (apk_resolve()'s changeset order), pkgs[i] under db->tags[tags[i]]
+ * (tags NULL: all untagged). The set is taken as it is: nothing is added
+ * or checked. 0, -IT_EFORMAT for a malformed world entry, or -ENOMEM.
+ */
+int apk_plan_order(const struct apk_db *db, const struct strlist *world,
+		   const struct apk_pkg *const *pkgs, const uint8_t *tags, size_t n,
+		   struct apk_plan *plan, struct it_error *err);
+
+/*
  * Append the plan for people to read, one package a line (name-version,
  * download size, repository label) and a closing total line:
  *   musl-1.2.4_git20230717-r4     383.1 KiB  https://.../main

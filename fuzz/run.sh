@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Build the libFuzzer targets of fuzz/ with clang and the sanitizers; run them one at a time.
 #
-# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio, agent, agentmux, crash)
+# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio, agent, agentmux, crash, lock, license)
 #   -b            build only
 #   FUZZ_SECONDS  time per target (default 60), passed as -max_total_time
 #   FUZZ_ARGS     extra libFuzzer options
@@ -22,8 +22,8 @@ CC=${CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FUZZ_KEEP_GOING=${FUZZ_KEEP_GOING:-0}
-ALL_TARGETS="index version apk scenario expect cpio agent agentmux crash"
-PKGS="libarchive libcurl libpcre2-8 libcrypto zlib libzstd"
+ALL_TARGETS="index version apk scenario expect cpio agent agentmux crash lock license"
+PKGS="libarchive libcurl libpcre2-8 libcrypto zlib libzstd jansson"
 
 build_only=0
 if [ "${1:-}" = "-b" ]; then
@@ -125,7 +125,7 @@ run_target() {
 	[ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
 	# The agent's frames are up to 64 KiB: room for a few of them.
 	maxlen=""
-	case $t in agent) maxlen="-max_len=262144" ;; agentmux) maxlen="-max_len=16384" ;; crash) maxlen="-max_len=8192" ;; esac
+	case $t in agent) maxlen="-max_len=262144" ;; agentmux) maxlen="-max_len=16384" ;; crash) maxlen="-max_len=8192" ;; lock) maxlen="-max_len=4096" ;; license) maxlen="-max_len=512" ;; esac
 	mode=""
 	[ "$FUZZ_KEEP_GOING" = 1 ] && mode="-fork=1 -ignore_crashes=1 -ignore_timeouts=1"
 	echo "fuzz_$t: running for ${FUZZ_SECONDS}s (log: $OUT/$t.log)"

@@ -13,6 +13,7 @@
 #include "src/cmds.h"
 #include "src/overrides.h"
 #include "src/run.h"
+#include "src/sbom.h"
 #include "src/scenario_find.h"
 #include "src/signals.h"
 #include "scenario/scenario.h"
@@ -33,6 +34,10 @@ static const char build_outro[] =
     "  initrd-test build --repo tests/data/alpine-3.19.1 --kernel host --module e1000 \\\n"
     "      -o initrd.img alpine-base\n"
     "  initrd-test build --release v3.19 --dry-run alpine-base openssh\n"
+    "  initrd-test build -s scenarios/networking --frozen --sbom sbom.spdx.json\n"
+    "\n"
+    "A scenario's initrd-test.lock (written by 'initrd-test lock') pins every\n"
+    "package: build takes exactly those, checked against the lock's checksums.\n"
     "\n"
     "SOURCE_DATE_EPOCH sets every mtime (default: the newest package's build time),\n"
     "so the same inputs give the same bytes.\n"
@@ -106,8 +111,8 @@ static int take(void *ctx, int id, const char *arg, struct it_error *err)
 
 static const struct opt_group build_group = OPT_GROUP(NULL, build_opts_, take);
 static const struct opt_group resolve_group = OPT_GROUP(NULL, resolve_opts_, take);
-static const struct opt_group *const build_groups[] = {&build_group, &overrides_packages,
-						       &overrides_kernel, &overrides_image};
+static const struct opt_group *const build_groups[] = {
+    &build_group, &overrides_packages, &overrides_kernel, &overrides_image, &overrides_lock};
 static const struct opt_group *const resolve_groups[] = {&resolve_group, &overrides_packages,
 							 &overrides_kernel, &overrides_image};
 static const struct opt_cmd build_cmd = {
@@ -197,8 +202,13 @@ static int build(const struct build_opts *o, int argc, char **argv)
 	if (r == 0 && set_outputs(&s, o) < 0)
 		r = it_error_set(&err, -ENOMEM, "cannot build: %s", strerror(ENOMEM));
 	s.build.cancel = &sig_caught;
+	if (r == 0 && o->dry_run && s.build.sbom_file)
+		r = it_error_set(&err, -IT_EUSAGE,
+				 "--sbom describes an initrd: not with --dry-run");
 	if (r == 0)
 		r = builder_build(&s.build, &res, &err);
+	if (r == 0 && !o->dry_run)
+		r = sbom_write(&s.build, &res, &err);
 	if (r == 0 && o->dry_run)
 		fputs(res.plan_text ? res.plan_text : "", stdout);
 	else if (r == 0)
@@ -215,7 +225,7 @@ static int build_main(int argc, char **argv, bool resolve_only)
 {
 	const struct opt_cmd *cmd = resolve_only ? &resolve_cmd : &build_cmd;
 	struct build_opts o;
-	void *ctxs[] = {&o, &o.ov, &o.ov, &o.ov};
+	void *ctxs[] = {&o, &o.ov, &o.ov, &o.ov, &o.ov};
 	int first, code;
 
 	memset(&o, 0, sizeof(o));

@@ -24,7 +24,9 @@ static const char intro[] =
     "a crashed save left). 'prune' removes the broken ones, then those unused for\n"
     "longer than --max-age, then the least recently used until the rest fit in\n"
     "--max-size; without either it applies the bounds every save applies (30d,\n"
-    "4G). A checkpoint a run is making or restoring stays.\n"
+    "4G). A checkpoint a run is making or restoring stays. Downloaded packages\n"
+    "(packages/ in the same directory) are never pruned, so that a lock's packages\n"
+    "stay (docs/lockfile.md).\n"
     "\n";
 
 static const char outro[] =

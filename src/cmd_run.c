@@ -53,7 +53,7 @@ static const char outro[] =
 
 static const struct opt_group *const groups[] = {
     &run_own_options,	 &output_options,   &run_vm_options,  &run_suite_options,
-    &overrides_packages, &overrides_kernel, &overrides_image,
+    &overrides_packages, &overrides_kernel, &overrides_image, &overrides_lock,
 };
 
 static const struct opt_cmd run_cmd = {"run", intro, outro, groups, ARRAY_SIZE(groups), false};
@@ -125,7 +125,7 @@ static int bisect_code(int code)
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
-	void *ctxs[] = {&o, &o.out, &o, &o, &o.ov, &o.ov, &o.ov};
+	void *ctxs[] = {&o, &o.out, &o, &o, &o.ov, &o.ov, &o.ov, &o.ov};
 	char(*found)[PATH_MAX];
 	int first, code;
 

@@ -30,5 +30,6 @@ int cmd_boot(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 
 #endif

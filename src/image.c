@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "src/out.h"
 #include "src/run.h"
+#include "src/sbom.h"
 #include "src/signals.h"
 
 int run_write_text(const char *dir, const char *name, const char *text, struct it_error *err)
@@ -66,6 +67,8 @@ static int build_into(struct scenario *s, const char *dir, struct vm_config *vm,
 	r = builder_build(&s->build, &res, err);
 	if (r == 0 && res.plan_text)
 		r = run_write_text(dir, "plan.txt", res.plan_text, err);
+	if (r == 0)
+		r = sbom_write(&s->build, &res, err);
 	if (r == 0 && !res.kernel_path)
 		r = it_error_set(err, -IT_EKERNEL, "scenario '%s' has no kernel", s->path);
 	if (r == 0) {
@@ -278,6 +281,20 @@ int run_agent_setup(struct scenario *s, struct it_error *err)
 	return r < 0 ? it_error_set(err, r, "out of memory") : 0;
 }
 
+/* The lock's mode and text: another lock is another build (a missing one reads as empty). */
+static void key_lock(struct out *o, const struct build_config *c)
+{
+	struct buf text;
+
+	if (!c->lock_file)
+		return;
+	buf_init(&text, 0);
+	buf_read_file(&text, c->lock_file);
+	out_putf(o, "lock.mode=%d\nlock=%zu\n", (int)c->lock_mode, text.len);
+	out_puts(o, text.data);
+	buf_release(&text);
+}
+
 int run_build_key(const struct build_config *c, char key[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -329,6 +346,7 @@ int run_build_key(const struct build_config *c, char key[65])
 	key_list(&o, "optional-module", &c->optional_modules);
 	out_putf(&o, "compression=%d\nepoch=%lld\n", (int)c->compression,
 		 (long long)c->source_date_epoch);
+	key_lock(&o, c);
 	r = o.err;
 	if (r == 0 && EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
 		r = -ENOMEM;

@@ -10,6 +10,7 @@
 static const struct cmd commands[] = {
     {"build", cmd_build, "build an Alpine initrd from APK repositories"},
     {"resolve", cmd_resolve, "print the install plan for packages, without building"},
+    {"lock", cmd_lock, "write a scenario's initrd-test.lock: its exact packages"},
     {"ls", cmd_ls, "list the contents of an initrd (cpio, optionally compressed)"},
     {"run", cmd_run, "build, boot in qemu and check the console against a scenario"},
     {"boot", cmd_boot, "build, boot and attach this terminal to the console, by hand"},

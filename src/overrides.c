@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Shared command-line options: repository, kernel, cache, trust; applied over a scenario. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@ enum {
 	OPT_MODULE,
 	OPT_HOSTNAME,
 	OPT_COMPRESSION,
+	OPT_LOCK,
+	OPT_WRITE_LOCK,
+	OPT_UPDATE_LOCK,
+	OPT_FROZEN,
+	OPT_SBOM,
 };
 
 static const struct opt packages_opts[] = {
@@ -66,6 +72,16 @@ static const struct opt kernel_opts[] = {
 static const struct opt image_opts[] = {
     {OPT_HOSTNAME, 0, "hostname", "NAME", "/etc/hostname"},
     {OPT_COMPRESSION, 0, "compression", "C", "gzip (default), zstd or none"},
+};
+
+static const struct opt lock_opts[] = {
+    {OPT_LOCK, 0, "lock", "FILE",
+     "the lock (default: initrd-test.lock beside the scenario);\n"
+     "when it exists, its exact packages are built (docs/lockfile.md)"},
+    {OPT_WRITE_LOCK, 0, "write-lock", NULL, "resolve, and write the lock after the build"},
+    {OPT_UPDATE_LOCK, 0, "update-lock", NULL, "the same: resolve again and rewrite the lock"},
+    {OPT_FROZEN, 0, "frozen", NULL, "fail (exit 2) if resolving now would change the lock"},
+    {OPT_SBOM, 0, "sbom", "FILE", "write an SPDX 2.3 JSON SBOM of the initrd (docs/sbom.md)"},
 };
 
 static int take(void *ctx, int id, const char *arg, struct it_error *err)
@@ -138,9 +154,26 @@ static int take_image(void *ctx, int id, const char *arg, struct it_error *err)
 	return 0;
 }
 
+static int take_lock(void *ctx, int id, const char *arg, struct it_error *err)
+{
+	struct overrides *o = ctx;
+
+	(void)err;
+	if (id == OPT_LOCK)
+		o->lock = arg;
+	else if (id == OPT_SBOM)
+		o->sbom = arg;
+	else if (id == OPT_FROZEN)
+		o->frozen = true;
+	else
+		o->write_lock = true;
+	return 0;
+}
+
 const struct opt_group overrides_packages = OPT_GROUP("packages", packages_opts, take);
 const struct opt_group overrides_kernel = OPT_GROUP("kernel", kernel_opts, take_kernel);
 const struct opt_group overrides_image = OPT_GROUP("image", image_opts, take_image);
+const struct opt_group overrides_lock = OPT_GROUP("lock and SBOM", lock_opts, take_lock);
 
 static int set_str(char **dst, const char *v)
 {
@@ -151,6 +184,34 @@ static int set_str(char **dst, const char *v)
 	free(*dst);
 	*dst = s;
 	return 0;
+}
+
+/* The lock file and its mode, the SBOM's path. */
+static int apply_lock(const struct overrides *o, struct scenario *s, struct it_error *err)
+{
+	struct build_config *b = &s->build;
+	char path[PATH_MAX];
+	int r = 0;
+
+	if (o->frozen && o->write_lock)
+		return it_error_set(
+		    err, -IT_EUSAGE,
+		    "--frozen checks the lock, --update-lock rewrites it: give one");
+	b->lock_mode = o->frozen       ? BUILD_LOCK_FROZEN
+		       : o->write_lock ? BUILD_LOCK_WRITE
+				       : BUILD_LOCK_USE;
+	free(b->lock_file);
+	b->lock_file = NULL;
+	if (o->lock)
+		r = set_str(&b->lock_file, o->lock);
+	else if (s->dir && path_join(path, sizeof(path), s->dir, "initrd-test.lock") == 0)
+		r = set_str(&b->lock_file, path);
+	else if (o->frozen || o->write_lock)
+		return it_error_set(err, -IT_EUSAGE, "%s: no scenario to keep the lock beside",
+				    o->frozen ? "--frozen" : "--update-lock");
+	if (r == 0 && o->sbom)
+		r = set_str(&b->sbom_file, o->sbom);
+	return r;
 }
 
 int overrides_apply(const struct overrides *o, struct scenario *s, struct it_error *err)
@@ -204,6 +265,8 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 		b->compression = !strcmp(o->compression, "zstd")   ? COMPRESS_ZSTD
 				 : !strcmp(o->compression, "none") ? COMPRESS_NONE
 								   : COMPRESS_GZIP;
+	if (r == 0)
+		r = apply_lock(o, s, err);
 	if (r < 0)
 		return it_error_set(err, r, "cannot apply the command-line options");
 	return 0;

@@ -24,6 +24,8 @@ struct overrides {
 	const char *compression;
 	bool offline, allow_untrusted;
 	long jobs;
+	const char *lock, *sbom; /* --lock FILE, --sbom FILE */
+	bool write_lock, frozen; /* --write-lock or --update-lock, --frozen */
 };
 
 /*
@@ -33,6 +35,13 @@ struct overrides {
  * (--hostname, --compression). Their context is a struct overrides.
  */
 extern const struct opt_group overrides_packages, overrides_kernel, overrides_image;
+
+/*
+ * The group of build and run: --lock FILE, --write-lock, --update-lock,
+ * --frozen (docs/lockfile.md) and --sbom FILE (docs/sbom.md). Without
+ * --lock the lock is initrd-test.lock in the scenario's directory.
+ */
+extern const struct opt_group overrides_lock;
 
 void overrides_init(struct overrides *o);
 void overrides_release(struct overrides *o);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "src/json.h"
 #include "src/out.h"
 #include "src/result.h"
 
@@ -53,58 +54,10 @@ static unsigned index_in(const char *const *names, size_t n, const char *name, u
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-/*
- * The values of one object under construction: the first failure (no
- * memory) sticks and every later call does nothing, as with struct out.
- */
-struct jobj {
-	json_t *o;
-	int err;
-};
-
-/* A JSON string of s (invalid UTF-8 as the text \xHH), or null for NULL. */
-static json_t *jstr(const char *s)
-{
-	struct buf b;
-	struct out o;
-	json_t *v;
-
-	if (!s)
-		return json_null();
-	buf_init(&b, 0);
-	o = (struct out){&b, 0};
-	out_esc(&o, ESC_UTF8, s);
-	v = o.err ? NULL : json_stringn(b.data ? b.data : "", b.len);
-	buf_release(&b);
-	return v;
-}
-
 /* A number of milliseconds, or null when negative (unknown). */
 static json_t *jms(int64_t ms)
 {
 	return ms < 0 ? json_null() : json_integer((json_int_t)ms);
-}
-
-static void jset(struct jobj *j, const char *key, json_t *v)
-{
-	if (!j->err && (!v || json_object_set_new(j->o, key, v) < 0))
-		j->err = -ENOMEM;
-	else if (j->err)
-		json_decref(v);
-}
-
-static void jset_str(struct jobj *j, const char *key, const char *s)
-{
-	jset(j, key, jstr(s));
-}
-
-static json_t *jobject_done(struct jobj *j)
-{
-	if (j->err) {
-		json_decref(j->o);
-		return NULL;
-	}
-	return j->o;
 }
 
 static const char *kind_of(const struct result_step *s)
@@ -298,8 +251,6 @@ int result_json(const struct result_set *s, struct buf *out)
 {
 	struct jobj top = {json_object(), 0};
 	json_t *runs = json_array();
-	char *text = NULL;
-	int ret;
 
 	top.err = top.o && runs ? 0 : -ENOMEM;
 	for (size_t i = 0; !top.err && i < s->n; i++) {
@@ -309,16 +260,7 @@ int result_json(const struct result_set *s, struct buf *out)
 	jset_str(&top, "format", RESULT_FORMAT);
 	jset(&top, "version", json_integer(RESULT_VERSION));
 	jset(&top, "runs", runs);
-	if (!top.err)
-		text = json_dumps(top.o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(top.o);
-	if (!text)
-		return -ENOMEM;
-	ret = buf_addstr(out, text);
-	if (ret == 0)
-		ret = buf_addch(out, '\n');
-	free(text);
-	return ret;
+	return jobj_dump(&top, out);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

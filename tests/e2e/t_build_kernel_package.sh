@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # 'kernel package NAME': Debian's kernel wrapped as a linux-virt-shaped APK (signed with the test
 # key, in a second repository) is installed, its image taken out of the initrd and placed beside
-# it, and only the modules asked for (e1000) stay, with their modules.dep line.
+# it, and only the modules asked for (e1000) stay, with their modules.dep line. The lock names the
+# kernel package, and the SBOM has the image (inside linux-virt) and e1000 as a file.
 # shellcheck shell=sh
 . "$TOP/tests/e2e/lib.sh"
 
@@ -74,3 +75,32 @@ awk '/^P:linux-virt$/ { p = 1 } p && /^V:6.1.0-r56$/ { v = 1 } END { exit !(p &&
 	"$T/x/lib/apk/db/installed" || fail "linux-virt-6.1.0-r56 not in /lib/apk/db/installed"
 grep -qx 'linux-virt' "$T/x/etc/apk/world" || fail "linux-virt not in /etc/apk/world"
 echo "ok: $(wc -l <"$T/list") entries, kernel $kver from linux-virt"
+
+# The kernel package in a lock ('kernel' line and its 'pkg' line) and in the SBOM: the package
+# CONTAINS the kernel image, the initrd the e1000 module.
+"$IT" lock -s "$T/scenario" --keys-dir "$T/keys" --cache-dir "$T/cache" >/dev/null 2>&1 ||
+	fail "lock of the kernel-package scenario failed"
+assert_grep '^kernel linux-virt$' "$T/scenario/initrd-test.lock"
+assert_grep "^pkg linux-virt 6.1.0-r56 Q1[^ ]* $T/kernel-repo\$" "$T/scenario/initrd-test.lock"
+"$IT" build -s "$T/scenario" --keys-dir "$T/keys" --cache-dir "$T/cache" --frozen \
+	-o "$T/out2/initrd.img" --sbom "$T/sbom.json" 2>"$T/build2.err" || {
+	cat "$T/build2.err"
+	fail "the locked build with --sbom failed"
+}
+python3 -c 'import jsonschema' 2>/dev/null ||
+	fail "setup: python3-jsonschema missing (apt-get install python3-jsonschema)"
+python3 "$TOP/tests/tools/spdx-validate.py" "$TOP/tests/data/spdx-2.3-schema.json" \
+	"$T/sbom.json" || fail "the SBOM is not valid SPDX 2.3"
+python3 - "$T/sbom.json" "$kver" <<'EOS' || fail "the SBOM's kernel is wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ids = {p["SPDXID"]: p for p in doc["packages"]}
+ids.update({f["SPDXID"]: f for f in doc["files"]})
+k = ids["SPDXRef-Kernel"]
+assert k["name"] == "linux-virt" and k["versionInfo"] == sys.argv[2], k
+rels = {(ids.get(r["spdxElementId"], {}).get("name", r["spdxElementId"]), r["relationshipType"],
+         ids.get(r["relatedSpdxElement"], {}).get("name", ids.get(r["relatedSpdxElement"], {}).get("fileName")))
+        for r in doc["relationships"]}
+assert ("linux-virt", "CONTAINS", "linux-virt") in rels, "the package does not contain the image"
+assert [f["fileName"] for f in doc["files"]] == ["./lib/modules/%s/kernel/drivers/net/ethernet/intel/e1000/e1000.ko" % sys.argv[2]]
+EOS
