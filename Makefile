@@ -280,4 +280,4 @@ uninstall:
 clean:
 	rm -rf $(O) build-asan $(BIN)
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -path '$(O)/arm64' -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -29,6 +29,7 @@
 #include "fuzz/fuzz_crash.c"
 #include "fuzz/fuzz_expect.c"
 #include "fuzz/fuzz_index.c"
+#include "fuzz/fuzz_kimage.c"
 #include "fuzz/fuzz_scenario.c"
 #include "fuzz/fuzz_version.c"
 /* NOLINTEND(bugprone-suspicious-include) */
@@ -52,7 +53,7 @@ static const struct target targets[] = {
     {"apk", fuzz_apk_one, fuzz_apk_init}, {"cpio", fuzz_cpio_one, fuzz_cpio_init},
     {"crash", fuzz_crash_one, NULL},	  {"expect", fuzz_expect_one, NULL},
     {"index", fuzz_index_one, NULL},	  {"scenario", fuzz_scenario_one, fuzz_scenario_init},
-    {"version", fuzz_version_one, NULL},
+    {"version", fuzz_version_one, NULL},  {"kimage", fuzz_kimage_one, NULL},
 };
 
 /* The input being replayed, for the crash report. */
