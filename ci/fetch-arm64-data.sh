@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Get Debian's arm64 kernel (linux-image-arm64's dependency) and arm64 busybox-static from
-# Debian's archive with apt-get download, unpacked (not installed) into DEST with modules.dep made by depmod; reruns are a no-op.
+# Get Debian's arm64 kernel (linux-image-arm64's dependency) and arm64 busybox-static (and
+# amd64 busybox-static in DEST/amd64, the benchmark's x86_64 peer) from Debian's archive
+# with apt-get download, unpacked (not installed) into DEST with modules.dep made by depmod; reruns are a no-op.
 set -eu
 cd "$(dirname "$0")/.."
 DEST="${1:-build/arm64}"
@@ -29,13 +30,19 @@ if [ -z "$kpkg" ]; then
 	exit 1
 fi
 mkdir -p "$DEST/debs" "$DEST/root"
+mkdir -p "$DEST/debs-amd64" "$DEST/amd64"
 (cd "$DEST/debs" && apt-get download -q "$kpkg:arm64" busybox-static:arm64 >/dev/null)
+(cd "$DEST/debs-amd64" && apt-get download -q busybox-static:amd64 >/dev/null)
 for deb in "$DEST"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$DEST/root"
 done
+dpkg-deb -x "$DEST"/debs-amd64/busybox-static_*.deb "$DEST/amd64"
 # The package leaves modules.dep to its postinst; kmod's depmod reads arm64 modules too.
 for kdir in "$DEST"/root/lib/modules/*; do
 	/sbin/depmod -b "$DEST/root" "${kdir##*/}"
 done
+# A name that does not change with Debian's kernel ABI number, for scenarios to give.
+kimg=$(ls "$DEST"/root/boot/vmlinuz-* | sort -V | tail -n 1)
+ln -sfn "root/boot/${kimg##*/}" "$DEST/vmlinuz"
 touch "$DEST/.done"
 echo "$DEST"

@@ -152,6 +152,7 @@ void result_run_release(struct result_run *r)
 	char **strs[] = {&r->scenario,	      &r->path,
 			 &r->message,	      &r->hint,
 			 &r->backend,	      &r->accel,
+			 &r->arch,
 			 &r->hostname,	      &r->command,
 			 &r->console_raw,     &r->console_log,
 			 &r->console_tail,    &r->shard,
