@@ -47,6 +47,14 @@ grep -q '/e1000\.ko$' "$T/list" || fail "no e1000.ko in the aarch64 initrd"
 grep -qx 'etc/apk/arch' "$T/list" || grep -q 'etc/apk/arch$' "$T/list" ||
 	fail "no /etc/apk/arch in the initrd"
 
+# resolve reads the aarch64 index (ARCH/APKINDEX.tar.gz); x86_64 has none in this repository.
+"$IT" resolve -s "$TOP/tests/data/aarch64/lease" --keys-dir "$T/keys" >"$T/resolve.out" 2>&1 ||
+	fail "resolve of the aarch64 scenario failed: $(cat "$T/resolve.out")"
+assert_grep '^busybox-1.35.0-r0 ' "$T/resolve.out"
+expect_exit 3 "$IT" resolve -s "$TOP/tests/data/aarch64/lease" --arch x86_64 --keys-dir "$T/keys" \
+	>"$T/resolve-x86.out" 2>&1
+assert_grep "cannot read '$DATA/repo/x86_64/APKINDEX.tar.gz'" "$T/resolve-x86.out"
+
 # The host's x86_64 bzImage with 'arch aarch64': the build says both, before any boot.
 kernel=$(host_kernel)
 mkdir "$T/mismatch"
