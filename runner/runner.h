@@ -133,8 +133,10 @@ int vm_accel_resolve(enum vm_accel configured, const char *kvm_dev, enum vm_acce
  * qemu (NULL: no QMP); crosvm ignores it. On error argv is left empty and
  * -IT_EUSAGE explains the bad setting.
  *
- * qemu: -machine pc|q35|microvm, -accel tcg | -accel kvm -cpu host, -m, -smp,
- * -kernel, -initrd, -append "console=ttyS0 [reboot=t on microvm] <append>",
+ * qemu (the binary, machine, TCG CPU, console and NIC default to config.arch's
+ * preset, above): -machine pc|q35|microvm (x86_64) | virt (aarch64), -accel tcg
+ * [-cpu PRESET] | -accel kvm -cpu host, -m, -smp,
+ * -kernel, -initrd, -append "console=TTY [reboot=t on microvm] <append>",
  * -nic user,model=M[,restrict=on] | -nic none (microvm, which has no PCI:
  * -netdev user + a virtio-net-device, whatever the model, unless "none"),
  * -display none, -no-reboot, the serial port on qemu's stdio (which is the
