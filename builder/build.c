@@ -519,7 +519,6 @@ static int record_scripts(struct build *b, const struct apk_file *f, const struc
 	return 0;
 }
 
-
 /* As apk: a package for another architecture (not noarch) is not installed. */
 static int check_arch(const struct build *b, const struct apk_file *f, const char *path,
 		      struct it_error *err)

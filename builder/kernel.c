@@ -39,12 +39,12 @@ static int check_image_arch(const struct build_config *cfg, struct it_error *err
 	struct kimage_info ki;
 
 	if (kimage_arch_parse(want) == KIMAGE_ARCH_UNKNOWN ||
-	    kimage_detect_file(cfg->kernel_image, &ki) < 0 ||
-	    ki.arch == kimage_arch_parse(want))
+	    kimage_detect_file(cfg->kernel_image, &ki) < 0 || ki.arch == kimage_arch_parse(want))
 		return 0;
 	it_error_set(err, -IT_EKERNEL, "kernel '%s' is an %s image, but the arch is '%s'",
 		     cfg->kernel_image, kimage_arch_name(ki.arch), want);
-	it_error_hint(err, "give a kernel for %s, or set 'arch %s'", want, kimage_arch_name(ki.arch));
+	it_error_hint(err, "give a kernel for %s, or set 'arch %s'", want,
+		      kimage_arch_name(ki.arch));
 	return -IT_EKERNEL;
 }
 

@@ -116,8 +116,8 @@ static int banner_version(const void *img, size_t len, const char *name, char **
 				    name);
 	if (ki.wrap != KIMAGE_RAW)
 		return it_error_set(err, -IT_EKERNEL,
-				    "'%s' is a %s-wrapped %s image: give the uncompressed Image", name,
-				    kimage_wrap_name(ki.wrap), kimage_arch_name(ki.arch));
+				    "'%s' is a %s-wrapped %s image: give the uncompressed Image",
+				    name, kimage_wrap_name(ki.wrap), kimage_arch_name(ki.arch));
 	if (kimage_banner_version(img, len, v, sizeof(v)) < 0)
 		return it_error_set(err, -IT_EKERNEL, "'%s' has no kernel version string", name);
 	*version = strdup(v);

@@ -42,7 +42,7 @@ for kdir in "$DEST"/root/lib/modules/*; do
 	/sbin/depmod -b "$DEST/root" "${kdir##*/}"
 done
 # A name that does not change with Debian's kernel ABI number, for scenarios to give.
-kimg=$(ls "$DEST"/root/boot/vmlinuz-* | sort -V | tail -n 1)
+kimg=$(find "$DEST/root/boot" -name 'vmlinuz-*' | sort -V | tail -n 1)
 ln -sfn "root/boot/${kimg##*/}" "$DEST/vmlinuz"
 touch "$DEST/.done"
 echo "$DEST"

@@ -144,11 +144,11 @@ int kimage_banner_version(const void *img, size_t len, char *out, size_t outsz)
 
 	while ((hit = memmem(p, (size_t)(end - p), banner, sizeof(banner) - 1))) {
 		v = hit + sizeof(banner) - 1;
-		for (e = v; e < end && *e > ' ' && *e <= '~'; e++)
+		for (e = v; e<end && * e> ' ' && *e <= '~'; e++)
 			;
 		/* The banner goes on " (builder@host)"; a format string ("%s") does not. */
-		if (e > v && e + 2 <= end && e[0] == ' ' && e[1] == '(' && memchr(v, '%', (size_t)(e - v)) == NULL &&
-		    (size_t)(e - v) < outsz) {
+		if (e > v && e + 2 <= end && e[0] == ' ' && e[1] == '(' &&
+		    memchr(v, '%', (size_t)(e - v)) == NULL && (size_t)(e - v) < outsz) {
 			memcpy(out, v, (size_t)(e - v));
 			out[e - v] = '\0';
 			return 0;

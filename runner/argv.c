@@ -28,7 +28,8 @@ static const struct machine_desc machines[] = {
     {"pc", NULL, false, false, VM_ARCH_X86_64},
     {"q35", NULL, false, false, VM_ARCH_X86_64},
     {"microvm", "reboot=t", true, true, VM_ARCH_X86_64},
-    /* arm's virt board: a PCIe host bridge (pci-host-generic, built into Debian's arm64 kernel) and a PL011 UART. */
+    /* arm's virt board: a PCIe host bridge (pci-host-generic, built into Debian's arm64 kernel) and
+       a PL011 UART. */
     {"virt", NULL, false, false, VM_ARCH_AARCH64},
 };
 
@@ -236,8 +237,10 @@ static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char 
 		return -IT_EUSAGE;
 	}
 	if (c->agent == VM_AGENT_SERIAL && c->arch != VM_ARCH_X86_64) {
-		it_error_set(err, -IT_EUSAGE, "the serial agent channel needs a second serial port, "
-					      "which the %s machine '%s' has not", vm_arch_name(c->arch), machine);
+		it_error_set(err, -IT_EUSAGE,
+			     "the serial agent channel needs a second serial port, "
+			     "which the %s machine '%s' has not",
+			     vm_arch_name(c->arch), machine);
 		it_error_hint(err, "write 'agent virtio' or 'agent off' in the scenario");
 		return -IT_EUSAGE;
 	}

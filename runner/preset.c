@@ -59,7 +59,7 @@ static const struct {
     {VM_ACCEL_KVM, VM_ARCH_X86_64, 1.0},
     {VM_ACCEL_KVM, VM_ARCH_AARCH64, 1.0}, /* an arm64 host */
     {VM_ACCEL_TCG, VM_ARCH_X86_64, VM_TCG_FACTOR},
-    {VM_ACCEL_TCG, VM_ARCH_AARCH64, VM_TCG_FACTOR * VM_AARCH64_TCG_RATIO},
+    {VM_ACCEL_TCG, VM_ARCH_AARCH64, VM_TCG_FACTOR *VM_AARCH64_TCG_RATIO},
 };
 
 double vm_timeout_factor(enum vm_accel accel, enum vm_arch arch)

@@ -79,9 +79,9 @@ struct vm_config {
 	char *append;	     /* extra kernel command line, after "console=TTY" */
 	long memory_mib;     /* 0: 512 */
 	long cpus;	     /* 0: 1 */
-	char *machine;	     /* NULL: the preset's; "pc", "q35", "microvm" (x86_64), "virt" (aarch64) */
-	char *nic_model;     /* NULL: the preset's (e1000); "none" for no NIC */
-	bool nic_restrict;   /* restrict=on: nothing leaves qemu (default true) */
+	char *machine;	 /* NULL: the preset's; "pc", "q35", "microvm" (x86_64), "virt" (aarch64) */
+	char *nic_model; /* NULL: the preset's (e1000); "none" for no NIC */
+	bool nic_restrict;	   /* restrict=on: nothing leaves qemu (default true) */
 	struct strlist extra_args; /* appended to the backend's command line */
 	enum vm_agent agent;	   /* the agent channel; qemu only */
 	bool incoming;		   /* qemu waits for vm_restore() ('-incoming defer'); qemu only */

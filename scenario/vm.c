@@ -5,7 +5,7 @@
 static const char *const machines[] = {"pc", "q35", "microvm", "virt", NULL};
 static const char *const backends[] = {"qemu", "crosvm", NULL};
 static const char *const accels[] = {"auto", "tcg", "kvm", NULL};
-static const char *const vm_keys[] = {"memory",  "cpus",  "machine", "append", "nic",
+static const char *const vm_keys[] = {"memory",	 "cpus",  "machine", "append", "nic",
 				      "backend", "accel", "console", NULL};
 
 int kw_vm(struct line *l)

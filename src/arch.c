@@ -13,8 +13,9 @@ static int arch_from_name(const char *name, enum vm_arch *out, struct it_error *
 	int r = vm_arch_parse(name, out, err);
 
 	if (r < 0)
-		it_error_hint(err, "the runner boots x86_64 and aarch64 guests; 'arch %s' can still "
-				   "build an initrd with 'initrd-test build'",
+		it_error_hint(err,
+			      "the runner boots x86_64 and aarch64 guests; 'arch %s' can still "
+			      "build an initrd with 'initrd-test build'",
 			      name);
 	return r;
 }
@@ -31,18 +32,21 @@ int run_arch_pick(struct scenario *s, struct it_error *err)
 	if (!kernel || kimage_detect_file(kernel, &ki) < 0)
 		return want ? arch_from_name(want, &s->vm.arch, err) : 0;
 	if (want && ki.arch != wanted) {
-		it_error_set(err, -IT_EUSAGE, "kernel '%s' is an %s image, but the scenario's arch is '%s'",
-			     kernel, kimage_arch_name(ki.arch), want);
+		it_error_set(err, -IT_EUSAGE,
+			     "kernel '%s' is an %s image, but the scenario's arch is '%s'", kernel,
+			     kimage_arch_name(ki.arch), want);
 		it_error_hint(err, "boot a kernel built for %s, or write 'arch %s'", want,
 			      kimage_arch_name(ki.arch));
 		return -IT_EUSAGE;
 	}
 	if (ki.wrap == KIMAGE_ZBOOT) {
-		it_error_set(err, -IT_EUSAGE, "kernel '%s' is an EFI zboot image, which qemu -kernel "
-					      "cannot boot",
+		it_error_set(err, -IT_EUSAGE,
+			     "kernel '%s' is an EFI zboot image, which qemu -kernel "
+			     "cannot boot",
 			     kernel);
-		it_error_hint(err, "give the Image inside it (the vmlinuz of a kernel built without "
-				   "CONFIG_EFI_ZBOOT)");
+		it_error_hint(err,
+			      "give the Image inside it (the vmlinuz of a kernel built without "
+			      "CONFIG_EFI_ZBOOT)");
 		return -IT_EUSAGE;
 	}
 	return arch_from_name(kimage_arch_name(ki.arch), &s->vm.arch, err);

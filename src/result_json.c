@@ -493,10 +493,10 @@ static int read_run(const json_t *o, struct result_run *r)
 {
 	const json_t *timings = json_object_get(o, "timings");
 	const json_t *console = json_object_get(o, "console");
-	const char *keys[] = {"scenario", "path",    "message",	     "hint",  "backend",  "accel",
+	const char *keys[] = {"scenario", "path",    "message",	     "hint",  "backend",   "accel",
 			      "hostname", "command", "console_tail", "shard", "artifacts", "arch"};
-	char **fields[] = {&r->scenario,     &r->path,	&r->message,  &r->hint,
-			   &r->backend,	     &r->accel, &r->hostname, &r->command,
+	char **fields[] = {&r->scenario,     &r->path,	&r->message,   &r->hint,
+			   &r->backend,	     &r->accel, &r->hostname,  &r->command,
 			   &r->console_tail, &r->shard, &r->artifacts, &r->arch};
 	int64_t attempts = get_ms(o, "attempts");
 	int ret;

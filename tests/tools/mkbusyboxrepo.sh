@@ -18,13 +18,13 @@ BB="$ROOT/bin/busybox"
 	exit 1
 }
 apk="$DEST/$ARCH/busybox-1.35.0-r0.apk"
-if [ -f "$DEST/$ARCH/APKINDEX.tar.gz" ] && [ "$apk" -nt "$BB" ] &&
-	[ -z "$(find "$FILES" "$0" -newer "$apk")" ]; then
+if [ -f "$DEST/$ARCH/APKINDEX.tar.gz" ] && [ -f "$apk" ] &&
+	[ -z "$(find "$BB" "$FILES" "$0" -newer "$apk")" ]; then
 	echo "$DEST"
 	exit 0
 fi
 stage="$DEST/stage"
-rm -rf "$stage" "$DEST/$ARCH"
+rm -rf "$stage" "${DEST:?}/$ARCH"
 mkdir -p "$stage/bin" "$DEST/$ARCH"
 cp "$BB" "$stage/bin/busybox"
 chmod 0755 "$stage/bin/busybox"

@@ -685,8 +685,8 @@ END_TEST
 
 /* A run of another arch is no baseline; a run recorded without arch was x86_64. */
 #define ARCH_RUN(arch, lease)                                                                      \
-	"{\"scenario\": \"net\", \"verdict\": \"passed\", \"backend\": \"qemu\", "              \
-	"\"accel\": \"tcg\", " arch "\"timings\": {\"first_console_byte_ms\": 100, "            \
+	"{\"scenario\": \"net\", \"verdict\": \"passed\", \"backend\": \"qemu\", "                 \
+	"\"accel\": \"tcg\", " arch "\"timings\": {\"first_console_byte_ms\": 100, "               \
 	"\"total_ms\": " #lease ", \"steps\": {\"lease\": " #lease "}}}"
 
 START_TEST(test_baseline_arch)
