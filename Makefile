@@ -313,4 +313,4 @@ INSTALL_EXTRA += $(foreach p,$(MAN_PAGES),$(p)=$(MANDIR)/man$(subst .,,$(suffix 
 clean:
 	rm -rf $(O) build-asan $(BIN)
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -path '$(O)/arm64' -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -721,6 +721,18 @@ static int record_scripts(struct build *b, const struct apk_file *f, const struc
 	return 0;
 }
 
+/* As apk: a package for another architecture (not noarch) is not installed. */
+static int check_arch(const struct build *b, const struct apk_file *f, const char *path,
+		      struct it_error *err)
+{
+	const char *a = f->info.arch;
+
+	if (!a || !strcmp(a, "noarch") || !strcmp(a, b->arch))
+		return 0;
+	it_error_set(err, -IT_EFORMAT, "package '%s' is for '%s', not for '%s'", path, a, b->arch);
+	it_error_hint(err, "use a repository for %s, or set 'arch %s' in the scenario", b->arch, a);
+	return -IT_EFORMAT;
+}
 static int unpack_package(struct build *b, size_t i, struct it_error *err)
 {
 	const struct apk_pkg *p = b->plan.pkgs[i];
@@ -749,6 +761,9 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 		return r;
 	}
 	warn_untrusted(b, &v);
+	r = check_arch(b, f, b->pkg_paths[i], err);
+	if (r < 0)
+		goto out;
 	if ((int64_t)f->info.builddate > b->newest_build_time)
 		b->newest_build_time = (int64_t)f->info.builddate;
 	r = tree_package(&b->tree, f->info.pkgname, f->info.origin, &f->info.replaces,

@@ -11,6 +11,7 @@
 
 #include "builder/internal.h"
 #include "common/buf.h"
+#include "common/kimage.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -29,6 +30,22 @@ void kernel_result_release(struct kernel_result *k)
 bool kernel_result_has_image(const struct kernel_result *k)
 {
 	return k->kmod.image_len > 0 || k->host_image;
+}
+
+/* An image for another architecture than the build's packages is an error naming both. */
+static int check_image_arch(const struct build_config *cfg, struct it_error *err)
+{
+	const char *want = cfg->arch ? cfg->arch : BUILDER_DEFAULT_ARCH;
+	struct kimage_info ki;
+
+	if (kimage_arch_parse(want) == KIMAGE_ARCH_UNKNOWN ||
+	    kimage_detect_file(cfg->kernel_image, &ki) < 0 || ki.arch == kimage_arch_parse(want))
+		return 0;
+	it_error_set(err, -IT_EKERNEL, "kernel '%s' is an %s image, but the arch is '%s'",
+		     cfg->kernel_image, kimage_arch_name(ki.arch), want);
+	it_error_hint(err, "give a kernel for %s, or set 'arch %s'", want,
+		      kimage_arch_name(ki.arch));
+	return -IT_EKERNEL;
 }
 
 int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_result *k,
@@ -52,6 +69,9 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 					    "kernel image PATH or kernel package NAME)");
 		return 0;
 	}
+	r = check_image_arch(cfg, err);
+	if (r < 0)
+		return r;
 	k->host_image = strdup(cfg->kernel_image);
 	if (!k->host_image)
 		return -ENOMEM;

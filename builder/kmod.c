@@ -13,11 +13,13 @@
 
 #include "builder/internal.h"
 #include "common/buf.h"
+#include "common/kimage.h"
 #include "common/util.h"
 
 #define MODNAME_MAX 64		/* the kernel's MODULE_NAME_LEN is 56 */
 #define MODULE_MAX (512u << 20) /* one decompressed module */
 #define VERSION_MAX 256
+#define IMAGE_MAX (256u << 20) /* an uncompressed kernel image */
 
 /*
  * The text indexes of depmod that busybox modprobe (and mdev -s, which
@@ -100,6 +102,28 @@ static unsigned long long le_n(const unsigned char *p, int n)
 
 /* ---- bzImage ---- */
 
+/* An arm64 Image has no pointer to its version: the "Linux version" banner has it. */
+static int banner_version(const void *img, size_t len, const char *name, char **version,
+			  struct it_error *err)
+{
+	struct kimage_info ki;
+	char v[VERSION_MAX];
+
+	if (kimage_detect(img, len, &ki) < 0)
+		return it_error_set(err, -IT_EKERNEL,
+				    "'%s' is not a Linux kernel image: no bzImage 'HdrS' setup "
+				    "header, no arm64 Image magic",
+				    name);
+	if (ki.wrap != KIMAGE_RAW)
+		return it_error_set(err, -IT_EKERNEL,
+				    "'%s' is a %s-wrapped %s image: give the uncompressed Image",
+				    name, kimage_wrap_name(ki.wrap), kimage_arch_name(ki.arch));
+	if (kimage_banner_version(img, len, v, sizeof(v)) < 0)
+		return it_error_set(err, -IT_EKERNEL, "'%s' has no kernel version string", name);
+	*version = strdup(v);
+	return *version ? 0 : it_error_set(err, -ENOMEM, "out of memory");
+}
+
 int kmod_image_version(const void *img, size_t len, const char *name, char **version,
 		       struct it_error *err)
 {
@@ -108,8 +132,7 @@ int kmod_image_version(const void *img, size_t len, const char *name, char **ver
 
 	*version = NULL;
 	if (len < 0x210 || memcmp(p + 0x202, "HdrS", 4))
-		return it_error_set(err, -IT_EKERNEL,
-				    "'%s' is not a Linux bzImage: no 'HdrS' setup header", name);
+		return banner_version(img, len, name, version, err);
 	off = le16(p + 0x20E);
 	if (le16(p + 0x206) < 0x200 || off == 0 || off + 0x200 >= len)
 		return it_error_set(err, -IT_EKERNEL, "'%s' has no kernel version string", name);
@@ -127,10 +150,11 @@ int kmod_image_version(const void *img, size_t len, const char *name, char **ver
 
 int kmod_image_version_file(const char *path, char **version, struct it_error *err)
 {
-	/* The version string is within the first 64 KiB + 0x200 by construction. */
+	/* A bzImage's version string is within the first 64 KiB + 0x200 by construction. */
 	static unsigned char head[0x10000 + 0x400];
+	struct buf whole;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
 	*version = NULL;
 	if (fd < 0)
@@ -143,7 +167,18 @@ int kmod_image_version_file(const char *path, char **version, struct it_error *e
 		return it_error_set(err, -e, "cannot read '%s': %s", path, strerror(e));
 	}
 	close(fd);
-	return kmod_image_version(head, (size_t)n, path, version, err);
+	if ((size_t)n < 0x206 || !memcmp(head + 0x202, "HdrS", 4))
+		return kmod_image_version(head, (size_t)n, path, version, err);
+	/* Other images (arm64): the banner is somewhere in the whole file. */
+	buf_init(&whole, IMAGE_MAX);
+	r = buf_read_file(&whole, path);
+	if (r < 0) {
+		buf_release(&whole);
+		return it_error_set(err, r, "cannot read '%s': %s", path, it_strerror(r));
+	}
+	r = kmod_image_version(whole.data, whole.len, path, version, err);
+	buf_release(&whole);
+	return r;
 }
 
 /* ---- names and paths ---- */

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libarchive-dev libcurl4-openssl-dev libpcre2-dev check
-libssl-dev zlib1g-dev libzstd-dev libjansson-dev qemu-system-x86 qemu-utils linux-image-amd64 busybox cpio
+libssl-dev zlib1g-dev libzstd-dev libjansson-dev qemu-system-x86 qemu-system-arm qemu-utils linux-image-amd64 busybox cpio
 zstd xz-utils python3 python3-pexpect python3-lxml python3-yaml kmod openssl clang tmux
 valgrind clang-tidy clang-format cppcheck shellcheck musl-tools linux-headers-amd64 binutils
 scdoc mandoc man-db python3-jsonschema zsh

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Build the libFuzzer targets of fuzz/ with clang and the sanitizers; run them one at a time.
 #
-# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio, agent, agentmux, crash, lock, license)
+# Usage: fuzz/run.sh [-b] [TARGET...]      (TARGET: index, version, apk, scenario, expect, cpio, agent, agentmux, crash, lock, license, kimage)
 #   -b            build only
 #   FUZZ_SECONDS  time per target (default 60), passed as -max_total_time
 #   FUZZ_ARGS     extra libFuzzer options
@@ -22,7 +22,7 @@ CC=${CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FUZZ_KEEP_GOING=${FUZZ_KEEP_GOING:-0}
-ALL_TARGETS="index version apk scenario expect cpio agent agentmux crash lock license"
+ALL_TARGETS="index version apk scenario expect cpio agent agentmux crash lock license kimage"
 PKGS="libarchive libcurl libpcre2-8 libcrypto zlib libzstd jansson"
 
 build_only=0

@@ -15,6 +15,7 @@ struct machine_desc {
 	const char *append; /* added to the kernel command line, or NULL */
 	bool nodefaults;    /* -nodefaults -no-user-config */
 	bool mmio_nic;	    /* no PCI: the NIC is a virtio-mmio device */
+	enum vm_arch arch;  /* the guest architecture it emulates */
 };
 
 /*
@@ -24,15 +25,18 @@ struct machine_desc {
  * which -no-reboot turns into qemu exiting instead of a slow fallback.
  */
 static const struct machine_desc machines[] = {
-    {"pc", NULL, false, false},
-    {"q35", NULL, false, false},
-    {"microvm", "reboot=t", true, true},
+    {"pc", NULL, false, false, VM_ARCH_X86_64},
+    {"q35", NULL, false, false, VM_ARCH_X86_64},
+    {"microvm", "reboot=t", true, true, VM_ARCH_X86_64},
+    /* arm's virt board: a PCIe host bridge (pci-host-generic, built into Debian's arm64 kernel) and
+       a PL011 UART. */
+    {"virt", NULL, false, false, VM_ARCH_AARCH64},
 };
 
-static const struct machine_desc *find_machine(const char *name)
+static const struct machine_desc *find_machine(const char *name, enum vm_arch arch)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(machines); i++)
-		if (!strcmp(machines[i].name, name))
+		if (!strcmp(machines[i].name, name) && machines[i].arch == arch)
 			return &machines[i];
 	return NULL;
 }
@@ -69,7 +73,7 @@ static int kernel_cmdline(const struct vm_config *c, const char *machine_append,
 	int r;
 
 	buf_init(&b, 0);
-	r = buf_addstr(&b, "console=ttyS0");
+	r = buf_addf(&b, "console=%s", c->console ? c->console : vm_preset(c->arch)->console);
 	if (r == 0 && machine_append)
 		r = buf_addf(&b, " %s", machine_append);
 	if (r == 0 && c->agent == VM_AGENT_SERIAL)
@@ -103,7 +107,7 @@ static int check_common(const struct vm_config *c, enum vm_accel accel, struct i
 
 static int qemu_nic(const struct vm_config *c, const struct machine_desc *m, struct strlist *a)
 {
-	const char *model = c->nic_model ? c->nic_model : "e1000";
+	const char *model = c->nic_model ? c->nic_model : vm_preset(c->arch)->nic;
 	const char *restrict_opt = c->nic_restrict ? ",restrict=on" : "";
 	int r;
 
@@ -154,7 +158,8 @@ static int add_number_opt(struct strlist *a, const char *opt, long value)
 static int qemu_machine(const struct vm_config *c, const struct machine_desc *m,
 			enum vm_accel accel, struct strlist *a)
 {
-	int r = strlist_add(a, c->binary ? c->binary : VM_QEMU_BINARY);
+	const struct vm_preset *p = vm_preset(c->arch);
+	int r = strlist_add(a, c->binary ? c->binary : p->binary);
 
 	if (r == 0 && m->nodefaults)
 		r = strlist_addl(a, "-nodefaults", "-no-user-config");
@@ -163,6 +168,8 @@ static int qemu_machine(const struct vm_config *c, const struct machine_desc *m,
 				 accel == VM_ACCEL_KVM ? "kvm" : "tcg");
 	if (r == 0 && accel == VM_ACCEL_KVM)
 		r = strlist_addl(a, "-cpu", "host");
+	else if (r == 0 && p->tcg_cpu)
+		r = strlist_addl(a, "-cpu", p->tcg_cpu);
 	if (r == 0)
 		r = add_number_opt(a, "-m", c->memory_mib ? c->memory_mib : VM_DEFAULT_MEMORY_MIB);
 	if (r == 0)
@@ -218,16 +225,27 @@ static int qemu_agent(const struct vm_config *c, const struct machine_desc *m, s
 static int qemu_argv(const struct vm_config *c, enum vm_accel accel, const char *qmp_path,
 		     struct strlist *a, struct it_error *err)
 {
-	const char *machine = c->machine ? c->machine : "pc";
-	const struct machine_desc *m = find_machine(machine);
+	const char *machine = c->machine ? c->machine : vm_preset(c->arch)->machine;
+	const struct machine_desc *m = find_machine(machine, c->arch);
 	char *cmdline = NULL;
 	int r;
 
 	if (!m) {
 		it_error_set(err, -IT_EUSAGE, "unknown machine type '%s'", machine);
-		it_error_hint(err, "use pc, q35 or microvm");
+		it_error_hint(err, c->arch == VM_ARCH_AARCH64 ? "aarch64 guests use virt"
+							      : "use pc, q35 or microvm");
 		return -IT_EUSAGE;
 	}
+	if (c->agent == VM_AGENT_SERIAL && c->arch != VM_ARCH_X86_64) {
+		it_error_set(err, -IT_EUSAGE,
+			     "the serial agent channel needs a second serial port, "
+			     "which the %s machine '%s' has not",
+			     vm_arch_name(c->arch), machine);
+		it_error_hint(err, "write 'agent virtio' or 'agent off' in the scenario");
+		return -IT_EUSAGE;
+	}
+	if (c->console && !safe_model(c->console))
+		return it_error_set(err, -IT_EUSAGE, "invalid console device '%s'", c->console);
 	if (c->nic_model && !safe_model(c->nic_model))
 		return it_error_set(err, -IT_EUSAGE, "invalid NIC model '%s'", c->nic_model);
 	r = kernel_cmdline(c, m->append, &cmdline);

@@ -20,6 +20,7 @@ void vm_config_release(struct vm_config *c)
 	free(c->kernel);
 	free(c->initrd);
 	free(c->append);
+	free(c->console);
 	free(c->machine);
 	free(c->nic_model);
 	strlist_clear(&c->extra_args);

@@ -27,19 +27,61 @@ enum vm_backend { VM_BACKEND_QEMU = 0, VM_BACKEND_CROSVM };
  */
 enum vm_agent { VM_AGENT_NONE = 0, VM_AGENT_VIRTIO, VM_AGENT_SERIAL };
 enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_TCG, VM_ACCEL_KVM };
+/* The guest's architecture; the command layer sets it from the kernel image (common/kimage.h). */
+enum vm_arch { VM_ARCH_X86_64 = 0, VM_ARCH_AARCH64 };
+
+/*
+ * What follows from the guest's arch (runner/preset.c): the qemu binary, the
+ * default machine, the CPU under TCG (NULL: qemu's default), the kernel's
+ * console and the default NIC. vm_config's binary, machine, console and
+ * nic_model override each; vm_build_argv() uses the preset of config.arch.
+ *   x86_64:  qemu-system-x86_64  -machine pc    (qemu's CPU)     console=ttyS0    e1000
+ *   aarch64: qemu-system-aarch64 -machine virt  -cpu cortex-a57  console=ttyAMA0  e1000
+ */
+struct vm_preset {
+	const char *arch;
+	const char *binary;
+	const char *machine;
+	const char *tcg_cpu;
+	const char *console;
+	const char *nic;
+};
+const struct vm_preset *vm_preset(enum vm_arch a);
+/* "x86_64", "aarch64". */
+const char *vm_arch_name(enum vm_arch a);
+/* "x86_64" / "aarch64"; -IT_EUSAGE (text in err) for anything else. */
+int vm_arch_parse(const char *s, enum vm_arch *out, struct it_error *err);
+
+/*
+ * Timeouts that know the emulator: budgets and step timeouts are written as
+ * for KVM on an x86_64 host and multiplied by vm_timeout_factor() of the
+ * resolved accelerator and the guest's arch (1 for KVM; TCG x86_64
+ * VM_TCG_FACTOR; TCG aarch64 VM_TCG_FACTOR * VM_AARCH64_TCG_RATIO, the
+ * ratio measured here by bench/arch.sh: docs/architectures.md).
+ * VM_TIMEOUT_FACTOR_ENV overrides it: vm_timeout_factor_env() returns 1
+ * and sets *out when it is set, 0 when not, -IT_EUSAGE when it is no
+ * number from 0.1 to 100.
+ */
+#define VM_TCG_FACTOR 3.0
+#define VM_AARCH64_TCG_RATIO 1.0
+#define VM_TIMEOUT_FACTOR_ENV "INITRD_TEST_TIMEOUT_FACTOR"
+double vm_timeout_factor(enum vm_accel accel, enum vm_arch arch);
+int vm_timeout_factor_env(double *out, struct it_error *err);
 
 struct vm_config {
 	enum vm_backend backend;
 	enum vm_accel accel; /* AUTO: KVM when /dev/kvm is usable; INITRD_TEST_ACCEL overrides */
-	char *binary;	     /* NULL: qemu-system-x86_64 / crosvm from PATH */
-	char *kernel;	     /* bzImage path */
+	enum vm_arch arch;   /* the preset: x86_64 (default) or aarch64 */
+	char *binary;	     /* NULL: the preset's qemu (qemu-system-x86_64) / crosvm from PATH */
+	char *kernel;	     /* bzImage or arm64 Image path */
 	char *initrd;	     /* initrd path */
-	char *append;	     /* extra kernel command line, after "console=ttyS0" */
+	char *console;	     /* NULL: the preset's (ttyS0, ttyAMA0): "console=TTY" */
+	char *append;	     /* extra kernel command line, after "console=TTY" */
 	long memory_mib;     /* 0: 512 */
 	long cpus;	     /* 0: 1 */
-	char *machine;	     /* "pc" (default), "q35", "microvm" */
-	char *nic_model;     /* "e1000" (default); "none" for no NIC */
-	bool nic_restrict;   /* restrict=on: nothing leaves qemu (default true) */
+	char *machine;	 /* NULL: the preset's; "pc", "q35", "microvm" (x86_64), "virt" (aarch64) */
+	char *nic_model; /* NULL: the preset's (e1000); "none" for no NIC */
+	bool nic_restrict;	   /* restrict=on: nothing leaves qemu (default true) */
 	struct strlist extra_args; /* appended to the backend's command line */
 	enum vm_agent agent;	   /* the agent channel; qemu only */
 	bool incoming;		   /* qemu waits for vm_restore() ('-incoming defer'); qemu only */
@@ -91,8 +133,10 @@ int vm_accel_resolve(enum vm_accel configured, const char *kvm_dev, enum vm_acce
  * qemu (NULL: no QMP); crosvm ignores it. On error argv is left empty and
  * -IT_EUSAGE explains the bad setting.
  *
- * qemu: -machine pc|q35|microvm, -accel tcg | -accel kvm -cpu host, -m, -smp,
- * -kernel, -initrd, -append "console=ttyS0 [reboot=t on microvm] <append>",
+ * qemu (the binary, machine, TCG CPU, console and NIC default to config.arch's
+ * preset, above): -machine pc|q35|microvm (x86_64) | virt (aarch64), -accel tcg
+ * [-cpu PRESET] | -accel kvm -cpu host, -m, -smp,
+ * -kernel, -initrd, -append "console=TTY [reboot=t on microvm] <append>",
  * -nic user,model=M[,restrict=on] | -nic none (microvm, which has no PCI:
  * -netdev user + a virtio-net-device, whatever the model, unless "none"),
  * -display none, -no-reboot, the serial port on qemu's stdio (which is the

@@ -127,6 +127,8 @@ static int binary_not_found(const struct vm_config *c, const char *name, struct 
 		it_error_hint(err, "install crosvm or use --backend qemu");
 	else if (!strcmp(name, VM_QEMU_BINARY))
 		it_error_hint(err, "apt-get install qemu-system-x86");
+	else if (!strcmp(name, vm_preset(VM_ARCH_AARCH64)->binary))
+		it_error_hint(err, "apt-get install qemu-system-arm");
 	else
 		it_error_hint(err, "install it or give the full path");
 	return -IT_ENOTFOUND;
@@ -343,7 +345,7 @@ static const char *binary_name(const struct vm_config *c)
 {
 	if (c->binary && *c->binary)
 		return c->binary;
-	return c->backend == VM_BACKEND_CROSVM ? VM_CROSVM_BINARY : VM_QEMU_BINARY;
+	return c->backend == VM_BACKEND_CROSVM ? VM_CROSVM_BINARY : vm_preset(c->arch)->binary;
 }
 
 int vm_find_binary(const struct vm_config *c, char **out, struct it_error *err)

@@ -48,7 +48,7 @@ static const struct keyword keywords[] = {
     {"overlay", "overlay DIR", kw_overlay},
     {"kernel", "kernel host | kernel image PATH [modules DIR] | kernel package NAME", kw_kernel},
     {"modules", "modules NAME...", kw_modules},
-    {"vm", "vm memory|cpus|machine|append|nic|backend|accel VALUE", kw_vm},
+    {"vm", "vm memory|cpus|machine|append|nic|backend|accel|console VALUE", kw_vm},
     {"timeout", "timeout DURATION", kw_timeout},
     {"step-timeout", "step-timeout DURATION", kw_step_timeout},
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},

@@ -2,11 +2,11 @@
 /* The keywords of the VM and its clock: vm SETTING VALUE, timeout, step-timeout. */
 #include "scenario/internal.h"
 
-static const char *const machines[] = {"pc", "q35", "microvm", NULL};
+static const char *const machines[] = {"pc", "q35", "microvm", "virt", NULL};
 static const char *const backends[] = {"qemu", "crosvm", NULL};
 static const char *const accels[] = {"auto", "tcg", "kvm", NULL};
-static const char *const vm_keys[] = {"memory", "cpus",	   "machine", "append",
-				      "nic",	"backend", "accel",   NULL};
+static const char *const vm_keys[] = {"memory",	 "cpus",  "machine", "append", "nic",
+				      "backend", "accel", "console", NULL};
 
 int kw_vm(struct line *l)
 {
@@ -53,6 +53,11 @@ int kw_vm(struct line *l)
 			return scn_unknown_word(l, "backend", w, backends);
 		vm->backend = scn_lookup(backends, w) ? VM_BACKEND_CROSVM : VM_BACKEND_QEMU;
 		return 0;
+	case 7:
+		if (!scn_name_ok(w, "_-.", 32))
+			return scn_line_error(l, "bad console device '%s' (e.g. ttyS0 or ttyAMA0)",
+					      w);
+		return scn_set_str(l, &vm->console, w);
 	default:
 		switch (scn_lookup(accels, w)) {
 		case 0:

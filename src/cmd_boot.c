@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runner/runner.h"
+#include "src/arch.h"
 #include "src/agentlink.h"
 #include "src/cmds.h"
 #include "src/keep.h"
@@ -166,6 +167,8 @@ static int boot_main(const struct run_opts *o, const char *path)
 		r = make_dir(o, &s, dir, sizeof(dir), &err);
 	if (r == 0)
 		r = run_build_image(&s, o, dir, NULL, &s.vm, &err);
+	if (r == 0)
+		r = run_arch_pick(&s, &err);
 	if (r == 0)
 		r = boot_and_serve(&s, dir, o->log_max, &err);
 	if (r < 0)

@@ -88,7 +88,13 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-/* The last run of baseline with the same scenario, backend and accelerator as run. */
+/* A run recorded before arch was: x86_64, the only one then. */
+static const char *arch_of(const struct result_run *r)
+{
+	return r->arch ? r->arch : "x86_64";
+}
+
+/* The last run of baseline with the same scenario, backend, accelerator and arch as run. */
 static const struct result_run *baseline_run(const struct result_set *baseline,
 					     const struct result_run *run)
 {
@@ -98,7 +104,7 @@ static const struct result_run *baseline_run(const struct result_set *baseline,
 		const struct result_run *b = &baseline->runs[i];
 
 		if (same_str(b->scenario, run->scenario) && same_str(b->accel, run->accel) &&
-		    same_str(b->backend, run->backend))
+		    same_str(b->backend, run->backend) && !strcmp(arch_of(b), arch_of(run)))
 			found = b;
 	}
 	return found;

@@ -158,7 +158,7 @@ void result_run_release(struct result_run *r)
 			 &r->crash_class,     &r->crash_title,
 			 &r->crash_report,    &r->artifacts,
 			 &r->checkpoint.name, &r->checkpoint.action,
-			 &r->checkpoint.note};
+			 &r->checkpoint.note, &r->arch};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);

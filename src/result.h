@@ -147,6 +147,8 @@ struct result_run {
 	struct it_error error; /* the run's error (msg, hint); code 0 when none */
 	char *backend;	       /* "qemu", "crosvm", "replay" */
 	char *accel;	       /* "tcg", "kvm" */
+	char *arch;	       /* the guest's: "x86_64", "aarch64"; NULL (older results): x86_64 */
+	double timeout_factor; /* what timeouts and budgets were multiplied by; 0: not recorded */
 	char *hostname;	       /* NULL until result_finish() asks gethostname() */
 	bool replay;	       /* a recorded log, not a live VM ("the log ended") */
 	bool timed;	       /* false: a raw log replayed without times, none are shown */

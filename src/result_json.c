@@ -216,6 +216,10 @@ static json_t *run_json(const struct result_run *r)
 	jset(&j, "error", error_json(&r->error));
 	jset_str(&j, "backend", r->backend);
 	jset_str(&j, "accel", r->accel);
+	if (r->arch)
+		jset_str(&j, "arch", r->arch);
+	if (r->timeout_factor > 0)
+		jset(&j, "timeout_factor", json_real(r->timeout_factor));
 	jset_str(&j, "hostname", r->hostname);
 	jset(&j, "replay", json_boolean(r->replay));
 	jset(&j, "timed", json_boolean(r->timed));
@@ -431,11 +435,11 @@ static int read_run(const json_t *o, struct result_run *r)
 {
 	const json_t *timings = json_object_get(o, "timings");
 	const json_t *console = json_object_get(o, "console");
-	const char *keys[] = {"scenario", "path",    "message",	     "hint",  "backend",  "accel",
-			      "hostname", "command", "console_tail", "shard", "artifacts"};
-	char **fields[] = {&r->scenario,     &r->path,	&r->message,  &r->hint,
-			   &r->backend,	     &r->accel, &r->hostname, &r->command,
-			   &r->console_tail, &r->shard, &r->artifacts};
+	const char *keys[] = {"scenario", "path",    "message",	     "hint",  "backend",   "accel",
+			      "hostname", "command", "console_tail", "shard", "artifacts", "arch"};
+	char **fields[] = {&r->scenario,     &r->path,	&r->message,   &r->hint,
+			   &r->backend,	     &r->accel, &r->hostname,  &r->command,
+			   &r->console_tail, &r->shard, &r->artifacts, &r->arch};
 	int64_t attempts = get_ms(o, "attempts");
 	int ret;
 

@@ -143,6 +143,7 @@ static void properties(struct out *o, const struct result_run *r)
 	out_xml_property(o, "verdict", verdict_name(r->verdict));
 	out_xml_property(o, "backend", r->backend);
 	out_xml_property(o, "accel", r->accel);
+	out_xml_property(o, "arch", r->arch);
 	out_xml_property(o, "command", r->command);
 	out_xml_property(o, "console.raw", r->console_raw);
 	out_xml_property(o, "console.log", r->console_log);

@@ -17,6 +17,7 @@
 #include "runner/runner.h"
 #include "src/agentlink.h"
 #include "src/agentsteps.h"
+#include "src/arch.h"
 #include "src/artifacts.h"
 #include "src/checkpoint.h"
 #include "src/keep.h"
@@ -692,9 +693,18 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	r = run_prepare(&a->s, scenario, o, &a->err);
 	name_report(a, scenario, o);
 	if (r == 0)
+		r = run_arch_pick(&a->s, &a->err);
+	if (r == 0)
+		r = run_scale_timeouts(&a->s, &a->rep.timeout_factor, &a->err);
+	if (r == 0)
 		r = open_run(a, o);
 	if (r == 0)
 		r = run_build_image(&a->s, o, a->dir, reuse, &a->s.vm, &a->err);
+	/* The image to boot, built or given, has the last word on the arch. */
+	if (r == 0)
+		r = run_arch_pick(&a->s, &a->err);
+	if (r == 0)
+		result_setstr(&a->rep.arch, vm_arch_name(a->s.vm.arch));
 	if (r == 0)
 		r = open_checkpoint(a, o);
 	if (r < 0)

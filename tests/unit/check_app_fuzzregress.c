@@ -29,6 +29,7 @@
 #include "fuzz/fuzz_crash.c"
 #include "fuzz/fuzz_expect.c"
 #include "fuzz/fuzz_index.c"
+#include "fuzz/fuzz_kimage.c"
 #include "fuzz/fuzz_license.c"
 #include "fuzz/fuzz_lock.c"
 #include "fuzz/fuzz_scenario.c"
@@ -55,7 +56,7 @@ static const struct target targets[] = {
     {"crash", fuzz_crash_one, NULL},	  {"expect", fuzz_expect_one, NULL},
     {"index", fuzz_index_one, NULL},	  {"scenario", fuzz_scenario_one, fuzz_scenario_init},
     {"version", fuzz_version_one, NULL},  {"lock", fuzz_lock_one, NULL},
-    {"license", fuzz_license_one, NULL},
+    {"license", fuzz_license_one, NULL},  {"kimage", fuzz_kimage_one, NULL},
 };
 
 /* The input being replayed, for the crash report. */

@@ -683,6 +683,45 @@ START_TEST(test_baseline)
 }
 END_TEST
 
+/* A run of another arch is no baseline; a run recorded without arch was x86_64. */
+#define ARCH_RUN(arch, lease)                                                                      \
+	"{\"scenario\": \"net\", \"verdict\": \"passed\", \"backend\": \"qemu\", "                 \
+	"\"accel\": \"tcg\", " arch "\"timings\": {\"first_console_byte_ms\": 100, "               \
+	"\"total_ms\": " #lease ", \"steps\": {\"lease\": " #lease "}}}"
+
+START_TEST(test_baseline_arch)
+{
+	struct slowdown lim = {0.20, 0};
+	struct it_error e = IT_ERROR_INIT;
+	struct result_set base, cur;
+	bool compared = true;
+
+	result_set_init(&base);
+	result_set_init(&cur);
+	report_of(ARCH_RUN("\"arch\": \"aarch64\", ", 2000), &base);
+	report_of(ARCH_RUN("", 9000), &cur);
+	ck_assert_int_eq(policy_check_baseline(&base, &cur.runs[0], &lim, &compared, &e), 0);
+	ck_assert(!compared);
+	result_set_release(&cur);
+	report_of(ARCH_RUN("\"arch\": \"aarch64\", ", 9000), &cur);
+	ck_assert_str_eq(cur.runs[0].arch, "aarch64");
+	ck_assert_int_eq(policy_check_baseline(&base, &cur.runs[0], &lim, &compared, &e),
+			 -IT_EFAIL);
+	ck_assert(compared);
+	result_set_release(&cur);
+	result_set_release(&base);
+	/* Without arch both sides are x86_64: compared. */
+	result_set_init(&base);
+	report_of(ARCH_RUN("", 2000), &base);
+	report_of(ARCH_RUN("\"arch\": \"x86_64\", ", 3000), &cur);
+	ck_assert_int_eq(policy_check_baseline(&base, &cur.runs[0], &lim, &compared, &e),
+			 -IT_EFAIL);
+	ck_assert(compared);
+	result_set_release(&cur);
+	result_set_release(&base);
+}
+END_TEST
+
 START_TEST(test_parse_percent)
 {
 	static const char *const bad[] = {"", "%", "x", "-5%", "20%%", "5 %", "1e999", "nan"};
@@ -1060,6 +1099,7 @@ static Suite *suite_suite(void)
 	tcase_add_test(tc, test_flaky_and_budget_reports);
 	tcase_add_test(tc, test_budgets);
 	tcase_add_test(tc, test_baseline);
+	tcase_add_test(tc, test_baseline_arch);
 	tcase_add_test(tc, test_parse_percent);
 	tcase_add_test(tc, test_exit_codes);
 	tcase_add_test(tc, test_merge_shards);

@@ -96,8 +96,21 @@ START_TEST(test_image_version)
 	/* Not a bzImage, a header without a version, no file. */
 	memset(fake, 0, sizeof(fake));
 	ck_assert_int_eq(kmod_image_version(fake, sizeof(fake), "junk", &v, &err), -IT_EKERNEL);
-	ck_assert_str_eq(err.msg, "'junk' is not a Linux bzImage: no 'HdrS' setup header");
+	ck_assert_str_eq(err.msg, "'junk' is not a Linux kernel image: no bzImage 'HdrS' setup "
+				  "header, no arm64 Image magic");
 	ck_assert_ptr_null(v);
+	/* An arm64 Image: the version is in its banner (a format string before it is not). */
+	memcpy(fake + 0x38, "ARM\x64", 4);
+	it_error_clear(&err);
+	ck_assert_int_eq(kmod_image_version(fake, sizeof(fake), "arm", &v, &err), -IT_EKERNEL);
+	ck_assert_str_eq(err.msg, "'arm' has no kernel version string");
+	memcpy(fake + 0x400, "Linux version %s (%s)", 21);
+	memcpy(fake + 0x500, "Linux version 6.1.0-57-arm64 (debian-kernel@lists.debian.org)", 62);
+	ck_assert_int_eq(kmod_image_version(fake, sizeof(fake), "arm", &v, NULL), 0);
+	ck_assert_str_eq(v, "6.1.0-57-arm64");
+	free(v);
+	v = NULL;
+	memset(fake, 0, sizeof(fake));
 	memcpy(fake + 0x202, "HdrS", 4);
 	fake[0x206] = 0x0f;
 	fake[0x207] = 0x02;

@@ -404,6 +404,122 @@ START_TEST(test_argv_errors)
 }
 END_TEST
 
+/* ---- architecture presets ---- */
+
+START_TEST(test_argv_aarch64_preset)
+{
+	static const char *const want[] = {"qemu-system-aarch64",
+					   "-machine",
+					   "virt",
+					   "-accel",
+					   "tcg",
+					   "-cpu",
+					   "cortex-a57",
+					   "-m",
+					   "512",
+					   "-smp",
+					   "1",
+					   "-kernel",
+					   "/k/Image",
+					   "-initrd",
+					   "/k/initrd",
+					   "-append",
+					   "console=ttyAMA0 quiet",
+					   "-nic",
+					   "user,model=e1000,restrict=on",
+					   QEMU_CONSOLE_ARGS,
+					   NULL};
+	/* A scenario's console, machine and NIC override the preset's; kvm: the host's CPU. */
+	static const char *const kvm[] = {"qemu-system-aarch64",
+					  "-machine",
+					  "virt",
+					  "-accel",
+					  "kvm",
+					  "-cpu",
+					  "host",
+					  "-m",
+					  "512",
+					  "-smp",
+					  "1",
+					  "-kernel",
+					  "/k/Image",
+					  "-initrd",
+					  "/k/initrd",
+					  "-append",
+					  "console=hvc0 quiet",
+					  "-nic",
+					  "user,model=virtio-net-pci,restrict=on",
+					  QEMU_CONSOLE_ARGS,
+					  NULL};
+	struct vm_config c;
+
+	config_files(&c, "/k/Image", "/k/initrd");
+	c.arch = VM_ARCH_AARCH64;
+	c.agent = VM_AGENT_NONE;
+	c.append = strdup("quiet");
+	check_argv(&c, VM_ACCEL_TCG, NULL, want);
+	c.console = strdup("hvc0");
+	c.machine = strdup("virt");
+	c.nic_model = strdup("virtio-net-pci");
+	check_argv(&c, VM_ACCEL_KVM, NULL, kvm);
+
+	free(c.machine);
+	c.machine = strdup("q35");
+	check_argv_error(&c, VM_ACCEL_TCG, "unknown machine type 'q35'", "aarch64 guests use virt");
+	free(c.machine);
+	c.machine = NULL;
+	c.agent = VM_AGENT_SERIAL;
+	check_argv_error(&c, VM_ACCEL_TCG,
+			 "the serial agent channel needs a second serial port, which the aarch64 "
+			 "machine 'virt' has not",
+			 "write 'agent virtio' or 'agent off' in the scenario");
+	c.agent = VM_AGENT_NONE;
+	free(c.console);
+	c.console = strdup("ttyAMA0,x");
+	check_argv_error(&c, VM_ACCEL_TCG, "invalid console device 'ttyAMA0,x'", NULL);
+	vm_config_release(&c);
+
+	/* x86_64's preset is the default: virt is no x86_64 machine. */
+	config_files(&c, "/k/bzImage", "/k/initrd");
+	c.machine = strdup("virt");
+	check_argv_error(&c, VM_ACCEL_TCG, "unknown machine type 'virt'", "use pc, q35 or microvm");
+	vm_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_presets_and_factors)
+{
+	struct it_error err = IT_ERROR_INIT;
+	enum vm_arch a = VM_ARCH_X86_64;
+	double f = 0;
+
+	ck_assert_str_eq(vm_preset(VM_ARCH_X86_64)->binary, "qemu-system-x86_64");
+	ck_assert_str_eq(vm_preset(VM_ARCH_X86_64)->console, "ttyS0");
+	ck_assert_str_eq(vm_preset(VM_ARCH_AARCH64)->binary, "qemu-system-aarch64");
+	ck_assert_str_eq(vm_preset(VM_ARCH_AARCH64)->console, "ttyAMA0");
+	ck_assert_int_eq(vm_arch_parse("aarch64", &a, NULL), 0);
+	ck_assert_int_eq(a, VM_ARCH_AARCH64);
+	ck_assert_int_eq(vm_arch_parse("riscv64", &a, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "unknown architecture 'riscv64'");
+	it_error_clear(&err);
+	/* KVM is the reference; TCG is slower, aarch64 under TCG no faster than x86_64. */
+	ck_assert(vm_timeout_factor(VM_ACCEL_KVM, VM_ARCH_X86_64) == 1.0);
+	ck_assert(vm_timeout_factor(VM_ACCEL_TCG, VM_ARCH_X86_64) == VM_TCG_FACTOR);
+	ck_assert(vm_timeout_factor(VM_ACCEL_TCG, VM_ARCH_X86_64) > 1.0);
+	ck_assert(vm_timeout_factor(VM_ACCEL_TCG, VM_ARCH_AARCH64) >=
+		  vm_timeout_factor(VM_ACCEL_TCG, VM_ARCH_X86_64));
+	unsetenv(VM_TIMEOUT_FACTOR_ENV);
+	ck_assert_int_eq(vm_timeout_factor_env(&f, NULL), 0);
+	setenv(VM_TIMEOUT_FACTOR_ENV, "2.5", 1);
+	ck_assert_int_eq(vm_timeout_factor_env(&f, NULL), 1);
+	ck_assert(f == 2.5);
+	setenv(VM_TIMEOUT_FACTOR_ENV, "0", 1);
+	ck_assert_int_eq(vm_timeout_factor_env(&f, &err), -IT_EUSAGE);
+	ck_assert_str_eq(err.msg, "invalid INITRD_TEST_TIMEOUT_FACTOR '0'");
+	unsetenv(VM_TIMEOUT_FACTOR_ENV);
+}
+END_TEST
+
 /* ---- accelerator ---- */
 
 START_TEST(test_accel_resolve)
@@ -1230,6 +1346,8 @@ int main(void)
 	tcase_add_test(argv, test_argv_agent);
 	tcase_add_test(argv, test_argv_incoming);
 	tcase_add_test(argv, test_argv_errors);
+	tcase_add_test(argv, test_argv_aarch64_preset);
+	tcase_add_test(argv, test_presets_and_factors);
 	tcase_add_test(argv, test_accel_resolve);
 	tcase_add_test(argv, test_names);
 	suite_add_tcase(s, argv);

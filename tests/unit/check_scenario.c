@@ -172,6 +172,7 @@ START_TEST(test_all_keywords)
 	ck_assert_str_eq(s.vm.machine, "q35");
 	ck_assert_str_eq(s.vm.append, "quiet loglevel=4");
 	ck_assert_str_eq(s.vm.nic_model, "virtio-net-pci");
+	ck_assert_str_eq(s.vm.console, "hvc0");
 	ck_assert_int_eq(s.vm.backend, VM_BACKEND_CROSVM);
 	ck_assert_int_eq(s.vm.accel, VM_ACCEL_TCG);
 	ck_assert_int_eq(s.timeout_ms, 180000);
