@@ -1186,11 +1186,17 @@ static int propagate(struct solver *s, int limit, char **msg, uint32_t *level)
 	return 0;
 }
 
-/* Are all install_if conditions of pkg met by what is chosen? */
+/*
+ * Are all install_if conditions of pkg met by what is chosen? A negated
+ * term (i:a b !c) never is: apk 2.14 fires an install_if only once every
+ * name in it is decided, and a name that nothing requires (a conflict does
+ * not count) is never decided, while one that something requires is
+ * installed. So such rules never fire, as Alpine 3.19 installs.
+ */
 static bool triggered(struct solver *s, const struct apk_pkg *pkg)
 {
 	for (uint32_t i = 0; i < pkg->install_if.n; i++)
-		if (!holds(s, &pkg->install_if.v[i]))
+		if (pkg->install_if.v[i].conflict || !holds(s, &pkg->install_if.v[i]))
 			return false;
 	return true;
 }

@@ -43,7 +43,10 @@ void apk_plan_release(struct apk_plan *plan);
  * package has a k: or is itself required. Conflicts (!name) and version
  * constraints are honoured; when a choice leads to a contradiction the
  * next candidate is tried (bounded backtracking). install_if packages are
- * added once all their conditions hold, until nothing changes.
+ * added once all their conditions hold, until nothing changes; one with a
+ * negated condition (i:a b !c) never is, as in apk 2.14, which waits for
+ * every name of the rule to be decided and never decides a name that only
+ * conflicts name.
  *
  * Order of decisions, as apk's: names with one choice first, then
  * install_if packages whose conditions hold, then names with several
