@@ -316,6 +316,8 @@ void scenario_release(struct scenario *s)
 	free(s->name);
 	free(s->dir);
 	free(s->path);
+	free(s->kernel_tree);
+	free(s->vmlinux);
 	build_config_release(&s->build);
 	vm_config_release(&s->vm);
 	for (size_t i = 0; i < s->nsteps; i++)

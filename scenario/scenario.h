@@ -121,6 +121,12 @@ struct scenario {
 	 * until scenario_resolve_kernel() picks the host's newest kernel.
 	 */
 	bool kernel_host;
+	/*
+	 * 'kernel tree DIR' (or --kernel DIR): a built Linux tree; until
+	 * scenario_resolve_kernel() fills build.kernel_image (and vmlinux) from it.
+	 */
+	char *kernel_tree;
+	char *vmlinux; /* symbols for crash reports (--vmlinux, the tree's vmlinux); NULL: none */
 	struct scenario_step *steps;
 	size_t nsteps;
 	struct scenario_fail *fails; /* in addition to the engine's default fail patterns */

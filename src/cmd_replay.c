@@ -207,7 +207,7 @@ static int write_reports(const struct replay_opts *o, const struct result_run *r
 static int keep_tail(struct result_run *rep, struct blob log, bool timed)
 {
 	struct buf tail;
-	int r = result_set_crash(rep, log);
+	int r = result_set_crash(rep, log, NULL);
 
 	if (r < 0)
 		return r;

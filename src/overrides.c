@@ -32,6 +32,7 @@ enum {
 	OPT_KERNEL,
 	OPT_MODULES_DIR,
 	OPT_MODULE,
+	OPT_VMLINUX,
 	OPT_HOSTNAME,
 	OPT_COMPRESSION,
 };
@@ -61,6 +62,9 @@ static const struct opt kernel_opts[] = {
     {OPT_MODULES_DIR, 0, "modules-dir", "DIR",
      "its modules (/lib/modules/VERSION); default from the image"},
     {OPT_MODULE, 0, "module", "NAME", "also include this module and its dependencies; repeatable"},
+    {OPT_VMLINUX, 0, "vmlinux", "FILE",
+     "the kernel's vmlinux with debug info: crash reports name\n"
+     "each frame's FILE:LINE (modules' from their .ko)"},
 };
 
 static const struct opt image_opts[] = {
@@ -118,6 +122,9 @@ static int take_kernel(void *ctx, int id, const char *arg, struct it_error *err)
 		return 0;
 	case OPT_MODULE:
 		return strlist_add(&o->modules, arg);
+	case OPT_VMLINUX:
+		o->vmlinux = arg;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -185,6 +192,8 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 	}
 	if (r == 0 && o->modules_dir)
 		r = set_str(&b->modules_dir, o->modules_dir);
+	if (r == 0 && o->vmlinux)
+		r = set_str(&s->vmlinux, o->vmlinux);
 	for (size_t i = 0; r == 0 && i < o->modules.n; i++)
 		if (!strlist_has(&b->modules, o->modules.v[i]))
 			r = strlist_add(&b->modules, o->modules.v[i]);

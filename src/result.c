@@ -156,7 +156,8 @@ void result_run_release(struct result_run *r)
 			 &r->console_raw,     &r->console_log,
 			 &r->console_tail,    &r->shard,
 			 &r->crash_class,     &r->crash_title,
-			 &r->crash_report,    &r->artifacts,
+			 &r->crash_report,    &r->crash_frames,
+			 &r->artifacts,
 			 &r->checkpoint.name, &r->checkpoint.action,
 			 &r->checkpoint.note};
 
@@ -261,29 +262,54 @@ int result_set_tail(struct result_run *r, struct blob text)
 	return 0;
 }
 
-int result_set_crash(struct result_run *r, struct blob text)
+/* The report's "source:" section: "  FRAME at FILE:LINE" for each symbolized frame. */
+static int add_sources(struct buf *b, const char *frames)
+{
+	int r = buf_addstr(b, "\nsource:\n");
+
+	for (const char *p = frames; r == 0 && *p;) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+
+		if (!tab || !nl || tab > nl)
+			break;
+		r = buf_addf(b, "  %.*s at %.*s\n", (int)(tab - p), p, (int)(nl - tab - 1), tab + 1);
+		p = nl + 1;
+	}
+	return r;
+}
+
+int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms)
 {
 	static struct crash c; /* large; runs are settled one at a time */
-	char *report;
-	size_t cap;
+	struct buf report = BUF_INIT, frames = BUF_INIT;
+	int err;
 
 	if (!crash_find(text.ptr, text.len, &c))
 		return 0;
-	cap = sizeof(c) + 256;
-	report = malloc(cap);
-	if (!report)
-		return -ENOMEM;
-	(void)snprintf(
-	    report, cap,
+	buf_init(&report, 0);
+	buf_init(&frames, 0);
+	err = buf_addf(
+	    &report,
 	    "class: %s\ntitle: %s\n\n%s\n%s%s%s%s%s\nCall Trace:\n%s\nlast lines before it:\n%s",
 	    crash_class_name(c.cls), c.title, c.first, c.rip[0] ? c.rip : "", c.rip[0] ? "\n" : "",
 	    c.modules[0] ? "Modules linked in: " : "", c.modules, c.modules[0] ? "\n" : "", c.trace,
 	    c.before);
-	result_setstr(&r->crash_class, crash_class_name(c.cls));
-	result_setstr(&r->crash_title, c.title);
-	free(r->crash_report);
-	r->crash_report = report;
-	return 1;
+	if (err == 0 && syms && symbolize_src_any(syms) &&
+	    symbolize_frames(syms, c.rip, c.trace, &frames) > 0)
+		err = add_sources(&report, frames.data);
+	if (err == 0)
+		err = result_setstr(&r->crash_class, crash_class_name(c.cls));
+	if (err == 0)
+		err = result_setstr(&r->crash_title, c.title);
+	if (err == 0)
+		err = result_setstr(&r->crash_frames, frames.len ? frames.data : NULL);
+	if (err == 0) {
+		free(r->crash_report);
+		r->crash_report = buf_detach(&report, NULL);
+	}
+	buf_release(&report);
+	buf_release(&frames);
+	return err < 0 ? -ENOMEM : 1;
 }
 
 /* Read the last 'want' bytes of fd (size 'size') into data; the count read, or -errno. */

@@ -571,21 +571,33 @@ static int open_agent(struct attempt *a)
 	return 0;
 }
 
-/* The first kernel crash in the console log into the result and OUT/NAME/crash.txt. */
+/*
+ * The first kernel crash in the console log into the result and OUT/NAME/crash.txt,
+ * its frames symbolized with the kernel's vmlinux and the modules of its tree or
+ * modules directory.
+ */
 static void note_crash(struct attempt *a)
 {
+	struct symbolize_src syms;
 	struct buf log = BUF_INIT;
 	char path[PATH_MAX];
 
+	symbolize_src_init(&syms);
+	syms.vmlinux = a->s.vmlinux;
+	if (a->s.kernel_tree)
+		strlist_add(&syms.module_dirs, a->s.kernel_tree);
+	if (a->s.build.modules_dir)
+		strlist_add(&syms.module_dirs, a->s.build.modules_dir);
 	buf_init(&log, 64u << 20);
 	if (buf_read_file(&log, a->rep.console_log) == 0 &&
-	    result_set_crash(&a->rep, blob_mem(log.data, log.len)) == 1) {
+	    result_set_crash(&a->rep, blob_mem(log.data, log.len), &syms) == 1) {
 		path_join(path, sizeof(path), a->dir, "crash.txt");
 		if (write_file_atomic(path, a->rep.crash_report, strlen(a->rep.crash_report),
 				      0644) < 0)
 			log_warn("cannot write '%s'", path);
 	}
 	buf_release(&log);
+	symbolize_src_release(&syms);
 }
 
 /* OUT/NAME with the engine loaded and both console logs open. */
