@@ -60,9 +60,13 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 		return r;
 	if (!cfg->modules.n && !cfg->optional_modules.n)
 		return 0;
-	r = kmod_add_from_dir(t, cfg->modules_dir ? cfg->modules_dir : "/lib/modules",
-			      k->kmod.version, &cfg->modules, &cfg->optional_modules, &k->kmod,
-			      err);
+	if (cfg->kernel_tree && !cfg->modules_dir)
+		r = kmod_add_from_build(t, cfg->kernel_tree, k->kmod.version, &cfg->modules,
+					&cfg->optional_modules, &k->kmod, err);
+	else
+		r = kmod_add_from_dir(t, cfg->modules_dir ? cfg->modules_dir : "/lib/modules",
+				      k->kmod.version, &cfg->modules, &cfg->optional_modules,
+				      &k->kmod, err);
 	if (r < 0)
 		return r;
 	log_verbose("kernel %s from '%s', %zu modules", k->kmod.version, cfg->kernel_image,

@@ -46,7 +46,9 @@ static const struct keyword keywords[] = {
      "[password none|locked|HASH] [keys FILE]",
      kw_user},
     {"overlay", "overlay DIR", kw_overlay},
-    {"kernel", "kernel host | kernel image PATH [modules DIR] | kernel package NAME", kw_kernel},
+    {"kernel",
+     "kernel host | kernel image PATH [modules DIR] | kernel package NAME | kernel tree DIR",
+     kw_kernel},
     {"modules", "modules NAME...", kw_modules},
     {"vm", "vm memory|cpus|machine|append|nic|backend|accel VALUE", kw_vm},
     {"timeout", "timeout DURATION", kw_timeout},
@@ -316,7 +318,6 @@ void scenario_release(struct scenario *s)
 	free(s->name);
 	free(s->dir);
 	free(s->path);
-	free(s->kernel_tree);
 	free(s->vmlinux);
 	build_config_release(&s->build);
 	vm_config_release(&s->vm);
@@ -367,6 +368,17 @@ int scenario_resolve_kernel(struct scenario *s, struct it_error *err)
 	char *image = NULL, *mods = NULL;
 	int r;
 
+	if (s->build.kernel_tree && !s->build.kernel_image) {
+		r = builder_kernel_tree(s->build.kernel_tree, s->build.arch, &image, &mods, err);
+		if (r < 0)
+			return r;
+		s->build.kernel_image = image;
+		if (!s->vmlinux)
+			s->vmlinux = mods;
+		else
+			free(mods);
+		return 0;
+	}
 	if (!s->kernel_host)
 		return 0;
 	r = builder_host_kernel(NULL, NULL, &image, &mods, err);

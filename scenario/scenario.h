@@ -121,11 +121,6 @@ struct scenario {
 	 * until scenario_resolve_kernel() picks the host's newest kernel.
 	 */
 	bool kernel_host;
-	/*
-	 * 'kernel tree DIR' (or --kernel DIR): a built Linux tree; until
-	 * scenario_resolve_kernel() fills build.kernel_image (and vmlinux) from it.
-	 */
-	char *kernel_tree;
 	char *vmlinux; /* symbols for crash reports (--vmlinux, the tree's vmlinux); NULL: none */
 	struct scenario_step *steps;
 	size_t nsteps;

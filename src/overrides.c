@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builder/builder.h"
 #include "common/util.h"
@@ -57,8 +58,10 @@ static const struct opt packages_opts[] = {
 };
 
 static const struct opt kernel_opts[] = {
-    {OPT_KERNEL, 0, "kernel", "PATH|host",
-     "a bzImage, or 'host': the newest /boot/vmlinuz-VERSION"},
+    {OPT_KERNEL, 0, "kernel", "PATH|DIR|host",
+     "a bzImage; a built Linux tree (its bzImage, vmlinux and\n"
+     "modules, its .config checked first); or 'host': the\n"
+     "newest /boot/vmlinuz-VERSION"},
     {OPT_MODULES_DIR, 0, "modules-dir", "DIR",
      "its modules (/lib/modules/VERSION); default from the image"},
     {OPT_MODULE, 0, "module", "NAME", "also include this module and its dependencies; repeatable"},
@@ -149,6 +152,13 @@ const struct opt_group overrides_packages = OPT_GROUP("packages", packages_opts,
 const struct opt_group overrides_kernel = OPT_GROUP("kernel", kernel_opts, take_kernel);
 const struct opt_group overrides_image = OPT_GROUP("image", image_opts, take_image);
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int set_str(char **dst, const char *v)
 {
 	char *s = strdup(v);
@@ -179,9 +189,18 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 			s->kernel_host = true;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
+		} else if (is_dir(o->kernel)) {
+			s->kernel_host = false;
+			free(b->kernel_image);
+			b->kernel_image = NULL;
+			r = set_str(&b->kernel_tree, o->kernel);
 		} else {
 			s->kernel_host = false;
 			r = set_str(&b->kernel_image, o->kernel);
+		}
+		if (!is_dir(o->kernel)) {
+			free(b->kernel_tree);
+			b->kernel_tree = NULL;
 		}
 		free(b->kernel_package);
 		b->kernel_package = NULL;

@@ -584,8 +584,8 @@ static void note_crash(struct attempt *a)
 
 	symbolize_src_init(&syms);
 	syms.vmlinux = a->s.vmlinux;
-	if (a->s.kernel_tree)
-		strlist_add(&syms.module_dirs, a->s.kernel_tree);
+	if (a->s.build.kernel_tree)
+		strlist_add(&syms.module_dirs, a->s.build.kernel_tree);
 	if (a->s.build.modules_dir)
 		strlist_add(&syms.module_dirs, a->s.build.modules_dir);
 	buf_init(&log, 64u << 20);

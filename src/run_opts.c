@@ -6,6 +6,7 @@
 
 #include "common/util.h"
 #include "runner/runner.h"
+#include "src/kneeds.h"
 #include "src/run.h"
 #include "src/runlog.h"
 
@@ -310,6 +311,8 @@ int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
 		r = it_error_set(err, -ENOMEM, "cannot prepare the VM: %s", strerror(ENOMEM));
 	if (r == 0)
 		r = scenario_resolve_kernel(s, err);
+	if (r == 0)
+		r = kneeds_check(s, err);
 	if (r == 0 && !o->initrd)
 		r = run_agent_setup(s, err);
 	return r;
