@@ -134,6 +134,8 @@ int kw_vm(struct line *l); /* vm.c */
 int kw_timeout(struct line *l);
 int kw_step_timeout(struct line *l);
 int kw_fail(struct line *l); /* steps.c */
+int kw_on_warning(struct line *l);
+int kw_oops(struct line *l);
 int kw_expect(struct line *l);
 int kw_send(struct line *l);
 int kw_reset(struct line *l);

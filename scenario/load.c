@@ -54,6 +54,8 @@ static const struct keyword keywords[] = {
     {"timeout", "timeout DURATION", kw_timeout},
     {"step-timeout", "step-timeout DURATION", kw_step_timeout},
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},
+    {"on-warning", "on-warning fail|ignore", kw_on_warning},
+    {"oops", "oops continue|panic", kw_oops},
     {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION] [budget DURATION]", kw_expect},
     {"send", "send TEXT | send \"TEXT\"", kw_send},
     {"checkpoint", "checkpoint NAME", kw_checkpoint},

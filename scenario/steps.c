@@ -13,6 +13,37 @@ static int set_where(struct line *l, char **file, unsigned *line, char **where)
 	return 0;
 }
 
+static const char *const warning_modes[] = {"fail", "ignore", NULL};
+static const char *const oops_modes[] = {"continue", "panic", NULL};
+
+int kw_on_warning(struct line *l)
+{
+	char *w = NULL;
+	int r = scn_need_last_word(l, "on-warning", &w), k;
+
+	if (r < 0)
+		return r;
+	k = scn_lookup(warning_modes, w);
+	if (k < 0)
+		return scn_unknown_word(l, "on-warning mode", w, warning_modes);
+	l->ld->s->on_warning_ignore = k == 1;
+	return 0;
+}
+
+int kw_oops(struct line *l)
+{
+	char *w = NULL;
+	int r = scn_need_last_word(l, "oops", &w), k;
+
+	if (r < 0)
+		return r;
+	k = scn_lookup(oops_modes, w);
+	if (k < 0)
+		return scn_unknown_word(l, "oops mode", w, oops_modes);
+	l->ld->s->oops_panic = k == 1;
+	return 0;
+}
+
 int kw_fail(struct line *l)
 {
 	struct scenario *s = l->ld->s;

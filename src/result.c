@@ -278,14 +278,50 @@ static int add_sources(struct buf *b, const char *frames)
 	return r;
 }
 
-int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms)
+/*
+ * The first crash in text, past the WARNINGs when they are ignored: those go to
+ * 'ignored' as "  TITLE: FIRST LINE" lines, and "    RIP at FILE:LINE" when syms
+ * finds it. 0 when there is none (c->cls CRASH_NONE).
+ */
+static int first_crash(struct blob text, bool ignore_warnings, const struct symbolize_src *syms,
+		       struct crash *c, struct buf *ignored)
+{
+	struct buf rip = BUF_INIT;
+	size_t off = 0;
+	int r = 0;
+
+	buf_init(&rip, 0);
+	while (r == 0 && off < text.len && crash_find(text.ptr + off, text.len - off, c)) {
+		if (!ignore_warnings || c->cls != CRASH_WARNING)
+			break;
+		r = buf_addf(ignored, "  %s: %s\n", c->title, c->first);
+		buf_reset(&rip);
+		if (r == 0 && syms && symbolize_src_any(syms) &&
+		    symbolize_frames(syms, c->rip, "", &rip) > 0 && strchr(rip.data, '\t'))
+			r = buf_addf(ignored, "    %.*s at %s", (int)(strchr(rip.data, '\t') - rip.data),
+				     rip.data, strchr(rip.data, '\t') + 1);
+		off += c->end > c->at ? c->end : c->at + 1;
+		c->cls = CRASH_NONE;
+	}
+	buf_release(&rip);
+	if (r < 0)
+		return -ENOMEM;
+	return c->cls != CRASH_NONE;
+}
+
+int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms,
+		     bool ignore_warnings)
 {
 	static struct crash c; /* large; runs are settled one at a time */
-	struct buf report = BUF_INIT, frames = BUF_INIT;
+	struct buf report = BUF_INIT, frames = BUF_INIT, ignored = BUF_INIT;
 	int err;
 
-	if (!crash_find(text.ptr, text.len, &c))
-		return 0;
+	buf_init(&ignored, 0);
+	err = first_crash(text, ignore_warnings, syms, &c, &ignored);
+	if (err <= 0) {
+		buf_release(&ignored);
+		return err;
+	}
 	buf_init(&report, 0);
 	buf_init(&frames, 0);
 	err = buf_addf(
@@ -297,6 +333,9 @@ int result_set_crash(struct result_run *r, struct blob text, const struct symbol
 	if (err == 0 && syms && symbolize_src_any(syms) &&
 	    symbolize_frames(syms, c.rip, c.trace, &frames) > 0)
 		err = add_sources(&report, frames.data);
+	if (err == 0 && ignored.len)
+		err = buf_addf(&report, "\nignored warnings before it (on-warning ignore):\n%s",
+			       ignored.data);
 	if (err == 0)
 		err = result_setstr(&r->crash_class, crash_class_name(c.cls));
 	if (err == 0)
@@ -309,6 +348,7 @@ int result_set_crash(struct result_run *r, struct blob text, const struct symbol
 	}
 	buf_release(&report);
 	buf_release(&frames);
+	buf_release(&ignored);
 	return err < 0 ? -ENOMEM : 1;
 }
 
@@ -372,7 +412,7 @@ out:
 
 /* ---- the verdict -------------------------------------------------------------------------- */
 
-static bool is_crash(const struct expect_outcome *oc)
+bool result_is_crash(const struct expect_outcome *oc)
 {
 	if (oc->why != EXPECT_WHY_FAIL_PATTERN)
 		return false;
@@ -395,7 +435,7 @@ enum run_verdict result_verdict_of(const struct expect *e, int code)
 		case EXPECT_TIMED_OUT:
 			return RUN_TIMED_OUT;
 		case EXPECT_FAILED:
-			return is_crash(expect_outcome(e)) ? RUN_CRASHED : RUN_FAILED;
+			return result_is_crash(expect_outcome(e)) ? RUN_CRASHED : RUN_FAILED;
 		case EXPECT_RUNNING:
 			if (code == 0)
 				return RUN_FAILED; /* the run stopped without an answer */

@@ -188,9 +188,15 @@ int result_set_tail(struct result_run *r, struct blob text);
  * modules, call trace and the lines before it, as crash.txt holds it).
  * With syms (may be NULL), the RIP and call-trace frames found in vmlinux
  * or a module's .ko go to crash_frames and a "source:" section of the report.
+ * With ignore_warnings ('on-warning ignore'), the crash is the first that is
+ * not a WARNING, and the WARNINGs before it are listed at the report's end.
  * 1 when there was one, 0 when not, -ENOMEM.
  */
-int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms);
+int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms,
+		     bool ignore_warnings);
+/* Whether the engine's outcome is a kernel crash: a "built-in: kernel ..." fail pattern, or "Kernel panic". */
+struct expect_outcome;
+bool result_is_crash(const struct expect_outcome *oc);
 /* The same from the end of a file (the cleaned console log); -errno with text naming it. */
 int result_load_tail(struct result_run *r, const char *path, struct it_error *err);
 

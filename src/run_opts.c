@@ -279,6 +279,34 @@ static int append_cmdline(struct vm_config *vm, const char *more)
 	return 0;
 }
 
+/* Whether the command line has the parameter NAME= as a word of its own. */
+static bool has_param(const char *cmdline, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = cmdline; p && *p; p++) {
+		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, name, n) && p[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A kernel crash ends the VM at once: panic=-1 (reboot at once, which
+ * -no-reboot makes qemu's exit) unless the command line sets panic=, and
+ * oops=panic for 'oops panic' (docs/crash-reports.md).
+ */
+static int crash_cmdline(struct scenario *s)
+{
+	int r = 0;
+
+	if (!has_param(s->vm.append, "panic"))
+		r = append_cmdline(&s->vm, "panic=-1");
+	if (r == 0 && s->oops_panic && !has_param(s->vm.append, "oops"))
+		r = append_cmdline(&s->vm, "oops=panic");
+	return r;
+}
+
 /* --accel, --backend, --memory, --timeout, --step-timeout and --append over the scenario's. */
 static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 {
@@ -292,7 +320,9 @@ static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 		s->timeout_ms = o->timeout_ms;
 	if (o->step_timeout_ms > 0)
 		scenario_set_step_timeout(s, o->step_timeout_ms);
-	return o->append ? append_cmdline(&s->vm, o->append) : 0;
+	if (o->append && append_cmdline(&s->vm, o->append) < 0)
+		return -ENOMEM;
+	return crash_cmdline(s);
 }
 
 int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,

@@ -183,7 +183,7 @@ START_TEST(report_has_source)
 	tu_read_new(&log, MODULE_CONSOLE);
 	result_run_init(&r);
 	src_init(&s);
-	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), &s), 1);
+	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), &s, false), 1);
 	ck_assert_str_eq(r.crash_class, "warning");
 	ck_assert_msg(strstr(r.crash_report, "\nsource:\n  crashtest_warn+0x5/0x10 [crashtest] at "),
 		      "no source section in '%s'", r.crash_report);
@@ -207,9 +207,21 @@ START_TEST(report_has_source)
 		tu_tmp_teardown();
 	}
 	result_run_release(&r);
+	/* on-warning ignore: the hung task after it, the WARNING listed with its source */
+	result_run_init(&r);
+	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), &s, true), 1);
+	ck_assert_str_eq(r.crash_class, "hung-task");
+	ck_assert_str_eq(r.crash_title, "INFO: task hung in crashtest_hang_fn");
+	ck_assert_msg(strstr(r.crash_report, "\nignored warnings before it (on-warning ignore):\n"
+					     "  WARNING in crashtest_warn: WARNING: CPU: 0"),
+		      "no ignored warning in '%s'", r.crash_report);
+	ck_assert_msg(strstr(r.crash_report, "    crashtest_warn+0x5/0x10 [crashtest] at "),
+		      "the ignored warning is not symbolized in '%s'", r.crash_report);
+	ck_assert_msg(strstr(strstr(r.crash_report, "ignored warnings"), want), "no '%s'", want);
+	result_run_release(&r);
 	/* without sources: no section, no frames */
 	result_run_init(&r);
-	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), NULL), 1);
+	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), NULL, false), 1);
 	ck_assert_ptr_null(strstr(r.crash_report, "\nsource:\n"));
 	ck_assert_ptr_null(r.crash_frames);
 	result_run_release(&r);
