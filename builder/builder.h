@@ -84,7 +84,7 @@ struct build_config {
 
 	/* Kernel: either a package (e.g. linux-virt) or an image plus a modules directory. */
 	char *kernel_package;
-	char *kernel_image;	/* path to a bzImage */
+	char *kernel_image; /* path to a bzImage */
 	/* A configured, built Linux tree ('kernel tree DIR'): scenario_resolve_kernel() sets
 	 * kernel_image from it; without modules_dir its modules come from its modules.order. */
 	char *kernel_tree;

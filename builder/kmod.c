@@ -699,6 +699,16 @@ static int collect_modules(const struct tree_node *dir, char *rel, size_t len, s
 	return 0;
 }
 
+/* Index and link a map made from .modinfo sections. */
+static int depmap_finish(struct depmap *m, struct it_error *err)
+{
+	int r = depmap_index(m);
+
+	if (r < 0)
+		return it_error_set(err, r, "out of memory");
+	return depmap_link(m, err);
+}
+
 static int depmap_from_modinfo(struct depmap *m, struct tree *t, const char *moddir,
 			       struct it_error *err)
 {
@@ -723,11 +733,7 @@ static int depmap_from_modinfo(struct depmap *m, struct tree *t, const char *mod
 		}
 	}
 	strlist_clear(&files);
-	if (r == 0 && (r = depmap_index(m)) < 0)
-		r = it_error_set(err, r, "out of memory");
-	if (r == 0)
-		r = depmap_link(m, err);
-	return r;
+	return r == 0 ? depmap_finish(m, err) : r;
 }
 
 /* ---- writing the selection ---- */
@@ -1342,19 +1348,15 @@ static int depmap_from_build(struct depmap *m, const char *kdir, struct it_error
 		r = buf_read_file(&ko, path);
 		if (r < 0)
 			r = it_error_set(err, -IT_EKERNEL,
-					 "cannot read '%s' (listed in '%s/modules.order'): %s", path,
-					 kdir, it_strerror(r));
+					 "cannot read '%s' (listed in '%s/modules.order'): %s",
+					 path, kdir, it_strerror(r));
 		else
 			r = modinfo_add(m, kdir, rel, (const unsigned char *)ko.data, ko.len, err);
 		free(rel);
 	}
 	buf_release(&order);
 	buf_release(&ko);
-	if (r == 0 && (r = depmap_index(m)) < 0)
-		r = it_error_set(err, r, "out of memory");
-	if (r == 0)
-		r = depmap_link(m, err);
-	return r;
+	return r == 0 ? depmap_finish(m, err) : r;
 }
 
 int kmod_add_from_build(struct tree *t, const char *kdir, const char *version,

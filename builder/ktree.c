@@ -38,8 +38,8 @@ int builder_kernel_tree(const char *dir, const char *arch, char **image, char **
 	if (path_join(path, sizeof(path), dir, rel) < 0)
 		return it_error_set(err, -ENAMETOOLONG, "'%s/%s': path too long", dir, rel);
 	if (!is_file(path)) {
-		it_error_set(err, -IT_EKERNEL, "kernel tree '%s' has no image: '%s' is missing", dir,
-			     path);
+		it_error_set(err, -IT_EKERNEL, "kernel tree '%s' has no image: '%s' is missing",
+			     dir, path);
 		it_error_hint(err, "build it in the tree ('make -j$(nproc)'), or give the image "
 				   "with --kernel FILE");
 		return -IT_EKERNEL;
@@ -86,8 +86,9 @@ int builder_kconfig_check(const char *dir, const struct kconfig_need *needs, siz
 	r = buf_read_file(&cfg, path);
 	if (r < 0) {
 		buf_release(&cfg);
-		it_error_set(err, -IT_ESCENARIO, "kernel tree '%s' is not configured: cannot read '%s': %s",
-			     dir, path, it_strerror(r));
+		it_error_set(err, -IT_ESCENARIO,
+			     "kernel tree '%s' is not configured: cannot read '%s': %s", dir, path,
+			     it_strerror(r));
 		it_error_hint(err, "configure and build it first ('make defconfig', 'make')");
 		return -IT_ESCENARIO;
 	}

@@ -48,7 +48,8 @@ static const struct {
      "lock state|bad unlock balance|suspicious RCU usage)",
      EXPECT_BUILTIN ": kernel lockdep report"},
     {"INFO: task .* blocked for more than [0-9]+ seconds", EXPECT_BUILTIN ": kernel hung task"},
-    {"INFO: rcu_[a-z_]+ (self-)?detected (expedited )?stalls?", EXPECT_BUILTIN ": kernel RCU stall"},
+    {"INFO: rcu_[a-z_]+ (self-)?detected (expedited )?stalls?",
+     EXPECT_BUILTIN ": kernel RCU stall"},
     {"BUG: soft lockup - CPU#", EXPECT_BUILTIN ": kernel soft lockup"},
     {"Watchdog detected hard LOCKUP", EXPECT_BUILTIN ": kernel hard lockup"},
 };

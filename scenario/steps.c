@@ -18,28 +18,20 @@ static const char *const oops_modes[] = {"continue", "panic", NULL};
 
 int kw_on_warning(struct line *l)
 {
-	char *w = NULL;
-	int r = scn_need_last_word(l, "on-warning", &w), k;
+	int k = scn_need_choice(l, "on-warning", "on-warning mode", warning_modes);
 
-	if (r < 0)
-		return r;
-	k = scn_lookup(warning_modes, w);
 	if (k < 0)
-		return scn_unknown_word(l, "on-warning mode", w, warning_modes);
+		return k;
 	l->ld->s->on_warning_ignore = k == 1;
 	return 0;
 }
 
 int kw_oops(struct line *l)
 {
-	char *w = NULL;
-	int r = scn_need_last_word(l, "oops", &w), k;
+	int k = scn_need_choice(l, "oops", "oops mode", oops_modes);
 
-	if (r < 0)
-		return r;
-	k = scn_lookup(oops_modes, w);
 	if (k < 0)
-		return scn_unknown_word(l, "oops mode", w, oops_modes);
+		return k;
 	l->ld->s->oops_panic = k == 1;
 	return 0;
 }

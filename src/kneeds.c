@@ -39,14 +39,15 @@ int kneeds_check(const struct scenario *s, struct it_error *err)
 	if (!s->build.kernel_tree)
 		return 0;
 	needs[n++] = is_arm64(s) ? (struct kconfig_need){"CONFIG_SERIAL_AMBA_PL011_CONSOLE", false,
-							  "the serial console initrd-test reads "
-							  "(console=ttyAMA0)"}
+							 "the serial console initrd-test reads "
+							 "(console=ttyAMA0)"}
 				 : (struct kconfig_need){"CONFIG_SERIAL_8250_CONSOLE", false,
-							  "the serial console initrd-test reads "
-							  "(console=ttyS0)"};
+							 "the serial console initrd-test reads "
+							 "(console=ttyS0)"};
 	needs[n++] = (struct kconfig_need){"CONFIG_BLK_DEV_INITRD", false,
 					   "booting the initrd (initramfs support)"};
-	needs[n++] = (struct kconfig_need){"CONFIG_DEVTMPFS", false, "/dev in the initrd (devtmpfs)"};
+	needs[n++] =
+	    (struct kconfig_need){"CONFIG_DEVTMPFS", false, "/dev in the initrd (devtmpfs)"};
 	nic = nic_need(s->vm.nic_model);
 	if (nic)
 		needs[n++] = *nic;

@@ -149,17 +149,16 @@ static void clear_steps(struct result_run *r)
 
 void result_run_release(struct result_run *r)
 {
-	char **strs[] = {&r->scenario,	      &r->path,
-			 &r->message,	      &r->hint,
-			 &r->backend,	      &r->accel,
-			 &r->hostname,	      &r->command,
-			 &r->console_raw,     &r->console_log,
-			 &r->console_tail,    &r->shard,
-			 &r->crash_class,     &r->crash_title,
-			 &r->crash_report,    &r->crash_frames,
-			 &r->artifacts,
-			 &r->checkpoint.name, &r->checkpoint.action,
-			 &r->checkpoint.note};
+	char **strs[] = {&r->scenario,		&r->path,
+			 &r->message,		&r->hint,
+			 &r->backend,		&r->accel,
+			 &r->hostname,		&r->command,
+			 &r->console_raw,	&r->console_log,
+			 &r->console_tail,	&r->shard,
+			 &r->crash_class,	&r->crash_title,
+			 &r->crash_report,	&r->crash_frames,
+			 &r->artifacts,		&r->checkpoint.name,
+			 &r->checkpoint.action, &r->checkpoint.note};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
@@ -272,7 +271,8 @@ static int add_sources(struct buf *b, const char *frames)
 
 		if (!tab || !nl || tab > nl)
 			break;
-		r = buf_addf(b, "  %.*s at %.*s\n", (int)(tab - p), p, (int)(nl - tab - 1), tab + 1);
+		r = buf_addf(b, "  %.*s at %.*s\n", (int)(tab - p), p, (int)(nl - tab - 1),
+			     tab + 1);
 		p = nl + 1;
 	}
 	return r;
@@ -298,8 +298,9 @@ static int first_crash(struct blob text, bool ignore_warnings, const struct symb
 		buf_reset(&rip);
 		if (r == 0 && syms && symbolize_src_any(syms) &&
 		    symbolize_frames(syms, c->rip, "", &rip) > 0 && strchr(rip.data, '\t'))
-			r = buf_addf(ignored, "    %.*s at %s", (int)(strchr(rip.data, '\t') - rip.data),
-				     rip.data, strchr(rip.data, '\t') + 1);
+			r = buf_addf(ignored, "    %.*s at %s",
+				     (int)(strchr(rip.data, '\t') - rip.data), rip.data,
+				     strchr(rip.data, '\t') + 1);
 		off += c->end > c->at ? c->end : c->at + 1;
 		c->cls = CRASH_NONE;
 	}

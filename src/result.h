@@ -169,8 +169,8 @@ struct result_run {
 	/* The first kernel crash in the console (expect/crash.h); all NULL when none. */
 	char *crash_class, *crash_title, *crash_report;
 	char *crash_frames; /* symbolized frames, "FRAME\tFILE:LINE\n" each (src/symbolize.h) */
-	char *shard;	 /* "2/3" when a shard of a suite ran it */
-	char *artifacts; /* where a failed run's artifacts are */
+	char *shard;	    /* "2/3" when a shard of a suite ran it */
+	char *artifacts;    /* where a failed run's artifacts are */
 	struct result_checkpoint checkpoint;
 };
 
@@ -194,7 +194,8 @@ int result_set_tail(struct result_run *r, struct blob text);
  */
 int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms,
 		     bool ignore_warnings);
-/* Whether the engine's outcome is a kernel crash: a "built-in: kernel ..." fail pattern, or "Kernel panic". */
+/* Whether the engine's outcome is a kernel crash: a "built-in: kernel ..." fail pattern, or "Kernel
+ * panic". */
 struct expect_outcome;
 bool result_is_crash(const struct expect_outcome *oc);
 /* The same from the end of a file (the cleaned console log); -errno with text naming it. */

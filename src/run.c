@@ -634,8 +634,8 @@ static void note_crash(struct attempt *a)
 		strlist_add(&syms.module_dirs, a->s.build.modules_dir);
 	buf_init(&log, 64u << 20);
 	if (buf_read_file(&log, a->rep.console_log) == 0 &&
-	    result_set_crash(&a->rep, blob_mem(log.data, log.len), &syms,
-			     a->s.on_warning_ignore) == 1) {
+	    result_set_crash(&a->rep, blob_mem(log.data, log.len), &syms, a->s.on_warning_ignore) ==
+		1) {
 		path_join(path, sizeof(path), a->dir, "crash.txt");
 		if (write_file_atomic(path, a->rep.crash_report, strlen(a->rep.crash_report),
 				      0644) < 0)

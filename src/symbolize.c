@@ -18,14 +18,14 @@
 
 struct frame {
 	struct symbolize_frame f;
-	char text[256];	    /* "func+0x5/0x10 [mod]" */
-	const char *obj;    /* vmlinux or the module's .ko (owned by objs), NULL: none */
-	char section[64];   /* the symbol's section, "" until found */
+	char text[256];	  /* "func+0x5/0x10 [mod]" */
+	const char *obj;  /* vmlinux or the module's .ko (owned by objs), NULL: none */
+	char section[64]; /* the symbol's section, "" until found */
 	unsigned long long value;
-	bool size_match;    /* the symbol found has the frame's size */
-	bool is_rip;	    /* the RIP line's: the faulting address itself */
-	bool rel;	    /* obj is relocatable (a .ko): addresses are section-relative */
-	char source[512];   /* "FILE:LINE", "" until found */
+	bool size_match;  /* the symbol found has the frame's size */
+	bool is_rip;	  /* the RIP line's: the faulting address itself */
+	bool rel;	  /* obj is relocatable (a .ko): addresses are section-relative */
+	char source[512]; /* "FILE:LINE", "" until found */
 };
 
 void symbolize_src_init(struct symbolize_src *s)
@@ -171,8 +171,9 @@ static bool elf_is_rel(const char *path)
 	if (fd < 0)
 		return false;
 	if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && !memcmp(h, ELFMAG, SELFMAG))
-		rel = (h[EI_DATA] == ELFDATA2MSB ? (h[EI_NIDENT] << 8 | h[EI_NIDENT + 1])
-						 : (h[EI_NIDENT + 1] << 8 | h[EI_NIDENT])) == ET_REL;
+		rel =
+		    (h[EI_DATA] == ELFDATA2MSB ? (h[EI_NIDENT] << 8 | h[EI_NIDENT + 1])
+					       : (h[EI_NIDENT + 1] << 8 | h[EI_NIDENT])) == ET_REL;
 	close(fd);
 	return rel;
 }

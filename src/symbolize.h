@@ -23,8 +23,8 @@
  * or fails leaves fewer lines.
  */
 struct symbolize_src {
-	const char *vmlinux;	     /* NULL: kernel frames are left out */
-	struct strlist module_dirs;  /* searched for MOD.ko; borrowed strings are copied */
+	const char *vmlinux;	    /* NULL: kernel frames are left out */
+	struct strlist module_dirs; /* searched for MOD.ko; borrowed strings are copied */
 };
 
 void symbolize_src_init(struct symbolize_src *s);

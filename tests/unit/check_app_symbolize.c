@@ -185,8 +185,9 @@ START_TEST(report_has_source)
 	src_init(&s);
 	ck_assert_int_eq(result_set_crash(&r, buf_blob(&log), &s, false), 1);
 	ck_assert_str_eq(r.crash_class, "warning");
-	ck_assert_msg(strstr(r.crash_report, "\nsource:\n  crashtest_warn+0x5/0x10 [crashtest] at "),
-		      "no source section in '%s'", r.crash_report);
+	ck_assert_msg(
+	    strstr(r.crash_report, "\nsource:\n  crashtest_warn+0x5/0x10 [crashtest] at "),
+	    "no source section in '%s'", r.crash_report);
 	ck_assert_msg(strstr(r.crash_report, want), "no '%s' in '%s'", want, r.crash_report);
 	ck_assert_ptr_nonnull(r.crash_frames);
 	ck_assert(!strncmp(r.crash_frames, "crashtest_warn+0x5/0x10 [crashtest]\t", 36));
@@ -199,9 +200,10 @@ START_TEST(report_has_source)
 		tu_path(path, sizeof(path), "result.json");
 		ck_assert_int_eq(result_run_write_json(&r, path, NULL), 0);
 		tu_read_new(&json, path);
-		ck_assert_msg(strstr(json.data, "\"frames\"") &&
-				  strstr(json.data, "\"frame\": \"crashtest_warn+0x5/0x10 [crashtest]\""),
-			      "no frames in '%s'", json.data);
+		ck_assert_msg(
+		    strstr(json.data, "\"frames\"") &&
+			strstr(json.data, "\"frame\": \"crashtest_warn+0x5/0x10 [crashtest]\""),
+		    "no frames in '%s'", json.data);
 		ck_assert_msg(strstr(json.data, want), "no '%s' in result.json", want);
 		buf_release(&json);
 		tu_tmp_teardown();
