@@ -7,6 +7,8 @@ PKGS="build-essential pkg-config libarchive-dev libcurl4-openssl-dev libpcre2-de
 libssl-dev zlib1g-dev libzstd-dev libjansson-dev qemu-system-x86 qemu-utils linux-image-amd64 busybox cpio
 zstd xz-utils python3 python3-pexpect python3-lxml python3-yaml kmod openssl clang tmux
 valgrind clang-tidy clang-format cppcheck shellcheck musl-tools linux-headers-amd64 binutils"
+# gdb: tests/e2e/t_gdb.sh attaches to qemu's gdb stub (boot --gdb, run --gdb-on-fail).
+PKGS="$PKGS gdb"
 
 missing=""
 for p in $PKGS; do

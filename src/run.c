@@ -19,6 +19,7 @@
 #include "src/agentsteps.h"
 #include "src/artifacts.h"
 #include "src/checkpoint.h"
+#include "src/gdbstub.h"
 #include "src/keep.h"
 #include "src/run.h"
 #include "src/runlog.h"
@@ -561,6 +562,7 @@ struct attempt {
 	struct it_error err;
 	char dir[PATH_MAX];
 	bool have_dir;
+	int gdb_port; /* --gdb-on-fail: the stub's port; 0: none */
 };
 
 static void attempt_init(struct attempt *a)
@@ -717,8 +719,10 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	int r;
 
 	c->status_fd = o->status_fd;
-	c->keep = o->keep || o->attach_on_fail;
+	c->keep = o->keep || o->attach_on_fail || o->gdb_on_fail;
 	r = run_prepare(&a->s, scenario, o, &a->err);
+	if (r == 0 && o->gdb_on_fail)
+		r = gdbstub_setup(&a->s, &a->gdb_port, &a->err);
 	name_report(a, scenario, o);
 	if (r == 0)
 		r = open_run(a, o);
@@ -845,8 +849,15 @@ static void keep_or_stop(struct attempt *a, const struct run_opts *o)
 {
 	if (a->c.keep && sig_pending())
 		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
-	else if (a->c.keep)
+	else if (a->c.keep) {
+		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict)) {
+			char line[PATH_MAX + 64];
+
+			gdbstub_line(&a->s, a->gdb_port, line, sizeof(line));
+			fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", a->gdb_port, line);
+		}
 		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd, a->c.link);
+	}
 	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
 	if (a->c.vm && vm_info(a->c.vm)->signal)
 		sig_note(vm_info(a->c.vm)->signal);

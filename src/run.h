@@ -47,6 +47,8 @@ struct run_opts {
 	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
 	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 	bool no_checkpoint;  /* boot every run: no checkpoint is restored or saved */
+	bool gdb;	     /* boot --gdb: qemu's gdb stub (src/gdbstub.h) */
+	bool gdb_on_fail;    /* run --gdb-on-fail: --keep with the gdb stub */
 
 	/* A suite's (src/suite.h), or what a suite hands each of its runs. */
 	struct suite_opts suite;

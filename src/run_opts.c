@@ -32,6 +32,8 @@ enum {
 	OPT_SLOWDOWN_GRACE,
 	OPT_ARTIFACTS,
 	OPT_APPEND,
+	OPT_GDB,
+	OPT_GDB_ON_FAIL,
 };
 
 void run_opts_init(struct run_opts *o)
@@ -125,6 +127,10 @@ static const struct opt own_opts[] = {
     {OPT_NO_CHECKPOINT, 0, "no-checkpoint", NULL,
      "boot every run: a 'checkpoint NAME' step is neither\n"
      "restored nor saved (see 'initrd-test cache')"},
+    {OPT_GDB_ON_FAIL, 0, "gdb-on-fail", NULL,
+     "as --keep, with qemu's gdb stub on a free loopback port\n"
+     "(and nokaslr, no panic=-1: a panicked kernel stays up);\n"
+     "a kept VM's gdb command is printed"},
     {OPT_BISECT, 0, "bisect", NULL,
      "exit as 'git bisect run' wants: 0 passed, 1 failed,\n"
      "crashed or timed out, 125 (skip) for a usage, scenario,\n"
@@ -162,6 +168,9 @@ static int take_own(void *ctx, int id, const char *arg, struct it_error *err)
 		return 0;
 	case OPT_BISECT:
 		o->bisect = true;
+		return 0;
+	case OPT_GDB_ON_FAIL:
+		o->gdb_on_fail = true;
 		return 0;
 	default:
 		o->attach_on_fail = true;
@@ -245,6 +254,9 @@ static const struct opt boot_opts[] = {
      "where the files go (default initrd-test-out/NAME):\n"
      "initrd.img, vmlinuz, plan.txt, console.raw, console.log"},
     {OPT_APPEND, 0, "append", "ARGS", "more kernel command line, after the scenario's (single)"},
+    {OPT_GDB, 0, "gdb", NULL,
+     "start qemu's gdb stub on a free loopback port (the kernel\n"
+     "with nokaslr) and print the gdb command that attaches"},
 };
 
 static int take_boot(void *ctx, int id, const char *arg, struct it_error *err)
@@ -254,6 +266,8 @@ static int take_boot(void *ctx, int id, const char *arg, struct it_error *err)
 	(void)err;
 	if (id == OPT_OUT)
 		o->out_dir = arg;
+	else if (id == OPT_GDB)
+		o->gdb = true;
 	else
 		o->append = arg;
 	return 0;
@@ -293,14 +307,16 @@ static bool has_param(const char *cmdline, const char *name)
 
 /*
  * A kernel crash ends the VM at once: panic=-1 (reboot at once, which
- * -no-reboot makes qemu's exit) unless the command line sets panic=, and
+ * -no-reboot makes qemu's exit) unless the command line sets panic= or
+ * --gdb-on-fail wants the kernel kept, and
  * oops=panic for 'oops panic' (docs/crash-reports.md).
  */
-static int crash_cmdline(struct scenario *s)
+static int crash_cmdline(struct scenario *s, const struct run_opts *o)
 {
 	int r = 0;
 
-	if (!has_param(s->vm.append, "panic"))
+	/* Under --gdb-on-fail a panicked kernel stays up for gdb. */
+	if (!o->gdb_on_fail && !has_param(s->vm.append, "panic"))
 		r = append_cmdline(&s->vm, "panic=-1");
 	if (r == 0 && s->oops_panic && !has_param(s->vm.append, "oops"))
 		r = append_cmdline(&s->vm, "oops=panic");
@@ -322,7 +338,7 @@ static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 		scenario_set_step_timeout(s, o->step_timeout_ms);
 	if (o->append && append_cmdline(&s->vm, o->append) < 0)
 		return -ENOMEM;
-	return crash_cmdline(s);
+	return crash_cmdline(s, o);
 }
 
 int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
