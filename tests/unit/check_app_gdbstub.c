@@ -43,7 +43,8 @@ START_TEST(stub_in_argv)
 	ck_assert_int_ge(i, 0);
 	snprintf(want, sizeof(want), "tcp:127.0.0.1:%d", port);
 	ck_assert_str_eq(argv.v[i + 1], want);
-	ck_assert_int_lt(find_word(argv.v, "-S"), 0); /* the guest runs: gdb attaches when it likes */
+	ck_assert_int_lt(find_word(argv.v, "-S"),
+			 0); /* the guest runs: gdb attaches when it likes */
 	i = find_word(argv.v, "-append");
 	ck_assert_int_ge(i, 0);
 	ck_assert_str_eq(argv.v[i + 1], "console=ttyS0 quiet nokaslr");
@@ -59,8 +60,8 @@ START_TEST(stub_in_argv)
 END_TEST
 
 /* The command line run_prepare() gives a scenario, with these options and lines. */
-static void prepared_append(const char *lines, bool gdb_on_fail, const char *append,
-			    char *out, size_t n)
+static void prepared_append(const char *lines, bool gdb_on_fail, const char *append, char *out,
+			    size_t n)
 {
 	struct run_opts o;
 	struct scenario s;
