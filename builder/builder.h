@@ -88,8 +88,9 @@ struct build_config {
 	/* A configured, built Linux tree ('kernel tree DIR'): scenario_resolve_kernel() sets
 	 * kernel_image from it; without modules_dir its modules come from its modules.order. */
 	char *kernel_tree;
-	char *modules_dir;	/* /lib/modules/VERSION, or /lib/modules (VERSION appended) */
-	struct strlist modules; /* module names to include with their dependencies */
+	/* /lib/modules/VERSION, /lib/modules (VERSION appended), or an INSTALL_MOD_PATH */
+	char *modules_dir;
+	struct strlist modules;		 /* module names to include with their dependencies */
 	struct strlist optional_modules; /* the same when the kernel has them, else left out */
 
 	/* What comes out. */

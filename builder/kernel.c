@@ -31,9 +31,26 @@ bool kernel_result_has_image(const struct kernel_result *k)
 	return k->kmod.image_len > 0 || k->host_image;
 }
 
+/*
+ * The modules directory to read: the one given, or its lib/modules when it is
+ * an INSTALL_MOD_PATH ('make modules_install INSTALL_MOD_PATH=DIR'), or the host's.
+ */
+static const char *modules_source(const char *given, char *buf, size_t n)
+{
+	struct stat st;
+
+	if (!given)
+		return "/lib/modules";
+	if (path_join(buf, n, given, "lib/modules") == 0 && stat(buf, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return buf;
+	return given;
+}
+
 int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_result *k,
 		 struct it_error *err)
 {
+	char inst[PATH_MAX];
 	int r;
 
 	if (cfg->kernel_package) {
@@ -64,7 +81,7 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 		r = kmod_add_from_build(t, cfg->kernel_tree, k->kmod.version, &cfg->modules,
 					&cfg->optional_modules, &k->kmod, err);
 	else
-		r = kmod_add_from_dir(t, cfg->modules_dir ? cfg->modules_dir : "/lib/modules",
+		r = kmod_add_from_dir(t, modules_source(cfg->modules_dir, inst, sizeof(inst)),
 				      k->kmod.version, &cfg->modules, &cfg->optional_modules,
 				      &k->kmod, err);
 	if (r < 0)

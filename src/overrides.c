@@ -63,7 +63,8 @@ static const struct opt kernel_opts[] = {
      "modules, its .config checked first); or 'host': the\n"
      "newest /boot/vmlinuz-VERSION"},
     {OPT_MODULES_DIR, 0, "modules-dir", "DIR",
-     "its modules (/lib/modules/VERSION); default from the image"},
+     "its modules (/lib/modules/VERSION, or an INSTALL_MOD_PATH\n"
+     "holding lib/modules); default from the image or the tree"},
     {OPT_MODULE, 0, "module", "NAME", "also include this module and its dependencies; repeatable"},
     {OPT_VMLINUX, 0, "vmlinux", "FILE",
      "the kernel's vmlinux with debug info: crash reports name\n"

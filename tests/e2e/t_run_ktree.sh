@@ -54,3 +54,17 @@ expect_exit 125 "$IT" run --bisect -q --repo "$REPO" --cache-dir "$T/cache" --ke
 expect_exit 3 "$IT" run -q --repo "$REPO" --cache-dir "$T/cache" --kernel "$T/bad" \
 	-o "$T/out-bad" "$TOP/scenarios/minimal" >"$T/noimg.out" 2>&1
 assert_grep "has no image: '$T/bad/arch/x86/boot/bzImage' is missing" "$T/noimg.out"
+
+# 'make modules_install INSTALL_MOD_PATH=DIR' as depmod leaves it, given with --modules-dir DIR.
+mkdir -p "$T/inst/lib/modules/$kver/extra"
+cp "$T/tree/drivers/misc/crashtest/crashtest.ko" "$T/inst/lib/modules/$kver/extra/"
+cp "$T/tree/modules.builtin" "$T/tree/modules.order" "$T/inst/lib/modules/$kver/"
+"$(command -v depmod || echo /sbin/depmod)" -b "$T/inst" "$kver"
+"$IT" build --repo "$REPO" --cache-dir "$T/cache" --kernel "$T/tree" --modules-dir "$T/inst" \
+	--module crashtest -o "$T/img2/initrd.img" --rootfs "$T/root2" alpine-base >"$T/build2.out" 2>&1 || {
+	cat "$T/build2.out"
+	fail "build with --modules-dir INSTALL_MOD_PATH failed"
+}
+[ -f "$T/root2/lib/modules/$kver/extra/crashtest.ko" ] ||
+	fail "crashtest.ko from INSTALL_MOD_PATH is not in the image"
+assert_grep '^extra/crashtest.ko:$' "$T/root2/lib/modules/$kver/modules.dep"
