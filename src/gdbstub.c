@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "src/gdbstub.h"
+#include "src/run.h"
 
 /* A port that is free on 127.0.0.1 now; -errno when none could be had. */
 static int free_port(void)
@@ -30,21 +31,6 @@ static int free_port(void)
 	return r;
 }
 
-static int add_nokaslr(struct vm_config *vm)
-{
-	char *joined = NULL;
-
-	if (!vm->append || !*vm->append)
-		joined = strdup("nokaslr");
-	else if (asprintf(&joined, "%s nokaslr", vm->append) < 0)
-		joined = NULL;
-	if (!joined)
-		return -ENOMEM;
-	free(vm->append);
-	vm->append = joined;
-	return 0;
-}
-
 int gdbstub_setup(struct scenario *s, int *port, struct it_error *err)
 {
 	int p = free_port(), r;
@@ -56,7 +42,7 @@ int gdbstub_setup(struct scenario *s, int *port, struct it_error *err)
 	if (r == 0)
 		r = strlist_addf(&s->vm.extra_args, "tcp:127.0.0.1:%d", p);
 	if (r == 0)
-		r = add_nokaslr(&s->vm);
+		r = run_append_cmdline(&s->vm, "nokaslr");
 	if (r < 0)
 		return it_error_set(err, r, "cannot set up the gdb stub: %s", strerror(-r));
 	*port = p;

@@ -127,6 +127,8 @@ int run_scenario(const char *scenario, const struct run_opts *o);
 
 /* A progress line for the suite that runs us ("step lease"); fd -1 or nobody listening is fine. */
 void run_status(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add 'more' to the VM's kernel command line (after a space): 0 or -ENOMEM. */
+int run_append_cmdline(struct vm_config *vm, const char *more);
 /* Write text to dir/name atomically; errors name the file. */
 int run_write_text(const char *dir, const char *name, const char *text, struct it_error *err);
 

@@ -277,7 +277,7 @@ const struct opt_group run_boot_options = OPT_GROUP(NULL, boot_opts, take_boot);
 
 /* ---- applying them ------------------------------------------------------------------------ */
 
-static int append_cmdline(struct vm_config *vm, const char *more)
+int run_append_cmdline(struct vm_config *vm, const char *more)
 {
 	char *joined = NULL;
 
@@ -317,9 +317,9 @@ static int crash_cmdline(struct scenario *s, const struct run_opts *o)
 
 	/* Under --gdb-on-fail a panicked kernel stays up for gdb. */
 	if (!o->gdb_on_fail && !has_param(s->vm.append, "panic"))
-		r = append_cmdline(&s->vm, "panic=-1");
+		r = run_append_cmdline(&s->vm, "panic=-1");
 	if (r == 0 && s->oops_panic && !has_param(s->vm.append, "oops"))
-		r = append_cmdline(&s->vm, "oops=panic");
+		r = run_append_cmdline(&s->vm, "oops=panic");
 	return r;
 }
 
@@ -336,7 +336,7 @@ static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 		s->timeout_ms = o->timeout_ms;
 	if (o->step_timeout_ms > 0)
 		scenario_set_step_timeout(s, o->step_timeout_ms);
-	if (o->append && append_cmdline(&s->vm, o->append) < 0)
+	if (o->append && run_append_cmdline(&s->vm, o->append) < 0)
 		return -ENOMEM;
 	return crash_cmdline(s, o);
 }

@@ -9,20 +9,6 @@ command -v gdb >/dev/null || fail "setup: gdb missing (ci/install-deps.sh instal
 private_runtime gdb
 trap 'rm -rf "$RT"' EXIT
 
-# wait_text FILE TEXT SECONDS: TEXT (a basic regex) shows in FILE while PID runs.
-wait_text() {
-	i=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		kill -0 "$PID" 2>/dev/null || {
-			cat "$1" >&3
-			fail "'$2' never showed in $1: initrd-test ended first"
-		}
-		i=$((i + 1))
-		[ $i -lt $(($3 * 10)) ] || fail "'$2' did not show in $1 within $3 s"
-		sleep 0.1
-	done
-}
-
 # end_it: SIGTERM initrd-test ($PID) until it ends: the first one powers the VM off, which a
 # guest still booting may not heed; a second one ends it.
 end_it() {
