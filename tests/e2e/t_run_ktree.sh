@@ -47,7 +47,12 @@ sed -i 's/^CONFIG_E1000=n$/CONFIG_E1000=m/; /^CONFIG_VIRTIO_CONSOLE=/d' "$T/bad/
 expect_exit 2 "$IT" run --repo "$REPO" --cache-dir "$T/cache" -o "$T/out-scn" "$T/scn" >"$T/agent.out" 2>&1
 assert_grep "lacks CONFIG_VIRTIO_CONSOLE=y or =m (its .config has it unset): the guest agent" "$T/agent.out"
 
-# A tree without a bzImage, and one without a .config.
+# A tree without a .config, then one without a bzImage.
+mv "$T/bad/.config" "$T/bad/config.saved"
+expect_exit 2 "$IT" run -q --repo "$REPO" --cache-dir "$T/cache" --kernel "$T/bad" \
+	-o "$T/out-bad" "$TOP/scenarios/minimal" >"$T/nocfg.out" 2>&1
+assert_grep "kernel tree '$T/bad' is not configured: cannot read '$T/bad/.config'" "$T/nocfg.out"
+mv "$T/bad/config.saved" "$T/bad/.config"
 rm "$T/bad/arch/x86/boot/bzImage"
 expect_exit 125 "$IT" run --bisect -q --repo "$REPO" --cache-dir "$T/cache" --kernel "$T/bad" \
 	-o "$T/out-bad" "$TOP/scenarios/minimal"
