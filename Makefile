@@ -125,6 +125,15 @@ $(O)/tests/check_$(1): $(O)/tests/unit/check_$(1).o $(UNIT_HELPER_OBJS) $$(DEPS_
 endef
 $(foreach n,$(UNIT_NAMES),$(eval $(call unit_rule,$(n))))
 
+# crashtest.ko (tests/kmod/crashtest), built with debug info against the host's headers, for
+# the symbolizer's unit tests (src/symbolize.c).
+CRASHTEST_KO := $(O)/tests/crashtest/crashtest.ko
+$(CRASHTEST_KO): tests/kmod/crashtest/crashtest.c tests/kmod/crashtest/Kbuild tests/kmod/crashtest/build.sh
+	$(if $(Q),@echo "  KMOD    $@")
+	$(Q)tests/kmod/crashtest/build.sh $(dir $@)
+$(O)/tests/check_app_symbolize: | $(CRASHTEST_KO)
+$(O)/tests/unit/check_app_symbolize.o: CHECK_CFLAGS += -DCRASHTEST_DIR='"$(CURDIR)/$(dir $(CRASHTEST_KO))"'
+
 # The guest agent (agent/guest, docs/agent-protocol.md): static against musl for the VM, and
 # the same source built with CC for the unit tests, which run it on the host with --fd.
 MUSL_CC ?= musl-gcc

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export INITRD_TEST_ACCEL="${INITRD_TEST_ACCEL:-tcg}"
 only="${BENCH_ONLY:-}"
 status=0
-for b in build resolve expect-throughput boot suite agent checkpoint arch; do
+for b in build resolve expect-throughput boot suite agent checkpoint arch crash; do
 	if [ -n "$only" ] && [ "$only" != "$b" ]; then
 		continue
 	fi

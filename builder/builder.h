@@ -95,9 +95,13 @@ struct build_config {
 
 	/* Kernel: either a package (e.g. linux-virt) or an image plus a modules directory. */
 	char *kernel_package;
-	char *kernel_image;	/* path to a bzImage */
-	char *modules_dir;	/* /lib/modules/VERSION, or /lib/modules (VERSION appended) */
-	struct strlist modules; /* module names to include with their dependencies */
+	char *kernel_image; /* path to a bzImage */
+	/* A configured, built Linux tree ('kernel tree DIR'): scenario_resolve_kernel() sets
+	 * kernel_image from it; without modules_dir its modules come from its modules.order. */
+	char *kernel_tree;
+	/* /lib/modules/VERSION, /lib/modules (VERSION appended), or an INSTALL_MOD_PATH */
+	char *modules_dir;
+	struct strlist modules;		 /* module names to include with their dependencies */
 	struct strlist optional_modules; /* the same when the kernel has them, else left out */
 
 	/* What comes out. */
@@ -236,6 +240,31 @@ int builder_list_initrd(const char *path, FILE *out, unsigned flags, unsigned lo
  */
 int builder_host_kernel(const char *boot_dir, const char *modules_root, char **image,
 			char **modules_dir, struct it_error *err);
+
+/*
+ * A configured, built Linux tree 'dir' as the kernel (builder/ktree.c):
+ * *image is its boot image (arch/x86/boot/bzImage, arch/arm64/boot/Image
+ * for arch "aarch64"), -IT_EKERNEL when it is not there; *vmlinux is
+ * DIR/vmlinux or NULL when there is none. Heap strings for the caller.
+ */
+int builder_kernel_tree(const char *dir, const char *arch, char **image, char **vmlinux,
+			struct it_error *err);
+
+/* An option a scenario needs of a kernel's .config, and what needs it (for the message). */
+struct kconfig_need {
+	const char *option; /* "CONFIG_SERIAL_8250_CONSOLE" */
+	bool module_ok;	    /* =m will do */
+	const char *why;    /* "the serial console initrd-test reads" */
+};
+
+/*
+ * Check DIR/.config for each need, in order: the first one missing (unset,
+ * "is not set", or =m where =y is needed) is -IT_ESCENARIO with a message
+ * naming the option, what needs it and the value it has, and a hint. A
+ * tree without .config is -IT_ESCENARIO too (not configured).
+ */
+int builder_kconfig_check(const char *dir, const struct kconfig_need *needs, size_t n,
+			  struct it_error *err);
 
 /* Default cache directory (static storage). */
 const char *builder_default_cache_dir(void);

@@ -54,6 +54,7 @@ void build_config_release(struct build_config *c)
 	strlist_clear(&c->optional_modules);
 	free(c->kernel_package);
 	free(c->kernel_image);
+	free(c->kernel_tree);
 	free(c->modules_dir);
 	strlist_clear(&c->modules);
 	free(c->output);

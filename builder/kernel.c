@@ -48,9 +48,26 @@ static int check_image_arch(const struct build_config *cfg, struct it_error *err
 	return -IT_EKERNEL;
 }
 
+/*
+ * The modules directory to read: the one given, or its lib/modules when it is
+ * an INSTALL_MOD_PATH ('make modules_install INSTALL_MOD_PATH=DIR'), or the host's.
+ */
+static const char *modules_source(const char *given, char *buf, size_t n)
+{
+	struct stat st;
+
+	if (!given)
+		return "/lib/modules";
+	if (path_join(buf, n, given, "lib/modules") == 0 && stat(buf, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return buf;
+	return given;
+}
+
 int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_result *k,
 		 struct it_error *err)
 {
+	char inst[PATH_MAX];
 	int r;
 
 	if (cfg->kernel_package) {
@@ -80,9 +97,13 @@ int kernel_apply(struct tree *t, const struct build_config *cfg, struct kernel_r
 		return r;
 	if (!cfg->modules.n && !cfg->optional_modules.n)
 		return 0;
-	r = kmod_add_from_dir(t, cfg->modules_dir ? cfg->modules_dir : "/lib/modules",
-			      k->kmod.version, &cfg->modules, &cfg->optional_modules, &k->kmod,
-			      err);
+	if (cfg->kernel_tree && !cfg->modules_dir)
+		r = kmod_add_from_build(t, cfg->kernel_tree, k->kmod.version, &cfg->modules,
+					&cfg->optional_modules, &k->kmod, err);
+	else
+		r = kmod_add_from_dir(t, modules_source(cfg->modules_dir, inst, sizeof(inst)),
+				      k->kmod.version, &cfg->modules, &cfg->optional_modules,
+				      &k->kmod, err);
 	if (r < 0)
 		return r;
 	log_verbose("kernel %s from '%s', %zu modules", k->kmod.version, cfg->kernel_image,

@@ -664,13 +664,13 @@ struct modfile {
 	const struct tree_node *n;
 };
 
-/* Add one module found in the tree, from what its .modinfo says. */
+/* Add one module (its file's bytes: in the tree or read from the host), from its .modinfo. */
 static int modinfo_add(struct depmap *m, const char *moddir, const char *rel,
-		       const struct tree_node *n, struct it_error *err)
+		       const unsigned char *bytes, size_t size, struct it_error *err)
 {
 	unsigned char *plain = NULL;
-	size_t plen = n->size;
-	const unsigned char *data = n->data;
+	size_t plen = size;
+	const unsigned char *data = bytes;
 	struct blob info, s;
 	struct mod *mod;
 	char where[PATH_MAX];
@@ -679,7 +679,7 @@ static int modinfo_add(struct depmap *m, const char *moddir, const char *rel,
 	if (path_join(where, sizeof(where), moddir, rel) < 0)
 		return it_error_set(err, -ENAMETOOLONG, "'%s': path too long", rel);
 	if (is_compressed(rel)) {
-		r = decompress(n->data, n->size, where, &plain, &plen, err);
+		r = decompress(bytes, size, where, &plain, &plen, err);
 		if (r < 0)
 			return r;
 		data = plain;
@@ -734,6 +734,16 @@ static int collect_modules(const struct tree_node *dir, char *rel, size_t len, s
 	return 0;
 }
 
+/* Index and link a map made from .modinfo sections. */
+static int depmap_finish(struct depmap *m, struct it_error *err)
+{
+	int r = depmap_index(m);
+
+	if (r < 0)
+		return it_error_set(err, r, "out of memory");
+	return depmap_link(m, err);
+}
+
 static int depmap_from_modinfo(struct depmap *m, struct tree *t, const char *moddir,
 			       struct it_error *err)
 {
@@ -751,15 +761,14 @@ static int depmap_from_modinfo(struct depmap *m, struct tree *t, const char *mod
 
 		if (path_join(path, sizeof(path), moddir, files.v[i]) < 0)
 			r = it_error_set(err, -ENAMETOOLONG, "'%s': path too long", files.v[i]);
-		else
-			r = modinfo_add(m, moddir, files.v[i], tree_lookup(t, path, false), err);
+		else {
+			const struct tree_node *n = tree_lookup(t, path, false);
+
+			r = modinfo_add(m, moddir, files.v[i], n->data, n->size, err);
+		}
 	}
 	strlist_clear(&files);
-	if (r == 0 && (r = depmap_index(m)) < 0)
-		r = it_error_set(err, r, "out of memory");
-	if (r == 0)
-		r = depmap_link(m, err);
-	return r;
+	return r == 0 ? depmap_finish(m, err) : r;
 }
 
 /* ---- writing the selection ---- */
@@ -1320,6 +1329,96 @@ int kmod_from_tree(struct tree *t, const char *image_path, const struct strlist 
 		}
 	}
 	buf_release(&dep);
+	depmap_release(&m);
+	return r;
+}
+
+/* ---- from a kernel build tree ---- */
+
+/* modules.order's entry as the module file: "x.ko" as it is, "x.o" (Linux 6.2 on) as "x.ko". */
+static char *order_entry(struct blob line)
+{
+	char *p = NULL;
+
+	if (line.len > 2 && !memcmp(line.ptr + line.len - 2, ".o", 2)) {
+		if (asprintf(&p, "%.*sko", (int)(line.len - 1), line.ptr) < 0)
+			return NULL;
+		return p;
+	}
+	return blob_dup(line);
+}
+
+/* The dependency map of the modules modules.order lists, from each built file's .modinfo. */
+static int depmap_from_build(struct depmap *m, const char *kdir, struct it_error *err)
+{
+	struct buf order = BUF_INIT, ko = BUF_INIT;
+	char path[PATH_MAX];
+	struct blob text, line;
+	int r;
+
+	buf_init(&order, 0);
+	buf_init(&ko, 0);
+	m->from_modinfo = true;
+	path_join(path, sizeof(path), kdir, "modules.order");
+	r = buf_read_file(&order, path);
+	if (r < 0) {
+		it_error_set(err, -IT_EKERNEL, "cannot read '%s': %s", path, it_strerror(r));
+		it_error_hint(err, "build the modules ('make modules'), or give the installed "
+				   "ones with --modules-dir INSTALL_MOD_PATH/lib/modules/VERSION");
+		r = -IT_EKERNEL;
+	}
+	text = buf_blob(&order);
+	while (r == 0 && next_line(&text, &line)) {
+		char *rel;
+
+		if (!line.len)
+			continue;
+		rel = order_entry(line);
+		if (!rel || path_join(path, sizeof(path), kdir, rel) < 0) {
+			free(rel);
+			r = it_error_set(err, -ENAMETOOLONG, "'%.*s': path too long", (int)line.len,
+					 line.ptr);
+			break;
+		}
+		r = buf_read_file(&ko, path);
+		if (r < 0)
+			r = it_error_set(err, -IT_EKERNEL,
+					 "cannot read '%s' (listed in '%s/modules.order'): %s",
+					 path, kdir, it_strerror(r));
+		else
+			r = modinfo_add(m, kdir, rel, (const unsigned char *)ko.data, ko.len, err);
+		free(rel);
+	}
+	buf_release(&order);
+	buf_release(&ko);
+	return r == 0 ? depmap_finish(m, err) : r;
+}
+
+int kmod_add_from_build(struct tree *t, const char *kdir, const char *version,
+			const struct strlist *names, const struct strlist *optional,
+			struct kmod_result *res, struct it_error *err)
+{
+	char moddir[PATH_MAX];
+	struct source s = {.t = t, .host = kdir, .moddir = moddir};
+	struct depmap m = {0};
+	char where[PATH_MAX];
+	int r;
+
+	/* 'version' may be res->version itself (the image's): copy before freeing. */
+	char *v = strdup(version);
+
+	if (!v)
+		return it_error_set(err, -ENOMEM, "out of memory");
+	free(res->version);
+	res->version = v;
+	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", v);
+	path_join(where, sizeof(where), kdir, "modules.order");
+	m.where = where;
+	r = depmap_from_build(&m, kdir, err);
+	if (r == 0)
+		r = select_modules(&s, &m, names, optional, res, err);
+	if (r == 0)
+		r = write_selection(&s, &m, res, err);
 	depmap_release(&m);
 	return r;
 }

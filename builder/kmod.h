@@ -58,6 +58,19 @@ int kmod_add_from_dir(struct tree *t, const char *modules_dir, const char *versi
 		      struct kmod_result *res, struct it_error *err);
 
 /*
+ * The same for a configured, built Linux tree 'kdir' (version: its
+ * image's): the modules its modules.order lists (".o" entries as ".ko"),
+ * their dependencies and aliases from each file's .modinfo as depmod
+ * reads them, modules.builtin from the tree. They go in under
+ * /lib/modules/VERSION at their paths in the tree, with modules.dep and
+ * modules.alias written for them. A missing modules.order or listed file
+ * is -IT_EKERNEL naming it.
+ */
+int kmod_add_from_build(struct tree *t, const char *kdir, const char *version,
+			const struct strlist *names, const struct strlist *optional,
+			struct kmod_result *res, struct it_error *err);
+
+/*
  * The same for a kernel package already in the tree (linux-virt): the image
  * ('image_path', or the one /boot/vmlinuz* when NULL) is taken out of the
  * tree into res->image, and /lib/modules/VERSION keeps only the named

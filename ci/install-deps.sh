@@ -9,6 +9,8 @@ zstd xz-utils python3 python3-pexpect python3-lxml python3-yaml kmod openssl cla
 valgrind clang-tidy clang-format cppcheck shellcheck musl-tools linux-headers-amd64 binutils
 scdoc mandoc man-db python3-jsonschema zsh
 debhelper lintian"
+# gdb: tests/e2e/t_gdb.sh attaches to qemu's gdb stub (boot --gdb, run --gdb-on-fail).
+PKGS="$PKGS gdb"
 
 missing=""
 for p in $PKGS; do

@@ -3,6 +3,7 @@
 #include "expect/crash.h"
 
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* A line of the text without its '\r' and printk time stamp. */
@@ -114,12 +115,10 @@ static size_t stamp_len(const char *s, size_t n)
 	return j < n && s[j] == ' ' ? j + 1 : j;
 }
 
-/*
- * Drop everything up to and including the first printk time stamp: the kernel's
- * line may follow a shell prompt on the same console line ("~# [   43.1] INFO: ...").
- */
-static struct cline strip_stamp(struct cline l)
+/* Drop everything up to and including the first time stamp in l; l as it was when none. */
+static struct cline past_stamp(struct cline l, bool *found)
 {
+	*found = false;
 	for (size_t i = 0; i < l.n; i++) {
 		if (l.s[i] != '[')
 			continue;
@@ -133,10 +132,30 @@ static struct cline strip_stamp(struct cline l)
 				l.s += k;
 				l.n -= k;
 			}
+			*found = true;
 			return l;
 		}
 	}
 	return l;
+}
+
+/*
+ * Drop everything up to and including the kernel's printk time stamp: its
+ * line may follow a shell prompt on the same console line ("~# [   43.1]
+ * INFO: ..."), and in a console log the log's own stamp comes first
+ * ("[  12.5] ~# [   20.1] INFO: ...").
+ */
+static const struct start_pat *start_of(struct cline l);
+
+static struct cline strip_stamp(struct cline l)
+{
+	bool found;
+	struct cline rest = past_stamp(l, &found), again;
+
+	if (!found || l.s[0] != '[' || start_of(rest))
+		return rest;
+	again = past_stamp(rest, &found);
+	return found ? again : rest;
 }
 
 /* The line at off and the offset of the next one. */

@@ -37,14 +37,10 @@ static const char *const agent_modes[] = {"off", "virtio", "serial", NULL};
 
 int kw_agent(struct line *l)
 {
-	char *w = NULL;
-	int r = scn_need_last_word(l, "channel", &w), k;
+	int k = scn_need_choice(l, "channel", "agent channel", agent_modes);
 
-	if (r < 0)
-		return r;
-	k = scn_lookup(agent_modes, w);
 	if (k < 0)
-		return scn_unknown_word(l, "agent channel", w, agent_modes);
+		return k;
 	l->ld->s->vm.agent = k == 0 ? VM_AGENT_NONE : k == 1 ? VM_AGENT_VIRTIO : VM_AGENT_SERIAL;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "expect/expect.h"
 #include "scenario/internal.h"
 
@@ -28,10 +29,40 @@ static int add_agent_step(const struct scenario_step *st, struct expect *e, stru
 	return r;
 }
 
+/*
+ * The kernel's crash reports beyond the engine's built-in panic and oops
+ * patterns (expect_new()), one fail pattern per class of expect/crash.h;
+ * each "built-in: kernel ..." so that the verdict is CRASHED. A BUG()
+ * ("invalid opcode: 0000 [#1]") and a NULL dereference end in the oops
+ * line. The first, the WARNING line of __warn(), is left out under
+ * 'on-warning ignore'; lockdep's "WARNING: possible ..." is not a WARNING.
+ */
+static const struct {
+	const char *pattern;
+	const char *what;
+} crash_fails[] = {
+    {"WARNING: CPU: [0-9]+ PID: [0-9]+ at ", EXPECT_BUILTIN ": kernel warning"},
+    {"BUG: (KASAN|KFENCE): ", EXPECT_BUILTIN ": kernel memory error"},
+    {"UBSAN: [a-z-]+ in ", EXPECT_BUILTIN ": kernel undefined behaviour"},
+    {"WARNING: (possible circular locking dependency|possible recursive locking|inconsistent "
+     "lock state|bad unlock balance|suspicious RCU usage)",
+     EXPECT_BUILTIN ": kernel lockdep report"},
+    {"INFO: task .* blocked for more than [0-9]+ seconds", EXPECT_BUILTIN ": kernel hung task"},
+    {"INFO: rcu_[a-z_]+ (self-)?detected (expedited )?stalls?",
+     EXPECT_BUILTIN ": kernel RCU stall"},
+    {"BUG: soft lockup - CPU#", EXPECT_BUILTIN ": kernel soft lockup"},
+    {"Watchdog detected hard LOCKUP", EXPECT_BUILTIN ": kernel hard lockup"},
+};
+
 int scenario_to_expect(const struct scenario *s, struct expect *e, struct it_error *err)
 {
 	int r;
 
+	for (size_t i = s->on_warning_ignore ? 1 : 0; i < ARRAY_SIZE(crash_fails); i++) {
+		r = expect_add_fail(e, crash_fails[i].pattern, false, crash_fails[i].what, err);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < s->nfails; i++) {
 		const struct scenario_fail *f = &s->fails[i];
 

@@ -399,7 +399,7 @@ int kw_overlay(struct line *l)
 	return r;
 }
 
-static const char *const kernel_kinds[] = {"host", "image", "package", NULL};
+static const char *const kernel_kinds[] = {"host", "image", "package", "tree", NULL};
 
 /* "PATH [modules DIR]" after 'kernel image'. */
 static int parse_kernel_image(struct line *l, char **img, char **mods)
@@ -427,7 +427,7 @@ static int parse_kernel_image(struct line *l, char **img, char **mods)
 int kw_kernel(struct line *l)
 {
 	struct build_config *b = &l->ld->s->build;
-	char *kind = NULL, *w = NULL, *img = NULL, *mods = NULL, *pkg = NULL;
+	char *kind = NULL, *w = NULL, *img = NULL, *mods = NULL, *pkg = NULL, *tree = NULL;
 	int k, r = scn_need_word(l, "kernel source", &kind);
 
 	if (r < 0)
@@ -439,6 +439,10 @@ int kw_kernel(struct line *l)
 		r = scn_need_end(l);
 	} else if (k == 1) {
 		r = parse_kernel_image(l, &img, &mods);
+	} else if (k == 3) {
+		r = scn_need_last_word(l, "kernel tree", &w);
+		if (r == 0 && !(tree = scn_relative_to(l->dir, w)))
+			r = scn_line_oom(l);
 	} else {
 		r = scn_need_last_word(l, "kernel package", &w);
 		if (r == 0 && !scn_package_ok(w, false))
@@ -451,15 +455,18 @@ int kw_kernel(struct line *l)
 	if (r < 0) {
 		free(img);
 		free(mods);
+		free(tree);
 		return r;
 	}
 	/* Each form replaces the others. */
 	free(b->kernel_image);
 	free(b->modules_dir);
 	free(b->kernel_package);
+	free(b->kernel_tree);
 	b->kernel_image = img;
 	b->modules_dir = mods;
 	b->kernel_package = pkg;
+	b->kernel_tree = tree;
 	l->ld->s->kernel_host = k == 0;
 	return 0;
 }

@@ -75,6 +75,8 @@ const char *scn_did_you_mean(char *out, size_t n, const char *best);
 int scn_lookup(const char *const *list, const char *w);
 /* "unknown WHAT 'w' (did you mean ...?); use a, b or c" for a NULL-terminated list. */
 int scn_unknown_word(struct line *l, const char *what, const char *w, const char *const *list);
+/* The line's last word, one of list: its index, or the error (missing 'what', bad 'kind'). */
+int scn_need_choice(struct line *l, const char *what, const char *kind, const char *const *list);
 bool scn_is_blank(char c);
 void scn_skip_blanks(struct line *l);
 /* At the end of the line, or at a comment. */
@@ -134,6 +136,8 @@ int kw_vm(struct line *l); /* vm.c */
 int kw_timeout(struct line *l);
 int kw_step_timeout(struct line *l);
 int kw_fail(struct line *l); /* steps.c */
+int kw_on_warning(struct line *l);
+int kw_oops(struct line *l);
 int kw_expect(struct line *l);
 int kw_send(struct line *l);
 int kw_reset(struct line *l);

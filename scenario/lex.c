@@ -102,6 +102,17 @@ int scn_unknown_word(struct line *l, const char *what, const char *w, const char
 			      scn_did_you_mean(dym, sizeof(dym), best), choices);
 }
 
+int scn_need_choice(struct line *l, const char *what, const char *kind, const char *const *list)
+{
+	char *w = NULL;
+	int r = scn_need_last_word(l, what, &w), k;
+
+	if (r < 0)
+		return r;
+	k = scn_lookup(list, w);
+	return k < 0 ? scn_unknown_word(l, kind, w, list) : k;
+}
+
 /* ---- words ------------------------------------------------------------- */
 
 bool scn_is_blank(char c)

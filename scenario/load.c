@@ -46,12 +46,16 @@ static const struct keyword keywords[] = {
      "[password none|locked|HASH] [keys FILE]",
      kw_user},
     {"overlay", "overlay DIR", kw_overlay},
-    {"kernel", "kernel host | kernel image PATH [modules DIR] | kernel package NAME", kw_kernel},
+    {"kernel",
+     "kernel host | kernel image PATH [modules DIR] | kernel package NAME | kernel tree DIR",
+     kw_kernel},
     {"modules", "modules NAME...", kw_modules},
     {"vm", "vm memory|cpus|machine|append|nic|backend|accel|console VALUE", kw_vm},
     {"timeout", "timeout DURATION", kw_timeout},
     {"step-timeout", "step-timeout DURATION", kw_step_timeout},
     {"fail", "fail /REGEX/ | fail \"TEXT\"", kw_fail},
+    {"on-warning", "on-warning fail|ignore", kw_on_warning},
+    {"oops", "oops continue|panic", kw_oops},
     {"expect", "expect [NAME] /REGEX/|\"TEXT\" [within DURATION] [budget DURATION]", kw_expect},
     {"send", "send TEXT | send \"TEXT\"", kw_send},
     {"checkpoint", "checkpoint NAME", kw_checkpoint},
@@ -316,6 +320,7 @@ void scenario_release(struct scenario *s)
 	free(s->name);
 	free(s->dir);
 	free(s->path);
+	free(s->vmlinux);
 	build_config_release(&s->build);
 	vm_config_release(&s->vm);
 	for (size_t i = 0; i < s->nsteps; i++)
@@ -365,6 +370,17 @@ int scenario_resolve_kernel(struct scenario *s, struct it_error *err)
 	char *image = NULL, *mods = NULL;
 	int r;
 
+	if (s->build.kernel_tree && !s->build.kernel_image) {
+		r = builder_kernel_tree(s->build.kernel_tree, s->build.arch, &image, &mods, err);
+		if (r < 0)
+			return r;
+		s->build.kernel_image = image;
+		if (!s->vmlinux)
+			s->vmlinux = mods;
+		else
+			free(mods);
+		return 0;
+	}
 	if (!s->kernel_host)
 		return 0;
 	r = builder_host_kernel(NULL, NULL, &image, &mods, err);

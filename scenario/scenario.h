@@ -121,6 +121,14 @@ struct scenario {
 	 * until scenario_resolve_kernel() picks the host's newest kernel.
 	 */
 	bool kernel_host;
+	char *vmlinux; /* symbols for crash reports (--vmlinux, the tree's vmlinux); NULL: none */
+	/*
+	 * Kernel crashes (docs/crash-reports.md): 'on-warning ignore' lets a
+	 * WARNING pass (default: it fails the run, as every crash class does);
+	 * 'oops panic' boots with oops=panic, so that an Oops ends the VM at once.
+	 */
+	bool on_warning_ignore;
+	bool oops_panic;
 	struct scenario_step *steps;
 	size_t nsteps;
 	struct scenario_fail *fails; /* in addition to the engine's default fail patterns */

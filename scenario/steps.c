@@ -13,6 +13,29 @@ static int set_where(struct line *l, char **file, unsigned *line, char **where)
 	return 0;
 }
 
+static const char *const warning_modes[] = {"fail", "ignore", NULL};
+static const char *const oops_modes[] = {"continue", "panic", NULL};
+
+int kw_on_warning(struct line *l)
+{
+	int k = scn_need_choice(l, "on-warning", "on-warning mode", warning_modes);
+
+	if (k < 0)
+		return k;
+	l->ld->s->on_warning_ignore = k == 1;
+	return 0;
+}
+
+int kw_oops(struct line *l)
+{
+	int k = scn_need_choice(l, "oops", "oops mode", oops_modes);
+
+	if (k < 0)
+		return k;
+	l->ld->s->oops_panic = k == 1;
+	return 0;
+}
+
 int kw_fail(struct line *l)
 {
 	struct scenario *s = l->ld->s;

@@ -13,6 +13,7 @@
 #include "src/arch.h"
 #include "src/agentlink.h"
 #include "src/cmds.h"
+#include "src/gdbstub.h"
 #include "src/keep.h"
 #include "src/run.h"
 #include "src/runlog.h"
@@ -44,6 +45,7 @@ static const char outro[] =
     "examples:\n"
     "  initrd-test boot --repo tests/data/alpine-3.19.1 --kernel host scenarios/networking\n"
     "  initrd-test boot --append rdinit=/bin/sh scenarios/minimal\n"
+    "  initrd-test boot --gdb --kernel ~/linux scenarios/minimal\n"
     "\n"
     "exit codes: 0 the VM was powered off (Ctrl-] q, 'initrd-test stop', or by the guest),\n"
     "            2 usage or scenario error, 3 infrastructure error (packages, kernel,\n"
@@ -157,16 +159,22 @@ static int boot_main(const struct run_opts *o, const char *path)
 	struct it_error err = IT_ERROR_INIT;
 	struct sig_guard sg;
 	struct scenario s;
-	char dir[PATH_MAX];
-	int r;
+	char dir[PATH_MAX], line[PATH_MAX + 64];
+	int r, gdb_port = 0;
 
 	scenario_init(&s);
 	sig_catch(&sg);
 	r = run_prepare(&s, path, o, &err);
+	if (r == 0 && o->gdb)
+		r = gdbstub_setup(&s, &gdb_port, &err);
 	if (r == 0)
 		r = make_dir(o, &s, dir, sizeof(dir), &err);
 	if (r == 0)
 		r = run_build_image(&s, o, dir, NULL, &s.vm, &err);
+	if (r == 0 && o->gdb) {
+		gdbstub_line(&s, gdb_port, line, sizeof(line));
+		fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", gdb_port, line);
+	}
 	if (r == 0)
 		r = run_arch_pick(&s, &err);
 	if (r == 0)

@@ -204,10 +204,10 @@ static int write_reports(const struct replay_opts *o, const struct result_run *r
  * The console tail of the report: a timed log as it is, a raw one cleaned first;
  * and its first kernel crash, classified as a run's is.
  */
-static int keep_tail(struct result_run *rep, struct blob log, bool timed)
+static int keep_tail(struct result_run *rep, struct blob log, bool timed, bool ignore_warnings)
 {
 	struct buf tail;
-	int r = result_set_crash(rep, log);
+	int r = result_set_crash(rep, log, NULL, ignore_warnings);
 
 	if (r < 0)
 		return r;
@@ -258,7 +258,7 @@ static int replay(const struct replay_opts *o, struct scenario *s, struct buf *l
 		rep->first_byte_ms = stamp_ms(buf_blob(log));
 	r = result_setstr(timed ? &rep->console_log : &rep->console_raw, o->log);
 	if (r == 0)
-		r = keep_tail(rep, buf_blob(log), timed);
+		r = keep_tail(rep, buf_blob(log), timed, s->on_warning_ignore);
 	if (r < 0)
 		return it_error_set(err, r, "cannot keep the end of '%s': %s", o->log,
 				    strerror(-r));

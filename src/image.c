@@ -341,6 +341,7 @@ int run_build_key(const struct build_config *c, char key[65])
 	key_str(&o, "agent", c->agent_binary);
 	key_str(&o, "kernel.package", c->kernel_package);
 	key_str(&o, "kernel.image", c->kernel_image);
+	key_str(&o, "kernel.tree", c->kernel_tree);
 	key_str(&o, "kernel.modules", c->modules_dir);
 	key_list(&o, "module", &c->modules);
 	key_list(&o, "optional-module", &c->optional_modules);

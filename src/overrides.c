@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builder/builder.h"
 #include "common/util.h"
@@ -33,6 +34,7 @@ enum {
 	OPT_KERNEL,
 	OPT_MODULES_DIR,
 	OPT_MODULE,
+	OPT_VMLINUX,
 	OPT_HOSTNAME,
 	OPT_COMPRESSION,
 	OPT_LOCK,
@@ -62,11 +64,17 @@ static const struct opt packages_opts[] = {
 };
 
 static const struct opt kernel_opts[] = {
-    {OPT_KERNEL, 0, "kernel", "PATH|host",
-     "a bzImage, or 'host': the newest /boot/vmlinuz-VERSION"},
+    {OPT_KERNEL, 0, "kernel", "PATH|DIR|host",
+     "a bzImage; a built Linux tree (its bzImage, vmlinux and\n"
+     "modules, its .config checked first); or 'host': the\n"
+     "newest /boot/vmlinuz-VERSION"},
     {OPT_MODULES_DIR, 0, "modules-dir", "DIR",
-     "its modules (/lib/modules/VERSION); default from the image"},
+     "its modules (/lib/modules/VERSION, or an INSTALL_MOD_PATH\n"
+     "holding lib/modules); default from the image or the tree"},
     {OPT_MODULE, 0, "module", "NAME", "also include this module and its dependencies; repeatable"},
+    {OPT_VMLINUX, 0, "vmlinux", "FILE",
+     "the kernel's vmlinux with debug info: crash reports name\n"
+     "each frame's FILE:LINE (modules' from their .ko)"},
 };
 
 static const struct opt image_opts[] = {
@@ -134,6 +142,9 @@ static int take_kernel(void *ctx, int id, const char *arg, struct it_error *err)
 		return 0;
 	case OPT_MODULE:
 		return strlist_add(&o->modules, arg);
+	case OPT_VMLINUX:
+		o->vmlinux = arg;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -174,6 +185,13 @@ const struct opt_group overrides_packages = OPT_GROUP("packages", packages_opts,
 const struct opt_group overrides_kernel = OPT_GROUP("kernel", kernel_opts, take_kernel);
 const struct opt_group overrides_image = OPT_GROUP("image", image_opts, take_image);
 const struct opt_group overrides_lock = OPT_GROUP("lock and SBOM", lock_opts, take_lock);
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static int set_str(char **dst, const char *v)
 {
@@ -233,9 +251,18 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 			s->kernel_host = true;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
+		} else if (is_dir(o->kernel)) {
+			s->kernel_host = false;
+			free(b->kernel_image);
+			b->kernel_image = NULL;
+			r = set_str(&b->kernel_tree, o->kernel);
 		} else {
 			s->kernel_host = false;
 			r = set_str(&b->kernel_image, o->kernel);
+		}
+		if (!is_dir(o->kernel)) {
+			free(b->kernel_tree);
+			b->kernel_tree = NULL;
 		}
 		free(b->kernel_package);
 		b->kernel_package = NULL;
@@ -246,6 +273,8 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 	}
 	if (r == 0 && o->modules_dir)
 		r = set_str(&b->modules_dir, o->modules_dir);
+	if (r == 0 && o->vmlinux)
+		r = set_str(&s->vmlinux, o->vmlinux);
 	for (size_t i = 0; r == 0 && i < o->modules.n; i++)
 		if (!strlist_has(&b->modules, o->modules.v[i]))
 			r = strlist_add(&b->modules, o->modules.v[i]);

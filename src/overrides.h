@@ -17,6 +17,7 @@ struct overrides {
 	const char *arch;
 	const char *kernel; /* a bzImage path, or "host" */
 	const char *modules_dir;
+	const char *vmlinux;	/* symbols for crash reports */
 	struct strlist modules; /* added to the scenario's */
 	const char *cache_dir;
 	const char *keys_dir;

@@ -149,16 +149,16 @@ static void clear_steps(struct result_run *r)
 
 void result_run_release(struct result_run *r)
 {
-	char **strs[] = {&r->scenario,	      &r->path,
-			 &r->message,	      &r->hint,
-			 &r->backend,	      &r->accel,
-			 &r->hostname,	      &r->command,
-			 &r->console_raw,     &r->console_log,
-			 &r->console_tail,    &r->shard,
-			 &r->crash_class,     &r->crash_title,
-			 &r->crash_report,    &r->artifacts,
-			 &r->checkpoint.name, &r->checkpoint.action,
-			 &r->checkpoint.note, &r->arch};
+	char **strs[] = {&r->scenario,		&r->path,
+			 &r->message,		&r->hint,
+			 &r->backend,		&r->accel,
+			 &r->hostname,		&r->command,
+			 &r->console_raw,	&r->console_log,
+			 &r->console_tail,	&r->shard,
+			 &r->crash_class,	&r->crash_title,
+			 &r->crash_report,	&r->crash_frames,
+			 &r->artifacts,		&r->checkpoint.name,
+			 &r->checkpoint.action, &r->checkpoint.note, &r->arch};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
@@ -261,29 +261,96 @@ int result_set_tail(struct result_run *r, struct blob text)
 	return 0;
 }
 
-int result_set_crash(struct result_run *r, struct blob text)
+/* The report's "source:" section: "  FRAME at FILE:LINE" for each symbolized frame. */
+static int add_sources(struct buf *b, const char *frames)
+{
+	int r = buf_addstr(b, "\nsource:\n");
+
+	for (const char *p = frames; r == 0 && *p;) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+
+		if (!tab || !nl || tab > nl)
+			break;
+		r = buf_addf(b, "  %.*s at %.*s\n", (int)(tab - p), p, (int)(nl - tab - 1),
+			     tab + 1);
+		p = nl + 1;
+	}
+	return r;
+}
+
+/*
+ * The first crash in text, past the WARNINGs when they are ignored: those go to
+ * 'ignored' as "  TITLE: FIRST LINE" lines, and "    RIP at FILE:LINE" when syms
+ * finds it. 0 when there is none (c->cls CRASH_NONE).
+ */
+static int first_crash(struct blob text, bool ignore_warnings, const struct symbolize_src *syms,
+		       struct crash *c, struct buf *ignored)
+{
+	struct buf rip = BUF_INIT;
+	size_t off = 0;
+	int r = 0;
+
+	buf_init(&rip, 0);
+	while (r == 0 && off < text.len && crash_find(text.ptr + off, text.len - off, c)) {
+		if (!ignore_warnings || c->cls != CRASH_WARNING)
+			break;
+		r = buf_addf(ignored, "  %s: %s\n", c->title, c->first);
+		buf_reset(&rip);
+		if (r == 0 && syms && symbolize_src_any(syms) &&
+		    symbolize_frames(syms, c->rip, "", &rip) > 0 && strchr(rip.data, '\t'))
+			r = buf_addf(ignored, "    %.*s at %s",
+				     (int)(strchr(rip.data, '\t') - rip.data), rip.data,
+				     strchr(rip.data, '\t') + 1);
+		off += c->end > c->at ? c->end : c->at + 1;
+		c->cls = CRASH_NONE;
+	}
+	buf_release(&rip);
+	if (r < 0)
+		return -ENOMEM;
+	return c->cls != CRASH_NONE;
+}
+
+int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms,
+		     bool ignore_warnings)
 {
 	static struct crash c; /* large; runs are settled one at a time */
-	char *report;
-	size_t cap;
+	struct buf report = BUF_INIT, frames = BUF_INIT, ignored = BUF_INIT;
+	int err;
 
-	if (!crash_find(text.ptr, text.len, &c))
-		return 0;
-	cap = sizeof(c) + 256;
-	report = malloc(cap);
-	if (!report)
-		return -ENOMEM;
-	(void)snprintf(
-	    report, cap,
+	buf_init(&ignored, 0);
+	err = first_crash(text, ignore_warnings, syms, &c, &ignored);
+	if (err <= 0) {
+		buf_release(&ignored);
+		return err;
+	}
+	buf_init(&report, 0);
+	buf_init(&frames, 0);
+	err = buf_addf(
+	    &report,
 	    "class: %s\ntitle: %s\n\n%s\n%s%s%s%s%s\nCall Trace:\n%s\nlast lines before it:\n%s",
 	    crash_class_name(c.cls), c.title, c.first, c.rip[0] ? c.rip : "", c.rip[0] ? "\n" : "",
 	    c.modules[0] ? "Modules linked in: " : "", c.modules, c.modules[0] ? "\n" : "", c.trace,
 	    c.before);
-	result_setstr(&r->crash_class, crash_class_name(c.cls));
-	result_setstr(&r->crash_title, c.title);
-	free(r->crash_report);
-	r->crash_report = report;
-	return 1;
+	if (err == 0 && syms && symbolize_src_any(syms) &&
+	    symbolize_frames(syms, c.rip, c.trace, &frames) > 0)
+		err = add_sources(&report, frames.data);
+	if (err == 0 && ignored.len)
+		err = buf_addf(&report, "\nignored warnings before it (on-warning ignore):\n%s",
+			       ignored.data);
+	if (err == 0)
+		err = result_setstr(&r->crash_class, crash_class_name(c.cls));
+	if (err == 0)
+		err = result_setstr(&r->crash_title, c.title);
+	if (err == 0)
+		err = result_setstr(&r->crash_frames, frames.len ? frames.data : NULL);
+	if (err == 0) {
+		free(r->crash_report);
+		r->crash_report = buf_detach(&report, NULL);
+	}
+	buf_release(&report);
+	buf_release(&frames);
+	buf_release(&ignored);
+	return err < 0 ? -ENOMEM : 1;
 }
 
 /* Read the last 'want' bytes of fd (size 'size') into data; the count read, or -errno. */
@@ -346,7 +413,7 @@ out:
 
 /* ---- the verdict -------------------------------------------------------------------------- */
 
-static bool is_crash(const struct expect_outcome *oc)
+bool result_is_crash(const struct expect_outcome *oc)
 {
 	if (oc->why != EXPECT_WHY_FAIL_PATTERN)
 		return false;
@@ -369,7 +436,7 @@ enum run_verdict result_verdict_of(const struct expect *e, int code)
 		case EXPECT_TIMED_OUT:
 			return RUN_TIMED_OUT;
 		case EXPECT_FAILED:
-			return is_crash(expect_outcome(e)) ? RUN_CRASHED : RUN_FAILED;
+			return result_is_crash(expect_outcome(e)) ? RUN_CRASHED : RUN_FAILED;
 		case EXPECT_RUNNING:
 			if (code == 0)
 				return RUN_FAILED; /* the run stopped without an answer */

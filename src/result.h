@@ -28,6 +28,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "src/exit.h"
+#include "src/symbolize.h"
 
 struct expect;
 
@@ -169,8 +170,9 @@ struct result_run {
 	char *console_tail;
 	/* The first kernel crash in the console (expect/crash.h); all NULL when none. */
 	char *crash_class, *crash_title, *crash_report;
-	char *shard;	 /* "2/3" when a shard of a suite ran it */
-	char *artifacts; /* where a failed run's artifacts are */
+	char *crash_frames; /* symbolized frames, "FRAME\tFILE:LINE\n" each (src/symbolize.h) */
+	char *shard;	    /* "2/3" when a shard of a suite ran it */
+	char *artifacts;    /* where a failed run's artifacts are */
 	struct result_checkpoint checkpoint;
 };
 
@@ -186,9 +188,18 @@ int result_set_tail(struct result_run *r, struct blob text);
  * Classify the first kernel crash in text (the cleaned console log): fills
  * crash_class, crash_title and crash_report (class, title, first line, RIP,
  * modules, call trace and the lines before it, as crash.txt holds it).
+ * With syms (may be NULL), the RIP and call-trace frames found in vmlinux
+ * or a module's .ko go to crash_frames and a "source:" section of the report.
+ * With ignore_warnings ('on-warning ignore'), the crash is the first that is
+ * not a WARNING, and the WARNINGs before it are listed at the report's end.
  * 1 when there was one, 0 when not, -ENOMEM.
  */
-int result_set_crash(struct result_run *r, struct blob text);
+int result_set_crash(struct result_run *r, struct blob text, const struct symbolize_src *syms,
+		     bool ignore_warnings);
+/* Whether the engine's outcome is a kernel crash: a "built-in: kernel ..." fail pattern, or "Kernel
+ * panic". */
+struct expect_outcome;
+bool result_is_crash(const struct expect_outcome *oc);
 /* The same from the end of a file (the cleaned console log); -errno with text naming it. */
 int result_load_tail(struct result_run *r, const char *path, struct it_error *err);
 

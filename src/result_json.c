@@ -185,6 +185,28 @@ static json_t *steps_json(const struct result_run *r)
 	return a;
 }
 
+/* Symbolized frames ("FRAME\tFILE:LINE\n" each) as [{"frame", "source"}, ...]. */
+static json_t *frames_json(const char *frames)
+{
+	json_t *a = json_array();
+
+	for (const char *p = frames; a && *p;) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+		json_t *f;
+
+		if (!tab || !nl || tab > nl)
+			break;
+		f = json_pack("{s:s%,s:s%}", "frame", p, (size_t)(tab - p), "source", tab + 1,
+			      (size_t)(nl - tab - 1));
+		if (!f || json_array_append_new(a, f) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+		p = nl + 1;
+	}
+	return a;
+}
+
 /* The order of the keys is the order people read them in. */
 static json_t *checkpoint_json(const struct result_checkpoint *c)
 {
@@ -240,6 +262,8 @@ static json_t *run_json(const struct result_run *r)
 		jset_str(&crash, "class", r->crash_class);
 		jset_str(&crash, "title", r->crash_title);
 		jset_str(&crash, "report", r->crash_report);
+		if (r->crash_frames)
+			jset(&crash, "frames", frames_json(r->crash_frames));
 		jset(&j, "crash", jobject_done(&crash));
 	}
 	if (r->shard)

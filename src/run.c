@@ -20,6 +20,7 @@
 #include "src/arch.h"
 #include "src/artifacts.h"
 #include "src/checkpoint.h"
+#include "src/gdbstub.h"
 #include "src/keep.h"
 #include "src/progress.h"
 #include "src/run.h"
@@ -75,7 +76,38 @@ struct run_ctx {
 	bool resync;	       /* restored: agent bytes before its new HELLO are dropped */
 	bool restored;	       /* the VM came from the checkpoint (its prefix stays) */
 	char cp_failed[IT_ERRMSG_MAX + 256]; /* why a restore failed: every later note starts so */
+	/* After a crash's first line: the report's tail is read until then (0: no crash yet). */
+	int64_t tail_until, tail_cap;
 };
+
+/*
+ * A crash's fail pattern matches its first line; its RIP, modules and call
+ * trace follow. The console is read on until the report's end marker, a
+ * quiet moment or a cap, whichever comes first, so that crash.txt has the
+ * frames to symbolize. The kernel prints a report at once, so the quiet
+ * moment is short: the verdict comes well under a second after the crash.
+ */
+#define CRASH_QUIET_MS 250
+#define CRASH_TAIL_MS 2000
+
+static bool crash_end_marker(const char *buf, size_t len)
+{
+	static const char *const ends[] = {"---[ end ", "Kernel Offset:"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ends); i++)
+		if (memmem(buf, len, ends[i], strlen(ends[i])))
+			return true;
+	return false;
+}
+
+/* More of a crash report: 1 (stop) at its end or the cap, else wait for more. */
+static int crash_tail(struct run_ctx *c, const char *buf, size_t len, int64_t now)
+{
+	if (crash_end_marker(buf, len) || now >= c->tail_cap)
+		return 1;
+	c->tail_until = deadline_earliest(now + CRASH_QUIET_MS, c->tail_cap);
+	return 0;
+}
 
 /* Hand the engine's queued bytes (sends, cursor-position answers) to the VM. */
 static int flush_engine_output(struct run_ctx *c)
@@ -148,6 +180,8 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 		if (c->console_bol)
 			progress_draw(&c->prog, now);
 	}
+	if (c->tail_cap)
+		return crash_tail(c, buf, len, now);
 	state = expect_feed(c->engine, buf, len, now);
 	if (state < 0)
 		return state;
@@ -155,6 +189,10 @@ static int on_output(void *ctx, const char *buf, size_t len, int64_t now)
 	r = flush_engine_output(c);
 	if (r < 0)
 		return r;
+	if (state == EXPECT_FAILED && result_is_crash(expect_outcome(c->engine))) {
+		c->tail_cap = now + CRASH_TAIL_MS;
+		return crash_tail(c, buf, len, now);
+	}
 	return state_to_stop(state);
 }
 
@@ -164,6 +202,8 @@ static int64_t on_deadline(void *ctx)
 	int64_t e = expect_deadline(c->engine), a = c->agent ? agentsteps_deadline(c->agent) : -1;
 	int64_t l = c->link ? agentlink_deadline(c->link) : -1;
 
+	if (c->tail_cap)
+		return c->tail_until;
 	return deadline_earliest(deadline_earliest(deadline_earliest(e, a), l),
 				 progress_deadline(&c->prog));
 }
@@ -258,8 +298,11 @@ static int agent_poll(struct run_ctx *c, int64_t now)
 static int on_timer(void *ctx, int64_t now)
 {
 	struct run_ctx *c = ctx;
-	int state = expect_tick(c->engine, now);
+	int state;
 
+	if (c->tail_cap)
+		return now >= c->tail_until ? 1 : 0;
+	state = expect_tick(c->engine, now);
 	if (state < 0)
 		return state;
 	/* A prompt without a newline on the live console is left alone until its line ends. */
@@ -312,7 +355,9 @@ static int on_hub_agent(void *ctx, unsigned client, const char *buf, size_t len)
 /* agent_poll() ends with the link's own wakeup (liveness, queues to the VM). */
 static int on_wakeup(void *ctx, int64_t now)
 {
-	return agent_poll(ctx, now);
+	const struct run_ctx *c = ctx;
+
+	return c->tail_cap ? 0 : agent_poll(ctx, now);
 }
 
 /* The VM's command line, into the result, command.txt and repro.sh (a convenience: errors ignored).
@@ -545,6 +590,7 @@ struct attempt {
 	struct it_error err;
 	char dir[PATH_MAX];
 	bool have_dir;
+	int gdb_port; /* --gdb-on-fail: the stub's port; 0: none */
 };
 
 static void attempt_init(struct attempt *a)
@@ -600,21 +646,34 @@ static int open_agent(struct attempt *a)
 	return 0;
 }
 
-/* The first kernel crash in the console log into the result and OUT/NAME/crash.txt. */
+/*
+ * The first kernel crash in the console log into the result and OUT/NAME/crash.txt,
+ * its frames symbolized with the kernel's vmlinux and the modules of its tree or
+ * modules directory.
+ */
 static void note_crash(struct attempt *a)
 {
+	struct symbolize_src syms;
 	struct buf log = BUF_INIT;
 	char path[PATH_MAX];
 
+	symbolize_src_init(&syms);
+	syms.vmlinux = a->s.vmlinux;
+	if (a->s.build.kernel_tree)
+		strlist_add(&syms.module_dirs, a->s.build.kernel_tree);
+	if (a->s.build.modules_dir)
+		strlist_add(&syms.module_dirs, a->s.build.modules_dir);
 	buf_init(&log, 64u << 20);
 	if (buf_read_file(&log, a->rep.console_log) == 0 &&
-	    result_set_crash(&a->rep, blob_mem(log.data, log.len)) == 1) {
+	    result_set_crash(&a->rep, blob_mem(log.data, log.len), &syms, a->s.on_warning_ignore) ==
+		1) {
 		path_join(path, sizeof(path), a->dir, "crash.txt");
 		if (write_file_atomic(path, a->rep.crash_report, strlen(a->rep.crash_report),
 				      0644) < 0)
 			log_warn("cannot write '%s'", path);
 	}
 	buf_release(&log);
+	symbolize_src_release(&syms);
 }
 
 /* OUT/NAME with the engine loaded and both console logs open. */
@@ -689,8 +748,10 @@ static void attempt_run(struct attempt *a, const char *scenario, const struct ru
 	int r;
 
 	c->status_fd = o->status_fd;
-	c->keep = o->keep || o->attach_on_fail;
+	c->keep = o->keep || o->attach_on_fail || o->gdb_on_fail;
 	r = run_prepare(&a->s, scenario, o, &a->err);
+	if (r == 0 && o->gdb_on_fail)
+		r = gdbstub_setup(&a->s, &a->gdb_port, &a->err);
 	name_report(a, scenario, o);
 	if (r == 0)
 		r = run_arch_pick(&a->s, &a->err);
@@ -829,8 +890,15 @@ static void keep_or_stop(struct attempt *a, const struct run_opts *o)
 {
 	if (a->c.keep && sig_pending())
 		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
-	else if (a->c.keep)
+	else if (a->c.keep) {
+		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict)) {
+			char line[PATH_MAX + 64];
+
+			gdbstub_line(&a->s, a->gdb_port, line, sizeof(line));
+			fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", a->gdb_port, line);
+		}
 		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd, a->c.link);
+	}
 	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
 	if (a->c.vm && vm_info(a->c.vm)->signal)
 		sig_note(vm_info(a->c.vm)->signal);

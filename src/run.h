@@ -47,6 +47,8 @@ struct run_opts {
 	bool keep;	     /* a failed or timed-out run keeps its VM for 'attach' (src/keep.h) */
 	bool attach_on_fail; /* ... and attaches this terminal to it when it is one */
 	bool no_checkpoint;  /* boot every run: no checkpoint is restored or saved */
+	bool gdb;	     /* boot --gdb: qemu's gdb stub (src/gdbstub.h) */
+	bool gdb_on_fail;    /* run --gdb-on-fail: --keep with the gdb stub */
 
 	/* A suite's (src/suite.h), or what a suite hands each of its runs. */
 	struct suite_opts suite;
@@ -125,6 +127,8 @@ int run_scenario(const char *scenario, const struct run_opts *o);
 
 /* A progress line for the suite that runs us ("step lease"); fd -1 or nobody listening is fine. */
 void run_status(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add 'more' to the VM's kernel command line (after a space): 0 or -ENOMEM. */
+int run_append_cmdline(struct vm_config *vm, const char *more);
 /* Write text to dir/name atomically; errors name the file. */
 int run_write_text(const char *dir, const char *name, const char *text, struct it_error *err);
 

@@ -6,6 +6,7 @@
 
 #include "common/util.h"
 #include "runner/runner.h"
+#include "src/kneeds.h"
 #include "src/run.h"
 #include "src/runlog.h"
 
@@ -31,6 +32,8 @@ enum {
 	OPT_SLOWDOWN_GRACE,
 	OPT_ARTIFACTS,
 	OPT_APPEND,
+	OPT_GDB,
+	OPT_GDB_ON_FAIL,
 };
 
 void run_opts_init(struct run_opts *o)
@@ -124,6 +127,10 @@ static const struct opt own_opts[] = {
     {OPT_NO_CHECKPOINT, 0, "no-checkpoint", NULL,
      "boot every run: a 'checkpoint NAME' step is neither\n"
      "restored nor saved (see 'initrd-test cache')"},
+    {OPT_GDB_ON_FAIL, 0, "gdb-on-fail", NULL,
+     "as --keep, with qemu's gdb stub on a free loopback port\n"
+     "(and nokaslr, no panic=-1: a panicked kernel stays up);\n"
+     "a kept VM's gdb command is printed"},
     {OPT_BISECT, 0, "bisect", NULL,
      "exit as 'git bisect run' wants: 0 passed, 1 failed,\n"
      "crashed or timed out, 125 (skip) for a usage, scenario,\n"
@@ -161,6 +168,9 @@ static int take_own(void *ctx, int id, const char *arg, struct it_error *err)
 		return 0;
 	case OPT_BISECT:
 		o->bisect = true;
+		return 0;
+	case OPT_GDB_ON_FAIL:
+		o->gdb_on_fail = true;
 		return 0;
 	default:
 		o->attach_on_fail = true;
@@ -244,6 +254,9 @@ static const struct opt boot_opts[] = {
      "where the files go (default initrd-test-out/NAME):\n"
      "initrd.img, vmlinuz, plan.txt, console.raw, console.log"},
     {OPT_APPEND, 0, "append", "ARGS", "more kernel command line, after the scenario's (single)"},
+    {OPT_GDB, 0, "gdb", NULL,
+     "start qemu's gdb stub on a free loopback port (the kernel\n"
+     "with nokaslr) and print the gdb command that attaches"},
 };
 
 static int take_boot(void *ctx, int id, const char *arg, struct it_error *err)
@@ -253,6 +266,8 @@ static int take_boot(void *ctx, int id, const char *arg, struct it_error *err)
 	(void)err;
 	if (id == OPT_OUT)
 		o->out_dir = arg;
+	else if (id == OPT_GDB)
+		o->gdb = true;
 	else
 		o->append = arg;
 	return 0;
@@ -262,7 +277,7 @@ const struct opt_group run_boot_options = OPT_GROUP(NULL, boot_opts, take_boot);
 
 /* ---- applying them ------------------------------------------------------------------------ */
 
-static int append_cmdline(struct vm_config *vm, const char *more)
+int run_append_cmdline(struct vm_config *vm, const char *more)
 {
 	char *joined = NULL;
 
@@ -278,6 +293,36 @@ static int append_cmdline(struct vm_config *vm, const char *more)
 	return 0;
 }
 
+/* Whether the command line has the parameter NAME= as a word of its own. */
+static bool has_param(const char *cmdline, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = cmdline; p && *p; p++) {
+		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, name, n) && p[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A kernel crash ends the VM at once: panic=-1 (reboot at once, which
+ * -no-reboot makes qemu's exit) unless the command line sets panic= or
+ * --gdb-on-fail wants the kernel kept, and
+ * oops=panic for 'oops panic' (docs/crash-reports.md).
+ */
+static int crash_cmdline(struct scenario *s, const struct run_opts *o)
+{
+	int r = 0;
+
+	/* Under --gdb-on-fail a panicked kernel stays up for gdb. */
+	if (!o->gdb_on_fail && !has_param(s->vm.append, "panic"))
+		r = run_append_cmdline(&s->vm, "panic=-1");
+	if (r == 0 && s->oops_panic && !has_param(s->vm.append, "oops"))
+		r = run_append_cmdline(&s->vm, "oops=panic");
+	return r;
+}
+
 /* --accel, --backend, --memory, --timeout, --step-timeout and --append over the scenario's. */
 static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 {
@@ -291,7 +336,9 @@ static int apply_vm_options(struct scenario *s, const struct run_opts *o)
 		s->timeout_ms = o->timeout_ms;
 	if (o->step_timeout_ms > 0)
 		scenario_set_step_timeout(s, o->step_timeout_ms);
-	return o->append ? append_cmdline(&s->vm, o->append) : 0;
+	if (o->append && run_append_cmdline(&s->vm, o->append) < 0)
+		return -ENOMEM;
+	return crash_cmdline(s, o);
 }
 
 int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
@@ -310,6 +357,8 @@ int run_prepare(struct scenario *s, const char *path, const struct run_opts *o,
 		r = it_error_set(err, -ENOMEM, "cannot prepare the VM: %s", strerror(ENOMEM));
 	if (r == 0)
 		r = scenario_resolve_kernel(s, err);
+	if (r == 0)
+		r = kneeds_check(s, err);
 	if (r == 0 && !o->initrd)
 		r = run_agent_setup(s, err);
 	return r;

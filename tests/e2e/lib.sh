@@ -86,6 +86,20 @@ wait_for_process() {
 	done
 }
 
+# wait_text FILE TEXT SECONDS: TEXT (a basic regex) shows in FILE while $PID runs.
+wait_text() {
+	i=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null; do
+		kill -0 "$PID" 2>/dev/null || {
+			cat "$1" >&3
+			fail "'$2' never showed in $1: initrd-test ended first"
+		}
+		i=$((i + 1))
+		[ $i -lt $(($3 * 10)) ] || fail "'$2' did not show in $1 within $3 s"
+		sleep 0.1
+	done
+}
+
 # Fail with message $2 while a process whose command line matches $1 (pgrep -f) is running.
 assert_no_process() {
 	if pgrep -f "$1" >/dev/null; then

@@ -42,20 +42,6 @@ start() {
 		fail "setup: $name is not the leader of its process group"
 }
 
-# wait_text FILE TEXT SECONDS: TEXT (a basic regex) shows in FILE while PID runs.
-wait_text() {
-	i=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		kill -0 "$PID" 2>/dev/null || {
-			cat "$1" >&3
-			fail "'$2' never showed in $1: initrd-test ended first"
-		}
-		i=$((i + 1))
-		[ $i -lt $(($3 * 10)) ] || fail "'$2' did not show in $1 within $3 s"
-		sleep 0.1
-	done
-}
-
 # ctrl_c HOW: SIGINT to initrd-test alone ('process') or to its process group ('group', what
 # a terminal's Ctrl-C does).
 ctrl_c() {

@@ -10,6 +10,7 @@
 
 #define SYSRQ_LOG "tests/data/console/crash-sysrq-panic.raw"
 #define MODULE_LOG "tests/data/console/crash-module.raw"
+#define HANG_RUN_LOG "tests/data/console/crash-hang-run.log"
 
 static struct crash c;
 
@@ -29,6 +30,25 @@ static int nth(const struct buf *b, int i, struct crash *out)
 		off += out->end;
 	}
 }
+
+/*
+ * A run's console.log (tests/e2e/t_run_kmod_crash.sh): the log's own stamp, then the
+ * shell prompt, then the kernel's stamp and the hung task's first line.
+ */
+START_TEST(test_hang_after_prompt_in_run_log)
+{
+	struct buf b = BUF_INIT;
+
+	buf_init(&b, 0);
+	tu_read_file(&b, HANG_RUN_LOG);
+	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
+	ck_assert_str_eq(crash_class_name(c.cls), "hung-task");
+	ck_assert_str_eq(c.title, "INFO: task hung in crashtest_hang_fn");
+	ck_assert_ptr_nonnull(strstr(c.trace, "crashtest_hang_fn+0x30/0x32 [crashtest]"));
+	ck_assert(!strncmp(c.first, "INFO: task crashtest_hang:451 blocked", 37));
+	buf_release(&b);
+}
+END_TEST
 
 START_TEST(test_sysrq_panic)
 {
@@ -142,6 +162,7 @@ int main(void)
 
 	tcase_add_test(t, test_sysrq_panic);
 	tcase_add_test(t, test_module_crashes);
+	tcase_add_test(t, test_hang_after_prompt_in_run_log);
 	tcase_add_test(t, test_run_console_log);
 	tcase_add_test(t, test_no_crash_in_clean_boot);
 	tcase_add_test(t, test_truncated_report);
