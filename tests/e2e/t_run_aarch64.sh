@@ -34,7 +34,7 @@ assert_grep '^timeouts x[0-9.]*: tcg (INITRD_TEST_ACCEL), aarch64 guest$' "$T/ru
 factor=$(sed -n 's/^timeouts x\([0-9.]*\): .*/\1/p' "$T/run.err")
 [ "$factor" != "1.00" ] || fail "aarch64 under TCG got timeout factor 1"
 assert_grep '^qemu-system-aarch64 -machine virt -accel tcg -cpu cortex-a57 ' "$T/run/command.txt"
-assert_grep ' -append console=ttyAMA0 ' "$T/run/command.txt"
+assert_grep " -append 'console=ttyAMA0 panic=-1' " "$T/run/command.txt"
 assert_grep ' -nic user,model=e1000,restrict=on ' "$T/run/command.txt"
 assert_grep '"arch": "aarch64"' "$T/run/result.json"
 assert_grep '"timeout_factor": ' "$T/run/result.json"
