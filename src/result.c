@@ -149,16 +149,27 @@ static void clear_steps(struct result_run *r)
 
 void result_run_release(struct result_run *r)
 {
-	char **strs[] = {&r->scenario,		&r->path,
-			 &r->message,		&r->hint,
-			 &r->backend,		&r->accel,
-			 &r->hostname,		&r->command,
-			 &r->console_raw,	&r->console_log,
-			 &r->console_tail,	&r->shard,
-			 &r->crash_class,	&r->crash_title,
-			 &r->crash_report,	&r->crash_frames,
-			 &r->artifacts,		&r->checkpoint.name,
-			 &r->checkpoint.action, &r->checkpoint.note, &r->arch};
+	char **strs[] = {&r->scenario,
+			 &r->path,
+			 &r->message,
+			 &r->hint,
+			 &r->backend,
+			 &r->accel,
+			 &r->hostname,
+			 &r->command,
+			 &r->console_raw,
+			 &r->console_log,
+			 &r->console_tail,
+			 &r->shard,
+			 &r->crash_class,
+			 &r->crash_title,
+			 &r->crash_report,
+			 &r->crash_frames,
+			 &r->artifacts,
+			 &r->checkpoint.name,
+			 &r->checkpoint.action,
+			 &r->checkpoint.note,
+			 &r->arch};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);

@@ -36,12 +36,13 @@ static int check_fact(const char *a, const char *op, const char *b, bool reverse
 		const char *rev = strcmp(op, "<") == 0 ? ">" : "=";
 
 		if (!apk_version_validate(blob_str(a)) || !apk_version_validate(blob_str(b))) {
-			fprintf(stderr, "version-order.txt: %s %s %s: not both valid, so 'as-asked'\n",
-				a, op, b);
+			fprintf(stderr,
+				"version-order.txt: %s %s %s: not both valid, so 'as-asked'\n", a,
+				op, b);
 			failed++;
 		} else if (strcmp(op_of(b, a), rev) != 0) {
-			fprintf(stderr, "version-order.txt reversed: %s %s %s, but got %s\n", b, rev,
-				a, op_of(b, a));
+			fprintf(stderr, "version-order.txt reversed: %s %s %s, but got %s\n", b,
+				rev, a, op_of(b, a));
 			failed++;
 		}
 	}
