@@ -13,7 +13,8 @@ kdir=/lib/modules/$kver/build
 src=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 cp "$src/crashtest.c" "$src/Kbuild" "$out/"
-make -s -C "$kdir" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
+# Our own make's variables (O=, CC=clang, LDFLAGS=... from 'make asan') must not reach kbuild.
+env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL make -s -C "$kdir" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	echo "crashtest/build.sh: error: the module did not build; see $out/build.log" >&2
 	exit 1
 }
