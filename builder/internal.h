@@ -26,6 +26,7 @@
 #include "builder/builder.h"
 
 #include "builder/apk.h"
+#include "builder/apkdb.h"
 #include "builder/cpio.h"
 #include "builder/fetch.h"
 #include "builder/index.h"
