@@ -120,8 +120,26 @@ int apkdb_dir(struct apkdb *db, const char *path, unsigned mode, unsigned uid, u
 	return 0;
 }
 
+/* The Z: line of file 'path' in package p, as apk copies it to a hard link; NULL when none. */
+static const char *hardlink_z(struct apkdb_pkg *p, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const struct apkdb_dir *d = find_dir(p, path, slash ? (size_t)(slash - path) : 0);
+
+	for (size_t k = 0; d && k < d->n; k++) {
+		const char *z;
+
+		if (strcmp(d->files[k].name, base))
+			continue;
+		z = strstr(d->files[k].lines, "\nZ:");
+		return z ? z + 1 : NULL;
+	}
+	return NULL;
+}
+
 int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, unsigned gid,
-	       const unsigned char *sha1)
+	       const unsigned char *sha1, const char *hardlink)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
@@ -145,6 +163,11 @@ int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, 
 		r = apk_csum_format(sha1, 20, q, sizeof(q));
 		if (!r)
 			r = buf_addf(&l, "Z:%s\n", q);
+	} else if (!r && hardlink) {
+		const char *z = hardlink_z(&db->pkgs[db->n - 1], hardlink);
+
+		if (z)
+			r = buf_addstr(&l, z);
 	}
 	f = &d->files[d->n];
 	f->name = strdup(base);

@@ -43,10 +43,11 @@ int apkdb_pkg(struct apkdb *db, const char *name, const char *header, size_t hea
 int apkdb_dir(struct apkdb *db, const char *path, unsigned mode, unsigned uid, unsigned gid);
 /*
  * A non-directory of the current package: appended under its directory (made when the
- * package named none; apk would refuse such a file). sha1 (20 bytes) or NULL.
+ * package named none; apk would refuse such a file). sha1 (20 bytes) or NULL; a hard link
+ * (sha1 NULL, 'hardlink' the path of its target in this package) gets its target's Z:, as apk.
  */
 int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, unsigned gid,
-	       const unsigned char *sha1);
+	       const unsigned char *sha1, const char *hardlink);
 /* Take 'path' out of package 'pkgname''s record (another package owns it now). */
 void apkdb_drop(struct apkdb *db, const char *pkgname, const char *path);
 /* The whole database, packages sorted as apk sorts them. */

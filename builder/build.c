@@ -611,7 +611,8 @@ static int add_installed(struct unpack_ctx *u, const struct apk_entry *e, const 
 			return 0;
 		apkdb_drop(&u->b->installed, old->name, e->path);
 	}
-	return apkdb_file(&u->b->installed, e->path, e->mode, e->uid, e->gid, e->sha1);
+	return apkdb_file(&u->b->installed, e->path, e->mode, e->uid, e->gid, e->sha1,
+			  e->hardlink);
 }
 
 static int unpack_entry(void *ctx, const struct apk_entry *e)
