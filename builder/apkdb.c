@@ -3,6 +3,7 @@
 #include "builder/apkdb.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,11 @@ void apkdb_release(struct apkdb *db)
 		free(p->header);
 	}
 	free(db->pkgs);
+	for (size_t i = 0; i < db->nscripts; i++) {
+		free(db->scripts[i].name);
+		free(db->scripts[i].data);
+	}
+	free(db->scripts);
 	apkdb_init(db);
 }
 
@@ -266,4 +272,71 @@ int apkdb_format(const struct apkdb *db, struct buf *out)
 	buf_release(&pending);
 	free(s);
 	return r;
+}
+
+int apkdb_script(struct apkdb *db, const char *name, const void *data, size_t len)
+{
+	struct apkdb_script *sc;
+
+	if (grow((void **)&db->scripts, db->nscripts, &db->scripts_alloc, sizeof(*db->scripts)) < 0)
+		return -ENOMEM;
+	sc = &db->scripts[db->nscripts];
+	sc->name = strdup(name);
+	sc->data = malloc(len ? len : 1);
+	if (!sc->name || !sc->data) {
+		free(sc->name);
+		free(sc->data);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(sc->data, data, len);
+	sc->len = len;
+	db->nscripts++;
+	return 0;
+}
+
+/* apk's put_octal(): right-aligned digits, zero-filled, a final NUL when has_zero. */
+static void put_octal(char *s, size_t l, unsigned long long v, int has_zero)
+{
+	size_t i = l;
+
+	if (has_zero)
+		s[--i] = '\0';
+	while (i > 0) {
+		s[--i] = (char)('0' + (v % 8));
+		v /= 8;
+	}
+}
+
+int apkdb_scripts_tar(const struct apkdb *db, long long mtime, struct buf *out)
+{
+	static const char zero[1024];
+	int r = 0;
+
+	for (size_t i = 0; !r && i < db->nscripts; i++) {
+		const struct apkdb_script *sc = &db->scripts[i];
+		unsigned char h[512] = {0};
+		unsigned sum = 0;
+
+		snprintf((char *)h, 100, "%s", sc->name);
+		put_octal((char *)h + 100, 8, 0755, 1);
+		put_octal((char *)h + 108, 8, 0, 1);
+		put_octal((char *)h + 116, 8, 0, 1);
+		put_octal((char *)h + 124, 12, sc->len, 0);
+		put_octal((char *)h + 136, 12, (unsigned long long)mtime, 0);
+		h[156] = '0';
+		memcpy(h + 257, "ustar  ", 8);
+		memcpy(h + 265, "root", 4);
+		memcpy(h + 297, "root", 4);
+		memset(h + 148, ' ', 8);
+		for (size_t k = 0; k < sizeof(h); k++)
+			sum += h[k];
+		put_octal((char *)h + 148, 7, sum, 1);
+		r = buf_add(out, h, sizeof(h));
+		if (!r && sc->len)
+			r = buf_add(out, sc->data, sc->len);
+		if (!r && sc->len % 512)
+			r = buf_add(out, zero, 512 - sc->len % 512);
+	}
+	return r ? r : buf_add(out, zero, sizeof(zero));
 }

@@ -30,9 +30,17 @@ struct apkdb_pkg {
 	struct apkdb_dir *dirs;
 	size_t n, alloc;
 };
+/* One member of lib/apk/db/scripts.tar. */
+struct apkdb_script {
+	char *name; /* "busybox-1.36.1-r15.Q1AYNx2pLOAHRYZQgv3nM8TNtvRWY=.post-install" */
+	char *data;
+	size_t len;
+};
 struct apkdb {
 	struct apkdb_pkg *pkgs;
 	size_t n, alloc;
+	struct apkdb_script *scripts; /* in install order */
+	size_t nscripts, scripts_alloc;
 };
 
 void apkdb_init(struct apkdb *db);
@@ -52,4 +60,16 @@ int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, 
 void apkdb_drop(struct apkdb *db, const char *pkgname, const char *path);
 /* The whole database, packages sorted as apk sorts them. */
 int apkdb_format(const struct apkdb *db, struct buf *out);
+/*
+ * lib/apk/db/scripts.tar: a package's scripts, added in install order, each package's in
+ * apk's type order (pre-install, post-install, pre-deinstall, post-deinstall, pre-upgrade,
+ * post-upgrade, trigger). 'name' is "PKG-VERSION.Q1CSUM.ACTION"; apk's tar keeps 99 bytes of it.
+ */
+int apkdb_script(struct apkdb *db, const char *name, const void *data, size_t len);
+/*
+ * The tar as apk_tar_write_entry() writes it: ustar headers with the GNU magic "ustar  ",
+ * mode 0755, root:root, every mtime 'mtime' (apk's SOURCE_DATE_EPOCH, else the time it ran),
+ * then two empty blocks.
+ */
+int apkdb_scripts_tar(const struct apkdb *db, long long mtime, struct buf *out);
 #endif

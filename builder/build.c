@@ -700,6 +700,35 @@ static int record_scripts(struct build *b, const struct apk_file *f, const struc
 	return 0;
 }
 
+/* lib/apk/db/scripts.tar's members of one package: the last script of each type, as apk. */
+static int add_scripts_tar(struct build *b, const struct apk_pkg *p, const struct apk_file *f)
+{
+	struct buf name = BUF_INIT;
+	int r = 0;
+
+	buf_init(&name, 0);
+	for (int t = 0; !r && t < APK_SCRIPT_MAX; t++) {
+		const struct apk_script *sc = NULL;
+
+		for (size_t i = 0; i < f->nscripts; i++)
+			if (f->scripts[i].type == (enum apk_script_type)t)
+				sc = &f->scripts[i];
+		if (!sc)
+			continue;
+		buf_reset(&name);
+		r = buf_addf(&name, "%.*s-%.*s.", (int)p->name->name.len, p->name->name.ptr,
+			     (int)p->version.len, p->version.ptr);
+		if (!r)
+			r = apk_pkg_format_csum(p, &name);
+		if (!r)
+			r = buf_addf(&name, ".%s", apk_script_name((enum apk_script_type)t));
+		if (!r)
+			r = apkdb_script(&b->installed, name.data, sc->content.ptr, sc->content.len);
+	}
+	buf_release(&name);
+	return r;
+}
+
 /* lib/apk/db/triggers, in install order as apk 2.14: "Q1CSUM /dir /dir...". */
 static int add_triggers(struct build *b, const struct apk_pkg *p, const struct strlist *t)
 {
@@ -786,6 +815,8 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 	r = apk_file_foreach(f, unpack_entry, &u, err);
 	if (r == 0)
 		r = record_scripts(b, f, owner);
+	if (r == 0)
+		r = add_scripts_tar(b, p, f);
 out:
 	free(replaces);
 	apk_file_release(f);
@@ -802,6 +833,7 @@ static int add_text(struct build *b, const char *path, const char *text, struct 
 static int write_apk_db(struct build *b, struct it_error *err)
 {
 	struct buf s = BUF_INIT;
+	int64_t epoch;
 	int r;
 
 	buf_init(&s, 0);
@@ -836,6 +868,14 @@ static int write_apk_db(struct build *b, struct it_error *err)
 				  b->triggers.len, err);
 	if (r == 0)
 		r = tree_add_file(&b->tree, "lib/apk/db/lock", 0600, 0, 0, NULL, 0, err);
+	/* Its mtimes are the initrd's epoch; write_outputs() refuses a bad SOURCE_DATE_EPOCH. */
+	epoch = b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
+					       : source_date_epoch(b->newest_build_time);
+	buf_reset(&s);
+	if (r == 0 && apkdb_scripts_tar(&b->installed, epoch < 0 ? 0 : epoch, &s) < 0)
+		r = it_error_set(err, -ENOMEM, "lib/apk/db/scripts.tar: out of memory");
+	if (r == 0)
+		r = tree_add_file(&b->tree, "lib/apk/db/scripts.tar", 0644, 0, 0, s.data, s.len, err);
 	buf_release(&s);
 	return r;
 }
