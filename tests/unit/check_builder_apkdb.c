@@ -84,6 +84,43 @@ START_TEST(test_replaces_carried)
 }
 END_TEST
 
+/* scripts.tar: apk's ustar headers, names cut at 99 bytes, two empty blocks at the end. */
+START_TEST(test_scripts_tar)
+{
+	struct apkdb db;
+	struct buf out = BUF_INIT;
+	char longname[121], chk[8];
+	unsigned sum = 0;
+	const unsigned char *h;
+
+	apkdb_init(&db);
+	buf_init(&out, 0);
+	memset(longname, 'n', 120);
+	longname[120] = '\0';
+	ck_assert_int_eq(apkdb_script(&db, "a-1-r0.Q1x=.post-install", "ab\n", 3), 0);
+	ck_assert_int_eq(apkdb_script(&db, longname, "", 0), 0);
+	ck_assert_int_eq(apkdb_scripts_tar(&db, 1700000000, &out), 0);
+	ck_assert_uint_eq(out.len, 512 + 512 + 512 + 1024);
+	h = (const unsigned char *)out.data;
+	ck_assert_str_eq((const char *)h, "a-1-r0.Q1x=.post-install");
+	ck_assert_mem_eq(h + 100, "0000755\0" "0000000\0" "0000000\0", 24);
+	ck_assert_mem_eq(h + 124, "000000000003" "014524770400", 24); /* size, mtime */
+	ck_assert_int_eq(h[156], '0');
+	ck_assert_mem_eq(h + 257, "ustar  \0root", 12);
+	for (size_t i = 0; i < 512; i++)
+		sum += (i >= 148 && i < 156) ? ' ' : h[i];
+	snprintf(chk, sizeof(chk), "%06o", sum);
+	ck_assert_mem_eq(h + 148, chk, 7);
+	ck_assert_int_eq(h[155], ' ');
+	ck_assert_mem_eq(h + 512, "ab\n\0", 4);
+	ck_assert_uint_eq(strlen(out.data + 1024), 99);
+	for (size_t i = 2048; i < out.len; i++)
+		ck_assert_int_eq(out.data[i], 0);
+	buf_release(&out);
+	apkdb_release(&db);
+}
+END_TEST
+
 static Suite *apkdb_suite(void)
 {
 	Suite *s = suite_create("builder_apkdb");
@@ -92,6 +129,7 @@ static Suite *apkdb_suite(void)
 	tcase_add_test(tc, test_order_and_acls);
 	tcase_add_test(tc, test_drop_and_hardlink);
 	tcase_add_test(tc, test_replaces_carried);
+	tcase_add_test(tc, test_scripts_tar);
 	suite_add_tcase(s, tc);
 	return s;
 }
