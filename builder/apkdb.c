@@ -326,8 +326,8 @@ int apkdb_scripts_tar(const struct apkdb *db, long long mtime, struct buf *out)
 		put_octal((char *)h + 136, 12, (unsigned long long)mtime, 0);
 		h[156] = '0';
 		memcpy(h + 257, "ustar  ", 8);
-		memcpy(h + 265, "root", 4);
-		memcpy(h + 297, "root", 4);
+		memcpy(h + 265, "root", 5);
+		memcpy(h + 297, "root", 5);
 		memset(h + 148, ' ', 8);
 		for (size_t k = 0; k < sizeof(h); k++)
 			sum += h[k];

@@ -599,7 +599,8 @@ struct unpack_ctx {
 };
 
 /* apk's installed db: a directory, or a file unless the package before keeps it (owner). */
-static int add_installed(struct unpack_ctx *u, const struct apk_entry *e, const struct tree_pkg *old)
+static int add_installed(struct unpack_ctx *u, const struct apk_entry *e,
+			 const struct tree_pkg *old)
 {
 	const struct tree_node *n;
 
@@ -611,8 +612,7 @@ static int add_installed(struct unpack_ctx *u, const struct apk_entry *e, const 
 			return 0;
 		apkdb_drop(&u->b->installed, old->name, e->path);
 	}
-	return apkdb_file(&u->b->installed, e->path, e->mode, e->uid, e->gid, e->sha1,
-			  e->hardlink);
+	return apkdb_file(&u->b->installed, e->path, e->mode, e->uid, e->gid, e->sha1, e->hardlink);
 }
 
 static int unpack_entry(void *ctx, const struct apk_entry *e)
@@ -723,7 +723,8 @@ static int add_scripts_tar(struct build *b, const struct apk_pkg *p, const struc
 		if (!r)
 			r = buf_addf(&name, ".%s", apk_script_name((enum apk_script_type)t));
 		if (!r)
-			r = apkdb_script(&b->installed, name.data, sc->content.ptr, sc->content.len);
+			r = apkdb_script(&b->installed, name.data, sc->content.ptr,
+					 sc->content.len);
 	}
 	buf_release(&name);
 	return r;
@@ -875,7 +876,8 @@ static int write_apk_db(struct build *b, struct it_error *err)
 	if (r == 0 && apkdb_scripts_tar(&b->installed, epoch < 0 ? 0 : epoch, &s) < 0)
 		r = it_error_set(err, -ENOMEM, "lib/apk/db/scripts.tar: out of memory");
 	if (r == 0)
-		r = tree_add_file(&b->tree, "lib/apk/db/scripts.tar", 0644, 0, 0, s.data, s.len, err);
+		r = tree_add_file(&b->tree, "lib/apk/db/scripts.tar", 0644, 0, 0, s.data, s.len,
+				  err);
 	buf_release(&s);
 	return r;
 }

@@ -103,8 +103,15 @@ START_TEST(test_scripts_tar)
 	ck_assert_uint_eq(out.len, 512 + 512 + 512 + 1024);
 	h = (const unsigned char *)out.data;
 	ck_assert_str_eq((const char *)h, "a-1-r0.Q1x=.post-install");
-	ck_assert_mem_eq(h + 100, "0000755\0" "0000000\0" "0000000\0", 24);
-	ck_assert_mem_eq(h + 124, "000000000003" "014524770400", 24); /* size, mtime */
+	ck_assert_mem_eq(h + 100,
+			 "0000755\0"
+			 "0000000\0"
+			 "0000000\0",
+			 24);
+	ck_assert_mem_eq(h + 124,
+			 "000000000003"
+			 "014524770400",
+			 24); /* size, mtime */
 	ck_assert_int_eq(h[156], '0');
 	ck_assert_mem_eq(h + 257, "ustar  \0root", 12);
 	for (size_t i = 0; i < 512; i++)
