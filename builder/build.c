@@ -79,7 +79,8 @@ struct build {
 	struct apk_db db;
 	struct apk_plan plan;
 	struct tree tree;
-	struct buf installed; /* /lib/apk/db/installed */
+	struct apkdb installed; /* /lib/apk/db/installed */
+	struct buf triggers;	/* /lib/apk/db/triggers */
 	struct rootfs_script *scripts;
 	size_t nscripts, scripts_alloc;
 	char **pkg_paths; /* per plan entry: where its .apk is */
@@ -160,7 +161,8 @@ static void build_release(struct build *b)
 	}
 	free(b->scripts);
 	kernel_result_release(&b->kernel);
-	buf_release(&b->installed);
+	apkdb_release(&b->installed);
+	buf_release(&b->triggers);
 	tree_release(&b->tree);
 	apk_plan_release(&b->plan);
 	apk_db_release(&b->db);
@@ -594,51 +596,23 @@ struct unpack_ctx {
 	const struct tree_pkg *owner;
 	const char *file; /* the .apk, for messages */
 	struct it_error *err;
-	char cur_dir[PATH_MAX]; /* the directory of the last F: line */
 };
 
-/* apk's installed db: an 'F:dir' line, then 'R:name' lines for the files in it. */
-static int installed_dir_line(struct unpack_ctx *u, const char *dir, size_t len)
+/* apk's installed db: a directory, or a file unless the package before keeps it (owner). */
+static int add_installed(struct unpack_ctx *u, const struct apk_entry *e,
+			 const struct tree_pkg *old)
 {
-	if (len >= sizeof(u->cur_dir))
-		return -ENAMETOOLONG;
-	if (strlen(u->cur_dir) == len && memcmp(u->cur_dir, dir, len) == 0)
-		return 0;
-	memcpy(u->cur_dir, dir, len);
-	u->cur_dir[len] = '\0';
-	return buf_addf(&u->b->installed, "F:%.*s\n", (int)len, dir);
-}
+	const struct tree_node *n;
 
-static int add_installed_file_lines(struct unpack_ctx *u, const struct apk_entry *e)
-{
-	struct buf *db = &u->b->installed;
-	const char *slash = strrchr(e->path, '/');
-	size_t len;
-	int r;
-
-	if (S_ISDIR(e->mode)) {
-		len = strlen(e->path);
-		while (len > 0 && e->path[len - 1] == '/')
-			len--;
-		/* Force the line even when the directory repeats, so M: lands under it. */
-		u->cur_dir[0] = '\0';
-		r = installed_dir_line(u, e->path, len);
-		if (r == 0 && ((e->mode & 07777) != 0755 || e->uid || e->gid))
-			r = buf_addf(db, "M:%u:%u:%o\n", e->uid, e->gid, e->mode & 07777);
-		return r;
+	if (S_ISDIR(e->mode))
+		return apkdb_dir(&u->b->installed, e->path, e->mode, e->uid, e->gid);
+	if (old && old != u->owner) {
+		n = tree_lookup(&u->b->tree, e->path, false);
+		if (n && n->owner != u->owner)
+			return 0;
+		apkdb_drop(&u->b->installed, old->name, e->path);
 	}
-	r = installed_dir_line(u, e->path, slash ? (size_t)(slash - e->path) : 0);
-	if (r == 0)
-		r = buf_addf(db, "R:%s\n", slash ? slash + 1 : e->path);
-	if (r == 0 && ((e->mode & 07777) != 0644 || e->uid || e->gid) && !S_ISLNK(e->mode))
-		r = buf_addf(db, "a:%u:%u:%o\n", e->uid, e->gid, e->mode & 07777);
-	if (r == 0 && e->sha1) {
-		char q[APK_CSUM_STR_MAX];
-
-		if (apk_csum_format(e->sha1, 20, q, sizeof(q)) == 0)
-			r = buf_addf(db, "Z:%s\n", q);
-	}
-	return r;
+	return apkdb_file(&u->b->installed, e->path, e->mode, e->uid, e->gid, e->sha1, e->hardlink);
 }
 
 static int unpack_entry(void *ctx, const struct apk_entry *e)
@@ -646,6 +620,8 @@ static int unpack_entry(void *ctx, const struct apk_entry *e)
 	struct unpack_ctx *u = ctx;
 	struct tree_entry te = {0};
 	const char *base = strrchr(e->path, '/');
+	const struct tree_node *prev;
+	const struct tree_pkg *old = NULL;
 	int r;
 
 	/* Before the skips below: "../x" starts with '.' too, and a package that has it is hostile.
@@ -671,13 +647,16 @@ static int unpack_entry(void *ctx, const struct apk_entry *e)
 	te.hardlink = e->hardlink;
 	te.devmajor = e->devmajor;
 	te.devminor = e->devminor;
+	prev = tree_lookup(&u->b->tree, e->path, false);
+	if (prev && !tree_is_dir(prev))
+		old = prev->owner;
 	r = tree_add(&u->b->tree, &te, u->owner, u->err);
 	if (r < 0) {
 		/* The tree names the path; say which package file it came from too. */
 		it_error_hint(u->err, "the entry is in '%s'", u->file);
 		return r;
 	}
-	return add_installed_file_lines(u, e);
+	return add_installed(u, e, old);
 }
 
 static int add_script(struct build *b, const char *name, const char *version, const char *action)
@@ -721,6 +700,49 @@ static int record_scripts(struct build *b, const struct apk_file *f, const struc
 	return 0;
 }
 
+/* lib/apk/db/scripts.tar's members of one package: the last script of each type, as apk. */
+static int add_scripts_tar(struct build *b, const struct apk_pkg *p, const struct apk_file *f)
+{
+	struct buf name = BUF_INIT;
+	int r = 0;
+
+	buf_init(&name, 0);
+	for (int t = 0; !r && t < APK_SCRIPT_MAX; t++) {
+		const struct apk_script *sc = NULL;
+
+		for (size_t i = 0; i < f->nscripts; i++)
+			if (f->scripts[i].type == (enum apk_script_type)t)
+				sc = &f->scripts[i];
+		if (!sc)
+			continue;
+		buf_reset(&name);
+		r = buf_addf(&name, "%.*s-%.*s.", (int)p->name->name.len, p->name->name.ptr,
+			     (int)p->version.len, p->version.ptr);
+		if (!r)
+			r = apk_pkg_format_csum(p, &name);
+		if (!r)
+			r = buf_addf(&name, ".%s", apk_script_name((enum apk_script_type)t));
+		if (!r)
+			r = apkdb_script(&b->installed, name.data, sc->content.ptr,
+					 sc->content.len);
+	}
+	buf_release(&name);
+	return r;
+}
+
+/* lib/apk/db/triggers, in install order as apk 2.14: "Q1CSUM /dir /dir...". */
+static int add_triggers(struct build *b, const struct apk_pkg *p, const struct strlist *t)
+{
+	int r = 0;
+
+	if (t->n == 0)
+		return 0;
+	r = apk_pkg_format_csum(p, &b->triggers);
+	for (size_t i = 0; !r && i < t->n; i++)
+		r = buf_addf(&b->triggers, " %s", t->v[i]);
+	return r ? r : buf_addch(&b->triggers, '\n');
+}
+
 /* As apk: a package for another architecture (not noarch) is not installed. */
 static int check_arch(const struct build *b, const struct apk_file *f, const char *path,
 		      struct it_error *err)
@@ -743,6 +765,7 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 	const struct tree_pkg *owner = NULL;
 	struct unpack_ctx u;
 	char *replaces = NULL;
+	struct buf header = BUF_INIT;
 	int r;
 
 	/* The tree keeps borrowed script fields (pkgver) alive: keep every file open. */
@@ -780,17 +803,21 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 		extra.replaces = replaces;
 		extra.replaces_priority = (unsigned)f->info.replaces_priority;
 	}
-	r = apk_pkg_format_installed(p, f->info.replaces.n ? &extra : NULL, &b->installed, err);
+	buf_init(&header, 0);
+	r = apk_pkg_format_installed(p, f->info.replaces.n ? &extra : NULL, &header, err);
+	if (r == 0)
+		r = apkdb_pkg(&b->installed, owner->name, header.data, header.len);
+	buf_release(&header);
+	if (r == 0)
+		r = add_triggers(b, p, &f->info.triggers);
 	if (r < 0)
 		goto out;
-	u = (struct unpack_ctx){b, owner, b->pkg_paths[i], err, ""};
-	u.cur_dir[0] = '\x01'; /* no F: line yet */
+	u = (struct unpack_ctx){b, owner, b->pkg_paths[i], err};
 	r = apk_file_foreach(f, unpack_entry, &u, err);
-	if (r < 0)
-		goto out;
-	r = buf_addch(&b->installed, '\n');
 	if (r == 0)
 		r = record_scripts(b, f, owner);
+	if (r == 0)
+		r = add_scripts_tar(b, p, f);
 out:
 	free(replaces);
 	apk_file_release(f);
@@ -807,6 +834,7 @@ static int add_text(struct build *b, const char *path, const char *text, struct 
 static int write_apk_db(struct build *b, struct it_error *err)
 {
 	struct buf s = BUF_INIT;
+	int64_t epoch;
 	int r;
 
 	buf_init(&s, 0);
@@ -830,9 +858,26 @@ static int write_apk_db(struct build *b, struct it_error *err)
 	buf_addf(&s, "%s\n", b->arch);
 	if (r == 0)
 		r = add_text(b, "etc/apk/arch", s.data, err);
+	buf_reset(&s);
+	if (r == 0 && apkdb_format(&b->installed, &s) < 0)
+		r = it_error_set(err, -ENOMEM, "lib/apk/db/installed: out of memory");
 	if (r == 0)
-		r = tree_add_file(&b->tree, "lib/apk/db/installed", 0644, 0, 0, b->installed.data,
-				  b->installed.len, err);
+		r = tree_add_file(&b->tree, "lib/apk/db/installed", 0644, 0, 0, s.data, s.len, err);
+	/* As apk 2.14 leaves them: the triggers of the packages that have some, an empty lock. */
+	if (r == 0)
+		r = tree_add_file(&b->tree, "lib/apk/db/triggers", 0644, 0, 0, b->triggers.data,
+				  b->triggers.len, err);
+	if (r == 0)
+		r = tree_add_file(&b->tree, "lib/apk/db/lock", 0600, 0, 0, NULL, 0, err);
+	/* Its mtimes are the initrd's epoch; write_outputs() refuses a bad SOURCE_DATE_EPOCH. */
+	epoch = b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
+					       : source_date_epoch(b->newest_build_time);
+	buf_reset(&s);
+	if (r == 0 && apkdb_scripts_tar(&b->installed, epoch < 0 ? 0 : epoch, &s) < 0)
+		r = it_error_set(err, -ENOMEM, "lib/apk/db/scripts.tar: out of memory");
+	if (r == 0)
+		r = tree_add_file(&b->tree, "lib/apk/db/scripts.tar", 0644, 0, 0, s.data, s.len,
+				  err);
 	buf_release(&s);
 	return r;
 }
@@ -1079,7 +1124,8 @@ static int build_start(struct build *b, const struct build_config *cfg, struct b
 	apk_trust_init(&b->trust);
 	apk_db_init(&b->db);
 	tree_init(&b->tree);
-	buf_init(&b->installed, 0);
+	apkdb_init(&b->installed);
+	buf_init(&b->triggers, 0);
 	kernel_result_init(&b->kernel);
 	snprintf(b->cache_dir, sizeof(b->cache_dir), "%s",
 		 cfg->cache_dir ? cfg->cache_dir : builder_default_cache_dir());

@@ -14,6 +14,7 @@
  * parallel, retried downloads), index (APKINDEX into a package db), resolve
  * (the install plan, as apk 2.14 makes it), lock (initrd-test.lock: the plan
  * written down, and read back instead of resolving), tree (the filesystem in memory),
+ * apkdb (apk's lib/apk/db files: installed and scripts.tar, as apk 2.14 writes them),
  * rootfs (configuring it without root), kmod (kernel versions and modules
  * with their dependencies), kernel (the build's kernel, from a package or the
  * host) and cpio (the newc writer and the lister). build.c runs them in that
@@ -26,6 +27,7 @@
 #include "builder/builder.h"
 
 #include "builder/apk.h"
+#include "builder/apkdb.h"
 #include "builder/cpio.h"
 #include "builder/fetch.h"
 #include "builder/index.h"
