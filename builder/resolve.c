@@ -37,7 +37,7 @@
  * another choice may have taken the name, but before install_if packages
  * join.
  */
-enum { Q_FORCED, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
+enum { Q_FORCED, Q_WORLD, Q_DEP, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
 
 /* One dependency to satisfy, from a selected package or the world. */
 struct req {
@@ -54,6 +54,8 @@ struct name_state {
 	struct blob ver;  /* version the chosen package provides it with */
 	uint32_t mark;	  /* scratch for the static analysis: pkg id + 1 */
 	int32_t world;	  /* index of the world entry on this name, -1 */
+	uint32_t order;	  /* apk's discovery order (order_id), 0 until discovered */
+	bool discovered;
 	bool mark_unversioned;
 	bool locked;
 	int8_t cls; /* Q_REAL, Q_MIXED or Q_VIRTUAL; -1 until computed */
@@ -78,6 +80,7 @@ struct pkg_state {
 	bool seen;
 	bool queued;
 	bool propagated; /* its death was passed on to its reverse dependencies */
+	bool discovered; /* visited by discover() */
 };
 
 enum undo_kind { U_LOCK, U_REQ, U_SEL, U_DECLINE };
@@ -129,6 +132,7 @@ struct solver {
 	uint32_t *iif; /* install_if packages the world can reach, in db order */
 	size_t niif;
 	uint32_t tag_repos[APK_DB_MAX_REPOS + 1]; /* by tag: the repositories it names */
+	uint32_t order; /* the last discovery order given */
 	unsigned long steps;
 	bool gave_up;
 };
@@ -317,6 +321,48 @@ static uint8_t pin_tag(struct solver *s, const struct apk_pkg *p)
 		if ((mask & (1u << t)) && (p->repos & s->tag_repos[t]))
 			return (uint8_t)t;
 	return 0;
+}
+
+/*
+ * apk 2.14-stable's discover_name(): a depth-first walk from the world (in
+ * its sorted order) through providers, their dependencies, then the
+ * install_if rules on their names and the names they provide; a name is
+ * numbered once its walk is done (order_id), so what a name pulls in is
+ * numbered before it. Recursive: as deep as the longest dependency chain.
+ */
+static void discover(struct solver *s, const struct apk_name *n)
+{
+	struct name_state *st = nstate(s, n);
+	struct blob ver;
+
+	if (st->discovered)
+		return;
+	st->discovered = true;
+	for (uint32_t i = 0; i < n->nproviders; i++) {
+		const struct apk_pkg *p = n->providers[i].pkg;
+
+		if (s->ps[p->id].discovered)
+			continue;
+		s->ps[p->id].discovered = true;
+		for (uint32_t j = 0; j < p->depends.n; j++)
+			discover(s, p->depends.v[j].name);
+	}
+	for (uint32_t i = 0; i < n->nproviders; i++) {
+		const struct apk_pkg *p = n->providers[i].pkg;
+
+		for (uint32_t j = 0; j < p->name->nrinstall_if; j++)
+			discover(s, p->name->rinstall_if[j]);
+		for (uint32_t j = 1; j <= p->provides.n; j++) {
+			const struct apk_name *m = pkg_name_at(p, j, &ver);
+
+			if (nstate(s, m)->discovered)
+				continue;
+			discover(s, m);
+			for (uint32_t k = 0; k < m->nrinstall_if; k++)
+				discover(s, m->rinstall_if[k]);
+		}
+	}
+	st->order = ++s->order;
 }
 
 /* ---- packages that can never be installed (apk's disqualification) ---- */
@@ -889,9 +935,10 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 }
 
 /* Which queue a requirement goes to. */
-static int req_queue(struct solver *s, const struct apk_dep *d)
+static int req_queue(struct solver *s, const struct apk_dep *d, int32_t parent)
 {
 	unsigned live = 0;
+	int cls;
 
 	if (d->conflict)
 		return Q_FORCED;
@@ -900,13 +947,16 @@ static int req_queue(struct solver *s, const struct apk_dep *d)
 
 		live += s->ps[p->pkg->id].dead == ALIVE && apk_dep_satisfied_by(d, p);
 	}
-	return live < 2 ? Q_FORCED : name_class(s, d->name);
+	if (live < 2)
+		return parent < 0 ? Q_FORCED : Q_DEP;
+	cls = name_class(s, d->name);
+	return parent < 0 ? Q_WORLD : cls;
 }
 
 static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
 {
 	struct name_state *st = nstate(s, d->name);
-	int cls = req_queue(s, d);
+	int cls = req_queue(s, d, parent);
 	void *t;
 	int32_t idx;
 
@@ -1119,6 +1169,19 @@ static int backtrack(struct solver *s, char *msg, uint32_t level, char **final)
 static int next_req(struct solver *s, int limit, int32_t *req)
 {
 	for (int c = 0; c < limit; c++) {
+		if (c == Q_WORLD && s->qcur[c] < s->qlen[c]) {
+			uint32_t *q = s->q[c];
+			size_t best = s->qcur[c];
+
+			for (size_t i = best + 1; i < s->qlen[c]; i++)
+				if (nstate(s, s->reqs[q[i]].dep->name)->order >
+				    nstate(s, s->reqs[q[best]].dep->name)->order)
+					best = i;
+			uint32_t t = q[best];
+
+			q[best] = q[s->qcur[c]];
+			q[s->qcur[c]] = t;
+		}
 		if (s->qcur[c] < s->qlen[c]) {
 			*req = (int32_t)s->q[c][s->qcur[c]++];
 			return c;
@@ -1641,6 +1704,8 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	r = solver_states(&s);
 	if (!r)
 		r = find_dead(&s);
+	for (size_t i = 0; !r && i < s.nworld; i++)
+		discover(&s, s.world[i].name);
 	for (size_t i = 0; !r && i < s.nworld; i++)
 		r = add_req(&s, &s.world[i], -1);
 	if (!r)
