@@ -1464,7 +1464,8 @@ static int cs_run(struct cs *c)
 	return 0;
 }
 
-static int make_plan(struct solver *s, struct apk_plan *plan)
+/* The install order of what s selected, from the world; all: also what the world does not reach. */
+static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 {
 	struct cs c = {s, NULL, 0, 0, plan};
 	int r = 0;
@@ -1478,8 +1479,14 @@ static int make_plan(struct solver *s, struct apk_plan *plan)
 		if (!r)
 			r = cs_run(&c);
 	}
-	/* Anything selected but not reached (install_if on conflicts only): in selection order. */
-	for (size_t i = 0; !r && i < s->nsel; i++) {
+	/*
+	 * A package selected but not reached is not installed, as in apk: a
+	 * name that a package installed before provides is done, so what a
+	 * world entry chose for that name is dropped (world "zlua luajit-dev":
+	 * luajit provides zlua, lua5.4 chosen for zlua is not installed). A
+	 * given set (all) keeps them, after the rest, in selection order.
+	 */
+	for (size_t i = 0; !r && all && i < s->nsel; i++) {
 		const struct apk_pkg *p = pkg_of(s, s->sel[i]);
 
 		if (s->ps[p->id].in_cs)
@@ -1678,7 +1685,7 @@ int apk_plan_order(const struct apk_db *db, const struct strlist *world,
 		for (uint32_t k = 1; !r && k <= pkgs[i]->provides.n; k++)
 			r = lock_name(&s, pkgs[i]->id, pkg_name_at(pkgs[i], k, &ver), ver);
 	if (!r)
-		r = make_plan(&s, plan);
+		r = make_plan(&s, plan, true);
 	for (size_t i = 0; !r && i < plan->n; i++)
 		plan->tags[i] = tag_of[plan->pkgs[i]->id];
 	if (r)
@@ -1722,7 +1729,7 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		goto out;
 	}
 	if (!r)
-		r = make_plan(&s, plan);
+		r = make_plan(&s, plan, false);
 	if (r)
 		apk_plan_release(plan);
 out:
