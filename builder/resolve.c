@@ -935,7 +935,7 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 }
 
 /* Which queue a requirement goes to. */
-static int req_queue(struct solver *s, const struct apk_dep *d, int32_t parent)
+static int req_queue(struct solver *s, const struct apk_dep *d, int32_t parent, bool picked)
 {
 	unsigned live = 0;
 	int cls;
@@ -948,15 +948,15 @@ static int req_queue(struct solver *s, const struct apk_dep *d, int32_t parent)
 		live += s->ps[p->pkg->id].dead == ALIVE && apk_dep_satisfied_by(d, p);
 	}
 	if (live < 2)
-		return parent < 0 ? Q_FORCED : Q_DEP;
+		return parent < 0 || picked ? Q_FORCED : Q_DEP;
 	cls = name_class(s, d->name);
 	return parent < 0 ? Q_WORLD : cls;
 }
 
-static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
+static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent, bool picked)
 {
 	struct name_state *st = nstate(s, d->name);
-	int cls = req_queue(s, d, parent);
+	int cls = req_queue(s, d, parent, picked);
 	void *t;
 	int32_t idx;
 
@@ -994,7 +994,7 @@ static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, s
 	return 0;
 }
 
-static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t level)
+static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t level, bool picked)
 {
 	const struct apk_pkg *p = pkg_of(s, id);
 	struct pkg_state *st = &s->ps[id];
@@ -1017,7 +1017,7 @@ static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t le
 		r = lock_name(s, id, m, ver);
 	}
 	for (uint32_t i = 0; !r && i < p->depends.n; i++)
-		r = add_req(s, &p->depends.v[i], (int32_t)id);
+		r = add_req(s, &p->depends.v[i], (int32_t)id, picked);
 	return r;
 }
 
@@ -1075,7 +1075,7 @@ static int apply_next(struct solver *s, size_t index)
 	if (alt == f->ncand)
 		return decline_all(s, f);
 	return select_pkg(s, f->name->providers[s->cand.v[f->cand_base + alt]].pkg->id,
-			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1);
+			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1, true);
 }
 
 static uint32_t nalts(const struct frame *f)
@@ -1239,7 +1239,7 @@ static int propagate(struct solver *s, int limit, char **msg, uint32_t *level)
 		if (n == 1) {
 			uint32_t prov = s->cand.v[--s->cand.n];
 
-			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level);
+			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level, false);
 		} else {
 			r = push_frame(s, d->name, req, n);
 		}
@@ -1714,7 +1714,7 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	for (size_t i = 0; !r && i < s.nworld; i++)
 		discover(&s, s.world[i].name);
 	for (size_t i = 0; !r && i < s.nworld; i++)
-		r = add_req(&s, &s.world[i], -1);
+		r = add_req(&s, &s.world[i], -1, false);
 	if (!r)
 		r = search(&s, &final);
 	if (r == FAIL) {
