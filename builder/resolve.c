@@ -875,6 +875,69 @@ static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject 
 	return true;
 }
 
+/* Does pkg have name m among its own and provided names? */
+static bool has_name(const struct apk_pkg *pkg, const struct apk_name *m, struct blob *ver)
+{
+	for (uint32_t i = 0; i <= pkg->provides.n; i++)
+		if (pkg_name_at(pkg, i, ver) == m)
+			return true;
+	return false;
+}
+
+static bool has_unversioned(const struct apk_pkg *pkg)
+{
+	for (uint32_t i = 0; i < pkg->provides.n; i++)
+		if (!pkg->provides.v[i].version.ptr)
+			return true;
+	return false;
+}
+
+/*
+ * apk's provides transitivity (exclude_non_providers()), for the
+ * requirements still waiting in Q_DEP with one possible provider P: P
+ * will take every name it provides, so a provider p of name n that P
+ * also provides is ruled out unless it provides that requirement's name
+ * too. When P provides n unversioned, unversioned providers of n and
+ * packages with an unversioned provides are spared, as apk's skip_virtuals.
+ * On true, *rej names the requirement and *level what it rests on.
+ */
+static bool must_provide_excludes(struct solver *s, const struct apk_name *n,
+				  const struct apk_provider *p, struct reject *rej, uint32_t *level)
+{
+	for (size_t i = s->qcur[Q_DEP]; i < s->qlen[Q_DEP]; i++) {
+		int32_t q = (int32_t)s->q[Q_DEP][i];
+		const struct apk_dep *d = s->reqs[q].dep;
+		const struct apk_pkg *sole = NULL;
+		struct blob ver, own;
+		bool skip;
+
+		if (d->conflict || d->name == n || nstate(s, d->name)->locked ||
+		    p->pkg->name == d->name)
+			continue;
+		for (uint32_t k = 0; k < d->name->nproviders; k++) {
+			const struct apk_provider *o = &d->name->providers[k];
+
+			if (s->ps[o->pkg->id].dead != ALIVE || !apk_dep_satisfied_by(d, o))
+				continue;
+			if (sole) {
+				sole = NULL;
+				break;
+			}
+			sole = o->pkg;
+		}
+		if (!sole || sole == p->pkg || !has_name(sole, n, &ver))
+			continue;
+		skip = ver.ptr == NULL;
+		if ((skip && !p->version.ptr) || has_name(p->pkg, d->name, &own) ||
+		    (skip && has_unversioned(p->pkg)))
+			continue;
+		*rej = (struct reject){REJ_RULED_OUT, p->pkg, 0, q};
+		*level = s->reqs[q].level;
+		return true;
+	}
+	return false;
+}
+
 /*
  * Collect the providers that can satisfy req now, best first, and the
  * decision level the exclusion of the others rests on. FAIL with *msg
@@ -886,7 +949,7 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
 	size_t base = s->cand.n;
-	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, rej;
+	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, trans = block, rej;
 	bool any_virtual = false;
 	uint32_t lv;
 
@@ -913,6 +976,13 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 				block = rej;
 			continue;
 		}
+		/* As apk's disqualification: no obstacle to waiting for the name to be taken. */
+		if (must_provide_excludes(s, n, p, &rej, &lv)) {
+			*level = max_u32(*level, lv);
+			if (trans.kind == REJ_NONE)
+				trans = rej;
+			continue;
+		}
 		if (!pin_ok(s, p->pkg, pin_allowed(s, p->pkg))) {
 			/* Which tags it may come from rests on who asks for it. */
 			*level = (uint32_t)s->nframes;
@@ -924,7 +994,10 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 			return -ENOMEM;
 	}
 	*count = (uint32_t)(s->cand.n - base);
-	*only_virtual = any_virtual && block.kind == REJ_NONE && dead.kind == REJ_NONE;
+	*only_virtual = (any_virtual || trans.kind != REJ_NONE) && block.kind == REJ_NONE &&
+			dead.kind == REJ_NONE;
+	if (block.kind == REJ_NONE)
+		block = trans;
 	if (*count == 0) {
 		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL,
 					dead.kind != REJ_NONE ? &dead : NULL, any_virtual);
