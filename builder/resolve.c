@@ -28,14 +28,17 @@
 
 /*
  * Queues of requirements, in the order they are taken (apk's order of
- * deciding names): first those with no choice to make (one possible
- * provider, or a conflict), then names of real packages, then virtual
- * names, so that a virtual name is decided once the packages that may
- * already provide it are known. Q_DEFER holds names no provider can be
- * chosen for by itself (unversioned provides without k:): apk decides them
- * after the names that have a choosable provider (has_auto_selectable), when
- * another choice may have taken the name, but before install_if packages
- * join.
+ * deciding names, builder/resolve.h): Q_FORCED those with no choice to
+ * make (one possible provider, or a conflict) from the world or from a
+ * package picked among several (apk fast-selects them); Q_WORLD world
+ * entries with several choices, the one discovered last first (apk's
+ * solver_flags_set, then order_id); Q_DEP other dependencies with one
+ * possible provider; then names of real packages, then virtual names, so
+ * that a virtual name is decided once the packages that may already
+ * provide it are known. Q_DEFER holds names no provider can be chosen for
+ * by itself (unversioned provides without k:): apk decides them after the
+ * names that have a choosable provider (has_auto_selectable), when another
+ * choice may have taken the name, but before install_if packages join.
  */
 enum { Q_FORCED, Q_WORLD, Q_DEP, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
 
@@ -132,7 +135,7 @@ struct solver {
 	uint32_t *iif; /* install_if packages the world can reach, in db order */
 	size_t niif;
 	uint32_t tag_repos[APK_DB_MAX_REPOS + 1]; /* by tag: the repositories it names */
-	uint32_t order; /* the last discovery order given */
+	uint32_t order;				  /* the last discovery order given */
 	unsigned long steps;
 	bool gave_up;
 };
