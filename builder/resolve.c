@@ -28,16 +28,19 @@
 
 /*
  * Queues of requirements, in the order they are taken (apk's order of
- * deciding names): first those with no choice to make (one possible
- * provider, or a conflict), then names of real packages, then virtual
- * names, so that a virtual name is decided once the packages that may
- * already provide it are known. Q_DEFER holds names no provider can be
- * chosen for by itself (unversioned provides without k:): apk decides them
- * after the names that have a choosable provider (has_auto_selectable), when
- * another choice may have taken the name, but before install_if packages
- * join.
+ * deciding names, builder/resolve.h): Q_FORCED those with no choice to
+ * make (one possible provider, or a conflict) from the world or from a
+ * package picked among several (apk fast-selects them); Q_WORLD world
+ * entries with several choices, the one discovered last first (apk's
+ * solver_flags_set, then order_id); Q_DEP other dependencies with one
+ * possible provider; then names of real packages, then virtual names, so
+ * that a virtual name is decided once the packages that may already
+ * provide it are known. Q_DEFER holds names no provider can be chosen for
+ * by itself (unversioned provides without k:): apk decides them after the
+ * names that have a choosable provider (has_auto_selectable), when another
+ * choice may have taken the name, but before install_if packages join.
  */
-enum { Q_FORCED, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
+enum { Q_FORCED, Q_WORLD, Q_DEP, Q_REAL, Q_MIXED, Q_VIRTUAL, Q_DEFER, NCLS };
 
 /* One dependency to satisfy, from a selected package or the world. */
 struct req {
@@ -54,6 +57,8 @@ struct name_state {
 	struct blob ver;  /* version the chosen package provides it with */
 	uint32_t mark;	  /* scratch for the static analysis: pkg id + 1 */
 	int32_t world;	  /* index of the world entry on this name, -1 */
+	uint32_t order;	  /* apk's discovery order (order_id), 0 until discovered */
+	bool discovered;
 	bool mark_unversioned;
 	bool locked;
 	int8_t cls; /* Q_REAL, Q_MIXED or Q_VIRTUAL; -1 until computed */
@@ -78,6 +83,7 @@ struct pkg_state {
 	bool seen;
 	bool queued;
 	bool propagated; /* its death was passed on to its reverse dependencies */
+	bool discovered; /* visited by discover() */
 };
 
 enum undo_kind { U_LOCK, U_REQ, U_SEL, U_DECLINE };
@@ -129,6 +135,7 @@ struct solver {
 	uint32_t *iif; /* install_if packages the world can reach, in db order */
 	size_t niif;
 	uint32_t tag_repos[APK_DB_MAX_REPOS + 1]; /* by tag: the repositories it names */
+	uint32_t order;				  /* the last discovery order given */
 	unsigned long steps;
 	bool gave_up;
 };
@@ -317,6 +324,48 @@ static uint8_t pin_tag(struct solver *s, const struct apk_pkg *p)
 		if ((mask & (1u << t)) && (p->repos & s->tag_repos[t]))
 			return (uint8_t)t;
 	return 0;
+}
+
+/*
+ * apk 2.14-stable's discover_name(): a depth-first walk from the world (in
+ * its sorted order) through providers, their dependencies, then the
+ * install_if rules on their names and the names they provide; a name is
+ * numbered once its walk is done (order_id), so what a name pulls in is
+ * numbered before it. Recursive: as deep as the longest dependency chain.
+ */
+static void discover(struct solver *s, const struct apk_name *n)
+{
+	struct name_state *st = nstate(s, n);
+	struct blob ver;
+
+	if (st->discovered)
+		return;
+	st->discovered = true;
+	for (uint32_t i = 0; i < n->nproviders; i++) {
+		const struct apk_pkg *p = n->providers[i].pkg;
+
+		if (s->ps[p->id].discovered)
+			continue;
+		s->ps[p->id].discovered = true;
+		for (uint32_t j = 0; j < p->depends.n; j++)
+			discover(s, p->depends.v[j].name);
+	}
+	for (uint32_t i = 0; i < n->nproviders; i++) {
+		const struct apk_pkg *p = n->providers[i].pkg;
+
+		for (uint32_t j = 0; j < p->name->nrinstall_if; j++)
+			discover(s, p->name->rinstall_if[j]);
+		for (uint32_t j = 1; j <= p->provides.n; j++) {
+			const struct apk_name *m = pkg_name_at(p, j, &ver);
+
+			if (nstate(s, m)->discovered)
+				continue;
+			discover(s, m);
+			for (uint32_t k = 0; k < m->nrinstall_if; k++)
+				discover(s, m->rinstall_if[k]);
+		}
+	}
+	st->order = ++s->order;
 }
 
 /* ---- packages that can never be installed (apk's disqualification) ---- */
@@ -829,6 +878,69 @@ static bool lockable(struct solver *s, const struct apk_pkg *pkg, struct reject 
 	return true;
 }
 
+/* Does pkg have name m among its own and provided names? */
+static bool has_name(const struct apk_pkg *pkg, const struct apk_name *m, struct blob *ver)
+{
+	for (uint32_t i = 0; i <= pkg->provides.n; i++)
+		if (pkg_name_at(pkg, i, ver) == m)
+			return true;
+	return false;
+}
+
+static bool has_unversioned(const struct apk_pkg *pkg)
+{
+	for (uint32_t i = 0; i < pkg->provides.n; i++)
+		if (!pkg->provides.v[i].version.ptr)
+			return true;
+	return false;
+}
+
+/*
+ * apk's provides transitivity (exclude_non_providers()), for the
+ * requirements still waiting in Q_DEP with one possible provider P: P
+ * will take every name it provides, so a provider p of name n that P
+ * also provides is ruled out unless it provides that requirement's name
+ * too. When P provides n unversioned, unversioned providers of n and
+ * packages with an unversioned provides are spared, as apk's skip_virtuals.
+ * On true, *rej names the requirement and *level what it rests on.
+ */
+static bool must_provide_excludes(struct solver *s, const struct apk_name *n,
+				  const struct apk_provider *p, struct reject *rej, uint32_t *level)
+{
+	for (size_t i = s->qcur[Q_DEP]; i < s->qlen[Q_DEP]; i++) {
+		int32_t q = (int32_t)s->q[Q_DEP][i];
+		const struct apk_dep *d = s->reqs[q].dep;
+		const struct apk_pkg *sole = NULL;
+		struct blob ver, own;
+		bool skip;
+
+		if (d->conflict || d->name == n || nstate(s, d->name)->locked ||
+		    p->pkg->name == d->name)
+			continue;
+		for (uint32_t k = 0; k < d->name->nproviders; k++) {
+			const struct apk_provider *o = &d->name->providers[k];
+
+			if (s->ps[o->pkg->id].dead != ALIVE || !apk_dep_satisfied_by(d, o))
+				continue;
+			if (sole) {
+				sole = NULL;
+				break;
+			}
+			sole = o->pkg;
+		}
+		if (!sole || sole == p->pkg || !has_name(sole, n, &ver))
+			continue;
+		skip = ver.ptr == NULL;
+		if ((skip && !p->version.ptr) || has_name(p->pkg, d->name, &own) ||
+		    (skip && has_unversioned(p->pkg)))
+			continue;
+		*rej = (struct reject){REJ_RULED_OUT, p->pkg, 0, q};
+		*level = s->reqs[q].level;
+		return true;
+	}
+	return false;
+}
+
 /*
  * Collect the providers that can satisfy req now, best first, and the
  * decision level the exclusion of the others rests on. FAIL with *msg
@@ -840,7 +952,7 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 	const struct apk_dep *d = s->reqs[req].dep;
 	const struct apk_name *n = d->name;
 	size_t base = s->cand.n;
-	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, rej;
+	struct reject block = {REJ_NONE, NULL, 0, -1}, dead = block, trans = block, rej;
 	bool any_virtual = false;
 	uint32_t lv;
 
@@ -867,6 +979,13 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 				block = rej;
 			continue;
 		}
+		/* As apk's disqualification: no obstacle to waiting for the name to be taken. */
+		if (must_provide_excludes(s, n, p, &rej, &lv)) {
+			*level = max_u32(*level, lv);
+			if (trans.kind == REJ_NONE)
+				trans = rej;
+			continue;
+		}
 		if (!pin_ok(s, p->pkg, pin_allowed(s, p->pkg))) {
 			/* Which tags it may come from rests on who asks for it. */
 			*level = (uint32_t)s->nframes;
@@ -878,7 +997,10 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 			return -ENOMEM;
 	}
 	*count = (uint32_t)(s->cand.n - base);
-	*only_virtual = any_virtual && block.kind == REJ_NONE && dead.kind == REJ_NONE;
+	*only_virtual = (any_virtual || trans.kind != REJ_NONE) && block.kind == REJ_NONE &&
+			dead.kind == REJ_NONE;
+	if (block.kind == REJ_NONE)
+		block = trans;
 	if (*count == 0) {
 		*msg = msg_no_candidate(s, req, block.kind != REJ_NONE ? &block : NULL,
 					dead.kind != REJ_NONE ? &dead : NULL, any_virtual);
@@ -889,9 +1011,10 @@ static int gather(struct solver *s, int32_t req, uint32_t *count, uint32_t *leve
 }
 
 /* Which queue a requirement goes to. */
-static int req_queue(struct solver *s, const struct apk_dep *d)
+static int req_queue(struct solver *s, const struct apk_dep *d, int32_t parent, bool picked)
 {
 	unsigned live = 0;
+	int cls;
 
 	if (d->conflict)
 		return Q_FORCED;
@@ -900,13 +1023,16 @@ static int req_queue(struct solver *s, const struct apk_dep *d)
 
 		live += s->ps[p->pkg->id].dead == ALIVE && apk_dep_satisfied_by(d, p);
 	}
-	return live < 2 ? Q_FORCED : name_class(s, d->name);
+	if (live < 2)
+		return parent < 0 || picked ? Q_FORCED : Q_DEP;
+	cls = name_class(s, d->name);
+	return parent < 0 ? Q_WORLD : cls;
 }
 
-static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent)
+static int add_req(struct solver *s, const struct apk_dep *d, int32_t parent, bool picked)
 {
 	struct name_state *st = nstate(s, d->name);
-	int cls = req_queue(s, d);
+	int cls = req_queue(s, d, parent, picked);
 	void *t;
 	int32_t idx;
 
@@ -944,7 +1070,7 @@ static int lock_name(struct solver *s, uint32_t pkg, const struct apk_name *m, s
 	return 0;
 }
 
-static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t level)
+static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t level, bool picked)
 {
 	const struct apk_pkg *p = pkg_of(s, id);
 	struct pkg_state *st = &s->ps[id];
@@ -967,7 +1093,7 @@ static int select_pkg(struct solver *s, uint32_t id, int32_t reason, uint32_t le
 		r = lock_name(s, id, m, ver);
 	}
 	for (uint32_t i = 0; !r && i < p->depends.n; i++)
-		r = add_req(s, &p->depends.v[i], (int32_t)id);
+		r = add_req(s, &p->depends.v[i], (int32_t)id, picked);
 	return r;
 }
 
@@ -1025,7 +1151,7 @@ static int apply_next(struct solver *s, size_t index)
 	if (alt == f->ncand)
 		return decline_all(s, f);
 	return select_pkg(s, f->name->providers[s->cand.v[f->cand_base + alt]].pkg->id,
-			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1);
+			  f->req >= 0 ? f->req : REASON_IIF, (uint32_t)index + 1, true);
 }
 
 static uint32_t nalts(const struct frame *f)
@@ -1119,6 +1245,19 @@ static int backtrack(struct solver *s, char *msg, uint32_t level, char **final)
 static int next_req(struct solver *s, int limit, int32_t *req)
 {
 	for (int c = 0; c < limit; c++) {
+		if (c == Q_WORLD && s->qcur[c] < s->qlen[c]) {
+			uint32_t *q = s->q[c];
+			size_t best = s->qcur[c];
+
+			for (size_t i = best + 1; i < s->qlen[c]; i++)
+				if (nstate(s, s->reqs[q[i]].dep->name)->order >
+				    nstate(s, s->reqs[q[best]].dep->name)->order)
+					best = i;
+			uint32_t t = q[best];
+
+			q[best] = q[s->qcur[c]];
+			q[s->qcur[c]] = t;
+		}
 		if (s->qcur[c] < s->qlen[c]) {
 			*req = (int32_t)s->q[c][s->qcur[c]++];
 			return c;
@@ -1176,7 +1315,7 @@ static int propagate(struct solver *s, int limit, char **msg, uint32_t *level)
 		if (n == 1) {
 			uint32_t prov = s->cand.v[--s->cand.n];
 
-			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level);
+			r = select_pkg(s, d->name->providers[prov].pkg->id, req, *level, false);
 		} else {
 			r = push_frame(s, d->name, req, n);
 		}
@@ -1401,7 +1540,8 @@ static int cs_run(struct cs *c)
 	return 0;
 }
 
-static int make_plan(struct solver *s, struct apk_plan *plan)
+/* The install order of what s selected, from the world; all: also what the world does not reach. */
+static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 {
 	struct cs c = {s, NULL, 0, 0, plan};
 	int r = 0;
@@ -1415,8 +1555,14 @@ static int make_plan(struct solver *s, struct apk_plan *plan)
 		if (!r)
 			r = cs_run(&c);
 	}
-	/* Anything selected but not reached (install_if on conflicts only): in selection order. */
-	for (size_t i = 0; !r && i < s->nsel; i++) {
+	/*
+	 * A package selected but not reached is not installed, as in apk: a
+	 * name that a package installed before provides is done, so what a
+	 * world entry chose for that name is dropped (world "zlua luajit-dev":
+	 * luajit provides zlua, lua5.4 chosen for zlua is not installed). A
+	 * given set (all) keeps them, after the rest, in selection order.
+	 */
+	for (size_t i = 0; !r && all && i < s->nsel; i++) {
 		const struct apk_pkg *p = pkg_of(s, s->sel[i]);
 
 		if (s->ps[p->id].in_cs)
@@ -1615,7 +1761,7 @@ int apk_plan_order(const struct apk_db *db, const struct strlist *world,
 		for (uint32_t k = 1; !r && k <= pkgs[i]->provides.n; k++)
 			r = lock_name(&s, pkgs[i]->id, pkg_name_at(pkgs[i], k, &ver), ver);
 	if (!r)
-		r = make_plan(&s, plan);
+		r = make_plan(&s, plan, true);
 	for (size_t i = 0; !r && i < plan->n; i++)
 		plan->tags[i] = tag_of[plan->pkgs[i]->id];
 	if (r)
@@ -1642,7 +1788,9 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	if (!r)
 		r = find_dead(&s);
 	for (size_t i = 0; !r && i < s.nworld; i++)
-		r = add_req(&s, &s.world[i], -1);
+		discover(&s, s.world[i].name);
+	for (size_t i = 0; !r && i < s.nworld; i++)
+		r = add_req(&s, &s.world[i], -1, false);
 	if (!r)
 		r = search(&s, &final);
 	if (r == FAIL) {
@@ -1657,7 +1805,7 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 		goto out;
 	}
 	if (!r)
-		r = make_plan(&s, plan);
+		r = make_plan(&s, plan, false);
 	if (r)
 		apk_plan_release(plan);
 out:

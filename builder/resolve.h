@@ -48,11 +48,53 @@ void apk_plan_release(struct apk_plan *plan);
  * every name of the rule to be decided and never decides a name that only
  * conflicts name.
  *
- * Order of decisions, as apk's: names with one choice first, then
- * install_if packages whose conditions hold, then names with several
- * providers; a name that no provider can take by itself (an unversioned
- * provides without k:) waits until nothing else is left before install_if,
- * so that a package chosen for another reason may have taken it.
+ * Order of decisions, as apk 2.14-stable's (src/solver.c, the loop of
+ * apk_solver_solve(): a fast-selected name, else the best by
+ * compare_name_dequeue()), one at a time:
+ *  1. a world entry or a conflict with one possible provider, and a
+ *     dependency with one possible provider of a package picked among
+ *     several (apk reconsiders it once its package is chosen: fast selected);
+ *  2. a world name with several choices (apk's solver_flags_set, which
+ *     'apk add' sets on every name of its command line): the one
+ *     discovered last first (order_id: apk walks the sorted world depth
+ *     first, a name numbered once what it pulls in is), so a virtual named
+ *     in the world takes its highest-priority provider even when a
+ *     dependency brought below would have given it a lower one: "lua
+ *     luajit-dev" installs lua5.4, luajit and luajit-dev;
+ *  3. any other dependency with one possible provider (apk applies it while
+ *     its package is still undecided, so it is not fast selected and waits
+ *     for the world names); while it waits, a world name leaves out the
+ *     providers that would clash with what it will install (apk's provides
+ *     transitivity, exclude_non_providers());
+ *  4. names of real packages with several versions, then names with real
+ *     and virtual providers, then virtual names; install_if packages whose
+ *     conditions hold come before these;
+ *  5. a name that no provider can take by itself (an unversioned provides
+ *     without k:, apk's has_auto_selectable unset) waits until nothing else
+ *     is left before install_if, so that a package chosen for another
+ *     reason may have taken it.
+ * What the world does not reach in apk's changeset walk is not installed:
+ * when a package installed for an earlier world entry provides a later
+ * world name, the package chosen for that name is dropped ("zlua
+ * luajit-dev": luajit provides zlua, lua5.4 chosen for zlua is not
+ * installed).
+ *
+ * apk 2.14.0 versus 2.14-stable (tests/data/solver/virt-*.test were
+ * checked with both): 2.14.0's compare_name_dequeue() takes world names
+ * first too, but then real names before mixed before virtual ones
+ * (name->priority), then the shorter dependency chain (max_dep_chain), and
+ * keeps the last queued among equals. 2.14.7 (43943e3, "rework solver name
+ * ordering") replaced those with the discovery order (order_id) and
+ * has_auto_selectable, and 2.14.8 (dc2f49c, "fix name resolving order of
+ * pure virtual names") put has_auto_selectable first, so that pure
+ * virtual names are decided last.
+ * This resolver follows 2.14-stable. They differ when two world virtuals
+ * share a provider (virt-order-id.test: x provides va and vb at k:5, y va
+ * at k:10, z vb at k:1; "va vb": 2.14-stable decides va first and installs
+ * y and x, 2.14.0 decides vb first and installs x alone). Ties between
+ * providers (cmd:sh from busybox-binsh and dash-binsh, both k:100) are
+ * broken the same in both: the higher version of the required name, then
+ * index order (virt-sh-*.test).
  *
  * Repository tags (apk's pinning; apk_db_tag_repo()): "name@tag" in the
  * world asks for a tagged repository. A package from a tagged repository
