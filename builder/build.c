@@ -830,6 +830,16 @@ static int add_text(struct build *b, const char *path, const char *text, struct 
 	return tree_add_file(&b->tree, path, 0644, 0, 0, text, strlen(text), err);
 }
 
+/*
+ * The initrd's epoch: the configured one, else SOURCE_DATE_EPOCH, else the newest package's
+ * build time (set once the packages are unpacked); -1 when SOURCE_DATE_EPOCH is not a number.
+ */
+static int64_t build_epoch(const struct build *b)
+{
+	return b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
+					      : source_date_epoch(b->newest_build_time);
+}
+
 /* /etc/apk: world, repositories, arch; /lib/apk/db/installed: so apk works in the guest. */
 static int write_apk_db(struct build *b, struct it_error *err)
 {
@@ -870,8 +880,7 @@ static int write_apk_db(struct build *b, struct it_error *err)
 	if (r == 0)
 		r = tree_add_file(&b->tree, "lib/apk/db/lock", 0600, 0, 0, NULL, 0, err);
 	/* Its mtimes are the initrd's epoch; write_outputs() refuses a bad SOURCE_DATE_EPOCH. */
-	epoch = b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
-					       : source_date_epoch(b->newest_build_time);
+	epoch = build_epoch(b);
 	buf_reset(&s);
 	if (r == 0 && apkdb_scripts_tar(&b->installed, epoch < 0 ? 0 : epoch, &s) < 0)
 		r = it_error_set(err, -ENOMEM, "lib/apk/db/scripts.tar: out of memory");
@@ -1246,8 +1255,7 @@ static int write_outputs(struct build *b, struct it_error *err)
 	int64_t t = now_ms();
 	int r;
 
-	co.epoch = cfg->source_date_epoch >= 0 ? cfg->source_date_epoch
-					       : source_date_epoch(b->newest_build_time);
+	co.epoch = build_epoch(b);
 	if (co.epoch < 0)
 		return it_error_set(err, -IT_EUSAGE,
 				    "SOURCE_DATE_EPOCH is not a number of seconds");
