@@ -1540,7 +1540,10 @@ static int cs_run(struct cs *c)
 	return 0;
 }
 
-/* The install order of what s selected, from the world; all: also what the world does not reach. */
+/*
+ * The install order of what s selected, from the world; all: also what the world does not reach.
+ * plan->tags comes back all untagged: the caller knows which tag each package is under.
+ */
 static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 {
 	struct cs c = {s, NULL, 0, 0, plan};
@@ -1572,8 +1575,6 @@ static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 		if (!r)
 			r = cs_run(&c);
 	}
-	for (size_t i = 0; i < plan->n; i++)
-		plan->tags[i] = pin_tag(s, plan->pkgs[i]);
 	free(c.st);
 	return r;
 }
@@ -1806,6 +1807,8 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	}
 	if (!r)
 		r = make_plan(&s, plan, false);
+	for (size_t i = 0; !r && i < plan->n; i++)
+		plan->tags[i] = pin_tag(&s, plan->pkgs[i]);
 	if (r)
 		apk_plan_release(plan);
 out:
