@@ -342,16 +342,13 @@ static int lock_covers_world(struct build *b, const struct strlist *world, const
 	for (size_t i = 0; i < world->n; i++) {
 		const char *w = world->v[i];
 		struct apk_dep d = {NULL, BLOB_NULL, 0, false, 0};
-		struct blob name;
-		const char *at;
+		struct blob name, tag;
 		bool ok = false;
 		int op;
 
 		if (!apk_dep_split(blob_str(w), &name, &op, &d.version, &d.conflict))
 			continue; /* the resolver's message is better: --update-lock gives it */
-		at = memchr(name.ptr, '@', name.len);
-		if (at)
-			name.len = (size_t)(at - name.ptr);
+		blob_split(name, '@', &name, &tag); /* the name without its @tag */
 		d.op = (uint8_t)op;
 		d.name = apk_db_find_name(&b->db, name);
 		if (d.conflict)

@@ -1607,9 +1607,8 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 	if (!s->world || !s->unknown)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct blob text = blob_str(world->v[i]), name, ver;
+		struct blob text = blob_str(world->v[i]), name, ver, t;
 		const struct apk_name *nm;
-		const char *tagp;
 		bool conflict;
 		int op, tag, r;
 		size_t j;
@@ -1618,12 +1617,8 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 		    memchr(text.ptr, ' ', text.len))
 			return world_error(err, "bad dependency", world->v[i],
 					   "write 'name', 'name>=1.2', 'name~1.2' or '!name'");
-		tagp = memchr(name.ptr, '@', name.len);
 		tag = 0;
-		if (tagp) {
-			struct blob t = {name.len - (size_t)(tagp + 1 - name.ptr), tagp + 1};
-
-			name.len = (size_t)(tagp - name.ptr);
+		if (blob_split(name, '@', &name, &t)) {
 			tag = apk_db_find_tag(s->db, t);
 			if (name.len == 0 || t.len == 0)
 				return world_error(err, "bad dependency", world->v[i],
