@@ -784,6 +784,13 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 	r = check_arch(b, f, b->pkg_paths[i], err);
 	if (r < 0)
 		goto out;
+	/* The bill of materials' SHA-256 of the .apk, from the bytes already mapped. */
+	if (i < b->res->npkgs && EVP_Digest(f->raw.ptr, f->raw.len, b->res->pkgs[i].sha256, NULL,
+					    EVP_sha256(), NULL) != 1) {
+		r = it_error_set(err, -ENOMEM, "cannot read '%s': %s", b->pkg_paths[i],
+				 it_strerror(-ENOMEM));
+		goto out;
+	}
 	if ((int64_t)f->info.builddate > b->newest_build_time)
 		b->newest_build_time = (int64_t)f->info.builddate;
 	r = tree_package(&b->tree, f->info.pkgname, f->info.origin, &f->info.replaces,
@@ -1003,26 +1010,6 @@ static int bom_packages(struct build *b)
 	return r;
 }
 
-/* The SHA-256 of each downloaded .apk, for the bill of materials. */
-static int bom_hash_packages(struct build *b, struct it_error *err)
-{
-	for (size_t i = 0; i < b->plan.n && i < b->res->npkgs; i++) {
-		struct buf data;
-		int r;
-
-		buf_init(&data, 0);
-		r = buf_read_file(&data, b->pkg_paths[i]);
-		if (r == 0 && EVP_Digest(data.data, data.len, b->res->pkgs[i].sha256, NULL,
-					 EVP_sha256(), NULL) != 1)
-			r = -ENOMEM;
-		buf_release(&data);
-		if (r < 0)
-			return it_error_set(err, r, "cannot read '%s': %s", b->pkg_paths[i],
-					    it_strerror(r));
-	}
-	return 0;
-}
-
 /* The kernel's modules in the tree with their digests, for the bill of materials. */
 static int bom_modules(struct build *b)
 {
@@ -1189,8 +1176,6 @@ static int fetch_phase(struct build *b, struct it_error *err)
 
 	log_info("fetching %zu packages", b->plan.n);
 	r = fetch_packages(b, err);
-	if (r == 0)
-		r = bom_hash_packages(b, err);
 	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
