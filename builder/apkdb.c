@@ -126,29 +126,45 @@ int apkdb_dir(struct apkdb *db, const char *path, unsigned mode, unsigned uid, u
 	return 0;
 }
 
+/* The last component of path, and in *dirlen the length of its directory ("" for the top). */
+static const char *path_base(const char *path, size_t *dirlen)
+{
+	const char *slash = strrchr(path, '/');
+
+	*dirlen = slash ? (size_t)(slash - path) : 0;
+	return slash ? slash + 1 : path;
+}
+
+/* The record of file 'path' in package p, and its directory in *dir; NULL when none. */
+static struct apkdb_file *find_file(struct apkdb_pkg *p, const char *path, struct apkdb_dir **dir)
+{
+	size_t len;
+	const char *base = path_base(path, &len);
+	struct apkdb_dir *d = find_dir(p, path, len);
+
+	for (size_t k = 0; d && k < d->n; k++)
+		if (!strcmp(d->files[k].name, base)) {
+			*dir = d;
+			return &d->files[k];
+		}
+	return NULL;
+}
+
 /* The Z: line of file 'path' in package p, as apk copies it to a hard link; NULL when none. */
 static const char *hardlink_z(struct apkdb_pkg *p, const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	const struct apkdb_dir *d = find_dir(p, path, slash ? (size_t)(slash - path) : 0);
+	struct apkdb_dir *d;
+	const struct apkdb_file *f = find_file(p, path, &d);
+	const char *z = f ? strstr(f->lines, "\nZ:") : NULL;
 
-	for (size_t k = 0; d && k < d->n; k++) {
-		const char *z;
-
-		if (strcmp(d->files[k].name, base))
-			continue;
-		z = strstr(d->files[k].lines, "\nZ:");
-		return z ? z + 1 : NULL;
-	}
-	return NULL;
+	return z ? z + 1 : NULL;
 }
 
 int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, unsigned gid,
 	       const unsigned char *sha1, const char *hardlink)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
+	size_t len;
+	const char *base = path_base(path, &len);
 	struct apkdb_dir *d;
 	struct apkdb_file *f;
 	struct buf l = BUF_INIT;
@@ -156,7 +172,7 @@ int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, 
 
 	if (!db->n)
 		return -EINVAL;
-	d = get_dir(&db->pkgs[db->n - 1], path, slash ? (size_t)(slash - path) : 0);
+	d = get_dir(&db->pkgs[db->n - 1], path, len);
 	if (!d || grow((void **)&d->files, d->n, &d->alloc, sizeof(*d->files)) < 0)
 		return -ENOMEM;
 	buf_init(&l, 0);
@@ -189,24 +205,21 @@ int apkdb_file(struct apkdb *db, const char *path, unsigned mode, unsigned uid, 
 
 void apkdb_drop(struct apkdb *db, const char *pkgname, const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-
 	for (size_t i = db->n; i-- > 0;) {
 		struct apkdb_dir *d;
+		struct apkdb_file *f;
+		size_t k;
 
 		if (strcmp(db->pkgs[i].name, pkgname))
 			continue;
-		d = find_dir(&db->pkgs[i], path, slash ? (size_t)(slash - path) : 0);
-		for (size_t k = 0; d && k < d->n; k++) {
-			if (strcmp(d->files[k].name, base))
-				continue;
-			free(d->files[k].name);
-			free(d->files[k].lines);
-			memmove(&d->files[k], &d->files[k + 1], (d->n - k - 1) * sizeof(*d->files));
-			d->n--;
+		f = find_file(&db->pkgs[i], path, &d);
+		if (!f)
 			return;
-		}
+		k = (size_t)(f - d->files);
+		free(f->name);
+		free(f->lines);
+		memmove(f, f + 1, (d->n - k - 1) * sizeof(*d->files));
+		d->n--;
 		return;
 	}
 }

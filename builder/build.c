@@ -342,16 +342,13 @@ static int lock_covers_world(struct build *b, const struct strlist *world, const
 	for (size_t i = 0; i < world->n; i++) {
 		const char *w = world->v[i];
 		struct apk_dep d = {NULL, BLOB_NULL, 0, false, 0};
-		struct blob name;
-		const char *at;
+		struct blob name, tag;
 		bool ok = false;
 		int op;
 
 		if (!apk_dep_split(blob_str(w), &name, &op, &d.version, &d.conflict))
 			continue; /* the resolver's message is better: --update-lock gives it */
-		at = memchr(name.ptr, '@', name.len);
-		if (at)
-			name.len = (size_t)(at - name.ptr);
+		blob_split(name, '@', &name, &tag); /* the name without its @tag */
 		d.op = (uint8_t)op;
 		d.name = apk_db_find_name(&b->db, name);
 		if (d.conflict)
@@ -787,6 +784,13 @@ static int unpack_package(struct build *b, size_t i, struct it_error *err)
 	r = check_arch(b, f, b->pkg_paths[i], err);
 	if (r < 0)
 		goto out;
+	/* The bill of materials' SHA-256 of the .apk, from the bytes already mapped. */
+	if (i < b->res->npkgs && EVP_Digest(f->raw.ptr, f->raw.len, b->res->pkgs[i].sha256, NULL,
+					    EVP_sha256(), NULL) != 1) {
+		r = it_error_set(err, -ENOMEM, "cannot read '%s': %s", b->pkg_paths[i],
+				 it_strerror(-ENOMEM));
+		goto out;
+	}
 	if ((int64_t)f->info.builddate > b->newest_build_time)
 		b->newest_build_time = (int64_t)f->info.builddate;
 	r = tree_package(&b->tree, f->info.pkgname, f->info.origin, &f->info.replaces,
@@ -830,6 +834,16 @@ static int add_text(struct build *b, const char *path, const char *text, struct 
 	return tree_add_file(&b->tree, path, 0644, 0, 0, text, strlen(text), err);
 }
 
+/*
+ * The initrd's epoch: the configured one, else SOURCE_DATE_EPOCH, else the newest package's
+ * build time (set once the packages are unpacked); -1 when SOURCE_DATE_EPOCH is not a number.
+ */
+static int64_t build_epoch(const struct build *b)
+{
+	return b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
+					      : source_date_epoch(b->newest_build_time);
+}
+
 /* /etc/apk: world, repositories, arch; /lib/apk/db/installed: so apk works in the guest. */
 static int write_apk_db(struct build *b, struct it_error *err)
 {
@@ -870,8 +884,7 @@ static int write_apk_db(struct build *b, struct it_error *err)
 	if (r == 0)
 		r = tree_add_file(&b->tree, "lib/apk/db/lock", 0600, 0, 0, NULL, 0, err);
 	/* Its mtimes are the initrd's epoch; write_outputs() refuses a bad SOURCE_DATE_EPOCH. */
-	epoch = b->cfg->source_date_epoch >= 0 ? b->cfg->source_date_epoch
-					       : source_date_epoch(b->newest_build_time);
+	epoch = build_epoch(b);
 	buf_reset(&s);
 	if (r == 0 && apkdb_scripts_tar(&b->installed, epoch < 0 ? 0 : epoch, &s) < 0)
 		r = it_error_set(err, -ENOMEM, "lib/apk/db/scripts.tar: out of memory");
@@ -995,26 +1008,6 @@ static int bom_packages(struct build *b)
 	}
 	free(plan_of);
 	return r;
-}
-
-/* The SHA-256 of each downloaded .apk, for the bill of materials. */
-static int bom_hash_packages(struct build *b, struct it_error *err)
-{
-	for (size_t i = 0; i < b->plan.n && i < b->res->npkgs; i++) {
-		struct buf data;
-		int r;
-
-		buf_init(&data, 0);
-		r = buf_read_file(&data, b->pkg_paths[i]);
-		if (r == 0 && EVP_Digest(data.data, data.len, b->res->pkgs[i].sha256, NULL,
-					 EVP_sha256(), NULL) != 1)
-			r = -ENOMEM;
-		buf_release(&data);
-		if (r < 0)
-			return it_error_set(err, r, "cannot read '%s': %s", b->pkg_paths[i],
-					    it_strerror(r));
-	}
-	return 0;
 }
 
 /* The kernel's modules in the tree with their digests, for the bill of materials. */
@@ -1184,8 +1177,6 @@ static int fetch_phase(struct build *b, struct it_error *err)
 	log_info("fetching %zu packages", b->plan.n);
 	r = fetch_packages(b, err);
 	if (r == 0)
-		r = bom_hash_packages(b, err);
-	if (r == 0)
 		r = check_cancelled(b, err);
 	if (r == 0)
 		b->res->ms_fetch = now_ms() - t;
@@ -1246,8 +1237,7 @@ static int write_outputs(struct build *b, struct it_error *err)
 	int64_t t = now_ms();
 	int r;
 
-	co.epoch = cfg->source_date_epoch >= 0 ? cfg->source_date_epoch
-					       : source_date_epoch(b->newest_build_time);
+	co.epoch = build_epoch(b);
 	if (co.epoch < 0)
 		return it_error_set(err, -IT_EUSAGE,
 				    "SOURCE_DATE_EPOCH is not a number of seconds");

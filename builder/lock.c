@@ -99,18 +99,12 @@ static int perr(struct lock_parser *p, const char *fmt, const char *what)
 /* Split the next space-separated field off *rest; false when there is none. */
 static bool field(struct blob *rest, struct blob *f)
 {
-	const char *sp;
-
 	if (rest->len == 0)
 		return false;
-	sp = memchr(rest->ptr, ' ', rest->len);
-	if (!sp) {
+	if (!blob_split(*rest, ' ', f, rest)) {
 		*f = *rest;
 		*rest = (struct blob){0, rest->ptr + rest->len};
-		return true;
 	}
-	*f = (struct blob){(size_t)(sp - rest->ptr), rest->ptr};
-	*rest = (struct blob){rest->len - f->len - 1, sp + 1};
 	return true;
 }
 
@@ -201,17 +195,13 @@ static int take_repo(struct lock_parser *p, struct blob v)
 static int take_pkg(struct lock_parser *p, struct blob v)
 {
 	struct blob name, ver, csum, url, tag = BLOB_NULL, repo_tag;
-	const char *at;
+	bool tagged;
 	struct lock_pkg pkg;
 
 	if (!field(&v, &name) || !field(&v, &ver) || !field(&v, &csum) || !field(&v, &url) || v.len)
 		return perr(p, "bad package line: ", "write 'pkg NAME[@TAG] VERSION CSUM URL'");
-	at = memchr(name.ptr, '@', name.len);
-	if (at) {
-		tag = (struct blob){name.len - (size_t)(at + 1 - name.ptr), at + 1};
-		name.len = (size_t)(at - name.ptr);
-	}
-	if (!name_ok(name) || (at && !name_ok(tag)))
+	tagged = blob_split(name, '@', &name, &tag);
+	if (!name_ok(name) || (tagged && !name_ok(tag)))
 		return perr(p, "bad package name", "");
 	if (!apk_version_validate(ver))
 		return perr(p, "bad version", "");

@@ -1540,7 +1540,10 @@ static int cs_run(struct cs *c)
 	return 0;
 }
 
-/* The install order of what s selected, from the world; all: also what the world does not reach. */
+/*
+ * The install order of what s selected, from the world; all: also what the world does not reach.
+ * plan->tags comes back all untagged: the caller knows which tag each package is under.
+ */
 static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 {
 	struct cs c = {s, NULL, 0, 0, plan};
@@ -1572,8 +1575,6 @@ static int make_plan(struct solver *s, struct apk_plan *plan, bool all)
 		if (!r)
 			r = cs_run(&c);
 	}
-	for (size_t i = 0; i < plan->n; i++)
-		plan->tags[i] = pin_tag(s, plan->pkgs[i]);
 	free(c.st);
 	return r;
 }
@@ -1606,9 +1607,8 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 	if (!s->world || !s->unknown)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct blob text = blob_str(world->v[i]), name, ver;
+		struct blob text = blob_str(world->v[i]), name, ver, t;
 		const struct apk_name *nm;
-		const char *tagp;
 		bool conflict;
 		int op, tag, r;
 		size_t j;
@@ -1617,12 +1617,8 @@ static int parse_world(struct solver *s, const struct strlist *world, struct it_
 		    memchr(text.ptr, ' ', text.len))
 			return world_error(err, "bad dependency", world->v[i],
 					   "write 'name', 'name>=1.2', 'name~1.2' or '!name'");
-		tagp = memchr(name.ptr, '@', name.len);
 		tag = 0;
-		if (tagp) {
-			struct blob t = {name.len - (size_t)(tagp + 1 - name.ptr), tagp + 1};
-
-			name.len = (size_t)(tagp - name.ptr);
+		if (blob_split(name, '@', &name, &t)) {
 			tag = apk_db_find_tag(s->db, t);
 			if (name.len == 0 || t.len == 0)
 				return world_error(err, "bad dependency", world->v[i],
@@ -1806,6 +1802,8 @@ int apk_resolve(const struct apk_db *db, const struct strlist *world, struct apk
 	}
 	if (!r)
 		r = make_plan(&s, plan, false);
+	for (size_t i = 0; !r && i < plan->n; i++)
+		plan->tags[i] = pin_tag(&s, plan->pkgs[i]);
 	if (r)
 		apk_plan_release(plan);
 out:
