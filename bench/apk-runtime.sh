@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# Sourced by the benchmarks: Alpine's apk 2.14 from the shared packages, run through musl's
-# loader (see $SHARED/README.md), as the peer measured beside initrd-test.
+# Sourced by the benchmarks and tests/tools/apk-manifest.sh: Alpine's apk 2.14 from the shared
+# packages, run through musl's loader (see $SHARED/README.md), as the peer measured beside
+# initrd-test (and the reference the manifest is made with).
 # shellcheck shell=sh
 
 # apk_runtime SHARED DIR: unpack apk-tools and its libraries into DIR/apk-rt and write DIR/apk,

@@ -18,12 +18,15 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	$SUDO dpkg --add-architecture arm64
 	$SUDO apt-get update -qq
 fi
-kpkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n 1)
+# The versioned kernel package that linux-image-arm64 depends on.
+kernel_package() {
+	apt-cache depends linux-image-arm64:arm64 |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n 1
+}
+kpkg=$(kernel_package 2>/dev/null)
 if [ -z "$kpkg" ]; then
 	$SUDO apt-get update -qq
-	kpkg=$(apt-cache depends linux-image-arm64:arm64 |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n 1)
+	kpkg=$(kernel_package)
 fi
 if [ -z "$kpkg" ]; then
 	echo "fetch-arm64-data: error: no arm64 kernel package behind 'linux-image-arm64'" >&2

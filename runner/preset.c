@@ -15,14 +15,22 @@
  * -cpu max against 0.7 s with cortex-a57 (qemu 7.2 on this host, docs/architectures.md).
  */
 static const struct vm_preset presets[] = {
-    [VM_ARCH_X86_64] = {"x86_64", "qemu-system-x86_64", "pc", NULL, "ttyS0", "e1000"},
-    [VM_ARCH_AARCH64] = {"aarch64", "qemu-system-aarch64", "virt", "cortex-a57", "ttyAMA0",
-			 "e1000"},
+    [VM_ARCH_X86_64] = {"x86_64", VM_QEMU_BINARY, "pc", NULL, "ttyS0", "e1000", "qemu-system-x86"},
+    [VM_ARCH_AARCH64] = {"aarch64", "qemu-system-aarch64", "virt", "cortex-a57", "ttyAMA0", "e1000",
+			 "qemu-system-arm"},
 };
 
 const struct vm_preset *vm_preset(enum vm_arch a)
 {
 	return (size_t)a < ARRAY_SIZE(presets) ? &presets[a] : &presets[VM_ARCH_X86_64];
+}
+
+const struct vm_preset *vm_preset_of_binary(const char *binary)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
+		if (!strcmp(binary, presets[i].binary))
+			return &presets[i];
+	return NULL;
 }
 
 const char *vm_arch_name(enum vm_arch a)

@@ -35,6 +35,7 @@ enum vm_arch { VM_ARCH_X86_64 = 0, VM_ARCH_AARCH64 };
  * default machine, the CPU under TCG (NULL: qemu's default), the kernel's
  * console and the default NIC. vm_config's binary, machine, console and
  * nic_model override each; vm_build_argv() uses the preset of config.arch.
+ * package is the Debian package with the binary, for the hint when it is missing.
  *   x86_64:  qemu-system-x86_64  -machine pc    (qemu's CPU)     console=ttyS0    e1000
  *   aarch64: qemu-system-aarch64 -machine virt  -cpu cortex-a57  console=ttyAMA0  e1000
  */
@@ -45,8 +46,11 @@ struct vm_preset {
 	const char *tcg_cpu;
 	const char *console;
 	const char *nic;
+	const char *package;
 };
 const struct vm_preset *vm_preset(enum vm_arch a);
+/* The preset whose qemu binary is named binary, or NULL. */
+const struct vm_preset *vm_preset_of_binary(const char *binary);
 /* "x86_64", "aarch64". */
 const char *vm_arch_name(enum vm_arch a);
 /* "x86_64" / "aarch64"; -IT_EUSAGE (text in err) for anything else. */

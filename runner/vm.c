@@ -117,6 +117,8 @@ static int find_binary(const char *name, char **out)
 
 static int binary_not_found(const struct vm_config *c, const char *name, struct it_error *err)
 {
+	const struct vm_preset *p = vm_preset_of_binary(name);
+
 	if (strchr(name, '/')) {
 		it_error_set(err, -IT_ENOTFOUND, "'%s' not found or not executable", name);
 		it_error_hint(err, "check the path of the %s binary", vm_backend_name(c->backend));
@@ -125,10 +127,8 @@ static int binary_not_found(const struct vm_config *c, const char *name, struct 
 	it_error_set(err, -IT_ENOTFOUND, "'%s' not found in PATH", name);
 	if (c->backend == VM_BACKEND_CROSVM)
 		it_error_hint(err, "install crosvm or use --backend qemu");
-	else if (!strcmp(name, VM_QEMU_BINARY))
-		it_error_hint(err, "apt-get install qemu-system-x86");
-	else if (!strcmp(name, vm_preset(VM_ARCH_AARCH64)->binary))
-		it_error_hint(err, "apt-get install qemu-system-arm");
+	else if (p)
+		it_error_hint(err, "apt-get install %s", p->package);
 	else
 		it_error_hint(err, "install it or give the full path");
 	return -IT_ENOTFOUND;

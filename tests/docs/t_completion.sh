@@ -23,6 +23,8 @@ for n in networking-3f0c minimal-1a2b; do
 	printf 'name=%s\npid=%s\nstarted=100\n' "$n" "$live" >"$t/run/initrd-test/$n.info"
 done
 export PATH="$t/bin:$PATH" XDG_RUNTIME_DIR="$t/run"
+# The long options of 'run --help', which both completions offer after 'run --'.
+run_opts=$(initrd-test run --help | sed -n 's/^  \(-., \)\{0,1\} *\(--[a-z0-9-]*\).*/\2/p')
 
 # bash: COMPREPLY for the words given (the last is the one being completed).
 complete_bash() {
@@ -41,7 +43,7 @@ out=$(complete_bash initrd-test at)
 out=$(complete_bash initrd-test run --sh)
 [ "$out" = --shard ] || fail "bash: 'initrd-test run --sh' gives '$out', not --shard"
 out=$(complete_bash initrd-test run --)
-for o in $(initrd-test run --help | sed -n 's/^  \(-., \)\{0,1\} *\(--[a-z0-9-]*\).*/\2/p'); do
+for o in $run_opts; do
 	has "$o" "$out" "bash: 'initrd-test run --'"
 done
 out=$(complete_bash initrd-test -q run --kernel h)
@@ -74,7 +76,7 @@ out=$(complete_zsh initrd-test at)
 has attach "$out" "zsh: 'initrd-test at'"
 has cache "$out" "zsh: 'initrd-test at' (every command)"
 out=$(complete_zsh initrd-test run --)
-for o in $(initrd-test run --help | sed -n 's/^  \(-., \)\{0,1\} *\(--[a-z0-9-]*\).*/\2/p'); do
+for o in $run_opts; do
 	has "$o" "$out" "zsh: 'initrd-test run --'"
 done
 has host "$(complete_zsh initrd-test run --kernel "")" "zsh: '--kernel '"

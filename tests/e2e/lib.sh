@@ -6,6 +6,10 @@ set -eu
 REPO="$TOP/tests/data/alpine-3.19.1"
 # shellcheck disable=SC2034
 KEYS="$TOP/keys"
+# The test signing key (its .pub beside it) and the tool that makes signed APKs with it.
+# shellcheck disable=SC2034
+TESTKEY="$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa"
+MKAPK="$TOP/tests/tools/mkapk.py"
 
 # fd 3: the test's own stderr, so a failure shows even inside a redirected function call
 exec 3>&2
@@ -34,6 +38,15 @@ expect_exit() {
 
 assert_grep() {
 	grep -q -- "$1" "$2" || fail "'$1' not found in $2"
+}
+
+# demo_apk DIR NAME VERSION CONTENT: a signed x86_64 package DIR/x86_64/NAME-VERSION.apk (MIT,
+# "NAME VERSION", 4 KiB installed) whose one file /etc/NAME holds CONTENT.
+demo_apk() {
+	mkdir -p "$1/x86_64"
+	python3 "$MKAPK" pkg --key "$TESTKEY" --set "pkgname=$2" --set "pkgver=$3" \
+		--set arch=x86_64 --set "pkgdesc=$2 $3" --set license=MIT --set size=4096 --mkdir etc \
+		--file "etc/$2=$4" "$1/x86_64/$2-$3.apk" || fail "setup: cannot make $2-$3"
 }
 
 host_kernel() {

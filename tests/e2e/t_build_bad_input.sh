@@ -7,8 +7,6 @@
 
 command -v openssl >/dev/null || fail "setup: openssl missing"
 command -v python3 >/dev/null || fail "setup: python3 missing"
-MKAPK="$TOP/tests/tools/mkapk.py"
-TESTKEY="$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa"
 ALPINE_KEY=alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub
 ORIG="$REPO/x86_64"
 BB=busybox-1.36.1-r15.apk

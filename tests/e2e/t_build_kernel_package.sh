@@ -7,7 +7,6 @@
 . "$TOP/tests/e2e/lib.sh"
 
 command -v python3 >/dev/null || fail "setup: python3 missing"
-TESTKEY="$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa"
 kernel=$(host_kernel)
 kver=${kernel#/boot/vmlinuz-}
 mods="/lib/modules/$kver"

@@ -12,20 +12,12 @@
 . "$TOP/tests/e2e/lib.sh"
 
 command -v python3 >/dev/null || fail "setup: python3 missing"
-MKAPK="$TOP/tests/tools/mkapk.py"
-TESTKEY="$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa"
 W="$T/www/main/x86_64"
-mkapk() { # NAME VERSION CONTENT
-	mkdir -p "$W"
-	python3 "$MKAPK" pkg --key "$TESTKEY" --set "pkgname=$1" --set "pkgver=$2" \
-		--set arch=x86_64 --set "pkgdesc=$1 $2" --set license=MIT --set size=4096 --mkdir etc \
-		--file "etc/$1=$3" "$W/$1-$2.apk" || fail "setup: cannot make $1-$2"
-}
 index() { # EXTRA-ARGS...
 	python3 "$MKAPK" index --key "$TESTKEY" "$W/APKINDEX.tar.gz" "$@" ||
 		fail "setup: cannot index $W"
 }
-mkapk lockdemo 1-r0 1
+demo_apk "$T/www/main" lockdemo 1-r0 1
 index "$W/lockdemo-1-r0.apk"
 mkdir "$T/keys"
 cp "$KEYS"/*.pub "$TESTKEY.pub" "$T/keys/"
@@ -84,7 +76,7 @@ build offline "$@" --offline || {
 cmp "$T/locked/initrd.img" "$T/offline/initrd.img" || fail "the offline build differs"
 
 # A newer lockdemo in the repository: the locked build keeps 1, --frozen fails naming it.
-mkapk lockdemo 2-r0 2
+demo_apk "$T/www/main" lockdemo 2-r0 2
 index "$W/lockdemo-1-r0.apk" "$W/lockdemo-2-r0.apk"
 build newer "$@" || {
 	cat "$T/newer.out"
@@ -113,7 +105,7 @@ cp "$T/lock.1" "$LOCK"
 # A package file that is not the one locked (the index agrees with the lock, the file does not).
 old=$(sed -n 's|^pkg lockdemo 1-r0 \(Q1[^ ]*\) .*|\1|p' "$LOCK")
 cp "$W/lockdemo-1-r0.apk" "$T/lockdemo-1-r0.apk.good"
-mkapk lockdemo 1-r0 forged
+demo_apk "$T/www/main" lockdemo 1-r0 forged
 index "$W/lockdemo-1-r0.apk" "$W/lockdemo-2-r0.apk" --edit "lockdemo:C=$old" \
 	--size-of "lockdemo=$W/lockdemo-1-r0.apk"
 expect_exit 3 build forged "$@" --cache-dir "$T/cache2"

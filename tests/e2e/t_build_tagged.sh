@@ -9,17 +9,9 @@
 . "$TOP/tests/e2e/lib.sh"
 
 command -v python3 >/dev/null || fail "setup: python3 missing"
-MKAPK="$TOP/tests/tools/mkapk.py"
-TESTKEY="$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa"
-mkapk() { # DIR NAME VERSION
-	mkdir -p "$1/x86_64"
-	python3 "$MKAPK" pkg --key "$TESTKEY" --set "pkgname=$2" --set "pkgver=$3" \
-		--set arch=x86_64 --set "pkgdesc=$2 $3" --set license=MIT --set size=4096 --mkdir etc \
-		--file "etc/$2=$3" "$1/x86_64/$2-$3.apk" || fail "setup: cannot make $2-$3"
-}
-mkapk "$T/stable" tagdemo 1
-mkapk "$T/www/testing" tagdemo 2
-mkapk "$T/www/testing" tagonly 1
+demo_apk "$T/stable" tagdemo 1 1
+demo_apk "$T/www/testing" tagdemo 2 2
+demo_apk "$T/www/testing" tagonly 1 1
 for d in "$T/stable" "$T/www/testing"; do
 	python3 "$MKAPK" index --key "$TESTKEY" "$d/x86_64/APKINDEX.tar.gz" "$d"/x86_64/*.apk ||
 		fail "setup: cannot index $d"

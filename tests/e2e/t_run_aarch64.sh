@@ -83,7 +83,7 @@ grep -q "kernel '$kernel' is an x86_64 image, but the scenario's arch is 'aarch6
 # An aarch64 package listed in an x86_64 index is refused as apk refuses it.
 mkdir -p "$T/wrong/x86_64"
 cp "$DATA/repo/aarch64/busybox-1.35.0-r0.apk" "$T/wrong/x86_64/"
-python3 "$TOP/tests/tools/mkapk.py" index --key "$TOP/tests/data/testkeys/test@initrd-test-00000000.rsa" \
+python3 "$MKAPK" index --key "$TESTKEY" \
 	"$T/wrong/x86_64/APKINDEX.tar.gz" "$T/wrong/x86_64/busybox-1.35.0-r0.apk"
 mkdir "$T/wrongarch"
 printf 'repo %s\narch x86_64\npackages busybox\nagent off\n' "$T/wrong" >"$T/wrongarch/scenario"

@@ -636,6 +636,10 @@ START_TEST(test_start_missing_binary)
 	config_for(&c, NULL, NULL);
 	check_start_fails(&c, -IT_ENOTFOUND, "'qemu-system-x86_64' not found in PATH",
 			  "apt-get install qemu-system-x86");
+	c.arch = VM_ARCH_AARCH64;
+	check_start_fails(&c, -IT_ENOTFOUND, "'qemu-system-aarch64' not found in PATH",
+			  "apt-get install qemu-system-arm");
+	c.arch = VM_ARCH_X86_64;
 
 	/* crosvm: checked before /dev/kvm, so this holds with or without KVM. */
 	c.backend = VM_BACKEND_CROSVM;
