@@ -9,11 +9,12 @@ expect_exit 0 "$IT" run -q --repo "$REPO" --kernel host --cache-dir "$T/cache" -
 	"$TOP/scenarios/minimal"
 [ -x "$T/run/repro.sh" ] || fail "no executable repro.sh in the run's folder"
 assert_grep 'qemu-system-' "$T/run/repro.sh"
-# stdin is a FIFO held open here, so qemu's stdio console lives until the test ends it.
+# stdin is a FIFO held open here (on fd 4: lib.sh's fail writes to fd 3), so qemu's stdio
+# console lives until the test ends it.
 mkfifo "$T/in"
 timeout 90 sh "$T/run/repro.sh" <"$T/in" >"$T/repro.out" 2>&1 &
 pid=$!
-exec 3>"$T/in"
+exec 4>"$T/in"
 i=0
 while [ $i -lt 90 ] && ! grep -q 'alpine-test login: ' "$T/repro.out"; do
 	sleep 1
@@ -21,5 +22,5 @@ while [ $i -lt 90 ] && ! grep -q 'alpine-test login: ' "$T/repro.out"; do
 done
 kill "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-exec 3>&-
+exec 4>&-
 grep -q 'alpine-test login: ' "$T/repro.out" || { tail -20 "$T/repro.out"; fail "repro.sh did not boot to the login prompt"; }
