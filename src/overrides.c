@@ -247,11 +247,13 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 	if (r == 0 && o->arch)
 		r = set_str(&b->arch, o->arch);
 	if (r == 0 && o->kernel) {
+		bool dir = is_dir(o->kernel);
+
 		if (!strcmp(o->kernel, "host")) {
 			s->kernel_host = true;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
-		} else if (is_dir(o->kernel)) {
+		} else if (dir) {
 			s->kernel_host = false;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
@@ -260,7 +262,7 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 			s->kernel_host = false;
 			r = set_str(&b->kernel_image, o->kernel);
 		}
-		if (!is_dir(o->kernel)) {
+		if (!dir) {
 			free(b->kernel_tree);
 			b->kernel_tree = NULL;
 		}
