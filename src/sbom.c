@@ -187,18 +187,12 @@ int sbom_license(const char *apk_license, struct buf *out, struct strlist *refs)
 
 /* ---- the document ---- */
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static json_t *checksum(const char *alg, const unsigned char *d, size_t n)
 {
 	struct jobj j = {json_object(), 0};
 	char h[65];
 
-	hex(d, n, h);
+	hex_encode(d, n, h);
 	j.err = j.o ? 0 : -ENOMEM;
 	jset_str(&j, "algorithm", alg);
 	jset_str(&j, "checksumValue", h);
@@ -506,7 +500,7 @@ int sbom_spdx(const struct build_config *cfg, const struct build_result *res, st
 		it_error_set(err, r, "cannot read '%s': %s", cfg->output, it_strerror(r));
 		goto out;
 	}
-	hex(sha256, 32, initrd_hex);
+	hex_encode(sha256, 32, initrd_hex);
 	add_header(&doc, cfg, res->epoch, initrd_hex);
 	add_packages(&s, sha1, sha256);
 	r = add_kernel(&s, err);
