@@ -302,3 +302,21 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 		return it_error_set(err, r, "cannot apply the command-line options");
 	return 0;
 }
+
+int overrides_load(struct scenario *s, const char *path, const struct overrides *o, int argc,
+		   char **argv, struct it_error *err)
+{
+	int r = 0;
+
+	if (path)
+		r = scenario_load(s, path, err);
+	for (int i = 0; r == 0 && i < argc; i++)
+		if (!strlist_has(&s->build.packages, argv[i]))
+			r = strlist_add(&s->build.packages, argv[i]);
+	if (r == 0)
+		r = overrides_apply(o, s, err);
+	if (r == 0 && s->build.repos.n == 0)
+		r = strlist_addf(&s->build.repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
+				 BUILDER_DEFAULT_RELEASE);
+	return r;
+}
