@@ -275,17 +275,13 @@ int result_set_tail(struct result_run *r, struct blob text)
 /* "INDENT FRAME at FILE:LINE" for each symbolized frame ("FRAME\tFILE:LINE\n" each). */
 static int add_frames(struct buf *b, const char *indent, const char *frames)
 {
+	struct blob rest = blob_str(frames), line, frame, source;
 	int r = 0;
 
-	for (const char *p = frames; r == 0 && *p;) {
-		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
-
-		if (!tab || !nl || tab > nl)
-			break;
-		r = buf_addf(b, "%s%.*s at %.*s\n", indent, (int)(tab - p), p, (int)(nl - tab - 1),
-			     tab + 1);
-		p = nl + 1;
-	}
+	while (r == 0 && blob_split(rest, '\n', &line, &rest) &&
+	       blob_split(line, '\t', &frame, &source))
+		r = buf_addf(b, "%s%.*s at %.*s\n", indent, (int)frame.len, frame.ptr,
+			     (int)source.len, source.ptr);
 	return r;
 }
 
