@@ -66,17 +66,6 @@ bool fetch_is_remote(const char *url)
 
 /* ---- small helpers ---- */
 
-static void hex_encode(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int fetch_pkg_cache_path(char *out, size_t outsz, const char *cache_dir, const char *name,
 			 const char *version, const unsigned char *csum, size_t csum_len)
 {

@@ -225,6 +225,17 @@ int hex_digit_value(char c)
 	return -1;
 }
 
+void hex_encode(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 /* The decimal number at the start of s (not empty); *end is what follows it. */
 static bool scan_long(const char *s, long *v, char **end)
 {

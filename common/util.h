@@ -61,6 +61,8 @@ const char *install_path(char *out, size_t outsz, const char *path);
 
 /* The value of one hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);
+/* The n bytes at p as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void hex_encode(const unsigned char *p, size_t n, char *out);
 
 /* Parse a strictly decimal integer in [min,max]; false on junk or overflow. */
 bool parse_long(const char *s, long min, long max, long *out);

@@ -124,18 +124,8 @@ static const struct opt_cmd resolve_cmd = {
 static int prepare(struct scenario *s, const char *scenario, const struct overrides *o, int argc,
 		   char **argv, struct it_error *err)
 {
-	int r = 0;
+	int r = overrides_load(s, scenario, o, argc, argv, err);
 
-	if (scenario)
-		r = scenario_load(s, scenario, err);
-	for (int i = 0; r == 0 && i < argc; i++)
-		if (!strlist_has(&s->build.packages, argv[i]))
-			r = strlist_add(&s->build.packages, argv[i]);
-	if (r == 0)
-		r = overrides_apply(o, s, err);
-	if (r == 0 && s->build.repos.n == 0)
-		r = strlist_addf(&s->build.repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
-				 BUILDER_DEFAULT_RELEASE);
 	if (r == 0 && s->build.packages.n == 0 && scenario)
 		r = it_error_set(err, -IT_EUSAGE,
 				 "%s: no packages: add a line such as 'packages alpine-base', or "

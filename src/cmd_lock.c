@@ -77,16 +77,8 @@ static int lock_run(struct lock_opts *o, int argc, char **argv)
 	if (!o->scenario && !o->ov.lock)
 		r = it_error_set(&err, -IT_EUSAGE,
 				 "give --scenario DIR, or --lock FILE and packages");
-	if (r == 0 && o->scenario)
-		r = scenario_load(&s, o->scenario, &err);
-	for (int i = 0; r == 0 && i < argc; i++)
-		if (!strlist_has(&s.build.packages, argv[i]))
-			r = strlist_add(&s.build.packages, argv[i]);
 	if (r == 0)
-		r = overrides_apply(&o->ov, &s, &err);
-	if (r == 0 && s.build.repos.n == 0)
-		r = strlist_addf(&s.build.repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
-				 BUILDER_DEFAULT_RELEASE);
+		r = overrides_load(&s, o->scenario, &o->ov, argc, argv, &err);
 	if (r == 0)
 		r = scenario_resolve_kernel(&s, &err);
 	s.build.dry_run = true;

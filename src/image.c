@@ -351,8 +351,8 @@ int run_build_key(const struct build_config *c, char key[65])
 	r = o.err;
 	if (r == 0 && EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
 		r = -ENOMEM;
-	for (unsigned i = 0; r == 0 && i < 32; i++)
-		snprintf(key + 2 * i, 3, "%02x", md[i]);
+	if (r == 0)
+		hex_encode(md, 32, key);
 	buf_release(&b);
 	return r;
 }

@@ -247,11 +247,13 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 	if (r == 0 && o->arch)
 		r = set_str(&b->arch, o->arch);
 	if (r == 0 && o->kernel) {
+		bool dir = is_dir(o->kernel);
+
 		if (!strcmp(o->kernel, "host")) {
 			s->kernel_host = true;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
-		} else if (is_dir(o->kernel)) {
+		} else if (dir) {
 			s->kernel_host = false;
 			free(b->kernel_image);
 			b->kernel_image = NULL;
@@ -260,7 +262,7 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 			s->kernel_host = false;
 			r = set_str(&b->kernel_image, o->kernel);
 		}
-		if (!is_dir(o->kernel)) {
+		if (!dir) {
 			free(b->kernel_tree);
 			b->kernel_tree = NULL;
 		}
@@ -299,4 +301,22 @@ int overrides_apply(const struct overrides *o, struct scenario *s, struct it_err
 	if (r < 0)
 		return it_error_set(err, r, "cannot apply the command-line options");
 	return 0;
+}
+
+int overrides_load(struct scenario *s, const char *path, const struct overrides *o, int argc,
+		   char **argv, struct it_error *err)
+{
+	int r = 0;
+
+	if (path)
+		r = scenario_load(s, path, err);
+	for (int i = 0; r == 0 && i < argc; i++)
+		if (!strlist_has(&s->build.packages, argv[i]))
+			r = strlist_add(&s->build.packages, argv[i]);
+	if (r == 0)
+		r = overrides_apply(o, s, err);
+	if (r == 0 && s->build.repos.n == 0)
+		r = strlist_addf(&s->build.repos, "%s/%s/main", BUILDER_DEFAULT_MIRROR,
+				 BUILDER_DEFAULT_RELEASE);
+	return r;
 }

@@ -48,5 +48,12 @@ void overrides_init(struct overrides *o);
 void overrides_release(struct overrides *o);
 /* Apply to a loaded scenario (before scenario_resolve_kernel()). */
 int overrides_apply(const struct overrides *o, struct scenario *s, struct it_error *err);
+/*
+ * What 'build', 'resolve' and 'lock' start from: the scenario at path (or an empty
+ * one for NULL), the PACKAGE args added to its packages, o applied, and Alpine's
+ * default repository when none is given. 0, or -errno with err set.
+ */
+int overrides_load(struct scenario *s, const char *path, const struct overrides *o, int argc,
+		   char **argv, struct it_error *err);
 
 #endif

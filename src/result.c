@@ -272,20 +272,16 @@ int result_set_tail(struct result_run *r, struct blob text)
 	return 0;
 }
 
-/* The report's "source:" section: "  FRAME at FILE:LINE" for each symbolized frame. */
-static int add_sources(struct buf *b, const char *frames)
+/* "INDENT FRAME at FILE:LINE" for each symbolized frame ("FRAME\tFILE:LINE\n" each). */
+static int add_frames(struct buf *b, const char *indent, const char *frames)
 {
-	int r = buf_addstr(b, "\nsource:\n");
+	struct blob rest = blob_str(frames), line, frame, source;
+	int r = 0;
 
-	for (const char *p = frames; r == 0 && *p;) {
-		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
-
-		if (!tab || !nl || tab > nl)
-			break;
-		r = buf_addf(b, "  %.*s at %.*s\n", (int)(tab - p), p, (int)(nl - tab - 1),
-			     tab + 1);
-		p = nl + 1;
-	}
+	while (r == 0 && blob_split(rest, '\n', &line, &rest) &&
+	       blob_split(line, '\t', &frame, &source))
+		r = buf_addf(b, "%s%.*s at %.*s\n", indent, (int)frame.len, frame.ptr,
+			     (int)source.len, source.ptr);
 	return r;
 }
 
@@ -308,10 +304,8 @@ static int first_crash(struct blob text, bool ignore_warnings, const struct symb
 		r = buf_addf(ignored, "  %s: %s\n", c->title, c->first);
 		buf_reset(&rip);
 		if (r == 0 && syms && symbolize_src_any(syms) &&
-		    symbolize_frames(syms, c->rip, "", &rip) > 0 && strchr(rip.data, '\t'))
-			r = buf_addf(ignored, "    %.*s at %s",
-				     (int)(strchr(rip.data, '\t') - rip.data), rip.data,
-				     strchr(rip.data, '\t') + 1);
+		    symbolize_frames(syms, c->rip, "", &rip) > 0)
+			r = add_frames(ignored, "    ", rip.data);
 		off += c->end > c->at ? c->end : c->at + 1;
 		c->cls = CRASH_NONE;
 	}
@@ -343,8 +337,11 @@ int result_set_crash(struct result_run *r, struct blob text, const struct symbol
 	    c.modules[0] ? "Modules linked in: " : "", c.modules, c.modules[0] ? "\n" : "", c.trace,
 	    c.before);
 	if (err == 0 && syms && symbolize_src_any(syms) &&
-	    symbolize_frames(syms, c.rip, c.trace, &frames) > 0)
-		err = add_sources(&report, frames.data);
+	    symbolize_frames(syms, c.rip, c.trace, &frames) > 0) {
+		err = buf_addstr(&report, "\nsource:\n");
+		if (err == 0)
+			err = add_frames(&report, "  ", frames.data);
+	}
 	if (err == 0 && ignored.len)
 		err = buf_addf(&report, "\nignored warnings before it (on-warning ignore):\n%s",
 			       ignored.data);

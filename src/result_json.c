@@ -188,21 +188,18 @@ static json_t *steps_json(const struct result_run *r)
 /* Symbolized frames ("FRAME\tFILE:LINE\n" each) as [{"frame", "source"}, ...]. */
 static json_t *frames_json(const char *frames)
 {
+	struct blob rest = blob_str(frames), line, frame, source;
 	json_t *a = json_array();
 
-	for (const char *p = frames; a && *p;) {
-		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
-		json_t *f;
+	while (a && blob_split(rest, '\n', &line, &rest) &&
+	       blob_split(line, '\t', &frame, &source)) {
+		json_t *f = json_pack("{s:s%,s:s%}", "frame", frame.ptr, frame.len, "source",
+				      source.ptr, source.len);
 
-		if (!tab || !nl || tab > nl)
-			break;
-		f = json_pack("{s:s%,s:s%}", "frame", p, (size_t)(tab - p), "source", tab + 1,
-			      (size_t)(nl - tab - 1));
 		if (!f || json_array_append_new(a, f) < 0) {
 			json_decref(a);
 			return NULL;
 		}
-		p = nl + 1;
 	}
 	return a;
 }

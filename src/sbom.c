@@ -187,18 +187,12 @@ int sbom_license(const char *apk_license, struct buf *out, struct strlist *refs)
 
 /* ---- the document ---- */
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static json_t *checksum(const char *alg, const unsigned char *d, size_t n)
 {
 	struct jobj j = {json_object(), 0};
 	char h[65];
 
-	hex(d, n, h);
+	hex_encode(d, n, h);
 	j.err = j.o ? 0 : -ENOMEM;
 	jset_str(&j, "algorithm", alg);
 	jset_str(&j, "checksumValue", h);
@@ -334,21 +328,14 @@ static json_t *apk_package(struct sbom *s, size_t i)
 	return jobject_done(&j);
 }
 
-/* A package that is one file: the initrd, the kernel image. */
+/* A package that is one file (the initrd, the kernel image) of digests sha1 and sha256. */
 static json_t *file_package(const char *id, const char *name, const char *version,
-			    const char *purpose, const char *path, struct it_error *err, int *rc)
+			    const char *purpose, const unsigned char sha1[20],
+			    const unsigned char sha256[32])
 {
-	unsigned char sha1[20], sha256[32];
 	struct jobj j = {json_object(), 0};
 	json_t *sums = json_array();
-	int r = file_digests(path, sha1, sha256);
 
-	if (r < 0) {
-		*rc = it_error_set(err, r, "cannot read '%s': %s", path, it_strerror(r));
-		json_decref(j.o);
-		json_decref(sums);
-		return NULL;
-	}
 	j.err = j.o && sums ? 0 : -ENOMEM;
 	jset_str(&j, "SPDXID", id);
 	jset_str(&j, "name", name);
@@ -363,7 +350,6 @@ static json_t *file_package(const char *id, const char *name, const char *versio
 	jset_str(&j, "licenseDeclared", "NOASSERTION");
 	jset_str(&j, "copyrightText", "NOASSERTION");
 	jset_str(&j, "primaryPackagePurpose", purpose);
-	*rc = j.err;
 	return jobject_done(&j);
 }
 
@@ -398,16 +384,19 @@ static int add_kernel(struct sbom *s, struct it_error *err)
 {
 	const struct build_result *res = s->res;
 	const char *kpkg = s->cfg->kernel_package;
-	int r = 0;
+	unsigned char sha1[20], sha256[32];
+	int r;
 
 	if (!res->kernel_path)
 		return 0;
+	r = file_digests(res->kernel_path, sha1, sha256);
+	if (r < 0)
+		return it_error_set(err, r, "cannot read '%s': %s", res->kernel_path,
+				    it_strerror(r));
 	jappend(s->packages,
 		file_package("SPDXRef-Kernel", kpkg ? kpkg : "linux", res->kernel_version,
-			     "OPERATING_SYSTEM", res->kernel_path, err, &r),
+			     "OPERATING_SYSTEM", sha1, sha256),
 		&s->err);
-	if (r < 0)
-		return r;
 	jappend(s->rels, relationship("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Kernel"), &s->err);
 	for (size_t i = 0; kpkg && i < res->npkgs; i++)
 		if (!strcmp(res->pkgs[i].name, kpkg))
@@ -471,18 +460,16 @@ static void add_header(struct jobj *doc, const struct build_config *cfg, int64_t
 	jset(doc, "creationInfo", jobject_done(&ci));
 }
 
-/* The initrd, each APK in it and what each depends on. */
-static int add_packages(struct sbom *s, struct it_error *err)
+/* The initrd (of digests sha1 and sha256), each APK in it and what each depends on. */
+static void add_packages(struct sbom *s, const unsigned char sha1[20],
+			 const unsigned char sha256[32])
 {
 	const struct build_result *res = s->res;
-	int r = 0;
 
 	jappend(s->packages,
 		file_package("SPDXRef-initrd", base_name(s->cfg->output), NULL, "OPERATING_SYSTEM",
-			     s->cfg->output, err, &r),
+			     sha1, sha256),
 		&s->err);
-	if (r < 0)
-		return r;
 	jappend(s->rels, relationship("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-initrd"), &s->err);
 	for (size_t i = 0; i < res->npkgs; i++)
 		spdx_id(s->ids[i], sizeof(s->ids[i]), "Package", i, res->pkgs[i].name);
@@ -494,7 +481,6 @@ static int add_packages(struct sbom *s, struct it_error *err)
 				relationship(s->ids[i], "DEPENDS_ON", s->ids[res->pkgs[i].deps[k]]),
 				&s->err);
 	}
-	return 0;
 }
 
 int sbom_spdx(const struct build_config *cfg, const struct build_result *res, struct buf *out,
@@ -514,11 +500,10 @@ int sbom_spdx(const struct build_config *cfg, const struct build_result *res, st
 		it_error_set(err, r, "cannot read '%s': %s", cfg->output, it_strerror(r));
 		goto out;
 	}
-	hex(sha256, 32, initrd_hex);
+	hex_encode(sha256, 32, initrd_hex);
 	add_header(&doc, cfg, res->epoch, initrd_hex);
-	r = add_packages(&s, err);
-	if (r == 0)
-		r = add_kernel(&s, err);
+	add_packages(&s, sha1, sha256);
+	r = add_kernel(&s, err);
 	if (r < 0)
 		goto out;
 	jset(&doc, "packages", s.packages);
