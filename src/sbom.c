@@ -37,6 +37,15 @@ static char id_char(char c)
 	return '-';
 }
 
+/* Does refs ("LicenseRef-X=text" each) hold the id of the first len bytes of ref? */
+static bool has_ref_id(const struct strlist *refs, const char *ref, size_t len)
+{
+	for (size_t i = 0; i < refs->n; i++)
+		if (!strncmp(refs->v[i], ref, len) && refs->v[i][len] == '=')
+			return true;
+	return false;
+}
+
 /* A license name outside the SPDX list as LicenseRef-NAME: [A-Za-z0-9.-] kept, the rest '-'. */
 static int license_ref(const char *name, struct buf *out, struct strlist *refs)
 {
@@ -49,15 +58,8 @@ static int license_ref(const char *name, struct buf *out, struct strlist *refs)
 		r = buf_addch(&ref, id_char(*c));
 	if (r == 0)
 		r = buf_addstr(out, ref.data);
-	if (r == 0 && refs) {
-		bool seen = false;
-
-		for (size_t i = 0; i < refs->n && !seen; i++)
-			seen =
-			    !strncmp(refs->v[i], ref.data, ref.len) && refs->v[i][ref.len] == '=';
-		if (!seen)
-			r = strlist_addf(refs, "%s=%s", ref.data, name);
-	}
+	if (r == 0 && refs && !has_ref_id(refs, ref.data, ref.len))
+		r = strlist_addf(refs, "%s=%s", ref.data, name);
 	buf_release(&ref);
 	return r;
 }
@@ -176,9 +178,13 @@ int sbom_license(const char *apk_license, struct buf *out, struct strlist *refs)
 	ok = ok && !operand && !depth && expr.len;
 	if (r == 0)
 		r = buf_addstr(out, ok ? expr.data : "NOASSERTION");
-	/* The references count only when the expression is kept. */
+	/*
+	 * The references count only when the expression is kept; an id once in
+	 * the document is not declared again, even for another name that maps to
+	 * it ('foo_bar' and 'foo/bar' are both LicenseRef-foo-bar).
+	 */
 	for (size_t i = 0; r == 0 && ok && refs && i < new_refs.n; i++)
-		if (!strlist_has(refs, new_refs.v[i]))
+		if (!has_ref_id(refs, new_refs.v[i], strcspn(new_refs.v[i], "=")))
 			r = strlist_add(refs, new_refs.v[i]);
 	strlist_clear(&new_refs);
 	buf_release(&expr);

@@ -64,12 +64,32 @@ START_TEST(test_licenses)
 }
 END_TEST
 
+/* Two packages' names that map to one LicenseRef id declare it once in the document. */
+START_TEST(test_license_ref_once_per_document)
+{
+	struct strlist refs = STRLIST_INIT;
+	struct buf got;
+
+	buf_init(&got, 0);
+	ck_assert_int_eq(sbom_license("foo_bar", &got, &refs), 0);
+	ck_assert_str_eq(got.data, "LicenseRef-foo-bar");
+	buf_reset(&got);
+	ck_assert_int_eq(sbom_license("foo/bar", &got, &refs), 0);
+	ck_assert_str_eq(got.data, "LicenseRef-foo-bar");
+	ck_assert_uint_eq(refs.n, 1);
+	ck_assert_str_eq(refs.v[0], "LicenseRef-foo-bar=foo_bar");
+	buf_release(&got);
+	strlist_clear(&refs);
+}
+END_TEST
+
 static Suite *sbom_suite(void)
 {
 	Suite *s = suite_create("app_sbom");
 	TCase *tc = tcase_create("licenses");
 
 	tcase_add_test(tc, test_licenses);
+	tcase_add_test(tc, test_license_ref_once_per_document);
 	suite_add_tcase(s, tc);
 	return s;
 }
