@@ -185,7 +185,10 @@ static json_t *steps_json(const struct result_run *r)
 	return a;
 }
 
-/* Symbolized frames ("FRAME\tFILE:LINE\n" each) as [{"frame", "source"}, ...]. */
+/*
+ * Symbolized frames ("FRAME\tFILE:LINE\n" each) as [{"frame", "source"}, ...],
+ * escaped as every other text is (jstr): the frame is the guest's bytes.
+ */
 static json_t *frames_json(const char *frames)
 {
 	struct blob rest = blob_str(frames), line, frame, source;
@@ -193,10 +196,17 @@ static json_t *frames_json(const char *frames)
 
 	while (a && blob_split(rest, '\n', &line, &rest) &&
 	       blob_split(line, '\t', &frame, &source)) {
-		json_t *f = json_pack("{s:s%,s:s%}", "frame", frame.ptr, frame.len, "source",
-				      source.ptr, source.len);
+		char *fs = strndup(frame.ptr, frame.len), *ss = strndup(source.ptr, source.len);
+		struct jobj f = {json_object(), 0};
+		json_t *o;
 
-		if (!f || json_array_append_new(a, f) < 0) {
+		f.err = f.o && fs && ss ? 0 : -ENOMEM;
+		jset_str(&f, "frame", fs);
+		jset_str(&f, "source", ss);
+		free(fs);
+		free(ss);
+		o = jobject_done(&f);
+		if (!o || json_array_append_new(a, o) < 0) {
 			json_decref(a);
 			return NULL;
 		}

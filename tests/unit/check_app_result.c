@@ -967,6 +967,28 @@ START_TEST(test_escaping_hostile_text)
 }
 END_TEST
 
+/* A crash frame is the guest's bytes: escaped in JSON like the rest, never a failed write. */
+START_TEST(test_crash_frames_hostile)
+{
+	struct result_run r;
+	const struct result_run *runs[] = {&r};
+	struct buf out;
+
+	result_run_init(&r);
+	ck_assert_int_eq(result_setstr(&r.scenario, "s"), 0);
+	ck_assert_int_eq(result_setstr(&r.crash_class, "oops"), 0);
+	ck_assert_int_eq(result_setstr(&r.crash_title, "BUG: x"), 0);
+	ck_assert_int_eq(result_setstr(&r.crash_frames, "f\xff+0x1/0x2\t/src/a\x1b.c:3\n"), 0);
+	buf_init(&out, 0);
+	ck_assert_int_eq(result_json(SET1(runs[0]), &out), 0);
+	ck_assert(clean_utf8(buf_blob(&out)));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"frame\": \"f\\\\xff+0x1/0x2\""));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"source\": \"/src/a\\u001B.c:3\""));
+	buf_release(&out);
+	result_run_release(&r);
+}
+END_TEST
+
 /* ---- tails, files ------------------------------------------------------------------------- */
 
 START_TEST(test_console_tail)
@@ -1307,6 +1329,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_infra_error_with_engine);
 	tcase_add_test(tc, test_table_width_colour_quiet);
 	tcase_add_test(tc, test_escaping_hostile_text);
+	tcase_add_test(tc, test_crash_frames_hostile);
 	tcase_add_test(tc, test_console_tail);
 	tcase_add_test(tc, test_write_errors);
 	tcase_add_test(tc, test_replay_passing_log);
