@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "runner/runner.h"
 #include "src/cmds.h"
+#include "src/json.h"
 #include "src/options.h"
 
 static const char intro[] =
@@ -102,10 +103,10 @@ static void print_names(const struct vm_hub_list *list)
 		printf("%s\n", list->v[i].name);
 }
 
-/* A string field, null when empty. */
+/* A string field, null when empty; escaped as results.json's are (jstr). */
 static json_t *jtext(const char *s)
 {
-	return s && s[0] ? json_string(s) : json_null();
+	return s && s[0] ? jstr(s) : json_null();
 }
 
 static int print_json(const struct vm_hub_list *list)

@@ -38,6 +38,14 @@ assert e["socket"] == sys.argv[3] + "/initrd-test/networking-3f0c.sock", e
 assert e["qmp"] is None and isinstance(e["uptime"], int), e
 PY
 
+# A step name is the scenario's text, any bytes: escaped in the JSON, which stays valid.
+H="$T/hostile"
+hub_entry "$H" odd-0001 "$live" 1000000000
+sed -i 's/^step=.*/step=caf\xe9 \x1b[1m/' "$H/initrd-test/odd-0001.info"
+XDG_RUNTIME_DIR="$H" "$IT" ps --json >"$T/odd.json" || fail "ps --json fails on a step name that is not UTF-8"
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))[0]; assert e["step"]=="caf\\xe9 \x1b[1m", e' \
+	"$T/odd.json" || fail "ps --json does not escape the step name: $(cat "$T/odd.json")"
+
 # Nothing runs: an empty list in each form, exit 0.
 XDG_RUNTIME_DIR="$T/empty" "$IT" ps --json >"$T/none.json"
 [ "$(cat "$T/none.json")" = "[]" ] || fail "ps --json with no VM is not []"
