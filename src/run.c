@@ -891,12 +891,8 @@ static void keep_or_stop(struct attempt *a, const struct run_opts *o)
 	if (a->c.keep && sig_pending())
 		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
 	else if (a->c.keep) {
-		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict)) {
-			char line[PATH_MAX + 64];
-
-			gdbstub_line(&a->s, a->gdb_port, line, sizeof(line));
-			fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", a->gdb_port, line);
-		}
+		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict))
+			gdbstub_say(&a->s, a->gdb_port);
 		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd, a->c.link);
 	}
 	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */
