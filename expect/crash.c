@@ -85,12 +85,7 @@ static const char *find_in(struct cline l, const char *p)
 {
 	size_t k = strlen(p);
 
-	if (k == 0 || l.n < k)
-		return NULL;
-	for (size_t i = 0; i + k <= l.n; i++)
-		if (l.s[i] == p[0] && memcmp(l.s + i, p, k) == 0)
-			return l.s + i;
-	return NULL;
+	return k ? memmem(l.s, l.n, p, k) : NULL;
 }
 
 /* The length of a printk time stamp "[   12.345678] " at s[0..n), or 0 when there is none. */
