@@ -13,6 +13,7 @@
 #include "agent/proto.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "expect/crash.h"
 #include "expect/expect.h"
 #include "runner/runner.h"
 #include "src/agentlink.h"
@@ -92,10 +93,8 @@ struct run_ctx {
 
 static bool crash_end_marker(const char *buf, size_t len)
 {
-	static const char *const ends[] = {"---[ end ", "Kernel Offset:"};
-
-	for (size_t i = 0; i < ARRAY_SIZE(ends); i++)
-		if (memmem(buf, len, ends[i], strlen(ends[i])))
+	for (const char *const *m = crash_end_marks; *m; m++)
+		if (memmem(buf, len, *m, strlen(*m)))
 			return true;
 	return false;
 }
