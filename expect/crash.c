@@ -50,6 +50,8 @@ static const struct start_pat starts[] = {
     {"Kernel panic", 0, CRASH_PANIC, "kernel panic: ", 1},
 };
 
+const char *const crash_end_marks[] = {"---[ end ", "Kernel Offset:", NULL};
+
 static const char *const class_names[] = {
     [CRASH_NONE] = "none",
     [CRASH_PANIC] = "panic",
@@ -85,12 +87,7 @@ static const char *find_in(struct cline l, const char *p)
 {
 	size_t k = strlen(p);
 
-	if (k == 0 || l.n < k)
-		return NULL;
-	for (size_t i = 0; i + k <= l.n; i++)
-		if (l.s[i] == p[0] && memcmp(l.s + i, p, k) == 0)
-			return l.s + i;
-	return NULL;
+	return k ? memmem(l.s, l.n, p, k) : NULL;
 }
 
 /* The length of a printk time stamp "[   12.345678] " at s[0..n), or 0 when there is none. */
@@ -193,6 +190,14 @@ size_t crash_start(const char *text, size_t n)
 		off = next;
 	}
 	return n;
+}
+
+static int end_mark(struct cline l)
+{
+	for (const char *const *m = crash_end_marks; *m; m++)
+		if (has_prefix(l, *m))
+			return 1;
+	return 0;
 }
 
 static void copy_line(char *dst, size_t cap, const char *s, size_t n)
@@ -353,8 +358,7 @@ int crash_find(const char *text, size_t n, struct crash *c)
 			break;
 		}
 		c->end = next;
-		if (has_prefix(l, "---[ end ") || has_prefix(l, "Kernel Offset:") ||
-		    (c->cls == CRASH_HUNG_TASK && has_prefix(l, " </TASK>"))) {
+		if (end_mark(l) || (c->cls == CRASH_HUNG_TASK && has_prefix(l, " </TASK>"))) {
 			c->complete = 1;
 			break;
 		}

@@ -57,6 +57,12 @@ struct crash {
 /* The first crash in text[0..n): 1 and *c filled, or 0 (c->cls CRASH_NONE) when there is none. */
 int crash_find(const char *text, size_t n, struct crash *c);
 
+/*
+ * What a report's last line starts with: "---[ end " (the end marker after
+ * a trace) and "Kernel Offset:" (after a panic's); NULL-terminated.
+ */
+extern const char *const crash_end_marks[];
+
 /* Lower-case class name for reports and JSON: "panic", "oops", "warning", "hung-task", ... */
 const char *crash_class_name(enum crash_class cls);
 

@@ -159,7 +159,7 @@ static int boot_main(const struct run_opts *o, const char *path)
 	struct it_error err = IT_ERROR_INIT;
 	struct sig_guard sg;
 	struct scenario s;
-	char dir[PATH_MAX], line[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	int r, gdb_port = 0;
 
 	scenario_init(&s);
@@ -171,10 +171,8 @@ static int boot_main(const struct run_opts *o, const char *path)
 		r = make_dir(o, &s, dir, sizeof(dir), &err);
 	if (r == 0)
 		r = run_build_image(&s, o, dir, NULL, &s.vm, &err);
-	if (r == 0 && o->gdb) {
-		gdbstub_line(&s, gdb_port, line, sizeof(line));
-		fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", gdb_port, line);
-	}
+	if (r == 0 && o->gdb)
+		gdbstub_say(&s, gdb_port);
 	if (r == 0)
 		r = run_arch_pick(&s, &err);
 	if (r == 0)

@@ -2,6 +2,7 @@
 /* qemu's gdb stub on a free loopback port, and the gdb command line that attaches to it. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,4 +54,12 @@ void gdbstub_line(const struct scenario *s, int port, char *line, size_t n)
 {
 	snprintf(line, n, "gdb %s -ex 'target remote 127.0.0.1:%d'",
 		 s->vmlinux ? s->vmlinux : "vmlinux", port);
+}
+
+void gdbstub_say(const struct scenario *s, int port)
+{
+	char line[PATH_MAX + 64];
+
+	gdbstub_line(s, port, line, sizeof(line));
+	fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", port, line);
 }

@@ -24,4 +24,7 @@ int gdbstub_setup(struct scenario *s, int *port, struct it_error *err);
  */
 void gdbstub_line(const struct scenario *s, int port, char *line, size_t n);
 
+/* Say on stderr where the stub is and how to attach: "gdb stub on 127.0.0.1:PORT: LINE". */
+void gdbstub_say(const struct scenario *s, int port);
+
 #endif

@@ -13,6 +13,7 @@
 #include "agent/proto.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "expect/crash.h"
 #include "expect/expect.h"
 #include "runner/runner.h"
 #include "src/agentlink.h"
@@ -92,10 +93,8 @@ struct run_ctx {
 
 static bool crash_end_marker(const char *buf, size_t len)
 {
-	static const char *const ends[] = {"---[ end ", "Kernel Offset:"};
-
-	for (size_t i = 0; i < ARRAY_SIZE(ends); i++)
-		if (memmem(buf, len, ends[i], strlen(ends[i])))
+	for (const char *const *m = crash_end_marks; *m; m++)
+		if (memmem(buf, len, *m, strlen(*m)))
 			return true;
 	return false;
 }
@@ -891,12 +890,8 @@ static void keep_or_stop(struct attempt *a, const struct run_opts *o)
 	if (a->c.keep && sig_pending())
 		vm_stop(a->c.vm, STOP_GRACE_MS, NULL);
 	else if (a->c.keep) {
-		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict)) {
-			char line[PATH_MAX + 64];
-
-			gdbstub_line(&a->s, a->gdb_port, line, sizeof(line));
-			fprintf(stderr, "gdb stub on 127.0.0.1:%d: %s\n", a->gdb_port, line);
-		}
+		if (a->gdb_port && a->c.vm && keep_wanted(a->rep.verdict))
+			gdbstub_say(&a->s, a->gdb_port);
 		keep_after_run(a->c.vm, &a->rep, o->attach_on_fail, o->status_fd, a->c.link);
 	}
 	/* Ctrl-C that ended a kept VM was taken by keep_serve()'s loop. */

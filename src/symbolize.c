@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "src/symbolize.h"
 
 #define MAX_FRAMES 64
@@ -57,7 +58,7 @@ static bool take_hex(const char **p, unsigned long long *v)
 	const char *s = *p;
 	char *end;
 
-	if (s[0] != '0' || s[1] != 'x' || !strchr("0123456789abcdefABCDEF", s[2]) || !s[2])
+	if (s[0] != '0' || s[1] != 'x' || hex_digit_value(s[2]) < 0)
 		return false;
 	errno = 0;
 	*v = strtoull(s + 2, &end, 16);

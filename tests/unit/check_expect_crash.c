@@ -39,8 +39,7 @@ START_TEST(test_hang_after_prompt_in_run_log)
 {
 	struct buf b = BUF_INIT;
 
-	buf_init(&b, 0);
-	tu_read_file(&b, HANG_RUN_LOG);
+	tu_read_new(&b, HANG_RUN_LOG);
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
 	ck_assert_str_eq(crash_class_name(c.cls), "hung-task");
 	ck_assert_str_eq(c.title, "INFO: task hung in crashtest_hang_fn");
@@ -54,8 +53,7 @@ START_TEST(test_sysrq_panic)
 {
 	struct buf b = BUF_INIT;
 
-	buf_init(&b, 0);
-	tu_read_file(&b, SYSRQ_LOG);
+	tu_read_new(&b, SYSRQ_LOG);
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
 	ck_assert_str_eq(crash_class_name(c.cls), "panic");
 	ck_assert_str_eq(c.title, "kernel panic: sysrq triggered crash");
@@ -72,8 +70,7 @@ START_TEST(test_module_crashes)
 {
 	struct buf b = BUF_INIT;
 
-	buf_init(&b, 0);
-	tu_read_file(&b, MODULE_LOG);
+	tu_read_new(&b, MODULE_LOG);
 	ck_assert_int_eq(nth(&b, 0, &c), 1);
 	ck_assert_str_eq(crash_class_name(c.cls), "warning");
 	ck_assert_str_eq(c.title, "WARNING in crashtest_warn");
@@ -107,8 +104,7 @@ START_TEST(test_run_console_log)
 	struct buf b = BUF_INIT;
 
 	/* A run's console.log ("[  11.217] [    8.26] ..."), cut at the fail pattern. */
-	buf_init(&b, 0);
-	tu_read_file(&b, "tests/data/console/crash-sysrq-run.log");
+	tu_read_new(&b, "tests/data/console/crash-sysrq-run.log");
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
 	ck_assert_str_eq(crash_class_name(c.cls), "panic");
 	ck_assert_str_eq(c.title, "kernel panic");
@@ -122,8 +118,7 @@ START_TEST(test_no_crash_in_clean_boot)
 {
 	struct buf b = BUF_INIT;
 
-	buf_init(&b, 0);
-	tu_read_file(&b, "tests/data/console/alpine-boot.raw");
+	tu_read_new(&b, "tests/data/console/alpine-boot.raw");
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 0);
 	ck_assert_int_eq(c.cls, CRASH_NONE);
 	ck_assert_uint_eq(crash_start(b.data, b.len), b.len);
@@ -137,8 +132,7 @@ START_TEST(test_truncated_report)
 
 	/* The console cut inside the panic line or just after it: found once the prefix is whole.
 	 */
-	buf_init(&b, 0);
-	tu_read_file(&b, SYSRQ_LOG);
+	tu_read_new(&b, SYSRQ_LOG);
 	ck_assert_int_eq(crash_find(b.data, b.len, &c), 1);
 	size_t at = c.at;
 
