@@ -141,7 +141,7 @@ int sbom_license(const char *apk_license, struct buf *out, struct strlist *refs)
 		if (r) {
 			break;
 		} else if (!strcmp(tok, "(")) {
-			ok = operand;
+			ok = operand && !with; /* WITH takes an exception id, never a group */
 			depth++;
 			r = buf_addch(&expr, '(');
 		} else if (!strcmp(tok, ")")) {

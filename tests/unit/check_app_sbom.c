@@ -59,7 +59,7 @@ START_TEST(test_licenses)
 		strlist_clear(&want_refs);
 		cases++;
 	}
-	ck_assert_int_eq(cases, 21);
+	ck_assert_int_eq(cases, 23);
 	buf_release(&data);
 }
 END_TEST
